@@ -1,0 +1,74 @@
+# ferry — build, test, demo, bench. `make help` lists the targets.
+CC      ?= cc
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CPPFLAGS_ALL := -std=gnu11 -D_GNU_SOURCE -Isrc -DFERRY_VERSION='"$(VERSION)"'
+LDLIBS  :=
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRC      := $(shell find src -name '*.c' | sort)
+LIB_SRC  := $(filter-out src/main.c,$(SRC))
+OBJ      := $(patsubst src/%.c,build/obj/%.o,$(SRC))
+ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(SRC))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
+UNIT_ASAN:= $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
+LIB_OBJ      := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC))
+LIB_ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRC))
+
+.PHONY: all asan unit deps test demo bench clean help check-style
+
+all: build/ferry
+
+help:
+	@echo "make          build build/ferry"
+	@echo "make demo     build, start 3 PostgreSQL servers and ferry in front"
+	@echo "make test     install test dependencies, run unit + integration tests, also under ASan+UBSan"
+	@echo "make bench    performance comparison (see bench/README.md)"
+
+build/ferry: $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
+
+build/asan/ferry: $(ASAN_OBJ)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+build/asan/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -O1 -g $(SAN) $(WARN) -MMD -MP -c -o $@ $<
+
+build/unit/%: tests/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) -Wall -Wextra -Werror -Wno-unused-parameter -o $@ $^ -lcmocka $(LDLIBS)
+
+build/asan/unit/%: tests/unit/%.c $(LIB_ASAN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -O1 -g $(SAN) -Wall -Wextra -Werror -Wno-unused-parameter -o $@ $^ -lcmocka $(LDLIBS)
+
+asan: build/asan/ferry
+unit: $(UNIT_BIN)
+
+# Installs what the build, tests and demo need (Debian packages), once.
+deps:
+	@scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all asan $(UNIT_BIN) $(UNIT_ASAN)
+	@scripts/run-tests.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d)

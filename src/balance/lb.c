@@ -1,0 +1,170 @@
+/* What every algorithm shares: which servers are candidates (active first,
+ * then backups), saturation, state changes, and the address hash. */
+#include "balance/server.h"
+
+#include <netinet/in.h>
+#include <string.h>
+
+int srv_usable(const struct server *s)
+{
+	return s->up && !(s->flags & SRV_F_MAINT) && s->eweight > 0;
+}
+
+int srv_saturated(const struct server *s)
+{
+	return s->maxconn && s->cur_conns >= s->maxconn;
+}
+
+enum lb_group lb_group(const struct backend *be, const struct server **only)
+{
+	int backups = 0;
+
+	*only = NULL;
+	for (int i = 0; i < be->nsrv; i++) {
+		const struct server *s = be->srv[i];
+		if (!srv_usable(s))
+			continue;
+		if (!(s->flags & SRV_F_BACKUP))
+			return LB_GROUP_ACTIVE;
+		if (!backups++ && !be->allbackups)
+			*only = s;
+	}
+	return backups ? LB_GROUP_BACKUP : LB_GROUP_NONE;
+}
+
+int lb_in_group(const struct backend *be, const struct server *s, enum lb_group g,
+		const struct server *only)
+{
+	(void)be;
+	if (g == LB_GROUP_NONE)
+		return 0;
+	if (!srv_usable(s))
+		return 0;
+	if (g == LB_GROUP_ACTIVE)
+		return !(s->flags & SRV_F_BACKUP);
+	if (!(s->flags & SRV_F_BACKUP))
+		return 0;
+	return !only || s == only;
+}
+
+int lb_candidate(const struct backend *be, const struct server *s, enum lb_group g,
+		 const struct server *only, const struct server *avoid)
+{
+	return s != avoid && lb_in_group(be, s, g, only) && !srv_saturated(s);
+}
+
+struct server *lb_pick(struct backend *be, uint32_t key, const struct server *avoid,
+		       int *all_full)
+{
+	const struct server *only;
+	enum lb_group g = lb_group(be, &only);
+	struct server *s;
+
+	*all_full = 0;
+	if (g == LB_GROUP_NONE)
+		return NULL;
+	s = be->ops->pick(be, key, avoid);
+	if (!s && avoid)  /* the avoided server is the only one left: better than none */
+		s = be->ops->pick(be, key, NULL);
+	if (!s) {
+		for (int i = 0; i < be->nsrv; i++)
+			if (lb_in_group(be, be->srv[i], g, only))
+				*all_full = 1;
+	}
+	return s;
+}
+
+static const struct lb_ops *ops_for(enum lb_algo a)
+{
+	switch (a) {
+	case LB_STATIC_RR: return &lb_static_rr_ops;
+	case LB_LEASTCONN: return &lb_leastconn_ops;
+	case LB_FIRST: return &lb_first_ops;
+	case LB_SOURCE: return &lb_source_ops;
+	case LB_RANDOM: return &lb_random_ops;
+	default: return &lb_roundrobin_ops;
+	}
+}
+
+void backend_init(struct backend *be, enum lb_algo algo, enum hash_type ht, int draws)
+{
+	be->algo = algo;
+	be->hash_type = ht;
+	be->random_draws = draws > 0 ? draws : 2;
+	be->ops = ops_for(algo);
+	if (!be->rng)
+		be->rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)be;
+	backend_update(be);
+}
+
+void backend_update(struct backend *be)
+{
+	if (be->ops && be->ops->update)
+		be->ops->update(be);
+}
+
+void backend_free_lb(struct backend *be)
+{
+	if (be->ops && be->ops->free)
+		be->ops->free(be);
+	be->lb = NULL;
+}
+
+void server_set_up(struct server *s, int up, uint64_t now_ms)
+{
+	if (s->up == up)
+		return;
+	s->up = up;
+	s->last_change_ms = now_ms;
+	s->rr_current = 0;
+	s->srr_current = 0;
+	backend_update(s->be);
+}
+
+void server_set_weight(struct server *s, int weight)
+{
+	s->eweight = weight;
+	backend_update(s->be);
+}
+
+void backend_count_usable(const struct backend *be, int *active, int *backup)
+{
+	*active = *backup = 0;
+	for (int i = 0; i < be->nsrv; i++) {
+		if (!srv_usable(be->srv[i]))
+			continue;
+		if (be->srv[i]->flags & SRV_F_BACKUP)
+			(*backup)++;
+		else
+			(*active)++;
+	}
+}
+
+uint32_t lb_hash32(uint32_t x)
+{
+	/* a full-avalanche integer mix (lowbias32) */
+	x ^= x >> 16;
+	x *= 0x7feb352dU;
+	x ^= x >> 15;
+	x *= 0x846ca68bU;
+	x ^= x >> 16;
+	return x;
+}
+
+uint32_t lb_hash_addr(const struct sockaddr *sa)
+{
+	uint32_t h = 2166136261u; /* FNV-1a over the address bytes, then mixed */
+	const unsigned char *p;
+	size_t n;
+
+	if (sa->sa_family == AF_INET6) {
+		p = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+		n = 16;
+	} else {
+		p = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+		n = 4;
+	}
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return lb_hash32(h);
+}

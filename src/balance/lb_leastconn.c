@@ -1,0 +1,42 @@
+/* leastconn: the server with the fewest connections per unit of weight.
+ * As in HAProxy, the key is 0 for an idle server (idle servers first) and
+ * (inflight + 1) * 4096 / weight otherwise, where inflight counts served and
+ * queued connections. Equal keys rotate: the scan starts after the last pick
+ * and only a strictly smaller key replaces the current best. */
+#include "balance/server.h"
+
+static uint64_t lc_key(const struct server *s)
+{
+	uint64_t inflight = (uint64_t)s->cur_conns + (uint64_t)s->nqueued;
+
+	return inflight ? (inflight + 1) * 4096u / (uint64_t)s->eweight : 0;
+}
+
+static struct server *lc_pick(struct backend *be, uint32_t key, const struct server *avoid)
+{
+	const struct server *only;
+	enum lb_group g = lb_group(be, &only);
+	struct server *best = NULL;
+	uint64_t best_key = 0;
+	int best_i = 0;
+
+	(void)key;
+	for (int k = 0; k < be->nsrv; k++) {
+		int i = (be->lc_cursor + k) % be->nsrv;
+		struct server *s = be->srv[i];
+		uint64_t sk;
+		if (!lb_candidate(be, s, g, only, avoid))
+			continue;
+		sk = lc_key(s);
+		if (!best || sk < best_key) {
+			best = s;
+			best_key = sk;
+			best_i = i;
+		}
+	}
+	if (best)
+		be->lc_cursor = (best_i + 1) % be->nsrv;
+	return best;
+}
+
+const struct lb_ops lb_leastconn_ops = { lc_pick, NULL, NULL };

@@ -1,0 +1,102 @@
+/* Servers and backends as the balancing algorithms see them: pure data, no
+ * sockets. The runtime fills these from the configuration; health checks
+ * and sessions change their state through the functions below. */
+#ifndef FERRY_BALANCE_SERVER_H
+#define FERRY_BALANCE_SERVER_H
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config/model.h"
+
+struct backend;
+
+#define SRV_F_BACKUP 0x1   /* used only when no active server is usable */
+#define SRV_F_MAINT 0x2    /* administratively disabled ("disabled") */
+
+struct server {
+	char *name;
+	int id;                    /* 1-based, declaration order */
+	struct backend *be;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	int port_omitted;          /* no port: use the client's destination port */
+	unsigned flags;            /* SRV_F_* */
+	int up;                    /* health: 1 = UP (running), 0 = DOWN */
+	int uweight;               /* weight from the configuration (0..256) */
+	int eweight;               /* effective weight used by the algorithms */
+	int maxconn, maxqueue;     /* 0 = unlimited */
+	int cur_conns;             /* sessions using or connecting to it */
+	int max_conns_seen;
+	int nqueued;               /* sessions queued for this server */
+	uint64_t cum_conns;        /* connections sent to it since start */
+	uint64_t last_change_ms;   /* when up/down last changed */
+	int64_t rr_current;        /* smooth roundrobin state */
+	int64_t srr_current;       /* static-rr state */
+	void *check;               /* owned by the health layer */
+};
+
+struct lb_ops;
+
+struct backend {
+	char *name;
+	int uuid;
+	const struct cfg_proxy *cfg;
+	struct server **srv;
+	int nsrv;
+	enum lb_algo algo;
+	enum hash_type hash_type;
+	int random_draws;
+	int allbackups;
+	const struct lb_ops *ops;
+	void *lb;                  /* algorithm state, owned by ops */
+	int lc_cursor;             /* leastconn tie rotation */
+	uint64_t rng;              /* random state (xorshift64*) */
+	int cur_conns;             /* beconn */
+	int nqueued;               /* sessions waiting in this backend's queue */
+	uint64_t cum_conns;
+};
+
+/* Which servers a pick may choose from right now. */
+enum lb_group { LB_GROUP_NONE, LB_GROUP_ACTIVE, LB_GROUP_BACKUP };
+
+struct lb_ops {
+	/* Returns a usable, non-saturated server other than avoid (when
+	 * another exists), or NULL. key is the client address hash (source). */
+	struct server *(*pick)(struct backend *be, uint32_t key, const struct server *avoid);
+	/* Called after any server's state or weight changed. */
+	void (*update)(struct backend *be);
+	void (*free)(struct backend *be);
+};
+
+/* Picks a server with the backend's algorithm. NULL when no server can take a
+ * connection now; *all_full tells whether usable servers exist but are all
+ * at their maxconn (so the caller may queue). */
+struct server *lb_pick(struct backend *be, uint32_t key, const struct server *avoid,
+		       int *all_full);
+int srv_usable(const struct server *s);
+int srv_saturated(const struct server *s);
+/* The group picks come from, and for LB_GROUP_BACKUP without allbackups,
+ * the single backup server to use (*only). */
+enum lb_group lb_group(const struct backend *be, const struct server **only);
+/* Whether s belongs to the group picks come from now. */
+int lb_in_group(const struct backend *be, const struct server *s, enum lb_group g,
+		const struct server *only);
+/* Candidate test shared by the algorithms: in group, usable, not saturated,
+ * not the one to avoid. */
+int lb_candidate(const struct backend *be, const struct server *s, enum lb_group g,
+		 const struct server *only, const struct server *avoid);
+
+void backend_init(struct backend *be, enum lb_algo algo, enum hash_type ht, int draws);
+void backend_free_lb(struct backend *be);
+void backend_update(struct backend *be);
+void server_set_up(struct server *s, int up, uint64_t now_ms);
+void server_set_weight(struct server *s, int weight);
+/* Counts servers that can take traffic: active and backup ones. */
+void backend_count_usable(const struct backend *be, int *active, int *backup);
+uint32_t lb_hash_addr(const struct sockaddr *sa);
+uint32_t lb_hash32(uint32_t x);
+
+extern const struct lb_ops lb_roundrobin_ops, lb_static_rr_ops, lb_leastconn_ops,
+	lb_first_ops, lb_source_ops, lb_random_ops;
+
+#endif

@@ -1,0 +1,135 @@
+#include "config/lexer.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/* Expands ${NAME} or $NAME at *pp (pointing at '$'). Appends to out[*o]. */
+static int expand_env(const char **pp, char *out, size_t *o, size_t cap,
+		      char *err, size_t errlen)
+{
+	const char *p = *pp + 1, *start, *end;
+	char name[256], *val;
+	int braces = (*p == '{');
+
+	if (braces)
+		p++;
+	start = p;
+	while (isalnum((unsigned char)*p) || *p == '_')
+		p++;
+	end = p;
+	if (braces) {
+		if (*p != '}') {
+			snprintf(err, errlen, "missing '}' after '${' in environment variable");
+			return -1;
+		}
+		p++;
+	}
+	if (end == start) { /* a lone '$' is literal */
+		if (*o + 1 >= cap)
+			goto full;
+		out[(*o)++] = '$';
+		*pp = *pp + 1;
+		return 0;
+	}
+	if ((size_t)(end - start) >= sizeof(name)) {
+		snprintf(err, errlen, "environment variable name too long");
+		return -1;
+	}
+	memcpy(name, start, (size_t)(end - start));
+	name[end - start] = 0;
+	val = getenv(name);
+	if (val) {
+		size_t l = strlen(val);
+		if (*o + l >= cap)
+			goto full;
+		memcpy(out + *o, val, l);
+		*o += l;
+	}
+	*pp = p;
+	return 0;
+full:
+	snprintf(err, errlen, "line too long");
+	return -1;
+}
+
+int cfg_split(const char *line, struct cfg_words *out, char *err, size_t errlen)
+{
+	const char *p = line;
+	size_t o = 0, cap = sizeof(out->buf);
+
+	out->n = 0;
+	for (;;) {
+		int quote = 0;
+
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (!*p || *p == '#')
+			break;
+		if (out->n == CFG_MAX_WORDS) {
+			snprintf(err, errlen, "too many words on this line (max %d)", CFG_MAX_WORDS);
+			return -1;
+		}
+		out->w[out->n++] = out->buf + o;
+		while (*p) {
+			char c = *p;
+			if (!quote && (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '#'))
+				break;
+			if (c == quote) {
+				quote = 0;
+				p++;
+				continue;
+			}
+			if (!quote && (c == '"' || c == '\'')) {
+				quote = c;
+				p++;
+				continue;
+			}
+			if (c == '\\' && quote != '\'') {
+				if (p[1] == 'x' && hexval(p[2]) >= 0 && hexval(p[3]) >= 0) {
+					c = (char)(hexval(p[2]) * 16 + hexval(p[3]));
+					p += 4;
+				} else if (p[1] == 'r' || p[1] == 'n' || p[1] == 't') {
+					c = p[1] == 'r' ? '\r' : p[1] == 'n' ? '\n' : '\t';
+					p += 2;
+				} else if (p[1]) {
+					c = p[1];
+					p += 2;
+				} else {
+					p++;
+				}
+			} else if (c == '$' && quote == '"') {
+				if (expand_env(&p, out->buf, &o, cap, err, errlen))
+					return -1;
+				continue;
+			} else {
+				p++;
+			}
+			if (o + 1 >= cap)
+				goto full;
+			out->buf[o++] = c;
+		}
+		if (quote) {
+			snprintf(err, errlen, "unmatched %s quote",
+				 quote == '"' ? "double" : "single");
+			return -1;
+		}
+		if (o + 1 >= cap)
+			goto full;
+		out->buf[o++] = 0;
+	}
+	out->w[out->n] = NULL;
+	return 0;
+full:
+	snprintf(err, errlen, "line too long");
+	return -1;
+}

@@ -1,0 +1,132 @@
+/* The configuration as plain data: what the parser produces and the runtime
+ * is built from. Every element remembers the file and line it came from. */
+#ifndef FERRY_CONFIG_MODEL_H
+#define FERRY_CONFIG_MODEL_H
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/addr.h"
+#include "core/log.h"
+
+enum lb_algo { LB_ROUNDROBIN, LB_STATIC_RR, LB_LEASTCONN, LB_FIRST, LB_SOURCE, LB_RANDOM };
+enum hash_type { HASH_MAP, HASH_CONSISTENT };
+
+/* All durations in ms; 0 means "not set" (HAProxy: no timeout). */
+struct cfg_timeouts {
+	int64_t connect, client, server, tunnel, client_fin, server_fin, check, queue;
+};
+
+/* Options shared by "server" and "default-server". -1 means "not set". */
+struct cfg_srv_opts {
+	int weight;          /* 0..256 */
+	int maxconn;         /* 0 = unlimited */
+	int maxqueue;        /* 0 = unlimited */
+	int check;           /* health checks enabled */
+	int64_t inter, fastinter, downinter;
+	int rise, fall;
+	int check_port;      /* 0 = the server's port */
+	char *check_addr;    /* NULL = the server's address */
+	int backup, disabled;
+};
+
+struct cfg_server {
+	struct cfg_server *next;
+	char *name;
+	const char *file;
+	int line;
+	int id;                  /* 1-based position in its backend */
+	char *addr_text;
+	struct addr_spec addr;   /* resolved at parse time */
+	struct addr_spec check_addr;
+	int has_check_addr;
+	struct cfg_srv_opts o;   /* with defaults applied after parsing */
+};
+
+struct cfg_bind {
+	struct cfg_bind *next;
+	const char *file;
+	int line;
+	char *text;
+	int naddr;
+	struct addr_spec *addrs; /* one per address (each may be a port range) */
+	int backlog;             /* 0 = the proxy's backlog or maxconn */
+	int v4v6, v6only;
+};
+
+#define PX_CAP_FE 0x1  /* accepts connections */
+#define PX_CAP_BE 0x2  /* has servers */
+#define PX_CAP_DEF 0x4 /* a defaults section */
+
+#define PXO_REDISPATCH 0x01  /* retry on another server */
+#define PXO_ALLBACKUPS 0x02  /* use all backups at once, not only the first */
+#define PXO_TCPLOG 0x04      /* one tcplog line per connection */
+#define PXO_DONTLOGNULL 0x08 /* no log line for connections without data */
+#define PXO_CLITCPKA 0x10    /* SO_KEEPALIVE on the client side */
+#define PXO_SRVTCPKA 0x20    /* SO_KEEPALIVE on the server side */
+
+struct cfg_proxy {
+	struct cfg_proxy *next;
+	char *name;
+	int cap;
+	const char *file;
+	int line;
+	int uuid;                  /* 1-based, in order of declaration */
+	enum lb_algo algo;
+	int random_draws;          /* random(N) */
+	enum hash_type hash_type;
+	int retries;
+	int redispatch_interval;   /* with PXO_REDISPATCH: >0 every Nth retry, <0 Nth before last */
+	unsigned options;          /* PXO_* */
+	unsigned options_set;      /* which PXO_* were written in this section */
+	int maxconn;               /* frontend: 0 = global maxconn */
+	int backlog;
+	struct cfg_timeouts to;
+	int log_global;            /* "log global" */
+	struct log_targets logs;
+	struct cfg_bind *binds;
+	struct cfg_server *servers;
+	int nservers;
+	char *default_backend;
+	int default_backend_line;
+	struct cfg_srv_opts dflt_srv;
+	struct cfg_proxy *be;      /* default_backend, resolved by validation */
+};
+
+struct cfg_global {
+	int maxconn;               /* 0 = derived from the fd limit */
+	int nbthread;
+	int64_t hard_stop_after;   /* 0 = none */
+	int spread_checks;         /* percent, 0..50 */
+	int quiet;
+	char *pidfile;
+	struct log_targets logs;
+};
+
+struct cfg {
+	struct cfg_global g;
+	struct cfg_proxy *proxies;  /* frontends, backends, listens, in order */
+	struct cfg_proxy *defaults; /* all defaults sections, newest first */
+	int nerr, nwarn;
+	FILE *diag;                 /* where errors and warnings go */
+	char **files;               /* file names (owned), for file pointers */
+	int nfiles;
+};
+
+void cfg_init(struct cfg *c, FILE *diag);
+void cfg_free(struct cfg *c);
+struct cfg_proxy *cfg_find_proxy(const struct cfg *c, const char *name, int cap);
+void cfg_error(struct cfg *c, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void cfg_warn(struct cfg *c, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Reads one file, or every *.cfg in a directory in name order. Returns 0 when
+ * the file could be read (errors inside are counted in c->nerr). */
+int cfg_parse_path(struct cfg *c, const char *path);
+/* Parses configuration text as if read from a file called name. */
+int cfg_parse_text(struct cfg *c, const char *name, const char *text);
+/* Checks references and fills defaults once all files are read. Returns
+ * the number of errors so far (c->nerr). */
+int cfg_validate(struct cfg *c);
+const char *lb_algo_name(enum lb_algo a);
+
+#endif

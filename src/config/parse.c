@@ -1,0 +1,613 @@
+/* Reading configuration files: sections, the global section, log lines, and
+ * the sentences for keywords ferry rejects. Proxy keywords are in
+ * parse_proxy.c, server and bind options in parse_server.c. */
+#include "config/parse_int.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "core/strutil.h"
+#include "core/units.h"
+
+int arg_duration(struct pctx *p, const char *kw, const char *arg, int64_t *out)
+{
+	const char *e;
+
+	if (!arg) {
+		perr(p, "'%s' expects a duration", kw);
+		return -1;
+	}
+	e = parse_duration_ms(arg, out);
+	if (e) {
+		perr(p, "'%s': invalid duration '%s': %s", kw, arg, e);
+		return -1;
+	}
+	return 0;
+}
+
+int arg_int(struct pctx *p, const char *kw, const char *arg, long min, long max, long *out)
+{
+	const char *e;
+
+	if (!arg) {
+		perr(p, "'%s' expects an integer", kw);
+		return -1;
+	}
+	e = parse_int(arg, min, max, out);
+	if (e) {
+		perr(p, "'%s': invalid value '%s' (expects an integer from %ld to %ld)",
+		     kw, arg, min, max);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- sentences for keywords ferry does not take -------------------------- */
+
+const char *const http_only_keywords[] = {
+	"http-request", "http-response", "http-after-response", "http-check",
+	"http-reuse", "http-error", "http-send-name-header", "errorfile",
+	"errorfiles", "errorloc", "errorloc302", "errorloc303", "redirect",
+	"cookie", "capture", "compression", "unique-id-format",
+	"unique-id-header", "monitor-uri", "monitor", "reqadd", "rspadd",
+	"filter", "cache", NULL
+};
+
+const char *const unsupported_keywords[] = {
+	"acl", "use_backend", "use-server", "tcp-request", "tcp-response",
+	"stick-table", "stick", "source", "persist", "tcp-check", "email-alert",
+	"external-check", "dynamic-cookie-key", "force-persist", "ignore-persist",
+	"server-template", "load-server-state-from-file", "rate-limit",
+	"declare", "bind-process", "guid", NULL
+};
+
+static int in_list(const char *w, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(w, *list))
+			return 1;
+	return 0;
+}
+
+int kw_reject_known(struct pctx *p, const char *kw, const char *where)
+{
+	if (in_list(kw, http_only_keywords)) {
+		perr(p, "'%s' in %s is HTTP-only: ferry balances TCP connections and never parses HTTP",
+		     kw, where);
+		return 1;
+	}
+	if (in_list(kw, unsupported_keywords)) {
+		perr(p, "'%s' in %s is an HAProxy keyword that ferry does not support yet", kw, where);
+		return 1;
+	}
+	return 0;
+}
+
+void kw_unknown(struct pctx *p, const char *kw, const char *where,
+		const char *const *extra)
+{
+	const char *cands[256];
+	const char *best;
+	int n = 0;
+
+	if (p->sec == SEC_GLOBAL) {
+		for (const struct kw *k = global_keywords; k->name && n < 200; k++)
+			cands[n++] = k->name;
+	} else {
+		for (const struct kw *k = proxy_keywords; k->name && n < 200; k++)
+			cands[n++] = k->name;
+	}
+	for (; extra && *extra && n < 250; extra++)
+		cands[n++] = *extra;
+	cands[n] = NULL;
+	best = str_suggest(kw, cands);
+	if (best)
+		perr(p, "unknown keyword '%s' in %s (did you mean '%s'?)", kw, where, best);
+	else
+		perr(p, "unknown keyword '%s' in %s", kw, where);
+}
+
+/* ---- log lines ------------------------------------------------------------ */
+
+static int log_target_parse(struct pctx *p, const char *s, struct log_target *l)
+{
+	char err[256];
+	struct addr_spec a;
+	const char *addr = s;
+
+	l->fd = -1;
+	if (!strcmp(s, "stdout") || !strcmp(s, "fd@1")) {
+		l->kind = LOGT_STDOUT;
+		l->format = LOGF_RAW;
+		return 0;
+	}
+	if (!strcmp(s, "stderr") || !strcmp(s, "fd@2")) {
+		l->kind = LOGT_STDERR;
+		l->format = LOGF_RAW;
+		return 0;
+	}
+	if (!strncmp(s, "unix@", 5) || s[0] == '/') {
+		struct sockaddr_un *un = (struct sockaddr_un *)&l->addr;
+		const char *path = s[0] == '/' ? s : s + 5;
+		if (strlen(path) >= sizeof(un->sun_path)) {
+			perr(p, "log socket path too long: '%s'", path);
+			return -1;
+		}
+		l->kind = LOGT_UNIX;
+		un->sun_family = AF_UNIX;
+		strcpy(un->sun_path, path);
+		l->addrlen = sizeof(*un);
+		return 0;
+	}
+	if (!strncmp(s, "udp@", 4))
+		addr = s + 4;
+	else if (!strncmp(s, "udp4@", 5) || !strncmp(s, "udp6@", 5))
+		addr = s + 5;
+	else if (strchr(s, '@')) {
+		perr(p, "unsupported log target '%s' (ferry logs to stdout, stderr, a UDP address or a unix socket)", s);
+		return -1;
+	}
+	if (addr_parse(addr, ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE, &a, err, sizeof(err))) {
+		perr(p, "log target '%s': %s", s, err);
+		return -1;
+	}
+	if (!a.port_lo)
+		addr_set_port((struct sockaddr *)&a.ss, 514);
+	l->kind = LOGT_UDP;
+	l->addr = a.ss;
+	l->addrlen = a.len;
+	return 0;
+}
+
+void parse_log_line(struct pctx *p, struct cfg_words *w, struct log_targets *t,
+		    int *log_global, int allow_global)
+{
+	struct log_target l = { 0 };
+	int i = 2;
+
+	if (w->n < 2) {
+		perr(p, "'log' expects 'global' or a target and a facility");
+		return;
+	}
+	if (!strcmp(w->w[1], "global")) {
+		if (!allow_global)
+			perr(p, "'log global' is only valid in defaults, frontend, backend and listen sections");
+		else
+			*log_global = 1;
+		return;
+	}
+	if (log_target_parse(p, w->w[1], &l))
+		return;
+	l.max_level = 7;
+	l.min_level = 0;
+	while (i < w->n) {
+		if (!strcmp(w->w[i], "len") || !strcmp(w->w[i], "sample")) {
+			i += 2; /* accepted; lines are capped at 2 KiB */
+			continue;
+		}
+		if (!strcmp(w->w[i], "format")) {
+			const char *f = w->w[i + 1] ? w->w[i + 1] : "";
+			if (!strcmp(f, "raw")) l.format = LOGF_RAW;
+			else if (!strcmp(f, "short")) l.format = LOGF_SHORT;
+			else if (!strcmp(f, "rfc3164") || !strcmp(f, "local")) l.format = LOGF_RFC3164;
+			else if (!strcmp(f, "rfc5424")) l.format = LOGF_RFC5424;
+			else {
+				perr(p, "unknown log format '%s' (expected raw, short, rfc3164 or rfc5424)", f);
+				return;
+			}
+			i += 2;
+			continue;
+		}
+		break;
+	}
+	if (l.kind == LOGT_UDP || l.kind == LOGT_UNIX) {
+		/* syslog targets default to rfc3164 unless a format was given */
+		int explicit_fmt = 0;
+		for (int j = 2; j < i; j++)
+			explicit_fmt |= !strcmp(w->w[j], "format");
+		if (!explicit_fmt)
+			l.format = LOGF_RFC3164;
+	}
+	if (i >= w->n) {
+		perr(p, "'log %s' expects a facility (e.g. local0)", w->w[1]);
+		return;
+	}
+	l.facility = log_facility_by_name(w->w[i]);
+	if (l.facility < 0) {
+		perr(p, "unknown log facility '%s'", w->w[i]);
+		return;
+	}
+	if (++i < w->n) {
+		l.max_level = log_level_by_name(w->w[i]);
+		if (l.max_level < 0) {
+			perr(p, "unknown log level '%s'", w->w[i]);
+			return;
+		}
+		if (++i < w->n) {
+			l.min_level = log_level_by_name(w->w[i]);
+			if (l.min_level < 0) {
+				perr(p, "unknown log level '%s'", w->w[i]);
+				return;
+			}
+			i++;
+		}
+	}
+	if (i < w->n) {
+		perr(p, "unexpected word '%s' after the log level", w->w[i]);
+		return;
+	}
+	t->v = realloc(t->v, (size_t)(t->n + 1) * sizeof(*t->v));
+	if (!t->v)
+		abort();
+	t->v[t->n++] = l;
+}
+
+/* ---- the global section ---------------------------------------------------- */
+
+static void g_maxconn(struct pctx *p, struct cfg_words *w)
+{
+	long v;
+	if (!arg_int(p, "maxconn", w->w[1], 1, 10000000, &v))
+		p->c->g.maxconn = (int)v;
+}
+
+static void g_nbthread(struct pctx *p, struct cfg_words *w)
+{
+	long v;
+	if (!arg_int(p, "nbthread", w->w[1], 1, 4096, &v))
+		p->c->g.nbthread = (int)v;
+}
+
+static void g_hard_stop_after(struct pctx *p, struct cfg_words *w)
+{
+	arg_duration(p, "hard-stop-after", w->w[1], &p->c->g.hard_stop_after);
+}
+
+static void g_spread_checks(struct pctx *p, struct cfg_words *w)
+{
+	long v;
+	if (!arg_int(p, "spread-checks", w->w[1], 0, 50, &v))
+		p->c->g.spread_checks = (int)v;
+}
+
+static void g_log(struct pctx *p, struct cfg_words *w)
+{
+	int dummy;
+	parse_log_line(p, w, &p->c->g.logs, &dummy, 0);
+}
+
+static void g_quiet(struct pctx *p, struct cfg_words *w)
+{
+	(void)w;
+	p->c->g.quiet = 1;
+}
+
+static void g_pidfile(struct pctx *p, struct cfg_words *w)
+{
+	if (!w->w[1]) {
+		perr(p, "'pidfile' expects a path");
+		return;
+	}
+	free(p->c->g.pidfile);
+	p->c->g.pidfile = xstrdup(w->w[1]);
+}
+
+static void g_foreground(struct pctx *p, struct cfg_words *w)
+{
+	pwarn(p, "'%s' is ignored: ferry always runs in the foreground (use your service manager)", w->w[0]);
+}
+
+static void g_ignored(struct pctx *p, struct cfg_words *w)
+{
+	pwarn(p, "'%s' is not supported yet and is ignored", w->w[0]);
+}
+
+static void g_accepted(struct pctx *p, struct cfg_words *w)
+{
+	(void)p;
+	(void)w;
+}
+
+static void g_nbproc(struct pctx *p, struct cfg_words *w)
+{
+	(void)w;
+	perr(p, "'nbproc' was removed in HAProxy 2.5; use 'nbthread'");
+}
+
+const struct kw global_keywords[] = {
+	{ "maxconn", 0, g_maxconn },
+	{ "nbthread", 0, g_nbthread },
+	{ "hard-stop-after", 0, g_hard_stop_after },
+	{ "spread-checks", 0, g_spread_checks },
+	{ "log", 0, g_log },
+	{ "quiet", 0, g_quiet },
+	{ "pidfile", 0, g_pidfile },
+	{ "daemon", 0, g_foreground },
+	{ "master-worker", 0, g_foreground },
+	{ "chroot", 0, g_ignored },
+	{ "user", 0, g_ignored },
+	{ "group", 0, g_ignored },
+	{ "uid", 0, g_ignored },
+	{ "gid", 0, g_ignored },
+	{ "stats", 0, g_ignored },
+	{ "ca-base", 0, g_ignored },
+	{ "crt-base", 0, g_ignored },
+	{ "ssl-default-bind-ciphers", 0, g_ignored },
+	{ "ssl-default-bind-ciphersuites", 0, g_ignored },
+	{ "ssl-default-bind-options", 0, g_ignored },
+	{ "ssl-default-server-ciphers", 0, g_ignored },
+	{ "ssl-default-server-ciphersuites", 0, g_ignored },
+	{ "ssl-default-server-options", 0, g_ignored },
+	{ "ssl-dh-param-file", 0, g_ignored },
+	{ "log-send-hostname", 0, g_ignored },
+	{ "log-tag", 0, g_ignored },
+	{ "ulimit-n", 0, g_accepted },
+	{ "description", 0, g_accepted },
+	{ "node", 0, g_accepted },
+	{ "nbproc", 0, g_nbproc },
+	{ NULL, 0, NULL }
+};
+
+static void parse_global_line(struct pctx *p, struct cfg_words *w)
+{
+	if (!strncmp(w->w[0], "tune.", 5)) {
+		pwarn(p, "'%s' is not supported yet and is ignored", w->w[0]);
+		return;
+	}
+	for (const struct kw *k = global_keywords; k->name; k++) {
+		if (!strcmp(k->name, w->w[0])) {
+			k->fn(p, w);
+			return;
+		}
+	}
+	if (kw_reject_known(p, w->w[0], "section 'global'"))
+		return;
+	kw_unknown(p, w->w[0], "section 'global'", NULL);
+}
+
+/* ---- sections ------------------------------------------------------------ */
+
+static const char *const section_names[] = { "global", "defaults", "frontend",
+					     "backend", "listen", NULL };
+static const char *const other_sections[] = {
+	"userlist", "peers", "resolvers", "cache", "program", "http-errors",
+	"ring", "mailers", "crt-store", "traces", "healthcheck", "log-forward",
+	"fcgi-app", "dynamic-update", NULL
+};
+
+/* "frontend NAME [from DEFAULTS]" and friends. */
+static void start_proxy(struct pctx *p, struct cfg_words *w, int cap)
+{
+	struct cfg *c = p->c;
+	const struct cfg_proxy *def = c->defaults;
+	struct cfg_proxy *px = xcalloc(1, sizeof(*px));
+	const char *name = w->n > 1 && strcmp(w->w[1], "from") ? w->w[1] : NULL;
+	int i = name ? 2 : 1;
+
+	if (i < w->n && !strcmp(w->w[i], "from")) {
+		if (!w->w[i + 1]) {
+			perr(p, "'from' expects the name of a defaults section");
+		} else {
+			def = NULL;
+			for (struct cfg_proxy *d = c->defaults; d; d = d->next)
+				if (d->name && !strcmp(d->name, w->w[i + 1])) {
+					def = d;
+					break;
+				}
+			if (!def) {
+				perr(p, "defaults section '%s' not found", w->w[i + 1]);
+				def = c->defaults;
+			}
+		}
+		i += 2;
+	}
+	if (i < w->n)
+		perr(p, "unexpected word '%s' after the section name", w->w[i]);
+	if (!name && cap != PX_CAP_DEF)
+		perr(p, "'%s' expects a name", w->w[0]);
+	if (name && cap != PX_CAP_DEF) {
+		for (const char *q = name; *q; q++)
+			if (!(isalnum((unsigned char)*q) || *q == '-' || *q == '_' || *q == '.' || *q == ':')) {
+				perr(p, "invalid character '%c' in %s name '%s'", *q, w->w[0], name);
+				break;
+			}
+	}
+	if (def)
+		proxy_init_from(px, def);
+	else
+		proxy_defaults_builtin(px);
+	px->cap = cap;
+	px->name = xstrdup(name ? name : "");
+	px->file = p->file;
+	px->line = p->line;
+	if (cap == PX_CAP_DEF) {
+		px->next = c->defaults;
+		c->defaults = px;
+	} else {
+		struct cfg_proxy **tail = &c->proxies;
+		struct cfg_proxy *dup = NULL;
+		int uuid = 1;
+		for (; *tail; tail = &(*tail)->next, uuid++)
+			if (name && !strcmp((*tail)->name, name) && ((*tail)->cap & cap))
+				dup = *tail;
+		if (dup)
+			perr(p, "%s '%s' has the same name as the %s declared at %s:%d",
+			     w->w[0], name, px_kind(dup), dup->file, dup->line);
+		px->uuid = uuid;
+		*tail = px;
+	}
+	p->px = px;
+	p->sec = SEC_PROXY;
+}
+
+const char *px_kind(const struct cfg_proxy *px)
+{
+	switch (px->cap) {
+	case PX_CAP_FE: return "frontend";
+	case PX_CAP_BE: return "backend";
+	case PX_CAP_DEF: return "defaults";
+	default: return "listen";
+	}
+}
+
+void parse_proxy_line(struct pctx *p, struct cfg_words *w); /* parse_proxy.c */
+
+static void parse_line(struct pctx *p, struct cfg_words *w)
+{
+	const char *k = w->w[0];
+
+	if (!strcmp(k, "global")) {
+		p->sec = SEC_GLOBAL;
+		p->px = NULL;
+		if (w->n > 1)
+			perr(p, "unexpected word '%s' after 'global'", w->w[1]);
+	} else if (!strcmp(k, "defaults")) {
+		start_proxy(p, w, PX_CAP_DEF);
+	} else if (!strcmp(k, "frontend")) {
+		start_proxy(p, w, PX_CAP_FE);
+	} else if (!strcmp(k, "backend")) {
+		start_proxy(p, w, PX_CAP_BE);
+	} else if (!strcmp(k, "listen")) {
+		start_proxy(p, w, PX_CAP_FE | PX_CAP_BE);
+	} else if (in_list(k, other_sections)) {
+		perr(p, "section '%s' is not supported by ferry; its lines are skipped", k);
+		p->sec = SEC_SKIP;
+		p->px = NULL;
+	} else if (p->sec == SEC_GLOBAL) {
+		parse_global_line(p, w);
+	} else if (p->sec == SEC_PROXY) {
+		parse_proxy_line(p, w);
+	} else {
+		const char *best = str_suggest(k, section_names);
+		if (best)
+			perr(p, "unknown section or keyword '%s' outside any section (did you mean '%s'?)", k, best);
+		else
+			perr(p, "keyword '%s' outside any section (expected global, defaults, frontend, backend or listen)", k);
+	}
+}
+
+static const char *keep_name(struct cfg *c, const char *name)
+{
+	char **v = realloc(c->files, (size_t)(c->nfiles + 1) * sizeof(*v));
+	if (!v)
+		abort();
+	c->files = v;
+	c->files[c->nfiles] = xstrdup(name);
+	return c->files[c->nfiles++];
+}
+
+int cfg_parse_text(struct cfg *c, const char *name, const char *text)
+{
+	struct pctx p = { .c = c, .file = keep_name(c, name), .sec = SEC_NONE };
+	struct cfg_words *w = malloc(sizeof(*w));
+	const char *line = text;
+	char err[256];
+
+	if (!w)
+		abort();
+	while (*line) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		char *buf = malloc(len + 1);
+
+		if (!buf)
+			abort();
+		memcpy(buf, line, len);
+		buf[len] = 0;
+		p.line++;
+		if (cfg_split(buf, w, err, sizeof(err))) {
+			cfg_error(c, p.file, p.line, "%s", err);
+		} else if (w->n > 0) {
+			if (p.sec != SEC_SKIP || in_list(w->w[0], section_names) ||
+			    in_list(w->w[0], other_sections))
+				parse_line(&p, w);
+		}
+		free(buf);
+		line += len + (eol ? 1 : 0);
+	}
+	free(w);
+	return 0;
+}
+
+static int parse_file(struct cfg *c, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!f) {
+		cfg_error(c, path, 0, "cannot open configuration file: %s", strerror(errno));
+		return -1;
+	}
+	{
+		FILE *m = open_memstream(&text, &len);
+		char chunk[8192];
+		size_t n;
+		if (!m)
+			abort();
+		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			fwrite(chunk, 1, n, m);
+		fclose(m);
+	}
+	fclose(f);
+	if (memchr(text, 0, len)) {
+		cfg_error(c, path, 0, "file contains a NUL byte; is it a text file?");
+		free(text);
+		return -1;
+	}
+	rc = cfg_parse_text(c, path, text);
+	free(text);
+	return rc;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cfg_parse_path(struct cfg *c, const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	char **names = NULL;
+	int n = 0, rc = 0;
+
+	if (stat(path, &st) == -1) {
+		cfg_error(c, path, 0, "cannot open configuration file: %s", strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return parse_file(c, path);
+	d = opendir(path);
+	if (!d) {
+		cfg_error(c, path, 0, "cannot read directory: %s", strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l < 5 || strcmp(de->d_name + l - 4, ".cfg") || de->d_name[0] == '.')
+			continue;
+		names = realloc(names, (size_t)(n + 1) * sizeof(*names));
+		if (!names)
+			abort();
+		names[n] = malloc(strlen(path) + l + 2);
+		if (!names[n])
+			abort();
+		sprintf(names[n++], "%s/%s", path, de->d_name);
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof(*names), name_cmp);
+	for (int i = 0; i < n; i++) {
+		rc |= parse_file(c, names[i]);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}

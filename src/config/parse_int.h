@@ -1,0 +1,53 @@
+/* Internal to the config layer: the parser's state and the keyword tables
+ * shared by parse.c (sections, global), parse_proxy.c and parse_server.c. */
+#ifndef FERRY_CONFIG_PARSE_INT_H
+#define FERRY_CONFIG_PARSE_INT_H
+#include "config/lexer.h"
+#include "config/model.h"
+
+enum section { SEC_NONE, SEC_GLOBAL, SEC_PROXY, SEC_SKIP /* an unsupported section */ };
+
+struct pctx {
+	struct cfg *c;
+	const char *file;
+	int line;
+	enum section sec;
+	struct cfg_proxy *px; /* current proxy or defaults section */
+};
+
+typedef void (*kw_fn)(struct pctx *p, struct cfg_words *w);
+
+struct kw {
+	const char *name;
+	int cap;     /* PX_CAP_* where allowed (proxy sections) */
+	kw_fn fn;
+};
+
+#define perr(p, ...) cfg_error((p)->c, (p)->file, (p)->line, __VA_ARGS__)
+#define pwarn(p, ...) cfg_warn((p)->c, (p)->file, (p)->line, __VA_ARGS__)
+
+extern const struct kw proxy_keywords[];
+extern const struct kw global_keywords[];
+extern const char *const server_keywords[];
+extern const char *const http_only_keywords[];
+extern const char *const unsupported_keywords[];
+
+/* Words that are HTTP-only or not supported yet get a sentence of their own.
+ * Returns 1 when w was such a word (and an error was reported). */
+int kw_reject_known(struct pctx *p, const char *kw, const char *where);
+/* Reports an unknown keyword, suggesting the closest known one. */
+void kw_unknown(struct pctx *p, const char *kw, const char *where,
+		const char *const *extra);
+const char *px_kind(const struct cfg_proxy *px);
+/* Parses the options of a server or default-server line from w->w[from]. */
+void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
+		    struct cfg_srv_opts *o, int is_default, struct cfg_server *srv);
+void parse_log_line(struct pctx *p, struct cfg_words *w, struct log_targets *t,
+		    int *log_global, int allow_global);
+void proxy_init_from(struct cfg_proxy *px, const struct cfg_proxy *def);
+void proxy_defaults_builtin(struct cfg_proxy *px);
+/* Duration and integer helpers reporting "'kw' ..." errors. Return 0 / -1. */
+int arg_duration(struct pctx *p, const char *kw, const char *arg, int64_t *out);
+int arg_int(struct pctx *p, const char *kw, const char *arg, long min, long max, long *out);
+
+#endif

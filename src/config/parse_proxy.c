@@ -1,0 +1,426 @@
+/* Keywords of defaults, frontend, backend and listen sections. */
+#include "config/parse_int.h"
+
+#include <stdlib.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/strutil.h"
+
+void parse_bind_line(struct pctx *p, struct cfg_words *w); /* parse_server.c */
+void parse_server_line(struct pctx *p, struct cfg_words *w);
+
+static const struct cfg_srv_opts srv_opts_builtin = {
+	.weight = 1, .maxconn = 0, .maxqueue = 0, .check = 0,
+	.inter = 2000, .fastinter = 0, .downinter = 0, .rise = 2, .fall = 3,
+	.check_port = 0, .check_addr = NULL, .backup = 0, .disabled = 0,
+};
+
+void proxy_defaults_builtin(struct cfg_proxy *px)
+{
+	memset(px, 0, sizeof(*px));
+	px->algo = LB_ROUNDROBIN;
+	px->random_draws = 2;
+	px->retries = 3;
+	px->redispatch_interval = -1;
+	px->dflt_srv = srv_opts_builtin;
+}
+
+void proxy_init_from(struct cfg_proxy *px, const struct cfg_proxy *def)
+{
+	*px = *def;
+	px->next = NULL;
+	px->name = NULL;
+	px->binds = NULL;
+	px->servers = NULL;
+	px->nservers = 0;
+	px->be = NULL;
+	px->options_set = 0;
+	px->default_backend_line = 0; /* an inherited one points at the proxy */
+	px->default_backend = def->default_backend ? xstrdup(def->default_backend) : NULL;
+	px->dflt_srv.check_addr = def->dflt_srv.check_addr ? xstrdup(def->dflt_srv.check_addr) : NULL;
+	px->logs.v = NULL;
+	if (def->logs.n) {
+		px->logs.v = xcalloc((size_t)def->logs.n, sizeof(*px->logs.v));
+		memcpy(px->logs.v, def->logs.v, (size_t)def->logs.n * sizeof(*px->logs.v));
+	}
+}
+
+static const char *where(struct pctx *p)
+{
+	static char buf[300];
+	if (p->px->cap == PX_CAP_DEF && !p->px->name[0])
+		return "section 'defaults'";
+	snprintf(buf, sizeof(buf), "%s '%s'", px_kind(p->px), p->px->name);
+	return buf;
+}
+
+static void kw_mode(struct pctx *p, struct cfg_words *w)
+{
+	if (!w->w[1])
+		perr(p, "'mode' expects 'tcp'");
+	else if (!strcmp(w->w[1], "http"))
+		perr(p, "'mode http' in %s: ferry balances TCP connections only; use 'mode tcp'", where(p));
+	else if (strcmp(w->w[1], "tcp"))
+		perr(p, "unsupported mode '%s' in %s (ferry supports 'mode tcp')", w->w[1], where(p));
+}
+
+static void kw_default_backend(struct pctx *p, struct cfg_words *w)
+{
+	if (!w->w[1]) {
+		perr(p, "'default_backend' expects a backend name");
+		return;
+	}
+	free(p->px->default_backend);
+	p->px->default_backend = xstrdup(w->w[1]);
+	p->px->default_backend_line = p->line;
+}
+
+static void kw_maxconn(struct pctx *p, struct cfg_words *w)
+{
+	long v;
+	if (!arg_int(p, "maxconn", w->w[1], 0, 10000000, &v))
+		p->px->maxconn = (int)v;
+}
+
+static void kw_backlog(struct pctx *p, struct cfg_words *w)
+{
+	long v;
+	if (!arg_int(p, "backlog", w->w[1], 1, 1000000, &v))
+		p->px->backlog = (int)v;
+}
+
+static void kw_retries(struct pctx *p, struct cfg_words *w)
+{
+	long v;
+	if (!arg_int(p, "retries", w->w[1], 0, 100, &v))
+		p->px->retries = (int)v;
+}
+
+static void kw_balance(struct pctx *p, struct cfg_words *w)
+{
+	static const char *const algos[] = { "roundrobin", "static-rr", "leastconn",
+					     "first", "source", "random", NULL };
+	static const char *const http_algos[] = { "uri", "url_param", "hdr",
+						  "rdp-cookie", "hash", NULL };
+	const char *a = w->w[1];
+	struct cfg_proxy *px = p->px;
+
+	if (!a) {
+		perr(p, "'balance' expects an algorithm (roundrobin, static-rr, leastconn, first, source, random)");
+		return;
+	}
+	for (int i = 0; algos[i]; i++)
+		if (!strcmp(a, algos[i])) {
+			px->algo = (enum lb_algo)i;
+			px->random_draws = 2;
+			return;
+		}
+	if (!strncmp(a, "random(", 7)) {
+		char *end;
+		long n = strtol(a + 7, &end, 10);
+		if (end == a + 7 || strcmp(end, ")") || n < 1 || n > 100) {
+			perr(p, "'balance %s': expects random(N) with N from 1 to 100", a);
+			return;
+		}
+		px->algo = LB_RANDOM;
+		px->random_draws = (int)n;
+		return;
+	}
+	for (int i = 0; http_algos[i]; i++)
+		if (!strncmp(a, http_algos[i], strlen(http_algos[i]))) {
+			perr(p, "'balance %s' is not supported: ferry balances TCP connections and does not read their content", a);
+			return;
+		}
+	{
+		const char *best = str_suggest(a, algos);
+		if (best)
+			perr(p, "unknown balance algorithm '%s' (did you mean '%s'?)", a, best);
+		else
+			perr(p, "unknown balance algorithm '%s' (expected roundrobin, static-rr, leastconn, first, source or random)", a);
+	}
+}
+
+static void kw_hash_type(struct pctx *p, struct cfg_words *w)
+{
+	const char *t = w->w[1];
+
+	if (!t) {
+		perr(p, "'hash-type' expects 'map-based' or 'consistent'");
+		return;
+	}
+	if (!strcmp(t, "map-based"))
+		p->px->hash_type = HASH_MAP;
+	else if (!strcmp(t, "consistent"))
+		p->px->hash_type = HASH_CONSISTENT;
+	else {
+		perr(p, "unknown hash-type '%s' (expected map-based or consistent)", t);
+		return;
+	}
+	/* The hash function and modifier words ("sdbm", "avalanche") are
+	 * accepted; ferry always hashes with its own function (see README). */
+	for (int i = 2; i < w->n; i++)
+		if (strcmp(w->w[i], "sdbm") && strcmp(w->w[i], "djb2") &&
+		    strcmp(w->w[i], "wt6") && strcmp(w->w[i], "crc32") &&
+		    strcmp(w->w[i], "none") && strcmp(w->w[i], "avalanche")) {
+			perr(p, "unknown hash function or modifier '%s'", w->w[i]);
+			return;
+		}
+}
+
+static void kw_default_server(struct pctx *p, struct cfg_words *w)
+{
+	parse_srv_opts(p, w, 1, &p->px->dflt_srv, 1, NULL);
+}
+
+static void kw_log(struct pctx *p, struct cfg_words *w)
+{
+	parse_log_line(p, w, &p->px->logs, &p->px->log_global, 1);
+}
+
+static void kw_accepted(struct pctx *p, struct cfg_words *w)
+{
+	(void)p;
+	(void)w;
+}
+
+/* ---- timeout ---------------------------------------------------------------- */
+
+static void kw_timeout(struct pctx *p, struct cfg_words *w)
+{
+	static const struct { const char *name; int cap; size_t off; } t[] = {
+		{ "connect", PX_CAP_BE, offsetof(struct cfg_timeouts, connect) },
+		{ "client", PX_CAP_FE, offsetof(struct cfg_timeouts, client) },
+		{ "server", PX_CAP_BE, offsetof(struct cfg_timeouts, server) },
+		{ "tunnel", PX_CAP_BE, offsetof(struct cfg_timeouts, tunnel) },
+		{ "client-fin", PX_CAP_FE, offsetof(struct cfg_timeouts, client_fin) },
+		{ "server-fin", PX_CAP_BE, offsetof(struct cfg_timeouts, server_fin) },
+		{ "check", PX_CAP_BE, offsetof(struct cfg_timeouts, check) },
+		{ "queue", PX_CAP_BE, offsetof(struct cfg_timeouts, queue) },
+	};
+	const char *names[16];
+	const char *what = w->w[1];
+	char kw[64];
+
+	if (!what) {
+		perr(p, "'timeout' expects connect, client, server, tunnel, client-fin, server-fin, check or queue");
+		return;
+	}
+	if (!strcmp(what, "http-request") || !strcmp(what, "http-keep-alive")) {
+		perr(p, "'timeout %s' is HTTP-only: ferry balances TCP connections and never parses HTTP", what);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		names[i] = t[i].name;
+		names[i + 1] = NULL;
+		if (strcmp(what, t[i].name))
+			continue;
+		snprintf(kw, sizeof(kw), "timeout %s", what);
+		if (!(p->px->cap & (t[i].cap | PX_CAP_DEF))) {
+			pwarn(p, "'%s' ignored because %s has no %s capability", kw,
+			      where(p), t[i].cap == PX_CAP_FE ? "frontend" : "backend");
+			return;
+		}
+		arg_duration(p, kw, w->w[2], (int64_t *)((char *)&p->px->to + t[i].off));
+		if (w->n > 3)
+			perr(p, "'%s' takes one value", kw);
+		return;
+	}
+	{
+		const char *best = str_suggest(what, names);
+		if (best)
+			perr(p, "unknown timeout '%s' (did you mean '%s'?)", what, best);
+		else
+			perr(p, "unknown timeout '%s'", what);
+	}
+}
+
+/* ---- option ------------------------------------------------------------------ */
+
+static const struct { const char *name; int cap; unsigned flag; } options[] = {
+	{ "redispatch", PX_CAP_BE, PXO_REDISPATCH },
+	{ "allbackups", PX_CAP_BE, PXO_ALLBACKUPS },
+	{ "tcplog", PX_CAP_FE, PXO_TCPLOG },
+	{ "dontlognull", PX_CAP_FE, PXO_DONTLOGNULL },
+	{ "tcpka", PX_CAP_FE | PX_CAP_BE, PXO_CLITCPKA | PXO_SRVTCPKA },
+	{ "clitcpka", PX_CAP_FE, PXO_CLITCPKA },
+	{ "srvtcpka", PX_CAP_BE, PXO_SRVTCPKA },
+};
+
+static const char *const ignored_options[] = {
+	"splice-auto", "splice-request", "splice-response", "abortonclose",
+	"nolinger", "independent-streams", "log-separate-errors", "logasap",
+	"socket-stats", "tcp-smart-accept", "tcp-smart-connect", "dontlog-normal",
+	"contstats", "transparent", "persist", NULL
+};
+static const char *const http_options[] = {
+	"httpchk", "httplog", "forwardfor", "http-server-close", "httpclose",
+	"http-keep-alive", "http-use-htx", "http-buffer-request", "originalto",
+	"http-pretend-keepalive", "http-no-delay", "http-ignore-probes",
+	"http-use-proxy-header", "http-restrict-req-hdr-names", "accept-invalid-http-request",
+	"accept-invalid-http-response", "accept-unsafe-violations-in-http-request",
+	"accept-unsafe-violations-in-http-response", "h1-case-adjust-bogus-client",
+	"h1-case-adjust-bogus-server", "checkcache", "http-drop-request-trailers",
+	"http-drop-response-trailers", NULL
+};
+static const char *const later_options[] = {
+	"tcp-check", "pgsql-check", "redis-check", "mysql-check", "ssl-hello-chk",
+	"smtpchk", "ldap-check", "log-health-checks", "external-check",
+	"spop-check", NULL
+};
+
+static int in(const char *w, const char *const *l)
+{
+	for (; *l; l++)
+		if (!strcmp(*l, w))
+			return 1;
+	return 0;
+}
+
+static void kw_option(struct pctx *p, struct cfg_words *w, int negate)
+{
+	const char *o = w->w[1];
+	const char *names[64];
+	int n = 0;
+
+	if (!o) {
+		perr(p, "'option' expects an option name");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		names[n++] = options[i].name;
+		if (strcmp(o, options[i].name))
+			continue;
+		if (!(p->px->cap & (options[i].cap | PX_CAP_DEF))) {
+			pwarn(p, "'option %s' ignored because %s has no %s capability", o,
+			      where(p), options[i].cap == PX_CAP_FE ? "frontend" : "backend");
+			return;
+		}
+		if (negate)
+			p->px->options &= ~options[i].flag;
+		else
+			p->px->options |= options[i].flag;
+		p->px->options_set |= options[i].flag;
+		if (options[i].flag == PXO_REDISPATCH && w->w[2] && !negate) {
+			long v;
+			if (!arg_int(p, "option redispatch", w->w[2], -100, 100, &v)) {
+				if (v == 0)
+					p->px->options &= ~PXO_REDISPATCH;
+				else
+					p->px->redispatch_interval = (int)v;
+			}
+		}
+		return;
+	}
+	if (in(o, http_options)) {
+		perr(p, "'option %s' is HTTP-only: ferry balances TCP connections and never parses HTTP", o);
+		return;
+	}
+	if (in(o, later_options)) {
+		perr(p, "'option %s' is an HAProxy keyword that ferry does not support yet", o);
+		return;
+	}
+	if (in(o, ignored_options)) {
+		pwarn(p, "'option %s' is not supported yet and is ignored", o);
+		return;
+	}
+	for (int i = 0; ignored_options[i] && n < 60; i++)
+		names[n++] = ignored_options[i];
+	names[n] = NULL;
+	{
+		const char *best = str_suggest(o, names);
+		if (best)
+			perr(p, "unknown option '%s' (did you mean '%s'?)", o, best);
+		else
+			perr(p, "unknown option '%s'", o);
+	}
+}
+
+static void kw_option_pos(struct pctx *p, struct cfg_words *w)
+{
+	kw_option(p, w, 0);
+}
+
+static void kw_no(struct pctx *p, struct cfg_words *w)
+{
+	struct cfg_words sub = *w;
+
+	if (w->n < 2) {
+		perr(p, "'no' expects 'option' or 'log'");
+		return;
+	}
+	/* shift the words by one: "no option X" → "option X" */
+	sub.n = w->n - 1;
+	for (int i = 0; i <= sub.n; i++)
+		sub.w[i] = w->w[i + 1];
+	if (!strcmp(sub.w[0], "option"))
+		kw_option(p, &sub, 1);
+	else if (!strcmp(sub.w[0], "log")) {
+		p->px->log_global = 0;
+		p->px->logs.n = 0;
+	} else
+		perr(p, "'no %s' is not supported (only 'no option' and 'no log')", sub.w[0]);
+}
+
+static void kw_bind(struct pctx *p, struct cfg_words *w)
+{
+	parse_bind_line(p, w);
+}
+
+static void kw_server(struct pctx *p, struct cfg_words *w)
+{
+	parse_server_line(p, w);
+}
+
+const struct kw proxy_keywords[] = {
+	{ "mode", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_mode },
+	{ "bind", PX_CAP_FE, kw_bind },
+	{ "default_backend", PX_CAP_FE | PX_CAP_DEF, kw_default_backend },
+	{ "maxconn", PX_CAP_FE | PX_CAP_DEF, kw_maxconn },
+	{ "backlog", PX_CAP_FE | PX_CAP_DEF, kw_backlog },
+	{ "balance", PX_CAP_BE | PX_CAP_DEF, kw_balance },
+	{ "hash-type", PX_CAP_BE | PX_CAP_DEF, kw_hash_type },
+	{ "server", PX_CAP_BE, kw_server },
+	{ "default-server", PX_CAP_BE | PX_CAP_DEF, kw_default_server },
+	{ "retries", PX_CAP_BE | PX_CAP_DEF, kw_retries },
+	{ "option", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_option_pos },
+	{ "no", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_no },
+	{ "log", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_log },
+	{ "timeout", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_timeout },
+	{ "description", PX_CAP_FE | PX_CAP_BE, kw_accepted },
+	{ "id", PX_CAP_FE | PX_CAP_BE, kw_accepted },
+	{ "enabled", PX_CAP_FE | PX_CAP_BE, kw_accepted },
+	{ "fullconn", PX_CAP_BE | PX_CAP_DEF, kw_accepted },
+	{ NULL, 0, NULL }
+};
+
+void parse_proxy_line(struct pctx *p, struct cfg_words *w)
+{
+	const char *k = w->w[0];
+
+	for (const struct kw *kw = proxy_keywords; kw->name; kw++) {
+		if (strcmp(kw->name, k))
+			continue;
+		if (!(p->px->cap & kw->cap)) {
+			if (p->px->cap == PX_CAP_DEF)
+				perr(p, "'%s' is not allowed in a defaults section", k);
+			else if (!strcmp(k, "server") || !strcmp(k, "bind"))
+				perr(p, "'%s' is not allowed in %s (it needs a %s)", k, where(p),
+				     !strcmp(k, "bind") ? "frontend or listen section" : "backend or listen section");
+			else
+				pwarn(p, "'%s' ignored because %s has no %s capability", k, where(p),
+				      (kw->cap & PX_CAP_FE) ? "frontend" : "backend");
+			return;
+		}
+		kw->fn(p, w);
+		return;
+	}
+	if (!strcmp(k, "disabled")) {
+		perr(p, "'disabled' on a whole %s is not supported yet", px_kind(p->px));
+		return;
+	}
+	if (kw_reject_known(p, k, where(p)))
+		return;
+	kw_unknown(p, k, where(p), NULL);
+}

@@ -1,0 +1,248 @@
+/* "bind", "server" and "default-server" lines. */
+#include "config/parse_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/strutil.h"
+
+const char *const server_keywords[] = {
+	"weight", "maxconn", "maxqueue", "check", "no-check", "inter", "fastinter",
+	"downinter", "rise", "fall", "port", "addr", "backup", "no-backup",
+	"disabled", "enabled", "id", "init-addr", NULL
+};
+
+static const char *const server_later[] = {
+	"send-proxy", "send-proxy-v2", "agent-check", "agent-port", "agent-inter",
+	"agent-send", "agent-addr", "on-marked-down", "on-marked-up",
+	"on-error", "observe", "error-limit", "slowstart", "track", "ssl",
+	"check-ssl", "verify", "sni", "alpn", "check-send-proxy", "source",
+	"namespace", "proto", "pool-max-conn", "init-state", "resolvers",
+	"resolve-prefer", "crt", "ca-file", "usesrc", NULL
+};
+static const char *const server_http[] = { "cookie", "redir", "check-alpn",
+					   "check-proto", NULL };
+
+static int in(const char *w, const char *const *l)
+{
+	for (; *l; l++)
+		if (!strcmp(*l, w))
+			return 1;
+	return 0;
+}
+
+static int opt_int(struct pctx *p, struct cfg_words *w, int *i, long min, long max, int *out)
+{
+	long v;
+	const char *kw = w->w[*i];
+
+	(*i)++;
+	if (arg_int(p, kw, w->w[*i], min, max, &v))
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int opt_dur(struct pctx *p, struct cfg_words *w, int *i, int64_t *out)
+{
+	const char *kw = w->w[*i];
+	int64_t v;
+
+	(*i)++;
+	if (arg_duration(p, kw, w->w[*i], &v))
+		return -1;
+	if (v == 0) {
+		perr(p, "'%s' must be greater than 0", kw);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
+		    struct cfg_srv_opts *o, int is_default, struct cfg_server *srv)
+{
+	for (int i = from; i < w->n; i++) {
+		const char *k = w->w[i];
+
+		if (!strcmp(k, "weight")) {
+			if (opt_int(p, w, &i, 0, 256, &o->weight))
+				return;
+		} else if (!strcmp(k, "maxconn")) {
+			if (opt_int(p, w, &i, 0, 10000000, &o->maxconn))
+				return;
+		} else if (!strcmp(k, "maxqueue")) {
+			if (opt_int(p, w, &i, 0, 10000000, &o->maxqueue))
+				return;
+		} else if (!strcmp(k, "check")) {
+			o->check = 1;
+		} else if (!strcmp(k, "no-check")) {
+			o->check = 0;
+		} else if (!strcmp(k, "inter")) {
+			if (opt_dur(p, w, &i, &o->inter))
+				return;
+		} else if (!strcmp(k, "fastinter")) {
+			if (opt_dur(p, w, &i, &o->fastinter))
+				return;
+		} else if (!strcmp(k, "downinter")) {
+			if (opt_dur(p, w, &i, &o->downinter))
+				return;
+		} else if (!strcmp(k, "rise")) {
+			if (opt_int(p, w, &i, 1, 1000, &o->rise))
+				return;
+		} else if (!strcmp(k, "fall")) {
+			if (opt_int(p, w, &i, 1, 1000, &o->fall))
+				return;
+		} else if (!strcmp(k, "port")) {
+			if (opt_int(p, w, &i, 1, 65535, &o->check_port))
+				return;
+		} else if (!strcmp(k, "addr")) {
+			if (!w->w[++i]) {
+				perr(p, "'addr' expects an address");
+				return;
+			}
+			free(o->check_addr);
+			o->check_addr = xstrdup(w->w[i]);
+		} else if (!strcmp(k, "backup")) {
+			o->backup = 1;
+		} else if (!strcmp(k, "no-backup")) {
+			o->backup = 0;
+		} else if (!strcmp(k, "disabled")) {
+			o->disabled = 1;
+		} else if (!strcmp(k, "enabled")) {
+			o->disabled = 0;
+		} else if (!strcmp(k, "id") || !strcmp(k, "init-addr")) {
+			i++; /* accepted: ferry numbers servers in order and resolves at startup */
+		} else if (in(k, server_http)) {
+			perr(p, "server option '%s' is HTTP-only: ferry balances TCP connections and never parses HTTP", k);
+			return;
+		} else if (in(k, server_later)) {
+			perr(p, "server option '%s' is an HAProxy keyword that ferry does not support yet", k);
+			return;
+		} else {
+			const char *best = str_suggest(k, server_keywords);
+			const char *what = is_default ? "default-server" : "server";
+			char name[300] = "";
+			if (srv)
+				snprintf(name, sizeof(name), " '%s'", srv->name);
+			if (best)
+				perr(p, "unknown option '%s' on %s%s (did you mean '%s'?)", k, what, name, best);
+			else
+				perr(p, "unknown option '%s' on %s%s", k, what, name);
+			return;
+		}
+	}
+}
+
+void parse_server_line(struct pctx *p, struct cfg_words *w)
+{
+	struct cfg_proxy *px = p->px;
+	struct cfg_server *s, **tail;
+	char err[300];
+	int id = 1;
+
+	if (w->n < 3) {
+		perr(p, "'server' expects a name and an address");
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->name = xstrdup(w->w[1]);
+	s->file = p->file;
+	s->line = p->line;
+	s->addr_text = xstrdup(w->w[2]);
+	s->o = px->dflt_srv;
+	s->o.check_addr = px->dflt_srv.check_addr ? xstrdup(px->dflt_srv.check_addr) : NULL;
+	for (tail = &px->servers; *tail; tail = &(*tail)->next, id++)
+		if (!strcmp((*tail)->name, s->name))
+			perr(p, "server '%s' is already declared in %s '%s' at line %d",
+			     s->name, px_kind(px), px->name, (*tail)->line);
+	s->id = id;
+	*tail = s;
+	px->nservers++;
+	{
+		const char *a = w->w[2];
+		const char *colon = strrchr(a, ':');
+		if (colon && (colon[1] == '+' || colon[1] == '-'))
+			perr(p, "server '%s': port offsets ('%s') are not supported yet", s->name, a);
+		else if (addr_parse(a, ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE, &s->addr, err, sizeof(err)))
+			perr(p, "server '%s': %s", s->name, err);
+		else if (s->addr.wildcard)
+			perr(p, "server '%s': address '%s' is a wildcard; a server needs a real address", s->name, a);
+	}
+	parse_srv_opts(p, w, 3, &s->o, 0, s);
+	if (s->o.check_addr) {
+		if (addr_parse(s->o.check_addr, ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE,
+			       &s->check_addr, err, sizeof(err)))
+			perr(p, "server '%s': check address: %s", s->name, err);
+		else
+			s->has_check_addr = 1;
+	}
+	if (s->o.check && !s->addr.port_lo && !s->o.check_port)
+		perr(p, "server '%s' has no port: health checks need 'port' or a port in the address", s->name);
+}
+
+void parse_bind_line(struct pctx *p, struct cfg_words *w)
+{
+	struct cfg_bind *b, **tail;
+	char err[300], *list, *save = NULL;
+
+	if (w->n < 2) {
+		perr(p, "'bind' expects an address and a port");
+		return;
+	}
+	b = xcalloc(1, sizeof(*b));
+	b->file = p->file;
+	b->line = p->line;
+	b->text = xstrdup(w->w[1]);
+	list = xstrdup(w->w[1]);
+	for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+		struct addr_spec spec;
+		if (addr_parse(a, ADDR_F_RANGE | ADDR_F_RESOLVE, &spec, err, sizeof(err))) {
+			perr(p, "bind '%s': %s", a, err);
+			continue;
+		}
+		b->addrs = realloc(b->addrs, (size_t)(b->naddr + 1) * sizeof(*b->addrs));
+		if (!b->addrs)
+			abort();
+		b->addrs[b->naddr++] = spec;
+	}
+	free(list);
+	for (int i = 2; i < w->n; i++) {
+		const char *k = w->w[i];
+		long v;
+		if (!strcmp(k, "backlog")) {
+			if (!arg_int(p, "backlog", w->w[++i], 1, 1000000, &v))
+				b->backlog = (int)v;
+		} else if (!strcmp(k, "v4v6")) {
+			b->v4v6 = 1;
+		} else if (!strcmp(k, "v6only")) {
+			b->v6only = 1;
+		} else if (!strcmp(k, "name") || !strcmp(k, "id") || !strcmp(k, "process") ||
+			   !strcmp(k, "thread") || !strcmp(k, "nice")) {
+			i++; /* accepted */
+		} else if (!strcmp(k, "tfo") || !strcmp(k, "defer-accept")) {
+			/* accepted, no effect yet */
+		} else if (!strcmp(k, "ssl") || !strcmp(k, "crt") || !strcmp(k, "alpn")) {
+			perr(p, "bind option '%s' is not supported: ferry relays TLS untouched and terminates none", k);
+			break;
+		} else if (!strcmp(k, "accept-proxy") || !strcmp(k, "interface") ||
+			   !strcmp(k, "transparent") || !strcmp(k, "maxconn") ||
+			   !strcmp(k, "namespace") || !strcmp(k, "mss")) {
+			perr(p, "bind option '%s' is an HAProxy keyword that ferry does not support yet", k);
+			break;
+		} else {
+			static const char *const bk[] = { "backlog", "v4v6", "v6only", "name", NULL };
+			const char *best = str_suggest(k, bk);
+			if (best)
+				perr(p, "unknown bind option '%s' (did you mean '%s'?)", k, best);
+			else
+				perr(p, "unknown bind option '%s'", k);
+			break;
+		}
+	}
+	if (b->v4v6 && b->v6only)
+		perr(p, "bind '%s': 'v4v6' and 'v6only' exclude each other", b->text);
+	for (tail = &p->px->binds; *tail; tail = &(*tail)->next)
+		;
+	*tail = b;
+}

@@ -1,0 +1,184 @@
+#include "core/addr.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+socklen_t addr_len(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					 : sizeof(struct sockaddr_in);
+}
+
+int addr_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+}
+
+void addr_set_port(struct sockaddr *sa, int port)
+{
+	if (sa->sa_family == AF_INET6)
+		((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
+}
+
+void addr_ip_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	const void *p = sa->sa_family == AF_INET6
+				? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+				: (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) {
+		snprintf(buf, len, "unix");
+		return;
+	}
+	if (!inet_ntop(sa->sa_family, p, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+void addr_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	addr_ip_str(sa, ip, sizeof(ip));
+	if (sa->sa_family == AF_INET6)
+		snprintf(buf, len, "[%s]:%d", ip, addr_port(sa));
+	else
+		snprintf(buf, len, "%s:%d", ip, addr_port(sa));
+}
+
+static int parse_port(const char *p, int flags, struct addr_spec *out,
+		      char *err, size_t errlen)
+{
+	char *end;
+	long lo, hi;
+
+	if (!*p) {
+		if (flags & ADDR_F_PORT_OPTIONAL)
+			return 0;
+		snprintf(err, errlen, "missing port");
+		return -1;
+	}
+	lo = strtol(p, &end, 10);
+	hi = lo;
+	if (*end == '-' && (flags & ADDR_F_RANGE))
+		hi = strtol(end + 1, &end, 10);
+	if (*end || end == p || lo < 1 || lo > 65535 || hi < lo || hi > 65535) {
+		snprintf(err, errlen, "invalid port '%s'", p);
+		return -1;
+	}
+	out->port_lo = (int)lo;
+	out->port_hi = (int)hi;
+	return 0;
+}
+
+static int resolve(const char *host, int family, int flags, struct addr_spec *out,
+		   char *err, size_t errlen)
+{
+	struct addrinfo hints = { 0 }, *res = NULL;
+	int rc;
+
+	if (!*host || !strcmp(host, "*")) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&out->ss;
+		if (family == AF_INET6) {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&out->ss;
+			in6->sin6_family = AF_INET6;
+			in6->sin6_addr = in6addr_any;
+		} else {
+			in->sin_family = AF_INET;
+			in->sin_addr.s_addr = htonl(INADDR_ANY);
+		}
+		out->wildcard = 1;
+		return 0;
+	}
+	hints.ai_family = family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = (flags & ADDR_F_RESOLVE) ? 0 : AI_NUMERICHOST;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc || !res) {
+		if (!(flags & ADDR_F_RESOLVE))
+			snprintf(err, errlen, "invalid address '%s'", host);
+		else
+			snprintf(err, errlen, "could not resolve address '%s': %s",
+				 host, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	if (out->ss.ss_family == AF_INET6) {
+		const struct in6_addr *a = &((struct sockaddr_in6 *)&out->ss)->sin6_addr;
+		out->wildcard = IN6_IS_ADDR_UNSPECIFIED(a);
+	} else {
+		out->wildcard = ((struct sockaddr_in *)&out->ss)->sin_addr.s_addr == 0;
+	}
+	return 0;
+}
+
+int addr_parse(const char *s, int flags, struct addr_spec *out, char *err,
+	       size_t errlen)
+{
+	char host[256];
+	const char *port = "";
+	int family = AF_UNSPEC;
+	const char *colon;
+	size_t hl;
+
+	memset(out, 0, sizeof(*out));
+	if (!strncmp(s, "ipv4@", 5)) {
+		family = AF_INET;
+		s += 5;
+	} else if (!strncmp(s, "ipv6@", 5)) {
+		family = AF_INET6;
+		s += 5;
+	} else if (strchr(s, '@')) {
+		snprintf(err, errlen, "unsupported address family in '%s' (ferry balances TCP over IPv4/IPv6)", s);
+		return -1;
+	}
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+		if (!rb || (rb[1] && rb[1] != ':')) {
+			snprintf(err, errlen, "invalid address '%s'", s);
+			return -1;
+		}
+		hl = (size_t)(rb - s - 1);
+		if (hl >= sizeof(host))
+			goto toolong;
+		memcpy(host, s + 1, hl);
+		host[hl] = 0;
+		port = rb[1] ? rb + 2 : "";
+		if (family == AF_UNSPEC)
+			family = AF_INET6;
+	} else {
+		colon = strrchr(s, ':');
+		hl = colon ? (size_t)(colon - s) : strlen(s);
+		if (hl >= sizeof(host))
+			goto toolong;
+		memcpy(host, s, hl);
+		host[hl] = 0;
+		port = colon ? colon + 1 : "";
+		if (!colon && !(flags & ADDR_F_PORT_OPTIONAL)) {
+			snprintf(err, errlen, "missing port in '%s'", s);
+			return -1;
+		}
+		if (!strcmp(host, "::") && family == AF_UNSPEC)
+			family = AF_INET6;
+		if (!strcmp(host, "::")) {
+			host[0] = 0;
+		}
+	}
+	if (parse_port(port, flags, out, err, errlen))
+		return -1;
+	if (resolve(host, family, flags, out, err, errlen))
+		return -1;
+	out->len = addr_len((struct sockaddr *)&out->ss);
+	addr_set_port((struct sockaddr *)&out->ss, out->port_lo);
+	return 0;
+toolong:
+	snprintf(err, errlen, "address too long");
+	return -1;
+}

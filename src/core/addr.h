@@ -1,0 +1,32 @@
+/* Socket address parsing and printing, HAProxy style:
+ *   "127.0.0.1:80", "*:80", ":80", "[::1]:80", "::1:80" (port after the last
+ *   colon), "ipv4@host:80", "ipv6@...:80", "host.example:80", port ranges
+ *   "8000-8010" and, where allowed, no port at all. */
+#ifndef FERRY_CORE_ADDR_H
+#define FERRY_CORE_ADDR_H
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct addr_spec {
+	struct sockaddr_storage ss; /* port field set to port_lo */
+	socklen_t len;
+	int port_lo, port_hi; /* both 0 when no port was given */
+	int wildcard;         /* address was "*", "" or "::"/"0.0.0.0" */
+};
+
+#define ADDR_F_PORT_OPTIONAL 0x1 /* a missing port is fine (server lines) */
+#define ADDR_F_RANGE 0x2         /* a port range is allowed (bind lines) */
+#define ADDR_F_RESOLVE 0x4       /* host names are resolved (getaddrinfo) */
+
+/* Parses s into out. Returns 0, or -1 with a message in err. */
+int addr_parse(const char *s, int flags, struct addr_spec *out, char *err,
+	       size_t errlen);
+/* Writes the IP (no port) of sa into buf. */
+void addr_ip_str(const struct sockaddr *sa, char *buf, size_t len);
+int addr_port(const struct sockaddr *sa);
+void addr_set_port(struct sockaddr *sa, int port);
+/* "ip:port", with brackets around IPv6 addresses. */
+void addr_str(const struct sockaddr *sa, char *buf, size_t len);
+socklen_t addr_len(const struct sockaddr *sa);
+
+#endif

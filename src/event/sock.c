@@ -1,0 +1,79 @@
+#include "event/sock.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/addr.h"
+
+int sock_listen(const struct sockaddr *sa, socklen_t len, int backlog, int v6only,
+		char *err, size_t errlen)
+{
+	int one = 1, fd, e;
+	char a[128];
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		e = errno;
+		snprintf(err, errlen, "cannot create socket: %s", strerror(e));
+		return -e;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (sa->sa_family == AF_INET6 && v6only != SOCK_V6_DEFAULT)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+	if (bind(fd, sa, len) == -1 || listen(fd, backlog) == -1) {
+		e = errno;
+		addr_str(sa, a, sizeof(a));
+		snprintf(err, errlen, "cannot bind to %s: %s", a, strerror(e));
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+int sock_connect(const struct sockaddr *sa, socklen_t len)
+{
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int e;
+
+	if (fd == -1)
+		return -errno;
+	if (connect(fd, sa, len) == -1 && errno != EINPROGRESS) {
+		e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+int sock_error(int fd)
+{
+	int e = 0;
+	socklen_t l = sizeof(e);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) == -1)
+		return errno;
+	return e;
+}
+
+void sock_set_nodelay(int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void sock_set_keepalive(int fd)
+{
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+}
+
+void sock_set_reset_on_close(int fd)
+{
+	struct linger lg = { 1, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}

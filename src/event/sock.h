@@ -1,0 +1,24 @@
+/* Socket helpers. They return an fd or a negative errno and write a
+ * sentence into the caller's buffer; they never log. */
+#ifndef FERRY_EVENT_SOCK_H
+#define FERRY_EVENT_SOCK_H
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define SOCK_V6_DEFAULT -1
+
+/* Listening socket, non-blocking, SO_REUSEADDR and SO_REUSEPORT.
+ * v6only: 1, 0 or SOCK_V6_DEFAULT (leave the system default). */
+int sock_listen(const struct sockaddr *sa, socklen_t len, int backlog, int v6only,
+		char *err, size_t errlen);
+/* Non-blocking connect. Returns the fd (connection in progress or done) or
+ * a negative errno. */
+int sock_connect(const struct sockaddr *sa, socklen_t len);
+/* The pending error of a connecting socket (0 when connected). */
+int sock_error(int fd);
+void sock_set_nodelay(int fd);
+void sock_set_keepalive(int fd);
+/* Makes the next close() send a reset instead of a FIN. */
+void sock_set_reset_on_close(int fd);
+
+#endif

@@ -1,0 +1,37 @@
+#include "health/check_fsm.h"
+
+void check_fsm_init(struct check_fsm *f, int rise, int fall)
+{
+	f->rise = rise > 0 ? rise : 1;
+	f->fall = fall > 0 ? fall : 1;
+	f->health = f->rise;
+}
+
+enum fsm_change check_fsm_result(struct check_fsm *f, int ok)
+{
+	int top = f->rise + f->fall - 1;
+	int was_up = check_fsm_up(f);
+
+	if (ok) {
+		if (f->health < top)
+			f->health++;
+		if (f->health >= f->rise)
+			f->health = top;
+		return !was_up && check_fsm_up(f) ? FSM_WENT_UP : FSM_SAME;
+	}
+	if (f->health > 0)
+		f->health--;
+	if (f->health < f->rise)
+		f->health = 0; /* also when already DOWN and part-way up again */
+	return was_up && !check_fsm_up(f) ? FSM_WENT_DOWN : FSM_SAME;
+}
+
+int64_t check_fsm_interval(const struct check_fsm *f, int64_t inter,
+			   int64_t fastinter, int64_t downinter)
+{
+	if (f->health == 0)
+		return downinter;
+	if (f->health == f->rise + f->fall - 1)
+		return inter;
+	return fastinter;
+}
