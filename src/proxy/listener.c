@@ -1,0 +1,148 @@
+/* Listening sockets: accept in batches, stop accepting at maxconn (clients
+ * wait in the kernel backlog, none refused) and resume when a slot frees;
+ * when the process runs out of file descriptors, pause briefly instead of
+ * spinning on accept(). */
+#include "proxy/proxy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/addr.h"
+#include "event/sock.h"
+
+#define ACCEPT_BATCH 64
+#define FD_PAUSE_MS 100
+
+static void resume_cb(struct loop *l, struct timer *t)
+{
+	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, resume_timer));
+
+	(void)l;
+	w->fd_exhausted = 0;
+	listeners_update(w);
+}
+
+int worker_init(struct worker *w, int maxconn)
+{
+	memset(w, 0, sizeof(*w));
+	w->maxconn = maxconn;
+	timer_init(&w->resume_timer, resume_cb);
+	bufpool_init(&w->pool, 256);
+	return loop_init(&w->loop);
+}
+
+void worker_destroy(struct worker *w)
+{
+	listeners_close(w);
+	loop_timer_cancel(&w->loop, &w->resume_timer);
+	loop_free(&w->loop);
+	bufpool_destroy(&w->pool);
+}
+
+static int may_accept(const struct worker *w, const struct frontend *fe)
+{
+	return !w->stopping && !w->fd_exhausted && w->actconn < w->maxconn &&
+	       fe->cur_conns < fe->maxconn;
+}
+
+void listeners_update(struct worker *w)
+{
+	int paused = 0;
+
+	for (struct listener *li = w->listeners; li; li = li->next) {
+		int on = may_accept(w, li->fe);
+		if (li->io.fd < 0)
+			continue;
+		loop_io_set(&w->loop, &li->io, on ? EPOLLIN : 0);
+		paused |= !on;
+	}
+	w->listeners_paused = paused;
+}
+
+static void accept_cb(struct loop *l, struct io *io, uint32_t ev)
+{
+	struct listener *li = (struct listener *)io;
+	struct worker *w = li->w;
+
+	(void)l;
+	(void)ev;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage sa;
+		socklen_t len = sizeof(sa);
+		int fd;
+
+		if (!may_accept(w, li->fe)) {
+			listeners_update(w);
+			return;
+		}
+		fd = accept4(io->fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				WARN("Proxy %s reached the process file descriptor or memory limit (%s): pausing accepts for %d ms",
+				     li->fe->name, strerror(errno), FD_PAUSE_MS);
+				w->fd_exhausted = 1;
+				loop_timer_arm(&w->loop, &w->resume_timer, w->loop.now_ms + FD_PAUSE_MS);
+				listeners_update(w);
+				return;
+			}
+			continue; /* ECONNABORTED and friends concern that one client */
+		}
+		session_start(w, li->fe, fd, (struct sockaddr *)&sa, len);
+	}
+}
+
+static int open_one(struct worker *w, struct frontend *fe, const struct cfg_bind *b,
+		    struct sockaddr_storage *ss, int v6only, char *err, size_t errlen)
+{
+	int backlog = b->backlog ? b->backlog : fe->cfg->backlog ? fe->cfg->backlog : fe->maxconn;
+	int fd = sock_listen((struct sockaddr *)ss, addr_len((struct sockaddr *)ss),
+			     backlog, v6only, err, errlen);
+	struct listener *li;
+
+	if (fd < 0)
+		return -1;
+	li = calloc(1, sizeof(*li));
+	if (!li) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	io_init(&li->io, fd, accept_cb);
+	li->fe = fe;
+	li->w = w;
+	li->addr = *ss;
+	li->next = w->listeners;
+	w->listeners = li;
+	return 0;
+}
+
+int listener_open(struct worker *w, struct frontend *fe, const struct cfg_bind *b,
+		  const struct addr_spec *a, char *err, size_t errlen)
+{
+	int v6only = b->v6only ? 1 : b->v4v6 ? 0 : SOCK_V6_DEFAULT;
+
+	for (int port = a->port_lo; port <= a->port_hi; port++) {
+		struct sockaddr_storage ss = a->ss;
+		addr_set_port((struct sockaddr *)&ss, port);
+		if (open_one(w, fe, b, &ss, v6only, err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
+void listeners_close(struct worker *w)
+{
+	while (w->listeners) {
+		struct listener *li = w->listeners;
+		w->listeners = li->next;
+		loop_io_close(&w->loop, &li->io);
+		free(li);
+	}
+	w->listeners_paused = 0;
+}

@@ -1,0 +1,138 @@
+/* Live proxies: frontends with their listeners, backends with their queue,
+ * sessions, and the per-thread worker that owns them. */
+#ifndef FERRY_PROXY_PROXY_H
+#define FERRY_PROXY_PROXY_H
+#include <netinet/in.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "balance/server.h"
+#include "config/model.h"
+#include "core/log.h"
+#include "event/loop.h"
+#include "proxy/bufpool.h"
+
+struct worker;
+struct session;
+
+/* The log targets one proxy writes to: its own, plus global ones with "log global". */
+struct log_set {
+	const struct log_targets *own;
+	const struct log_targets *global;
+};
+
+struct pbackend {
+	struct backend lb;             /* first: a struct backend * is a struct pbackend * */
+	const struct cfg_proxy *cfg;
+	int retries;
+	int redispatch;                /* 0 = off, else cfg redispatch_interval */
+	unsigned options;
+	int64_t to_connect, to_server, to_tunnel, to_server_fin, to_queue;
+	struct session *q_head, *q_tail;
+	struct log_set logs;
+	struct worker *w;
+};
+
+struct listener {
+	struct io io;
+	struct frontend *fe;
+	struct worker *w;
+	struct listener *next;         /* all listeners of the worker */
+	struct sockaddr_storage addr;
+};
+
+struct frontend {
+	char *name;
+	const struct cfg_proxy *cfg;
+	struct pbackend *be;           /* NULL: connections are closed at once */
+	int cur_conns, maxconn;
+	uint64_t cum_conns;
+	unsigned options;
+	int64_t to_client, to_client_fin;
+	struct log_set logs;
+};
+
+struct worker {
+	struct loop loop;
+	int actconn, maxconn;
+	struct listener *listeners;
+	int listeners_paused;          /* some listener is not accepting */
+	int fd_exhausted;              /* accept() hit the fd limit: wait a little */
+	struct timer resume_timer;
+	int stopping;                  /* graceful stop: listeners closed */
+	struct bufpool pool;
+	uint64_t cum_conns;
+	struct session *sessions;      /* every live session */
+};
+
+/* Session states */
+enum sess_state { SESS_QUEUED, SESS_CONNECTING, SESS_TURNAROUND, SESS_ESTABLISHED, SESS_CLOSED };
+
+#define SF_EOF0 0x01      /* client sent FIN (no more client→server data) */
+#define SF_EOF1 0x02      /* server sent FIN */
+#define SF_SHUT0 0x04     /* FIN forwarded to the server */
+#define SF_SHUT1 0x08     /* FIN forwarded to the client */
+#define SF_CLAIM 0x10     /* holds one of its server's connection slots */
+#define SF_REDISP 0x20    /* was redispatched to another server */
+#define SF_FE_COUNTED 0x40 /* counted in frontend/worker/backend totals */
+
+struct session {
+	struct io cli, srv;
+	struct timer timer;
+	struct defer_node defer;
+	struct worker *w;
+	struct frontend *fe;
+	struct pbackend *be;
+	struct server *server;
+	struct session *qprev, *qnext;     /* backend queue */
+	struct session *prev, *next;       /* all sessions of the worker */
+	struct rbuf *buf[2];           /* [0] client→server, [1] server→client */
+	uint8_t state, flags;
+	char term[2];                  /* termination state for the log */
+	int retries;                   /* connection retries done */
+	int bq_pos;                    /* position when queued (%bq) */
+	int32_t tw, tc;                /* queue and connect times, ms, -1 = none */
+	uint64_t t_accept, t_phase;    /* monotonic ms: accept, start of phase */
+	uint64_t last_act[2];          /* last I/O on [0] client side, [1] server side */
+	uint64_t bytes[2];             /* [0] client→server, [1] server→client */
+	struct timespec accept_date;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} cli_addr, dst_addr;
+};
+
+/* listener.c */
+int worker_init(struct worker *w, int maxconn);
+void worker_destroy(struct worker *w);
+/* Opens the sockets of one bind address (each port of a range); returns 0
+ * or -1 with err filled. */
+int listener_open(struct worker *w, struct frontend *fe, const struct cfg_bind *b,
+		  const struct addr_spec *a, char *err, size_t errlen);
+/* Starts or stops accepting on every listener according to the limits. */
+void listeners_update(struct worker *w);
+void listeners_close(struct worker *w);
+
+/* session.c */
+void session_start(struct worker *w, struct frontend *fe, int fd,
+		   const struct sockaddr *sa, socklen_t salen);
+/* Closes the session with termination state term ("--", "CD", ...). */
+void session_close(struct session *s, const char *term);
+/* Closes every session of the worker (process stop). */
+void sessions_close_all(struct worker *w, const char *term);
+/* Gives freed slots of be to queued sessions. */
+void backend_dequeue(struct pbackend *be);
+
+/* relay.c */
+void relay_start(struct session *s);
+void relay_cli_io(struct loop *l, struct io *io, uint32_t ev);
+/* Recomputes the inactivity deadline; closes the session when it passed. */
+void relay_timeout(struct session *s);
+
+/* tcplog.c */
+void session_log(const struct session *s);
+void session_log_connect(const struct session *s);
+void log_set_send(const struct log_set *ls, int level, const char *line);
+
+#endif

@@ -1,0 +1,205 @@
+/* The data path: bytes copied both ways unchanged through pooled buffers.
+ * Direction 0 is client→server, 1 is server→client. A FIN is forwarded only
+ * once everything buffered for that direction is written; a reset on one side
+ * is passed on as a reset to the other. Inactivity timeouts are checked
+ * lazily: I/O only stamps the time, and the timer re-arms itself when it
+ * fires early, so no timer work happens per byte. */
+#include "proxy/proxy.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "event/sock.h"
+
+#define EOF_F(d) ((d) ? SF_EOF1 : SF_EOF0)
+#define SHUT_F(d) ((d) ? SF_SHUT1 : SF_SHUT0)
+
+static struct io *src_io(struct session *s, int d)
+{
+	return d ? &s->srv : &s->cli;
+}
+
+static struct io *dst_io(struct session *s, int d)
+{
+	return d ? &s->cli : &s->srv;
+}
+
+/* A side reset or failed: reset the other side too and close. side 0 is
+ * the client, 1 the server. */
+static void relay_abort(struct session *s, int side)
+{
+	struct io *other = side ? &s->cli : &s->srv;
+
+	if (other->fd >= 0)
+		sock_set_reset_on_close(other->fd);
+	session_close(s, side ? "SD" : "CD");
+}
+
+static void update_interest(struct session *s)
+{
+	uint32_t ev[2] = { 0, 0 }; /* [0] client fd, [1] server fd */
+
+	for (int d = 0; d < 2; d++) {
+		struct rbuf *b = s->buf[d];
+		if (!(s->flags & EOF_F(d)) && (!b || b->tail < RBUF_SIZE))
+			ev[d] |= EPOLLIN;      /* read from this direction's source */
+		if (b && b->head < b->tail)
+			ev[!d] |= EPOLLOUT;    /* write to its destination */
+	}
+	loop_io_set(&s->w->loop, &s->cli, ev[0]);
+	loop_io_set(&s->w->loop, &s->srv, ev[1]);
+}
+
+/* Writes what is buffered for direction d. Returns 0, or -1 when the
+ * session was closed. */
+static int flush(struct session *s, int d)
+{
+	struct rbuf *b = s->buf[d];
+
+	while (b && b->head < b->tail) {
+		ssize_t n = send(dst_io(s, d)->fd, b->data + b->head, b->tail - b->head,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			b->head += (uint32_t)n;
+			s->last_act[!d] = s->w->loop.now_ms;
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		relay_abort(s, !d);
+		return -1;
+	}
+	if (b) { /* empty: back to the pool */
+		bufpool_put(&s->w->pool, b);
+		s->buf[d] = NULL;
+	}
+	return 0;
+}
+
+/* Moves data for direction d until the source is drained, the destination
+ * is full, or the source ended. Returns 0, or -1 when the session closed. */
+static int pump(struct session *s, int d)
+{
+	for (;;) {
+		struct rbuf *b;
+		ssize_t n;
+		size_t room;
+
+		if (flush(s, d))
+			return -1;
+		if (s->buf[d] || (s->flags & EOF_F(d)))
+			break; /* destination full, or nothing more to read */
+		b = s->buf[d] = bufpool_get(&s->w->pool);
+		if (!b) {
+			relay_abort(s, d);
+			return -1;
+		}
+		room = RBUF_SIZE;
+		n = recv(src_io(s, d)->fd, b->data, room, MSG_DONTWAIT);
+		if (n > 0) {
+			b->tail = (uint32_t)n;
+			s->bytes[d] += (uint64_t)n;
+			s->last_act[d] = s->w->loop.now_ms;
+			if ((size_t)n < room) { /* drained: write and wait for more */
+				if (flush(s, d))
+					return -1;
+				break;
+			}
+			continue;
+		}
+		bufpool_put(&s->w->pool, b);
+		s->buf[d] = NULL;
+		if (n == 0) {
+			s->flags |= EOF_F(d);
+			s->last_act[d] = s->w->loop.now_ms;
+			break;
+		}
+		if (errno == EAGAIN || errno == EINTR)
+			break;
+		relay_abort(s, d);
+		return -1;
+	}
+	if ((s->flags & EOF_F(d)) && !s->buf[d] && !(s->flags & SHUT_F(d))) {
+		shutdown(dst_io(s, d)->fd, SHUT_WR);
+		s->flags |= SHUT_F(d);
+	}
+	return 0;
+}
+
+static void after_io(struct session *s)
+{
+	if ((s->flags & (SF_SHUT0 | SF_SHUT1)) == (SF_SHUT0 | SF_SHUT1)) {
+		session_close(s, "--");
+		return;
+	}
+	update_interest(s);
+}
+
+/* Reading from a side feeds direction `side`; writing to it drains
+ * direction `!side`. Errors and hangups show up in the read. */
+static void relay_event(struct session *s, int side, uint32_t ev)
+{
+	if (s->state != SESS_ESTABLISHED)
+		return;
+	if ((ev & EPOLLOUT) && pump(s, !side))
+		return;
+	if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && pump(s, side))
+		return;
+	after_io(s);
+}
+
+void relay_cli_io(struct loop *l, struct io *io, uint32_t ev)
+{
+	(void)l;
+	relay_event((struct session *)((char *)io - offsetof(struct session, cli)), 0, ev);
+}
+
+static void relay_srv_io(struct loop *l, struct io *io, uint32_t ev)
+{
+	(void)l;
+	relay_event((struct session *)((char *)io - offsetof(struct session, srv)), 1, ev);
+}
+
+static uint64_t side_deadline(const struct session *s, int side)
+{
+	const struct pbackend *be = s->be;
+	int half = side ? (s->flags & (SF_EOF1 | SF_SHUT0)) != 0
+			: (s->flags & (SF_EOF0 | SF_SHUT1)) != 0;
+	int64_t to = side ? (be->to_tunnel ? be->to_tunnel : be->to_server)
+			  : (be->to_tunnel ? be->to_tunnel : s->fe->to_client);
+	int64_t fin = side ? be->to_server_fin : s->fe->to_client_fin;
+
+	if (half && fin)
+		to = fin;
+	return to ? s->last_act[side] + (uint64_t)to : UINT64_MAX;
+}
+
+void relay_timeout(struct session *s)
+{
+	uint64_t dc = side_deadline(s, 0), ds = side_deadline(s, 1);
+	uint64_t now = s->w->loop.now_ms;
+
+	if (dc <= now || ds <= now) {
+		session_close(s, dc <= ds ? "cD" : "sD");
+		return;
+	}
+	if (dc < UINT64_MAX || ds < UINT64_MAX)
+		loop_timer_arm(&s->w->loop, &s->timer, dc < ds ? dc : ds);
+}
+
+void relay_start(struct session *s)
+{
+	s->state = SESS_ESTABLISHED;
+	s->srv.cb = relay_srv_io;
+	s->cli.cb = relay_cli_io;
+	s->last_act[0] = s->last_act[1] = s->w->loop.now_ms;
+	sock_set_nodelay(s->srv.fd);
+	if (s->be->options & PXO_SRVTCPKA)
+		sock_set_keepalive(s->srv.fd);
+	loop_timer_cancel(&s->w->loop, &s->timer);
+	relay_timeout(s);
+	/* A server that speaks first, or a client that already sent data, is
+	 * served by the first readiness events. */
+	update_interest(s);
+}

@@ -1,0 +1,342 @@
+/* A session from accept to close: choosing a server, waiting in the
+ * backend's queue when every server is at its maxconn, connecting with
+ * retries (and redispatch), then handing over to relay.c. The server
+ * connection slot a session holds is released in exactly one place,
+ * release_server(). */
+#include "proxy/proxy.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/addr.h"
+#include "event/sock.h"
+
+static void srv_connect_cb(struct loop *l, struct io *io, uint32_t ev);
+static void session_timer_cb(struct loop *l, struct timer *t);
+static void try_connect(struct session *s);
+
+static void session_free(void *p)
+{
+	free(p);
+}
+
+static void queue_remove(struct session *s)
+{
+	struct pbackend *be = s->be;
+
+	if (s->qprev)
+		s->qprev->qnext = s->qnext;
+	else
+		be->q_head = s->qnext;
+	if (s->qnext)
+		s->qnext->qprev = s->qprev;
+	else
+		be->q_tail = s->qprev;
+	s->qprev = s->qnext = NULL;
+	be->lb.nqueued--;
+}
+
+static void queue_append(struct session *s)
+{
+	struct pbackend *be = s->be;
+
+	s->qnext = NULL;
+	s->qprev = be->q_tail;
+	if (be->q_tail)
+		be->q_tail->qnext = s;
+	else
+		be->q_head = s;
+	be->q_tail = s;
+	s->bq_pos = be->lb.nqueued++;
+}
+
+/* The one place a server slot is given back. */
+static void release_server(struct session *s)
+{
+	if (!(s->flags & SF_CLAIM))
+		return;
+	s->flags &= ~SF_CLAIM;
+	s->server->cur_conns--;
+}
+
+static void claim_server(struct session *s, struct server *srv)
+{
+	s->server = srv;
+	s->flags |= SF_CLAIM;
+	srv->cur_conns++;
+	if (srv->cur_conns > srv->max_conns_seen)
+		srv->max_conns_seen = srv->cur_conns;
+	srv->cum_conns++;
+}
+
+void session_close(struct session *s, const char *term)
+{
+	struct worker *w = s->w;
+	struct pbackend *be = s->be;
+
+	if (s->state == SESS_CLOSED)
+		return;
+	if (term && s->term[0] == 0) {
+		s->term[0] = term[0];
+		s->term[1] = term[1];
+	}
+	if (s->state == SESS_QUEUED && be)
+		queue_remove(s);
+	s->state = SESS_CLOSED;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		w->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	loop_timer_cancel(&w->loop, &s->timer);
+	loop_io_close(&w->loop, &s->srv);
+	loop_io_close(&w->loop, &s->cli);
+	for (int d = 0; d < 2; d++)
+		if (s->buf[d]) {
+			bufpool_put(&w->pool, s->buf[d]);
+			s->buf[d] = NULL;
+		}
+	session_log(s); /* logs with this session still counted, as HAProxy does */
+	release_server(s);
+	if (s->flags & SF_FE_COUNTED) {
+		w->actconn--;
+		s->fe->cur_conns--;
+		if (be)
+			be->lb.cur_conns--;
+	}
+	loop_defer(&w->loop, &s->defer, session_free, s);
+	if (be && be->q_head)
+		backend_dequeue(be);
+	if (w->listeners_paused)
+		listeners_update(w);
+}
+
+/* Hands queued sessions to servers that have a free slot, oldest first. */
+void backend_dequeue(struct pbackend *be)
+{
+	while (be->q_head) {
+		struct session *s = be->q_head;
+		int all_full;
+		struct server *srv = lb_pick(&be->lb, lb_hash_addr(&s->cli_addr.sa), NULL, &all_full);
+
+		if (!srv) {
+			if (!all_full) /* no usable server left at all */
+				session_close(s, "SQ");
+			else
+				return;
+			continue;
+		}
+		queue_remove(s);
+		s->tw = (int32_t)(s->w->loop.now_ms - s->t_phase);
+		s->t_phase = s->w->loop.now_ms; /* Tc counts from here, retries included */
+		claim_server(s, srv);
+		try_connect(s);
+	}
+}
+
+static int queue_limit_reached(const struct pbackend *be)
+{
+	long limit = 0;
+
+	for (int i = 0; i < be->lb.nsrv; i++) {
+		const struct server *srv = be->lb.srv[i];
+		if (!srv_usable(srv))
+			continue;
+		if (!srv->maxqueue)
+			return 0; /* one server without maxqueue: the queue is unbounded */
+		limit += srv->maxqueue;
+	}
+	return be->lb.nqueued >= limit;
+}
+
+/* Picks a server for s (avoiding `avoid` when possible) and connects, queues,
+ * or closes the client when no server can take it. */
+static void assign(struct session *s, const struct server *avoid)
+{
+	struct pbackend *be = s->be;
+	int all_full;
+	struct server *srv;
+
+	if (be->q_head && !avoid)
+		srv = NULL, all_full = 1; /* others are waiting: keep the order */
+	else
+		srv = lb_pick(&be->lb, lb_hash_addr(&s->cli_addr.sa), avoid, &all_full);
+	if (srv) {
+		if (!avoid) {
+			s->tw = 0;
+			s->t_phase = s->w->loop.now_ms; /* Tc counts from here, retries included */
+		}
+		claim_server(s, srv);
+		try_connect(s);
+		return;
+	}
+	if (!all_full) {
+		session_close(s, "SC"); /* no server available: close at once */
+		return;
+	}
+	if (queue_limit_reached(be)) {
+		session_close(s, "SQ");
+		return;
+	}
+	s->state = SESS_QUEUED;
+	s->t_phase = s->w->loop.now_ms;
+	queue_append(s);
+	{
+		int64_t to = be->to_queue ? be->to_queue : be->to_connect;
+		if (to)
+			loop_timer_arm(&s->w->loop, &s->timer, s->t_phase + (uint64_t)to);
+	}
+}
+
+static void connect_failed(struct session *s, const char *term)
+{
+	struct pbackend *be = s->be;
+	struct server *failed = s->server;
+	int redisp;
+
+	loop_io_close(&s->w->loop, &s->srv);
+	loop_timer_cancel(&s->w->loop, &s->timer);
+	if (s->retries >= be->retries) {
+		session_close(s, term);
+		return;
+	}
+	s->retries++;
+	redisp = be->redispatch > 0 ? (s->retries % be->redispatch) == 0
+		 : be->redispatch < 0 ? s->retries == be->retries + 1 + be->redispatch
+		 : 0;
+	if (redisp || !srv_usable(failed)) {
+		release_server(s);
+		if (redisp)
+			s->flags |= SF_REDISP;
+		assign(s, failed);
+		return;
+	}
+	/* HAProxy's turn-around timer: wait min(timeout connect, 1s) before
+	 * trying the same server again, so a restarting server is not hammered. */
+	s->state = SESS_TURNAROUND;
+	{
+		uint64_t wait = be->to_connect && be->to_connect < 1000 ? (uint64_t)be->to_connect : 1000;
+		loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + wait);
+	}
+}
+
+static void try_connect(struct session *s)
+{
+	struct server *srv = s->server;
+	struct pbackend *be = s->be;
+	struct sockaddr_storage ss;
+	int fd;
+
+	s->state = SESS_CONNECTING;
+	memcpy(&ss, &srv->addr, srv->addrlen);
+	if (srv->port_omitted)
+		addr_set_port((struct sockaddr *)&ss, addr_port(&s->dst_addr.sa));
+	fd = sock_connect((struct sockaddr *)&ss, srv->addrlen);
+	if (fd < 0) {
+		io_init(&s->srv, -1, srv_connect_cb);
+		connect_failed(s, "SC");
+		return;
+	}
+	io_init(&s->srv, fd, srv_connect_cb);
+	if (loop_io_set(&s->w->loop, &s->srv, EPOLLOUT) == -1) {
+		connect_failed(s, "SC");
+		return;
+	}
+	if (be->to_connect)
+		loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + (uint64_t)be->to_connect);
+	else
+		loop_timer_cancel(&s->w->loop, &s->timer);
+}
+
+static void srv_connect_cb(struct loop *l, struct io *io, uint32_t ev)
+{
+	struct session *s = (struct session *)((char *)io - offsetof(struct session, srv));
+
+	(void)l;
+	(void)ev;
+	if (s->state != SESS_CONNECTING)
+		return;
+	if (sock_error(io->fd)) {
+		connect_failed(s, "SC");
+		return;
+	}
+	s->tc = (int32_t)(s->w->loop.now_ms - s->t_phase);
+	relay_start(s);
+}
+
+static void session_timer_cb(struct loop *l, struct timer *t)
+{
+	struct session *s = (struct session *)((char *)t - offsetof(struct session, timer));
+
+	(void)l;
+	switch (s->state) {
+	case SESS_QUEUED:
+		session_close(s, "sQ");
+		break;
+	case SESS_CONNECTING:
+		connect_failed(s, "sC");
+		break;
+	case SESS_TURNAROUND:
+		try_connect(s);
+		break;
+	case SESS_ESTABLISHED:
+		relay_timeout(s);
+		break;
+	default:
+		break;
+	}
+}
+
+void session_start(struct worker *w, struct frontend *fe, int fd,
+		   const struct sockaddr *sa, socklen_t salen)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	socklen_t dl = sizeof(s->dst_addr);
+
+	if (!s) {
+		close(fd);
+		return;
+	}
+	s->w = w;
+	s->fe = fe;
+	s->be = fe->be;
+	s->tw = s->tc = -1;
+	s->t_accept = s->last_act[0] = s->last_act[1] = w->loop.now_ms;
+	clock_gettime(CLOCK_REALTIME, &s->accept_date);
+	memcpy(&s->cli_addr, sa, salen < sizeof(s->cli_addr) ? salen : sizeof(s->cli_addr));
+	getsockname(fd, &s->dst_addr.sa, &dl);
+	io_init(&s->cli, fd, relay_cli_io);
+	io_init(&s->srv, -1, srv_connect_cb);
+	timer_init(&s->timer, session_timer_cb);
+	s->state = SESS_CONNECTING;
+	s->next = w->sessions;
+	if (w->sessions)
+		w->sessions->prev = s;
+	w->sessions = s;
+	s->flags |= SF_FE_COUNTED;
+	w->actconn++;
+	w->cum_conns++;
+	fe->cur_conns++;
+	fe->cum_conns++;
+	sock_set_nodelay(fd);
+	if (fe->options & PXO_CLITCPKA)
+		sock_set_keepalive(fd);
+	session_log_connect(s);
+	if (!s->be) {
+		session_close(s, "--");
+		return;
+	}
+	s->be->lb.cur_conns++;
+	s->be->lb.cum_conns++;
+	assign(s, NULL);
+}
+
+void sessions_close_all(struct worker *w, const char *term)
+{
+	while (w->sessions)
+		session_close(w->sessions, term);
+}

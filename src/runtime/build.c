@@ -1,0 +1,191 @@
+#include "runtime/runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "core/strutil.h"
+
+#define FD_RESERVE 64 /* descriptors kept for logs, checks, epoll, signals */
+
+int runtime_maxconn(const struct cfg *c, int nfd_extra)
+{
+	struct rlimit rl;
+	long limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	limit = rl.rlim_cur == RLIM_INFINITY ? 1048576 : (long)rl.rlim_cur;
+	if (c->g.maxconn) {
+		long need = 2L * c->g.maxconn + FD_RESERVE + nfd_extra;
+		if (need > limit) {
+			struct rlimit want = { (rlim_t)need, (rlim_t)need };
+			if (setrlimit(RLIMIT_NOFILE, &want) == -1)
+				WARN("FD limit (%ld) too low for maxconn=%d; raise 'ulimit -n' to %ld or more to avoid trouble",
+				     limit, c->g.maxconn, need);
+		}
+		return c->g.maxconn;
+	}
+	limit = (limit - FD_RESERVE - nfd_extra) / 2;
+	return limit < 100 ? 100 : limit > 1000000 ? 1000000 : (int)limit;
+}
+
+static void on_server_change(struct server *srv, void *arg)
+{
+	(void)arg;
+	backend_dequeue((struct pbackend *)srv->be);
+}
+
+static struct pbackend *build_backend(struct runtime *rt, const struct cfg_proxy *px)
+{
+	struct pbackend *be = xcalloc(1, sizeof(*be));
+	int i = 0;
+
+	be->lb.name = px->name;
+	be->lb.uuid = px->uuid;
+	be->lb.cfg = px;
+	be->cfg = px;
+	be->w = &rt->w;
+	be->retries = px->retries;
+	be->redispatch = (px->options & PXO_REDISPATCH) ? px->redispatch_interval : 0;
+	be->options = px->options;
+	be->to_connect = px->to.connect;
+	be->to_server = px->to.server;
+	be->to_tunnel = px->to.tunnel;
+	be->to_server_fin = px->to.server_fin;
+	be->to_queue = px->to.queue;
+	be->logs.own = &px->logs;
+	be->logs.global = px->log_global ? &rt->cfg->g.logs : NULL;
+	be->lb.allbackups = (px->options & PXO_ALLBACKUPS) != 0;
+	be->lb.nsrv = px->nservers;
+	be->lb.srv = xcalloc((size_t)px->nservers, sizeof(*be->lb.srv));
+	for (const struct cfg_server *cs = px->servers; cs; cs = cs->next, i++) {
+		struct server *s = xcalloc(1, sizeof(*s));
+		s->name = cs->name;
+		s->id = cs->id;
+		s->be = &be->lb;
+		memcpy(&s->addr, &cs->addr.ss, sizeof(s->addr));
+		s->addrlen = cs->addr.len;
+		s->port_omitted = cs->addr.port_lo == 0;
+		s->flags = (cs->o.backup ? SRV_F_BACKUP : 0) | (cs->o.disabled ? SRV_F_MAINT : 0);
+		s->up = 1; /* HAProxy starts servers UP; the first failed check takes them down */
+		s->uweight = s->eweight = cs->o.weight;
+		s->maxconn = cs->o.maxconn;
+		s->maxqueue = cs->o.maxqueue;
+		if (cs->o.check && !cs->o.disabled)
+			rt->nchecks++;
+		be->lb.srv[i] = s;
+	}
+	backend_init(&be->lb, px->algo, px->hash_type, px->random_draws);
+	return be;
+}
+
+static struct pbackend *find_be(struct runtime *rt, const struct cfg_proxy *px)
+{
+	for (int i = 0; i < rt->nbe; i++)
+		if (rt->bes[i]->cfg == px)
+			return rt->bes[i];
+	return NULL;
+}
+
+static int build_frontend(struct runtime *rt, struct frontend *fe, const struct cfg_proxy *px,
+			  char *err, size_t errlen)
+{
+	fe->name = px->name;
+	fe->cfg = px;
+	fe->be = px->be ? find_be(rt, px->be) : NULL;
+	fe->maxconn = px->maxconn ? px->maxconn : rt->maxconn;
+	fe->options = px->options;
+	fe->to_client = px->to.client;
+	fe->to_client_fin = px->to.client_fin;
+	fe->logs.own = &px->logs;
+	fe->logs.global = px->log_global ? &rt->cfg->g.logs : NULL;
+	for (const struct cfg_bind *b = px->binds; b; b = b->next)
+		for (int i = 0; i < b->naddr; i++) {
+			char e[256];
+			if (listener_open(&rt->w, fe, b, &b->addrs[i], e, sizeof(e))) {
+				snprintf(err, errlen, "%s:%d: Starting frontend %s: %s", b->file,
+					 b->line, px->name, e);
+				return -1;
+			}
+		}
+	return 0;
+}
+
+static void start_checks(struct runtime *rt)
+{
+	int n = 0;
+
+	rt->checks = xcalloc((size_t)(rt->nchecks ? rt->nchecks : 1), sizeof(*rt->checks));
+	rt->cenv.loop = &rt->w.loop;
+	rt->cenv.spread_pct = rt->cfg->g.spread_checks;
+	rt->cenv.on_change = on_server_change;
+	for (int b = 0; b < rt->nbe; b++) {
+		struct pbackend *be = rt->bes[b];
+		int i = 0;
+		for (const struct cfg_server *cs = be->cfg->servers; cs; cs = cs->next, i++) {
+			if (!cs->o.check || cs->o.disabled)
+				continue;
+			/* stagger first checks across one interval, as HAProxy does */
+			uint64_t first = (uint64_t)cs->o.inter * (uint64_t)n / (uint64_t)rt->nchecks;
+			check_start(&rt->checks[n++], be->lb.srv[i], cs, be->cfg, &rt->cenv,
+				    &be->cfg->logs, be->cfg->log_global ? &rt->cfg->g.logs : NULL,
+				    first);
+		}
+	}
+}
+
+int runtime_build(struct runtime *rt, char *err, size_t errlen)
+{
+	struct cfg *c = rt->cfg;
+	int nfe = 0, nbe = 0, i;
+
+	for (struct cfg_proxy *px = c->proxies; px; px = px->next) {
+		nfe += (px->cap & PX_CAP_FE) != 0;
+		nbe += (px->cap & PX_CAP_BE) != 0;
+	}
+	if (worker_init(&rt->w, rt->maxconn)) {
+		snprintf(err, errlen, "cannot create the event loop");
+		return -1;
+	}
+	rt->bes = xcalloc((size_t)(nbe ? nbe : 1), sizeof(*rt->bes));
+	rt->fes = xcalloc((size_t)(nfe ? nfe : 1), sizeof(*rt->fes));
+	for (struct cfg_proxy *px = c->proxies; px; px = px->next)
+		if (px->cap & PX_CAP_BE)
+			rt->bes[rt->nbe++] = build_backend(rt, px);
+	i = 0;
+	for (struct cfg_proxy *px = c->proxies; px; px = px->next)
+		if (px->cap & PX_CAP_FE) {
+			rt->nfe++;
+			if (build_frontend(rt, &rt->fes[i++], px, err, errlen))
+				return -1;
+		}
+	start_checks(rt);
+	listeners_update(&rt->w);
+	return 0;
+}
+
+void runtime_destroy(struct runtime *rt)
+{
+	for (int i = 0; i < rt->nchecks && rt->checks; i++)
+		if (rt->checks[i].srv)
+			check_stop(&rt->checks[i]);
+	free(rt->checks);
+	worker_destroy(&rt->w);
+	for (int b = 0; b < rt->nbe; b++) {
+		struct pbackend *be = rt->bes[b];
+		backend_free_lb(&be->lb);
+		for (int i = 0; i < be->lb.nsrv; i++)
+			free(be->lb.srv[i]);
+		free(be->lb.srv);
+		free(be);
+	}
+	free(rt->bes);
+	free(rt->fes);
+	rt->bes = NULL;
+	rt->fes = NULL;
+}

@@ -1,0 +1,31 @@
+/* The configuration turned into live objects: backends with servers,
+ * frontends with listeners, health checks; and the process limits. */
+#ifndef FERRY_RUNTIME_RUNTIME_H
+#define FERRY_RUNTIME_RUNTIME_H
+#include "config/model.h"
+#include "health/check.h"
+#include "proxy/proxy.h"
+
+struct runtime {
+	struct cfg *cfg;
+	struct worker w;
+	struct frontend *fes;
+	int nfe;
+	struct pbackend **bes;
+	int nbe;
+	struct check *checks;
+	int nchecks;
+	struct check_env cenv;
+	int maxconn;
+};
+
+/* Works out the global maxconn from the configuration and the file
+ * descriptor limit (raising the soft limit to the hard one, as HAProxy does).
+ * nfd_extra counts descriptors needed besides connections. */
+int runtime_maxconn(const struct cfg *c, int nfd_extra);
+/* Builds everything from rt->cfg. Returns 0, or -1 with err filled (the
+ * caller then calls runtime_destroy). */
+int runtime_build(struct runtime *rt, char *err, size_t errlen);
+void runtime_destroy(struct runtime *rt);
+
+#endif
