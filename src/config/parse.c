@@ -384,7 +384,9 @@ static const char *const other_sections[] = {
 static void start_proxy(struct pctx *p, struct cfg_words *w, int cap)
 {
 	struct cfg *c = p->c;
-	const struct cfg_proxy *def = c->defaults;
+	/* A new defaults section starts from HAProxy's built-in values; other
+	 * sections from the last defaults section, unless "from" names one. */
+	const struct cfg_proxy *def = cap == PX_CAP_DEF ? NULL : c->defaults;
 	struct cfg_proxy *px = xcalloc(1, sizeof(*px));
 	const char *name = w->n > 1 && strcmp(w->w[1], "from") ? w->w[1] : NULL;
 	int i = name ? 2 : 1;

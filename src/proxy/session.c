@@ -83,8 +83,10 @@ void session_close(struct session *s, const char *term)
 		s->term[0] = term[0];
 		s->term[1] = term[1];
 	}
-	if (s->state == SESS_QUEUED && be)
+	if (s->state == SESS_QUEUED && be) {
 		queue_remove(s);
+		s->tw = (int32_t)(w->loop.now_ms - s->t_phase); /* killed in the queue */
+	}
 	s->state = SESS_CLOSED;
 	if (s->prev)
 		s->prev->next = s->next;

@@ -1,0 +1,59 @@
+#!/bin/bash
+# Runs every test twice: with the normal build and with the ASan+UBSan build.
+# Unit tests are cmocka binaries; integration tests are pytest driving the
+# real binary. Ends with one line: "total: N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
+passed=0
+failed=0
+log=build/test-logs
+mkdir -p "$log"
+
+count_cmocka() { # $1 = output file
+	local p f
+	p=$(grep -oE '^\[  PASSED  \] [0-9]+' "$1" | grep -oE '[0-9]+$' | tail -1)
+	f=$(grep -oE '^\[  FAILED  \] [0-9]+ test' "$1" | grep -oE '[0-9]+' | tail -1)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+}
+
+run_unit() { # $1 = dir with the binaries, $2 = label
+	for t in "$1"/test_*; do
+		[ -x "$t" ] || continue
+		out="$log/$2-$(basename "$t").txt"
+		if ! "$t" >"$out" 2>&1; then
+			grep -q 'FAILED' "$out" || failed=$((failed + 1)) # crashed before reporting
+			sed 's/^/    /' "$out" | grep -vE 'OK \]|RUN' | tail -40
+		fi
+		count_cmocka "$out"
+		echo "unit ($2) $(basename "$t"): $(grep -E '^\[  (PASSED|FAILED)  \] [0-9]+ test' "$out" | tr '\n' ' ')"
+	done
+}
+
+run_pytest() { # $1 = ferry binary, $2 = label
+	out="$log/pytest-$2.txt"
+	FERRY_BIN="$1" "$PY" -m pytest -q -p no:cacheprovider tests/integration >"$out" 2>&1
+	rc=$?
+	line=$(grep -E '[0-9]+ (passed|failed|error)' "$out" | tail -1)
+	p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+	f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+	e=$(echo "$line" | grep -oE '[0-9]+ error' | grep -oE '[0-9]+')
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0} + ${e:-0}))
+	if [ $rc -ne 0 ] && [ -z "$f$e" ]; then failed=$((failed + 1)); fi
+	if [ $rc -ne 0 ]; then
+		grep -E '^(FAILED|ERROR)|Error|assert' "$out" | head -60 | sed 's/^/    /'
+	fi
+	echo "integration ($2): ${line:-no summary (exit $rc)}"
+}
+
+run_unit build/unit normal
+run_unit build/asan/unit asan
+run_pytest build/ferry normal
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	run_pytest build/asan/ferry asan
+
+echo "total: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,255 @@
+"""Fixtures for integration tests: the real ferry binary on loopback, small
+backends that say who they are, and helpers to talk through ferry.
+
+Every process a test starts is stopped by that test (by its own pid)."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FERRY = os.path.abspath(os.environ.get("FERRY_BIN", os.path.join(ROOT, "build", "ferry")))
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def free_port():
+    """A TCP port nobody listens on right now (loopback)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout, step=0.02):
+    """Polls pred() until it is truthy or timeout seconds pass; returns its last value."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= end:
+            return v
+        time.sleep(step)
+
+
+class Backend:
+    """A threaded TCP server on 127.0.0.1. Modes:
+    - "name": sends its name and a newline, then echoes until EOF, then closes.
+    - "echo": echoes until EOF, then closes.
+    - "hash": reads until EOF, answers with the SHA-256 hex of what it read.
+    - "silent": accepts and never says anything (holds the connection).
+    Counts accepted connections in self.accepted."""
+
+    def __init__(self, name, port=None, mode="name"):
+        self.name = name
+        self.port = port or free_port()
+        self.mode = mode
+        self.accepted = 0
+        self.conns = []
+        self.lock = threading.Lock()
+        self.sock = None
+        self.thread = None
+        self.running = False
+
+    def start(self):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(512)
+        self.sock = s
+        self.running = True
+        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self.thread.start()
+        return self
+
+    def _accept_loop(self):
+        while self.running:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.accepted += 1
+                self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        import hashlib
+        try:
+            if self.mode == "name":
+                c.sendall(self.name.encode() + b"\n")
+            if self.mode in ("name", "echo"):
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    c.sendall(d)
+            elif self.mode == "hash":
+                h = hashlib.sha256()
+                while True:
+                    d = c.recv(1 << 20)
+                    if not d:
+                        break
+                    h.update(d)
+                c.sendall(h.hexdigest().encode())
+            elif self.mode == "silent":
+                while c.recv(65536):
+                    pass
+        except OSError:
+            pass
+        finally:
+            try:
+                c.close()
+            except OSError:
+                pass
+            with self.lock:
+                if c in self.conns:
+                    self.conns.remove(c)
+
+    def stop(self):
+        """Stops listening and drops every open connection (like a killed server)."""
+        self.running = False
+        if self.sock:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.sock.close()
+            self.sock = None
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                    c.close()
+                except OSError:
+                    pass
+            self.conns = []
+        if self.thread:
+            self.thread.join(timeout=2)
+
+
+class Ferry:
+    """The real binary with an inline configuration. stdout/stderr go to files."""
+
+    def __init__(self, config, tmpdir, wait_port=None, extra_args=(), preexec=None):
+        self.dir = tmpdir
+        self.cfg_path = os.path.join(tmpdir, "ferry.cfg")
+        with open(self.cfg_path, "w") as f:
+            f.write(config)
+        self.out_path = os.path.join(tmpdir, "ferry.out")
+        self.err_path = os.path.join(tmpdir, "ferry.err")
+        self.out = open(self.out_path, "wb")
+        self.err = open(self.err_path, "wb")
+        self.proc = subprocess.Popen([FERRY, "-f", self.cfg_path, *extra_args],
+                                     stdout=self.out, stderr=self.err, preexec_fn=preexec)
+        if wait_port:
+            # "started" is printed once every listener is open; waiting for it
+            # instead of probing the port keeps the balancing counts exact.
+            ok = wait_until(lambda: " started: " in self.stderr() or self.proc.poll() is not None, 10)
+            if self.proc.poll() is not None:
+                raise RuntimeError("ferry exited at start: %s" % self.stderr())
+            assert ok, "ferry did not listen on %d" % wait_port
+
+    @staticmethod
+    def _can_connect(port):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def stdout(self):
+        with open(self.out_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stderr(self):
+        with open(self.err_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_log(self, pattern, timeout=5, where="stdout"):
+        """Waits for a regex in stdout (or stderr); returns the match."""
+        rx = re.compile(pattern, re.M)
+        get = self.stdout if where == "stdout" else self.stderr
+        return wait_until(lambda: rx.search(get()), timeout)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("ferry did not stop within %ss" % timeout)
+        self.out.close()
+        self.err.close()
+        err = self.stderr()
+        for mark in SANITIZER_MARKS:
+            assert mark not in err, "sanitizer report:\n" + err[-6000:]
+        return self.proc.returncode
+
+
+@pytest.fixture
+def tmpdir_path():
+    with tempfile.TemporaryDirectory(prefix="ferry-test-") as d:
+        yield d
+
+
+@pytest.fixture
+def backends():
+    """Factory: backends(3) → three started "name" backends s1..s3. Stopped at teardown."""
+    made = []
+
+    def make(n=1, mode="name", names=None):
+        out = []
+        for i in range(n):
+            b = Backend(names[i] if names else "s%d" % (len(made) + 1), mode=mode).start()
+            made.append(b)
+            out.append(b)
+        return out
+
+    yield make
+    for b in made:
+        b.stop()
+
+
+@pytest.fixture
+def ferry(tmpdir_path):
+    """Factory: ferry(config_text, wait_port=...) → a running Ferry. Stopped at teardown,
+    and a sanitizer report on its stderr fails the test."""
+    made = []
+
+    def start(config, wait_port=None, **kw):
+        f = Ferry(config, tmpdir_path, wait_port=wait_port, **kw)
+        made.append(f)
+        return f
+
+    yield start
+    for f in made:
+        f.stop()
+
+
+DEFAULTS = """
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+"""
+
+
+def ask_name(port, payload=b"", timeout=5):
+    """Connects through ferry, returns the first line the backend sent (its name)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+        if payload:
+            c.sendall(payload)
+        data = b""
+        while b"\n" not in data:
+            d = c.recv(4096)
+            if not d:
+                break
+            data += d
+        return data.split(b"\n")[0].decode()

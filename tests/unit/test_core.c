@@ -1,0 +1,135 @@
+/* Core helpers: durations, sizes, integers, addresses, the timer heap,
+ * suggestions. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/addr.h"
+#include "core/heap.h"
+#include "core/strutil.h"
+#include "core/units.h"
+
+static void test_durations(void **st)
+{
+	int64_t ms;
+	(void)st;
+	assert_null(parse_duration_ms("500", &ms)); assert_int_equal(ms, 500);
+	assert_null(parse_duration_ms("5s", &ms)); assert_int_equal(ms, 5000);
+	assert_null(parse_duration_ms("30m", &ms)); assert_int_equal(ms, 1800000);
+	assert_null(parse_duration_ms("2h", &ms)); assert_int_equal(ms, 7200000);
+	assert_null(parse_duration_ms("1d", &ms)); assert_int_equal(ms, 86400000);
+	assert_null(parse_duration_ms("1500us", &ms)); assert_int_equal(ms, 2);
+	assert_null(parse_duration_ms("250ms", &ms)); assert_int_equal(ms, 250);
+	assert_string_equal(parse_duration_ms("5x", &ms), "unknown time unit (expected us, ms, s, m, h or d)");
+	assert_string_equal(parse_duration_ms("s", &ms), "expects a duration such as 500ms, 5s, 30m");
+	assert_string_equal(parse_duration_ms("25d", &ms), "duration is too large (the limit is about 24 days)");
+}
+
+static void test_sizes_and_ints(void **st)
+{
+	uint64_t b;
+	long v;
+	(void)st;
+	assert_null(parse_size("16k", &b)); assert_int_equal(b, 16384);
+	assert_null(parse_size("64M", &b)); assert_int_equal(b, 64u << 20);
+	assert_null(parse_size("1g", &b)); assert_int_equal(b, 1u << 30);
+	assert_null(parse_size("100", &b)); assert_int_equal(b, 100);
+	assert_non_null(parse_size("12q", &b));
+	assert_null(parse_int("42", 0, 100, &v)); assert_int_equal(v, 42);
+	assert_string_equal(parse_int("101", 0, 100, &v), "value out of range");
+	assert_string_equal(parse_int("4x", 0, 100, &v), "expects an integer");
+}
+
+static void test_addresses(void **st)
+{
+	struct addr_spec a;
+	char err[256], buf[128];
+	(void)st;
+	assert_int_equal(addr_parse("127.0.0.1:5432", 0, &a, err, sizeof(err)), 0);
+	addr_str((struct sockaddr *)&a.ss, buf, sizeof(buf));
+	assert_string_equal(buf, "127.0.0.1:5432");
+	assert_int_equal(addr_parse("*:80", 0, &a, err, sizeof(err)), 0);
+	assert_true(a.wildcard);
+	assert_int_equal(a.ss.ss_family, AF_INET);
+	assert_int_equal(addr_parse(":::8080", 0, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.ss.ss_family, AF_INET6);
+	assert_true(a.wildcard);
+	assert_int_equal(addr_parse("[::1]:443", 0, &a, err, sizeof(err)), 0);
+	addr_str((struct sockaddr *)&a.ss, buf, sizeof(buf));
+	assert_string_equal(buf, "[::1]:443");
+	assert_int_equal(addr_parse("::1:443", 0, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.port_lo, 443);
+	assert_int_equal(addr_parse("127.0.0.1:8000-8010", ADDR_F_RANGE, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.port_lo, 8000);
+	assert_int_equal(a.port_hi, 8010);
+	assert_int_equal(addr_parse("127.0.0.1:8000-8010", 0, &a, err, sizeof(err)), -1);
+	assert_string_equal(err, "invalid port '8000-8010'");
+	assert_int_equal(addr_parse("127.0.0.1", 0, &a, err, sizeof(err)), -1);
+	assert_string_equal(err, "missing port in '127.0.0.1'");
+	assert_int_equal(addr_parse("127.0.0.1", ADDR_F_PORT_OPTIONAL, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.port_lo, 0);
+	assert_int_equal(addr_parse("10.0.0.300:80", 0, &a, err, sizeof(err)), -1);
+	assert_string_equal(err, "invalid address '10.0.0.300'");
+	assert_int_equal(addr_parse("localhost:80", ADDR_F_RESOLVE, &a, err, sizeof(err)), 0);
+	assert_int_equal(addr_parse("unix@/tmp/x", 0, &a, err, sizeof(err)), -1);
+	assert_int_equal(addr_parse("127.0.0.1:70000", 0, &a, err, sizeof(err)), -1);
+	assert_string_equal(err, "invalid port '70000'");
+}
+
+static void test_heap_order(void **st)
+{
+	struct heap h;
+	struct heap_node n[100];
+	uint64_t last = 0;
+	(void)st;
+	heap_init(&h);
+	srand(7);
+	for (int i = 0; i < 100; i++) {
+		n[i].key = (uint64_t)(rand() % 1000);
+		n[i].idx = -1;
+		assert_int_equal(heap_push(&h, &n[i]), 0);
+	}
+	/* remove a few from the middle, move some others */
+	for (int i = 0; i < 100; i += 7)
+		heap_remove(&h, &n[i]);
+	for (int i = 3; i < 100; i += 11)
+		if (n[i].idx >= 0)
+			heap_update(&h, &n[i], (uint64_t)(rand() % 1000));
+	int count = 0;
+	while (heap_top(&h)) {
+		struct heap_node *t = heap_top(&h);
+		assert_true(t->key >= last);
+		last = t->key;
+		heap_remove(&h, t);
+		assert_int_equal(t->idx, -1);
+		count++;
+	}
+	assert_int_equal(count, 100 - 15);
+	heap_free(&h);
+}
+
+static void test_suggest(void **st)
+{
+	static const char *const c[] = { "balance", "bind", "backlog", "server", NULL };
+	(void)st;
+	assert_string_equal(str_suggest("balnce", c), "balance");
+	assert_string_equal(str_suggest("sever", c), "server");
+	assert_null(str_suggest("frobnicate", c));
+	assert_int_equal(str_distance("kitten", "sitting"), 3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_sizes_and_ints),
+		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_heap_order),
+		cmocka_unit_test(test_suggest),
+	};
+	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}

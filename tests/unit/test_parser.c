@@ -1,0 +1,340 @@
+/* The configuration parser and validation: values, inheritance, and every
+ * error message, exactly as a user sees it ("path:line: message"). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config/model.h"
+
+static struct cfg cfg;
+static char *out;
+static size_t outlen;
+static FILE *diag;
+
+/* Parses text as file "t.cfg" and validates it; returns the diagnostics. */
+static const char *parse(const char *text)
+{
+	if (diag) {
+		cfg_free(&cfg);
+		fclose(diag);
+		free(out);
+	}
+	diag = open_memstream(&out, &outlen);
+	cfg_init(&cfg, diag);
+	cfg_parse_text(&cfg, "t.cfg", text);
+	cfg_validate(&cfg);
+	fflush(diag);
+	return out;
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	if (diag) {
+		cfg_free(&cfg);
+		fclose(diag);
+		free(out);
+		diag = NULL;
+	}
+	return 0;
+}
+
+#define BASE "defaults\n mode tcp\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n"
+
+static void test_issue_example(void **st)
+{
+	const char *d;
+	struct cfg_proxy *fe, *be;
+	(void)st;
+	d = parse("global\n"
+		  "    maxconn 4000\n"
+		  "    log stdout format raw local0\n"
+		  "defaults\n"
+		  "    mode tcp\n"
+		  "    log global\n"
+		  "    option tcplog\n"
+		  "    timeout connect 5s\n"
+		  "    timeout client 30m\n"
+		  "    timeout server 30m\n"
+		  "frontend pgsql_frontend\n"
+		  "    bind 127.0.0.1:15432\n"
+		  "    default_backend pgsql_backend\n"
+		  "backend pgsql_backend\n"
+		  "    balance roundrobin\n"
+		  "    server pgsql_node1 127.0.0.1:15433 check\n"
+		  "    server pgsql_node2 127.0.0.1:15434 check\n"
+		  "    server pgsql_node3 127.0.0.1:15435 check\n");
+	assert_string_equal(d, "");
+	assert_int_equal(cfg.nerr, 0);
+	assert_int_equal(cfg.g.maxconn, 4000);
+	assert_int_equal(cfg.g.logs.n, 1);
+	fe = cfg_find_proxy(&cfg, "pgsql_frontend", PX_CAP_FE);
+	be = cfg_find_proxy(&cfg, "pgsql_backend", PX_CAP_BE);
+	assert_non_null(fe);
+	assert_non_null(be);
+	assert_ptr_equal(fe->be, be);
+	assert_true(fe->options & PXO_TCPLOG);
+	assert_true(fe->log_global);
+	assert_int_equal(fe->to.client, 1800000);
+	assert_int_equal(be->to.connect, 5000);
+	assert_int_equal(be->nservers, 3);
+	assert_int_equal(be->servers->o.inter, 2000);
+	assert_int_equal(be->servers->o.rise, 2);
+	assert_int_equal(be->servers->o.fall, 3);
+	assert_int_equal(be->servers->o.weight, 1);
+	assert_int_equal(be->retries, 3);
+	assert_int_equal(be->servers->next->addr.port_lo, 15434);
+}
+
+static void test_server_options_and_default_server(void **st)
+{
+	struct cfg_proxy *be;
+	struct cfg_server *s;
+	(void)st;
+	assert_string_equal(parse(BASE "backend b\n"
+				  " default-server inter 3s fall 5 rise 1 maxconn 10\n"
+				  " server a 127.0.0.1:1 check weight 7 backup\n"
+				  " server b 127.0.0.1:2 check inter 500 fastinter 100 downinter 9s port 99 addr 127.0.0.2 disabled maxqueue 4\n"), "");
+	be = cfg_find_proxy(&cfg, "b", PX_CAP_BE);
+	s = be->servers;
+	assert_int_equal(s->o.weight, 7);
+	assert_true(s->o.backup);
+	assert_int_equal(s->o.inter, 3000);
+	assert_int_equal(s->o.fastinter, 3000); /* defaults to inter */
+	assert_int_equal(s->o.fall, 5);
+	assert_int_equal(s->o.rise, 1);
+	assert_int_equal(s->o.maxconn, 10);
+	s = s->next;
+	assert_int_equal(s->id, 2);
+	assert_int_equal(s->o.inter, 500);
+	assert_int_equal(s->o.fastinter, 100);
+	assert_int_equal(s->o.downinter, 9000);
+	assert_int_equal(s->o.check_port, 99);
+	assert_true(s->has_check_addr);
+	assert_true(s->o.disabled);
+	assert_int_equal(s->o.maxqueue, 4);
+}
+
+static void test_defaults_inheritance(void **st)
+{
+	struct cfg_proxy *a, *b, *c;
+	(void)st;
+	assert_string_equal(parse("defaults base\n mode tcp\n timeout connect 1s\n timeout client 2s\n timeout server 3s\n balance leastconn\n retries 5\n option redispatch\n"
+				  "defaults other\n timeout connect 7s\n timeout client 8s\n timeout server 9s\n balance first\n"
+				  "backend a from base\n server s 127.0.0.1:1\n"
+				  "backend b\n server s 127.0.0.1:1\n"
+				  "listen c from base\n bind 127.0.0.1:9999\n balance source\n hash-type consistent sdbm avalanche\n no option redispatch\n server s 127.0.0.1:1\n"), "");
+	a = cfg_find_proxy(&cfg, "a", PX_CAP_BE);
+	b = cfg_find_proxy(&cfg, "b", PX_CAP_BE);
+	c = cfg_find_proxy(&cfg, "c", PX_CAP_BE);
+	assert_int_equal(a->algo, LB_LEASTCONN);
+	assert_int_equal(a->retries, 5);
+	assert_true(a->options & PXO_REDISPATCH);
+	assert_int_equal(a->redispatch_interval, -1);
+	assert_int_equal(a->to.connect, 1000);
+	assert_int_equal(b->algo, LB_FIRST); /* the last defaults section */
+	assert_int_equal(b->to.connect, 7000);
+	assert_int_equal(b->retries, 3);
+	assert_int_equal(c->algo, LB_SOURCE);
+	assert_int_equal(c->hash_type, HASH_CONSISTENT);
+	assert_false(c->options & PXO_REDISPATCH);
+	assert_ptr_equal(c->be, c); /* a listen section is its own backend */
+}
+
+static void test_bind_forms(void **st)
+{
+	struct cfg_bind *b;
+	(void)st;
+	assert_string_equal(parse(BASE "frontend f\n bind *:8080,127.0.0.1:9000-9002,[::1]:7000 backlog 100\n bind :::8081 v6only\n bind ipv6@:::8082 v4v6\n"
+				  "frontend g\n bind 127.0.0.1:1\n default_backend be\nbackend be\n"), 
+			    "t.cfg:6: warning: frontend 'f' has no default_backend: its connections will be closed at once\n");
+	b = cfg_find_proxy(&cfg, "f", PX_CAP_FE)->binds;
+	assert_int_equal(b->naddr, 3);
+	assert_int_equal(b->backlog, 100);
+	assert_true(b->addrs[0].wildcard);
+	assert_int_equal(b->addrs[1].port_lo, 9000);
+	assert_int_equal(b->addrs[1].port_hi, 9002);
+	assert_int_equal(b->addrs[2].ss.ss_family, AF_INET6);
+	assert_true(b->next->v6only);
+	assert_true(b->next->next->v4v6);
+}
+
+static void test_balance_algorithms(void **st)
+{
+	(void)st;
+	assert_string_equal(parse(BASE "backend b\n balance random(3)\n"), "");
+	assert_int_equal(cfg_find_proxy(&cfg, "b", PX_CAP_BE)->algo, LB_RANDOM);
+	assert_int_equal(cfg_find_proxy(&cfg, "b", PX_CAP_BE)->random_draws, 3);
+	assert_string_equal(parse(BASE "backend b\n balance static-rr\n"), "");
+	assert_int_equal(cfg_find_proxy(&cfg, "b", PX_CAP_BE)->algo, LB_STATIC_RR);
+}
+
+static void test_global_keywords(void **st)
+{
+	(void)st;
+	assert_string_equal(parse("global\n nbthread 4\n hard-stop-after 30s\n spread-checks 5\n"
+				  " log 127.0.0.1:514 local0 info\n log /dev/log local1 notice err\n log stderr format short daemon\n"
+				  BASE "backend b\n"), "");
+	assert_int_equal(cfg.g.nbthread, 4);
+	assert_int_equal(cfg.g.hard_stop_after, 30000);
+	assert_int_equal(cfg.g.spread_checks, 5);
+	assert_int_equal(cfg.g.logs.n, 3);
+	assert_int_equal(cfg.g.logs.v[0].kind, LOGT_UDP);
+	assert_int_equal(cfg.g.logs.v[0].facility, 16);
+	assert_int_equal(cfg.g.logs.v[0].max_level, 6);
+	assert_int_equal(cfg.g.logs.v[0].format, LOGF_RFC3164);
+	assert_int_equal(cfg.g.logs.v[1].kind, LOGT_UNIX);
+	assert_int_equal(cfg.g.logs.v[1].min_level, 3);
+	assert_int_equal(cfg.g.logs.v[2].format, LOGF_SHORT);
+}
+
+/* Each error exactly as printed. */
+static const struct { const char *text, *diag; } errors[] = {
+	{ BASE "backend b\n balnce roundrobin\n",
+	  "t.cfg:7: unknown keyword 'balnce' in backend 'b' (did you mean 'balance'?)\n" },
+	{ BASE "backend b\n frobnicate 1\n",
+	  "t.cfg:7: unknown keyword 'frobnicate' in backend 'b'\n" },
+	{ "global\n maxconn 10\n nbthred 2\n" BASE "backend b\n",
+	  "t.cfg:3: unknown keyword 'nbthred' in section 'global' (did you mean 'nbthread'?)\n" },
+	{ BASE "backend b\n mode http\n",
+	  "t.cfg:7: 'mode http' in backend 'b': ferry balances TCP connections only; use 'mode tcp'\n" },
+	{ BASE "frontend f\n bind :1\n http-request deny\n",
+	  "t.cfg:8: 'http-request' in frontend 'f' is HTTP-only: ferry balances TCP connections and never parses HTTP\n"
+	  "t.cfg:6: warning: frontend 'f' has no default_backend: its connections will be closed at once\n" },
+	{ BASE "backend b\n option httpchk GET /\n",
+	  "t.cfg:7: 'option httpchk' is HTTP-only: ferry balances TCP connections and never parses HTTP\n" },
+	{ BASE "backend b\n timeout http-request 5s\n",
+	  "t.cfg:7: 'timeout http-request' is HTTP-only: ferry balances TCP connections and never parses HTTP\n" },
+	{ BASE "backend b\n balance uri\n",
+	  "t.cfg:7: 'balance uri' is not supported: ferry balances TCP connections and does not read their content\n" },
+	{ BASE "backend b\n balance leastcon\n",
+	  "t.cfg:7: unknown balance algorithm 'leastcon' (did you mean 'leastconn'?)\n" },
+	{ BASE "backend b\n balance random(0)\n",
+	  "t.cfg:7: 'balance random(0)': expects random(N) with N from 1 to 100\n" },
+	{ BASE "backend b\n acl x src 10.0.0.0/8\n",
+	  "t.cfg:7: 'acl' in backend 'b' is an HAProxy keyword that ferry does not support yet\n" },
+	{ BASE "backend b\n option tcplg\n",
+	  "t.cfg:7: unknown option 'tcplg' (did you mean 'tcplog'?)\n" },
+	{ BASE "backend b\n timeout conect 5s\n",
+	  "t.cfg:7: unknown timeout 'conect' (did you mean 'connect'?)\n" },
+	{ BASE "backend b\n timeout connect 5x\n",
+	  "t.cfg:7: 'timeout connect': invalid duration '5x': unknown time unit (expected us, ms, s, m, h or d)\n" },
+	{ BASE "backend b\n retries lots\n",
+	  "t.cfg:7: 'retries': invalid value 'lots' (expects an integer from 0 to 100)\n" },
+	{ BASE "backend b\n server s1 127.0.0.1:1 weight 300\n",
+	  "t.cfg:7: 'weight': invalid value '300' (expects an integer from 0 to 256)\n" },
+	{ BASE "backend b\n server s1 127.0.0.1:1 chek\n",
+	  "t.cfg:7: unknown option 'chek' on server 's1' (did you mean 'check'?)\n" },
+	{ BASE "backend b\n server s1 127.0.0.1:1 send-proxy\n",
+	  "t.cfg:7: server option 'send-proxy' is an HAProxy keyword that ferry does not support yet\n" },
+	{ BASE "backend b\n server s1 127.0.0.1:1\n server s1 127.0.0.1:2\n",
+	  "t.cfg:8: server 's1' is already declared in backend 'b' at line 7\n" },
+	{ BASE "backend b\n server s1 300.0.0.1:80\n",
+	  "t.cfg:7: server 's1': could not resolve address '300.0.0.1': Name or service not known\n" },
+	{ BASE "backend b\n server s1 127.0.0.1 check\n",
+	  "t.cfg:7: server 's1' has no port: health checks need 'port' or a port in the address\n" },
+	{ BASE "backend b\n server s1\n",
+	  "t.cfg:7: 'server' expects a name and an address\n" },
+	{ BASE "frontend f\n server s1 127.0.0.1:1\n bind :1\n",
+	  "t.cfg:7: 'server' is not allowed in frontend 'f' (it needs a backend or listen section)\n"
+	  "t.cfg:6: warning: frontend 'f' has no default_backend: its connections will be closed at once\n" },
+	{ BASE "frontend f\n default_backend nope\n",
+	  "t.cfg:6: frontend 'f' has no 'bind' line (declare it as a backend if it only holds servers)\n"
+	  "t.cfg:7: frontend 'f': default_backend 'nope' does not exist\n" },
+	{ BASE "frontend f\n bind 127.0.0.1\n",
+	  "t.cfg:7: bind '127.0.0.1': missing port in '127.0.0.1'\n"
+	  "t.cfg:6: warning: frontend 'f' has no default_backend: its connections will be closed at once\n" },
+	{ BASE "frontend f\n bind :1 v4v6 v6only\n",
+	  "t.cfg:7: bind ':1': 'v4v6' and 'v6only' exclude each other\n"
+	  "t.cfg:6: warning: frontend 'f' has no default_backend: its connections will be closed at once\n" },
+	{ BASE "frontend f\n bind :1 ssl crt /x.pem\n",
+	  "t.cfg:7: bind option 'ssl' is not supported: ferry relays TLS untouched and terminates none\n"
+	  "t.cfg:6: warning: frontend 'f' has no default_backend: its connections will be closed at once\n" },
+	{ BASE "frontend f\n bind :1 backlgo 10\n",
+	  "t.cfg:7: unknown bind option 'backlgo' (did you mean 'backlog'?)\n"
+	  "t.cfg:6: warning: frontend 'f' has no default_backend: its connections will be closed at once\n" },
+	{ BASE "backend b\nbackend b\n",
+	  "t.cfg:7: backend 'b' has the same name as the backend declared at t.cfg:6\n" },
+	{ BASE "frontend f from nope\n bind :1\n",
+	  "t.cfg:6: defaults section 'nope' not found\n"
+	  "t.cfg:6: warning: frontend 'f' has no default_backend: its connections will be closed at once\n" },
+	{ "bakend b\n",
+	  "t.cfg:1: unknown section or keyword 'bakend' outside any section (did you mean 'backend'?)\n"
+	  "t.cfg: no frontend, backend or listen section: nothing to do\n" },
+	{ BASE "backend b\n server s1 '127.0.0.1:1\n",
+	  "t.cfg:7: unmatched single quote\n" },
+	{ "global\n nbproc 2\n" BASE "backend b\n",
+	  "t.cfg:2: 'nbproc' was removed in HAProxy 2.5; use 'nbthread'\n" },
+	{ "global\n log 127.0.0.1 local9\n" BASE "backend b\n",
+	  "t.cfg:2: unknown log facility 'local9'\n" },
+	{ "global\n log 127.0.0.1\n" BASE "backend b\n",
+	  "t.cfg:2: 'log 127.0.0.1' expects a facility (e.g. local0)\n" },
+	{ "global\n log ring@x local0\n" BASE "backend b\n",
+	  "t.cfg:2: unsupported log target 'ring@x' (ferry logs to stdout, stderr, a UDP address or a unix socket)\n" },
+	{ "global\n maxconn -5\n" BASE "backend b\n",
+	  "t.cfg:2: 'maxconn': invalid value '-5' (expects an integer from 1 to 10000000)\n" },
+	{ "userlist u\n user x password y\n" BASE "backend b\n",
+	  "t.cfg:1: section 'userlist' is not supported by ferry; its lines are skipped\n" },
+	{ BASE "backend b\n default_backend x\n",
+	  "t.cfg:7: warning: 'default_backend' ignored because backend 'b' has no frontend capability\n" },
+	{ "defaults\n server s 127.0.0.1:1\nbackend b\n",
+	  "t.cfg:2: 'server' is not allowed in a defaults section\n"
+	  "t.cfg:3: warning: backend 'b' is missing 'timeout connect' or 'timeout server': connections may hang forever\n" },
+};
+
+static void test_error_messages(void **st)
+{
+	(void)st;
+	for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
+		const char *d = parse(errors[i].text);
+		if (strcmp(d, errors[i].diag))
+			print_error("case %zu:\n--- expected\n%s--- got\n%s", i, errors[i].diag, d);
+		assert_string_equal(d, errors[i].diag);
+	}
+}
+
+static void test_all_errors_reported(void **st)
+{
+	const char *d;
+	int lines = 0;
+	(void)st;
+	d = parse(BASE "backend b\n balnce x\n retries x\n server s1\n timeout foo 1\n mode udp\n");
+	for (const char *p = d; *p; p++)
+		lines += *p == '\n';
+	assert_int_equal(cfg.nerr, 5);
+	assert_int_equal(lines, 5);
+	assert_non_null(strstr(d, "t.cfg:11: unsupported mode 'udp' in backend 'b' (ferry supports 'mode tcp')"));
+}
+
+static void test_warnings_for_ignored(void **st)
+{
+	(void)st;
+	assert_string_equal(parse("global\n daemon\n user haproxy\n tune.bufsize 32768\n" BASE "backend b\n option splice-auto\n"),
+			    "t.cfg:2: warning: 'daemon' is ignored: ferry always runs in the foreground (use your service manager)\n"
+			    "t.cfg:3: warning: 'user' is not supported yet and is ignored\n"
+			    "t.cfg:4: warning: 'tune.bufsize' is not supported yet and is ignored\n"
+			    "t.cfg:11: warning: 'option splice-auto' is not supported yet and is ignored\n");
+	assert_int_equal(cfg.nerr, 0);
+	assert_int_equal(cfg.nwarn, 4);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_issue_example, teardown),
+		cmocka_unit_test_teardown(test_server_options_and_default_server, teardown),
+		cmocka_unit_test_teardown(test_defaults_inheritance, teardown),
+		cmocka_unit_test_teardown(test_bind_forms, teardown),
+		cmocka_unit_test_teardown(test_balance_algorithms, teardown),
+		cmocka_unit_test_teardown(test_global_keywords, teardown),
+		cmocka_unit_test_teardown(test_error_messages, teardown),
+		cmocka_unit_test_teardown(test_all_errors_reported, teardown),
+		cmocka_unit_test_teardown(test_warnings_for_ignored, teardown),
+	};
+	return cmocka_run_group_tests_name("parser", tests, NULL, NULL);
+}
