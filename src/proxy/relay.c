@@ -140,12 +140,21 @@ static void after_io(struct session *s)
  * direction `!side`. Errors and hangups show up in the read. */
 static void relay_event(struct session *s, int side, uint32_t ev)
 {
+	uint8_t flags = s->flags;
+
 	if (s->state != SESS_ESTABLISHED)
 		return;
 	if ((ev & EPOLLOUT) && pump(s, !side))
 		return;
 	if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && pump(s, side))
 		return;
+	/* A half-close may bring client-fin/server-fin into force: a deadline
+	 * that moved earlier must re-arm the timer now, not when it fires. */
+	if (flags != s->flags) {
+		relay_timeout(s);
+		if (s->state != SESS_ESTABLISHED)
+			return;
+	}
 	after_io(s);
 }
 

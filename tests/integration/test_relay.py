@@ -1,0 +1,310 @@
+"""The relay: bytes unchanged both ways, half-close, resets, timeouts, retries."""
+import hashlib
+import os
+import random
+import socket
+import struct
+import threading
+import time
+
+from conftest import DEFAULTS, Backend, free_port, wait_until
+
+
+def simple(port, server_port, extra_be="", extra_fe="", defaults=DEFAULTS, server_opts=""):
+    return defaults + """
+frontend fe
+    bind 127.0.0.1:%d
+    default_backend be
+%s
+backend be
+%s
+    server s1 127.0.0.1:%d %s
+""" % (port, extra_fe, extra_be, server_port, server_opts)
+
+
+def test_64mib_each_way_byte_exact(ferry, backends):
+    """64 MiB up and 64 MiB down at once, random write sizes, SHA-256 on both ends."""
+    size = 64 << 20
+    seed = 1234
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    sport = srv.getsockname()[1]
+    port = free_port()
+    ferry(simple(port, sport), wait_port=port)
+    result = {}
+
+    def gen(rng, total):
+        left = total
+        while left:
+            n = min(left, rng.randint(1, 300000))
+            yield rng.randbytes(n)
+            left -= n
+
+    def server_side():
+        c, _ = srv.accept()
+        up = hashlib.sha256()
+        sent = hashlib.sha256()
+
+        def writer():
+            for chunk in gen(random.Random(seed + 1), size):
+                sent.update(chunk)
+                c.sendall(chunk)
+            c.shutdown(socket.SHUT_WR)
+        t = threading.Thread(target=writer)
+        t.start()
+        n = 0
+        while True:
+            d = c.recv(1 << 20)
+            if not d:
+                break
+            up.update(d)
+            n += len(d)
+        t.join()
+        result["server_got"] = (n, up.hexdigest())
+        result["server_sent"] = sent.hexdigest()
+        c.close()
+
+    st = threading.Thread(target=server_side)
+    st.start()
+    c = socket.create_connection(("127.0.0.1", port))
+    sent = hashlib.sha256()
+
+    def client_writer():
+        for chunk in gen(random.Random(seed), size):
+            sent.update(chunk)
+            c.sendall(chunk)
+        c.shutdown(socket.SHUT_WR)
+    wt = threading.Thread(target=client_writer)
+    wt.start()
+    down = hashlib.sha256()
+    n = 0
+    c.settimeout(60)
+    while True:
+        d = c.recv(1 << 20)
+        if not d:
+            break
+        down.update(d)
+        n += len(d)
+    wt.join()
+    st.join(timeout=60)
+    c.close()
+    srv.close()
+    assert result["server_got"] == (size, sent.hexdigest())
+    assert (n, down.hexdigest()) == (size, result["server_sent"])
+
+
+def test_half_close_client_to_server(ferry, backends):
+    """The client shuts its write side; the server still answers after reading EOF."""
+    (b,) = backends(1, mode="hash")
+    port = free_port()
+    ferry(simple(port, b.port), wait_port=port)
+    payload = os.urandom(300000)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+        c.sendall(payload)
+        c.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            d = c.recv(4096)
+            if not d:
+                break
+            got += d
+    assert got.decode() == hashlib.sha256(payload).hexdigest()
+
+
+def test_half_close_server_to_client(ferry):
+    """The server sends and shuts its write side; the client can still send, and
+    the server receives everything afterwards."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = free_port()
+    ferry(simple(port, srv.getsockname()[1]), wait_port=port)
+    got = {}
+
+    def server_side():
+        c, _ = srv.accept()
+        c.sendall(b"bye from server")
+        c.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            d = c.recv(4096)
+            if not d:
+                break
+            data += d
+        got["data"] = data
+        c.close()
+    t = threading.Thread(target=server_side)
+    t.start()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+        data = b""
+        while True:
+            d = c.recv(4096)
+            if not d:
+                break  # the server's FIN reached us
+            data += d
+        assert data == b"bye from server"
+        time.sleep(0.2)
+        c.sendall(b"late data " * 1000)  # still flows the other way
+        c.shutdown(socket.SHUT_WR)
+        t.join(timeout=10)
+    srv.close()
+    assert got["data"] == b"late data " * 1000
+
+
+def test_server_speaks_first(ferry, backends):
+    (b,) = backends(1, names=["greeter"])
+    port = free_port()
+    ferry(simple(port, b.port), wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        assert c.recv(100) == b"greeter\n"  # without sending anything first
+        c.sendall(b"ping")
+        assert c.recv(100) == b"ping"
+
+
+def test_server_reset_is_propagated(ferry):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = free_port()
+    f = ferry(simple(port, srv.getsockname()[1], extra_fe="    log stdout format raw local0\n    option tcplog"),
+              wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        s, _ = srv.accept()
+        c.sendall(b"x")
+        assert s.recv(1) == b"x"
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # RST
+        err = None
+        try:
+            while c.recv(100):
+                pass
+        except ConnectionResetError as e:
+            err = e
+        assert err is not None, "the client saw a clean FIN instead of a reset"
+    srv.close()
+    assert f.wait_log(r" fe be/s1 0/\d+/\d+ 0 SD ")
+
+
+def test_client_reset_is_propagated(ferry):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = free_port()
+    ferry(simple(port, srv.getsockname()[1]), wait_port=port)
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s, _ = srv.accept()
+    c.sendall(b"x")
+    assert s.recv(1) == b"x"
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+    s.settimeout(5)
+    err = None
+    try:
+        while s.recv(100):
+            pass
+    except ConnectionResetError as e:
+        err = e
+    s.close()
+    srv.close()
+    assert err is not None
+
+
+def test_client_timeout(ferry, backends):
+    (b,) = backends(1)
+    port = free_port()
+    d = DEFAULTS.replace("timeout client 30s", "timeout client 300ms")
+    f = ferry(simple(port, b.port, defaults=d, extra_fe="    log stdout format raw local0\n    option tcplog"),
+              wait_port=port)
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        assert c.recv(100) == b"s1\n"
+        assert c.recv(100) == b""  # closed for inactivity
+    assert 0.25 < time.monotonic() - t0 < 2
+    assert f.wait_log(r" fe be/s1 0/\d+/\d+ 3 cD ")
+
+
+def test_server_timeout(ferry, backends):
+    (b,) = backends(1, mode="silent")
+    port = free_port()
+    d = DEFAULTS.replace("timeout server 30s", "timeout server 300ms")
+    f = ferry(simple(port, b.port, defaults=d, extra_fe="    log stdout format raw local0\n    option tcplog"),
+              wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        assert c.recv(100) == b""
+    assert f.wait_log(r" fe be/s1 0/\d+/\d+ 0 sD ")
+
+
+def test_tunnel_timeout_overrides(ferry, backends):
+    """timeout tunnel replaces client/server once connected (here: longer)."""
+    (b,) = backends(1)
+    port = free_port()
+    d = DEFAULTS.replace("timeout client 30s", "timeout client 200ms").replace(
+        "timeout server 30s", "timeout server 200ms")
+    ferry(simple(port, b.port, defaults=d, extra_be="    timeout tunnel 2s"), wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        assert c.recv(100) == b"s1\n"
+        time.sleep(0.6)  # longer than client/server, shorter than tunnel
+        c.sendall(b"still here")
+        assert c.recv(100) == b"still here"
+
+
+def test_client_fin_timeout(ferry):
+    """After the client half-closes, timeout client-fin applies instead of timeout client."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = free_port()
+    d = DEFAULTS + "    timeout client-fin 300ms\n"
+    ferry(simple(port, srv.getsockname()[1], defaults=d), wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        s, _ = srv.accept()
+        c.shutdown(socket.SHUT_WR)
+        t0 = time.monotonic()
+        s.settimeout(5)
+        assert s.recv(10) == b""  # FIN forwarded
+        c.settimeout(5)
+        assert c.recv(10) == b""  # then closed after client-fin, not 30 s
+        assert time.monotonic() - t0 < 2
+        s.close()
+    srv.close()
+
+
+def test_connect_retries_then_sc(ferry):
+    port = free_port()
+    dead = free_port()
+    f = ferry(simple(port, dead, extra_be="    retries 2",
+                     extra_fe="    log stdout format raw local0\n    option tcplog",
+                     defaults=DEFAULTS.replace("timeout connect 2s", "timeout connect 100ms")),
+              wait_port=port)
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        assert c.recv(10) == b""
+    # two turn-around waits of min(timeout connect, 1s) = 100 ms each
+    assert 0.15 < time.monotonic() - t0 < 2
+    assert f.wait_log(r" fe be/s1 0/-1/\d+ 0 SC \d+/\d+/\d+/\d+/2 0/0")
+
+
+def test_redispatch_to_another_server(ferry, backends):
+    (b,) = backends(1, names=["alive"])
+    port = free_port()
+    dead = free_port()
+    cfg = DEFAULTS + """
+frontend fe
+    bind 127.0.0.1:%d
+    default_backend be
+    log stdout format raw local0
+    option tcplog
+backend be
+    retries 1
+    option redispatch
+    server dead 127.0.0.1:%d
+    server alive 127.0.0.1:%d
+""" % (port, dead, b.port)
+    f = ferry(cfg, wait_port=port)
+    names = []
+    for _ in range(4):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            names.append(c.recv(100))
+    assert names == [b"alive\n"] * 4
+    assert f.wait_log(r" fe be/alive 0/\d+/\d+ 6 -- \d+/\d+/\d+/\d+/\+1 0/0")
