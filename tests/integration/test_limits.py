@@ -1,0 +1,82 @@
+"""maxconn: clients wait in the backlog, none refused; out of file
+descriptors: no busy loop, and service resumes."""
+import resource
+import socket
+import time
+
+from conftest import DEFAULTS, free_port, wait_until
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100.0  # utime + stime, in ticks of 10 ms
+
+
+def test_global_maxconn_waits_in_backlog(ferry, backends):
+    (b,) = backends(1)
+    port = free_port()
+    ferry("global\n    maxconn 2\n" + DEFAULTS +
+          "listen l\n    bind 127.0.0.1:%d\n    server s1 127.0.0.1:%d\n" % (port, b.port), wait_port=port)
+    held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+    for c in held:
+        assert c.recv(10) == b"s1\n"
+    third = socket.create_connection(("127.0.0.1", port), timeout=5)  # not refused
+    third.settimeout(0.5)
+    try:
+        got = third.recv(10)
+    except socket.timeout:
+        got = None
+    assert got is None  # waiting in the kernel backlog
+    held[0].close()
+    third.settimeout(5)
+    assert third.recv(10) == b"s1\n"
+    third.close()
+    held[1].close()
+
+
+def test_frontend_maxconn(ferry, backends):
+    (b,) = backends(1)
+    port = free_port()
+    ferry(DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    maxconn 1\n    server s1 127.0.0.1:%d\n" % (port, b.port),
+          wait_port=port)
+    first = socket.create_connection(("127.0.0.1", port), timeout=5)
+    assert first.recv(10) == b"s1\n"
+    second = socket.create_connection(("127.0.0.1", port), timeout=5)
+    second.settimeout(0.4)
+    try:
+        got = second.recv(10)
+    except socket.timeout:
+        got = None
+    assert got is None
+    first.close()
+    second.settimeout(5)
+    assert second.recv(10) == b"s1\n"
+    second.close()
+
+
+def test_fd_exhaustion_does_not_spin(ferry, backends):
+    (b,) = backends(1, mode="silent")
+    port = free_port()
+
+    def low_fd_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+
+    f = ferry(DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    server s1 127.0.0.1:%d\n" % (port, b.port),
+              wait_port=port, preexec=low_fd_limit)
+    clients = []
+    for _ in range(60):  # more than 48 descriptors' worth of sessions
+        clients.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+    assert f.wait_log(r"process file descriptor or memory limit", where="stderr", timeout=5)
+    c0 = cpu_seconds(f.proc.pid)
+    time.sleep(1.0)
+    spent = cpu_seconds(f.proc.pid) - c0
+    assert spent < 0.3, "ferry used %.2fs of CPU in 1s while out of descriptors" % spent
+    for c in clients:
+        c.close()
+    # once descriptors are free again, a new client is served
+    assert wait_until(lambda: b.accepted > 0 and len(b.conns) == 0, 5)
+    time.sleep(0.3)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(b"x")
+        assert wait_until(lambda: len(b.conns) == 1, 3)

@@ -1,0 +1,109 @@
+"""Connection logs in HAProxy's tcplog format, and the log targets."""
+import os
+import re
+import socket
+import tempfile
+import time
+
+from conftest import DEFAULTS, ask_name, free_port, wait_until
+
+TCPLOG = re.compile(
+    r"^127\.0\.0\.1:(?P<cp>\d+) \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] fe be/s1 "
+    r"(?P<tw>-?\d+)/(?P<tc>-?\d+)/(?P<tt>\d+) (?P<bytes>\d+) (?P<ts>..) "
+    r"(?P<ac>\d+)/(?P<fc>\d+)/(?P<bc>\d+)/(?P<sc>\d+)/(?P<rc>\+?\d+) (?P<sq>\d+)/(?P<bq>\d+)$", re.M)
+
+
+def cfg(port, sport, log="log stdout format raw local0", fe_extra="    option tcplog"):
+    return "global\n    %s\n" % log + DEFAULTS + "    log global\n" + """
+frontend fe
+    bind 127.0.0.1:%d
+    default_backend be
+%s
+backend be
+    server s1 127.0.0.1:%d
+""" % (port, fe_extra, sport)
+
+
+def test_tcplog_line(ferry, backends):
+    (b,) = backends(1)
+    port = free_port()
+    f = ferry(cfg(port, b.port), wait_port=port)
+    with socket.create_connection(("127.0.0.1", port)) as c:
+        cport = c.getsockname()[1]
+        c.sendall(b"hello")
+        c.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            d = c.recv(100)
+            if not d:
+                break
+            data += d
+    assert data == b"s1\nhello"
+    assert wait_until(lambda: TCPLOG.search(f.stdout()), 3), f.stdout()
+    m = TCPLOG.search(f.stdout())
+    assert int(m["cp"]) == cport
+    assert m["tw"] == "0" and int(m["tc"]) >= 0 and int(m["tt"]) >= int(m["tc"])
+    assert m["bytes"] == str(len(data))  # %B: bytes from server to client
+    assert m["ts"] == "--"
+    assert (m["ac"], m["fc"], m["bc"], m["sc"], m["rc"]) == ("1", "1", "1", "1", "0")
+    assert (m["sq"], m["bq"]) == ("0", "0")
+
+
+def test_dontlognull(ferry, backends):
+    (b,) = backends(1, mode="silent")
+    port = free_port()
+    f = ferry(cfg(port, b.port, fe_extra="    option tcplog\n    option dontlognull"), wait_port=port)
+    socket.create_connection(("127.0.0.1", port)).close()  # no data at all: not logged
+    with socket.create_connection(("127.0.0.1", port)) as c:
+        c.sendall(b"x")
+    assert wait_until(lambda: TCPLOG.search(f.stdout()), 3)
+    time.sleep(0.2)
+    assert len(TCPLOG.findall(f.stdout())) == 1
+
+
+def test_connect_line_without_tcplog(ferry, backends):
+    (b,) = backends(1)
+    port = free_port()
+    f = ferry(cfg(port, b.port, fe_extra=""), wait_port=port)
+    with socket.create_connection(("127.0.0.1", port)) as c:
+        cport = c.getsockname()[1]
+        c.recv(10)
+    assert f.wait_log(r"^Connect from 127\.0\.0\.1:%d to 127\.0\.0\.1:%d \(fe/TCP\)$" % (cport, port))
+
+
+def test_syslog_udp_target(ferry, backends):
+    (b,) = backends(1)
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(5)
+    port = free_port()
+    ferry(cfg(port, b.port, log="log 127.0.0.1:%d local0 info" % rx.getsockname()[1]), wait_port=port)
+    ask_name(port)
+    msg = rx.recv(4096).decode()
+    rx.close()
+    # rfc3164: <PRI>Mmm dd hh:mm:ss ferry[pid]: message ; local0.info = 16*8+6 = 134
+    assert re.match(r"^<134>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ferry\[\d+\]: 127\.0\.0\.1:\d+ \[", msg), msg
+    assert " fe be/s1 " in msg
+
+
+def test_unix_socket_target_and_level_filter(ferry, backends):
+    (b,) = backends(1)
+    d = tempfile.mkdtemp(prefix="ferry-log-")
+    path = os.path.join(d, "log.sock")
+    rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    rx.bind(path)
+    rx.settimeout(3)
+    port = free_port()
+    f = ferry(cfg(port, b.port, log="log %s local1 notice\n    log stdout format raw daemon info" % path),
+              wait_port=port)
+    ask_name(port)
+    assert f.wait_log(r" fe be/s1 ")  # info reaches stdout ...
+    got = None
+    try:
+        got = rx.recv(4096)
+    except socket.timeout:
+        pass
+    assert got is None  # ... but not the socket limited to notice
+    rx.close()
+    os.unlink(path)
+    os.rmdir(d)
