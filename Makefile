@@ -57,7 +57,7 @@ deps:
 	@scripts/deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all asan $(UNIT_BIN) $(UNIT_ASAN)
+	@$(MAKE) -s --no-print-directory all asan $(UNIT_BIN) $(UNIT_ASAN)
 	@scripts/run-tests.sh
 
 demo: deps

@@ -16,7 +16,7 @@
 static struct backend be;
 static struct server srv[MAXS];
 static struct server *tab[MAXS];
-static char names[MAXS][8];
+static char names[MAXS][16];
 
 static void setup_be(enum lb_algo a, int n, const int *weights)
 {
