@@ -1,30 +1,48 @@
-/* roundrobin: smooth weighted round robin. Each candidate's "current" grows
- * by its effective weight; the largest wins and gives back the total. Over
- * any window of W = sum of weights picks, each server gets exactly its
- * weight's share, evenly spaced (5,1,1 → a a b a c a a). Weights are read at
- * every pick, so weight changes take effect at once. */
+/* roundrobin and static-rr: smooth weighted round robin. Each candidate's
+ * "current" grows by its weight; the largest wins and gives back the total.
+ * Over any window of W = sum of weights picks, each server gets exactly its
+ * weight's share, evenly spaced (5,1,1 → a a b a c a a).
+ *   roundrobin reads the effective weight at every pick, so weight changes
+ *   take effect at once;
+ *   static-rr uses the configured weight, so they are ignored, as in HAProxy. */
 #include "balance/server.h"
 
-static struct server *rr_pick(struct backend *be, uint32_t key, const struct server *avoid)
+static struct server *swrr_pick(struct backend *be, const struct server *avoid, int fixed)
 {
 	const struct server *only;
 	enum lb_group g = lb_group(be, &only);
 	struct server *best = NULL;
-	int64_t total = 0;
+	int64_t total = 0, *best_cur = NULL;
 
-	(void)key;
 	for (int i = 0; i < be->nsrv; i++) {
 		struct server *s = be->srv[i];
-		if (!lb_candidate(be, s, g, only, avoid))
+		int w = fixed ? s->uweight : s->eweight;
+		int64_t *cur = fixed ? &s->srr_current : &s->rr_current;
+		if (!w || !lb_candidate(be, s, g, only, avoid))
 			continue;
-		s->rr_current += s->eweight;
-		total += s->eweight;
-		if (!best || s->rr_current > best->rr_current)
+		*cur += w;
+		total += w;
+		if (!best || *cur > *best_cur) {
 			best = s;
+			best_cur = cur;
+		}
 	}
 	if (best)
-		best->rr_current -= total;
+		*best_cur -= total;
 	return best;
 }
 
+static struct server *rr_pick(struct backend *be, uint32_t key, const struct server *avoid)
+{
+	(void)key;
+	return swrr_pick(be, avoid, 0);
+}
+
+static struct server *srr_pick(struct backend *be, uint32_t key, const struct server *avoid)
+{
+	(void)key;
+	return swrr_pick(be, avoid, 1);
+}
+
 const struct lb_ops lb_roundrobin_ops = { rr_pick, NULL, NULL };
+const struct lb_ops lb_static_rr_ops = { srr_pick, NULL, NULL };
