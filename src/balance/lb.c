@@ -7,7 +7,8 @@
 
 int srv_usable(const struct server *s)
 {
-	return s->up && !(s->flags & SRV_F_MAINT) && s->eweight > 0;
+	return s->up && !(s->flags & (SRV_F_MAINT | SRV_F_AGENT_DOWN | SRV_F_AGENT_MAINT)) &&
+	       s->eweight > 0;
 }
 
 int srv_saturated(const struct server *s)

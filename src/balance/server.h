@@ -12,6 +12,11 @@ struct backend;
 
 #define SRV_F_BACKUP 0x1   /* used only when no active server is usable */
 #define SRV_F_MAINT 0x2    /* administratively disabled ("disabled") */
+#define SRV_F_AGENT_DOWN 0x4  /* the agent said down/fail/stopped */
+#define SRV_F_AGENT_MAINT 0x8 /* the agent said maint */
+
+#define SRV_O_SHUT_ON_DOWN 0x1        /* on-marked-down shutdown-sessions */
+#define SRV_O_SHUT_BACKUP_ON_UP 0x2   /* on-marked-up shutdown-backup-sessions */
 
 struct server {
 	char *name;
@@ -21,6 +26,7 @@ struct server {
 	socklen_t addrlen;
 	int port_omitted;          /* no port: use the client's destination port */
 	unsigned flags;            /* SRV_F_* */
+	unsigned opts;             /* SRV_O_* */
 	int up;                    /* health: 1 = UP (running), 0 = DOWN */
 	int uweight;               /* weight from the configuration (0..256) */
 	int eweight;               /* effective weight used by the algorithms */

@@ -14,6 +14,29 @@ void cfg_init(struct cfg *c, FILE *diag)
 static void free_srv_opts(struct cfg_srv_opts *o)
 {
 	free(o->check_addr);
+	free(o->agent_send);
+}
+
+void tcr_list_free(struct tcr_list *l)
+{
+	for (int i = 0; i < l->n; i++) {
+		free(l->v[i].data);
+		free(l->v[i].on_error);
+		free(l->v[i].on_success);
+		free(l->v[i].comment);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+void pgcheck_free(struct cfg_pgcheck *pg)
+{
+	free(pg->user);
+	free(pg->password);
+	free(pg->dbname);
+	free(pg->sslmode);
+	memset(pg, 0, sizeof(*pg));
 }
 
 static void free_proxy(struct cfg_proxy *px)
@@ -37,6 +60,8 @@ static void free_proxy(struct cfg_proxy *px)
 	free(px->logs.v);
 	free(px->default_backend);
 	free_srv_opts(&px->dflt_srv);
+	tcr_list_free(&px->rules);
+	pgcheck_free(&px->pg);
 	free(px->name);
 	free(px);
 }
@@ -109,4 +134,43 @@ const char *lb_algo_name(enum lb_algo a)
 	static const char *const n[] = { "roundrobin", "static-rr", "leastconn",
 					 "first", "source", "random" };
 	return n[a];
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+void tcr_list_copy(struct tcr_list *dst, const struct tcr_list *src)
+{
+	dst->n = 0;
+	dst->v = NULL;
+	if (!src->n)
+		return;
+	dst->v = calloc((size_t)src->n, sizeof(*dst->v));
+	if (!dst->v)
+		abort();
+	for (int i = 0; i < src->n; i++) {
+		struct tcr *r = &dst->v[i];
+		*r = src->v[i];
+		if (src->v[i].data) {
+			r->data = malloc(src->v[i].len + 1);
+			if (!r->data)
+				abort();
+			memcpy(r->data, src->v[i].data, src->v[i].len + 1);
+		}
+		r->on_error = dup_or_null(src->v[i].on_error);
+		r->on_success = dup_or_null(src->v[i].on_success);
+		r->comment = dup_or_null(src->v[i].comment);
+	}
+	dst->n = src->n;
+}
+
+void pgcheck_copy(struct cfg_pgcheck *dst, const struct cfg_pgcheck *src)
+{
+	*dst = *src;
+	dst->user = dup_or_null(src->user);
+	dst->password = dup_or_null(src->password);
+	dst->dbname = dup_or_null(src->dbname);
+	dst->sslmode = dup_or_null(src->sslmode);
 }

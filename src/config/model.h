@@ -16,6 +16,55 @@ struct cfg_timeouts {
 	int64_t connect, client, server, tunnel, client_fin, server_fin, check, queue;
 };
 
+/* One tcp-check rule (also what option pgsql-check, redis-check, ... expand to). */
+enum tcr_kind { TCR_CONNECT, TCR_SEND, TCR_EXPECT, TCR_COMMENT };
+enum tcr_match { TCRM_STRING, TCRM_RSTRING, TCRM_BINARY, TCRM_RBINARY };
+
+#define TCR_F_PG_ERROR 0x1    /* on error, report a PostgreSQL ErrorResponse's message */
+#define TCR_F_MYSQL_ERROR 0x2 /* on error, report a MySQL ERR packet's message */
+
+struct tcr {
+	enum tcr_kind kind;
+	const char *file;
+	int line;
+	/* connect */
+	int port;                 /* 0 = the server's check port */
+	struct addr_spec addr;
+	int has_addr, linger;
+	/* send: data; expect: the pattern (bytes for binary, source for regexes) */
+	unsigned char *data;
+	size_t len;
+	/* expect */
+	enum tcr_match match;
+	int negate;
+	int min_recv;             /* -1 = not set */
+	const char *ok_status, *err_status, *tout_status; /* static strings */
+	char *on_error, *on_success;
+	unsigned flags;           /* TCR_F_* */
+	char *comment;
+};
+
+struct tcr_list {
+	struct tcr *v;
+	int n;
+};
+
+/* option pgsql-check with ferry's words: a real login through libpq. */
+enum pg_role { PG_ROLE_ANY, PG_ROLE_PRIMARY, PG_ROLE_REPLICA };
+
+struct cfg_pgcheck {
+	char *user, *password, *dbname, *sslmode;
+	enum pg_role role;
+	int64_t max_lag_bytes;    /* 0 = no limit in bytes */
+	int64_t max_lag_ms;       /* 0 = no limit in time */
+};
+
+enum check_type {
+	CHK_CONNECT,   /* plain TCP connect (the default for "check") */
+	CHK_TCPCHECK,  /* tcp-check rules (option tcp-check, redis-check, ...) */
+	CHK_PGSQL,     /* ferry's role-aware PostgreSQL check through libpq */
+};
+
 /* Options shared by "server" and "default-server". -1 means "not set". */
 struct cfg_srv_opts {
 	int weight;          /* 0..256 */
@@ -27,6 +76,12 @@ struct cfg_srv_opts {
 	int check_port;      /* 0 = the server's port */
 	char *check_addr;    /* NULL = the server's address */
 	int backup, disabled;
+	int agent_check;     /* agent-check */
+	int agent_port;
+	int64_t agent_inter; /* 0 = inter */
+	char *agent_send;
+	int shutdown_on_down;        /* on-marked-down shutdown-sessions */
+	int shutdown_backup_on_up;   /* on-marked-up shutdown-backup-sessions */
 };
 
 struct cfg_server {
@@ -63,6 +118,7 @@ struct cfg_bind {
 #define PXO_DONTLOGNULL 0x08 /* no log line for connections without data */
 #define PXO_CLITCPKA 0x10    /* SO_KEEPALIVE on the client side */
 #define PXO_SRVTCPKA 0x20    /* SO_KEEPALIVE on the server side */
+#define PXO_LOGHCHK 0x40     /* option log-health-checks */
 
 struct cfg_proxy {
 	struct cfg_proxy *next;
@@ -90,6 +146,10 @@ struct cfg_proxy {
 	int default_backend_line;
 	struct cfg_srv_opts dflt_srv;
 	struct cfg_proxy *be;      /* default_backend, resolved by validation */
+	enum check_type check_type;
+	struct tcr_list rules;     /* tcp-check rules (CHK_TCPCHECK) */
+	struct cfg_pgcheck pg;     /* CHK_PGSQL */
+	int64_t role_change_grace; /* ms before sessions of a server whose role changed close */
 };
 
 struct cfg_global {
@@ -113,6 +173,11 @@ struct cfg {
 };
 
 void cfg_init(struct cfg *c, FILE *diag);
+void tcr_list_free(struct tcr_list *l);
+/* Deep copy (defaults inheritance). */
+void tcr_list_copy(struct tcr_list *dst, const struct tcr_list *src);
+void pgcheck_free(struct cfg_pgcheck *pg);
+void pgcheck_copy(struct cfg_pgcheck *dst, const struct cfg_pgcheck *src);
 void cfg_free(struct cfg *c);
 struct cfg_proxy *cfg_find_proxy(const struct cfg *c, const char *name, int cap);
 void cfg_error(struct cfg *c, const char *file, int line, const char *fmt, ...)

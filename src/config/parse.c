@@ -60,7 +60,7 @@ const char *const http_only_keywords[] = {
 
 const char *const unsupported_keywords[] = {
 	"acl", "use_backend", "use-server", "tcp-request", "tcp-response",
-	"stick-table", "stick", "source", "persist", "tcp-check", "email-alert",
+	"stick-table", "stick", "source", "persist", "email-alert",
 	"external-check", "dynamic-cookie-key", "force-persist", "ignore-persist",
 	"server-template", "load-server-state-from-file", "rate-limit",
 	"declare", "bind-process", "guid", NULL

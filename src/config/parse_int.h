@@ -48,6 +48,9 @@ void proxy_init_from(struct cfg_proxy *px, const struct cfg_proxy *def);
 void proxy_defaults_builtin(struct cfg_proxy *px);
 /* Duration and integer helpers reporting "'kw' ..." errors. Return 0 / -1. */
 int arg_duration(struct pctx *p, const char *kw, const char *arg, int64_t *out);
+int parse_check_option(struct pctx *p, struct cfg_words *w);   /* parse_check.c */
+void kw_tcp_check(struct pctx *p, struct cfg_words *w);
+void kw_role_change_grace(struct pctx *p, struct cfg_words *w);
 int arg_int(struct pctx *p, const char *kw, const char *arg, long min, long max, long *out);
 
 #endif

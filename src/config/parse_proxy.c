@@ -40,6 +40,9 @@ void proxy_init_from(struct cfg_proxy *px, const struct cfg_proxy *def)
 	px->default_backend_line = 0; /* an inherited one points at the proxy */
 	px->default_backend = def->default_backend ? xstrdup(def->default_backend) : NULL;
 	px->dflt_srv.check_addr = def->dflt_srv.check_addr ? xstrdup(def->dflt_srv.check_addr) : NULL;
+	px->dflt_srv.agent_send = def->dflt_srv.agent_send ? xstrdup(def->dflt_srv.agent_send) : NULL;
+	tcr_list_copy(&px->rules, &def->rules);
+	pgcheck_copy(&px->pg, &def->pg);
 	px->logs.v = NULL;
 	if (def->logs.n) {
 		px->logs.v = xcalloc((size_t)def->logs.n, sizeof(*px->logs.v));
@@ -239,6 +242,7 @@ static void kw_timeout(struct pctx *p, struct cfg_words *w)
 /* ---- option ------------------------------------------------------------------ */
 
 static const struct { const char *name; int cap; unsigned flag; } options[] = {
+	{ "log-health-checks", PX_CAP_BE, PXO_LOGHCHK },
 	{ "redispatch", PX_CAP_BE, PXO_REDISPATCH },
 	{ "allbackups", PX_CAP_BE, PXO_ALLBACKUPS },
 	{ "tcplog", PX_CAP_FE, PXO_TCPLOG },
@@ -264,10 +268,10 @@ static const char *const http_options[] = {
 	"h1-case-adjust-bogus-server", "checkcache", "http-drop-request-trailers",
 	"http-drop-response-trailers", NULL
 };
-static const char *const later_options[] = {
+static const char *const later_options[] = { "external-check", "spop-check", NULL };
+static const char *const check_options[] = {
 	"tcp-check", "pgsql-check", "redis-check", "mysql-check", "ssl-hello-chk",
-	"smtpchk", "ldap-check", "log-health-checks", "external-check",
-	"spop-check", NULL
+	"smtpchk", "ldap-check", NULL
 };
 
 static int in(const char *w, const char *const *l)
@@ -313,6 +317,17 @@ static void kw_option(struct pctx *p, struct cfg_words *w, int negate)
 		}
 		return;
 	}
+	if (in(o, check_options)) {
+		if (!(p->px->cap & (PX_CAP_BE | PX_CAP_DEF))) {
+			pwarn(p, "'option %s' ignored because %s has no backend capability", o, where(p));
+			return;
+		}
+		if (negate)
+			p->px->check_type = CHK_CONNECT;
+		else
+			parse_check_option(p, w);
+		return;
+	}
 	if (in(o, http_options)) {
 		perr(p, "'option %s' is HTTP-only: ferry balances TCP connections and never parses HTTP", o);
 		return;
@@ -325,8 +340,10 @@ static void kw_option(struct pctx *p, struct cfg_words *w, int negate)
 		pwarn(p, "'option %s' is not supported yet and is ignored", o);
 		return;
 	}
-	for (int i = 0; ignored_options[i] && n < 60; i++)
+	for (int i = 0; ignored_options[i] && n < 50; i++)
 		names[n++] = ignored_options[i];
+	for (int i = 0; check_options[i] && n < 60; i++)
+		names[n++] = check_options[i];
 	names[n] = NULL;
 	{
 		const char *best = str_suggest(o, names);
@@ -388,6 +405,8 @@ const struct kw proxy_keywords[] = {
 	{ "no", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_no },
 	{ "log", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_log },
 	{ "timeout", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_timeout },
+	{ "tcp-check", PX_CAP_BE | PX_CAP_DEF, kw_tcp_check },
+	{ "role-change-grace", PX_CAP_BE | PX_CAP_DEF, kw_role_change_grace },
 	{ "description", PX_CAP_FE | PX_CAP_BE, kw_accepted },
 	{ "id", PX_CAP_FE | PX_CAP_BE, kw_accepted },
 	{ "enabled", PX_CAP_FE | PX_CAP_BE, kw_accepted },

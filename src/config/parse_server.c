@@ -9,13 +9,12 @@
 const char *const server_keywords[] = {
 	"weight", "maxconn", "maxqueue", "check", "no-check", "inter", "fastinter",
 	"downinter", "rise", "fall", "port", "addr", "backup", "no-backup",
-	"disabled", "enabled", "id", "init-addr", NULL
+	"disabled", "enabled", "id", "init-addr", "agent-check", "no-agent-check",
+	"agent-port", "agent-inter", "agent-send", "on-marked-down", "on-marked-up", NULL
 };
 
 static const char *const server_later[] = {
-	"send-proxy", "send-proxy-v2", "agent-check", "agent-port", "agent-inter",
-	"agent-send", "agent-addr", "on-marked-down", "on-marked-up",
-	"on-error", "observe", "error-limit", "slowstart", "track", "ssl",
+	"send-proxy", "send-proxy-v2", "agent-addr", "on-error", "observe", "error-limit", "slowstart", "track", "ssl",
 	"check-ssl", "verify", "sni", "alpn", "check-send-proxy", "source",
 	"namespace", "proto", "pool-max-conn", "init-state", "resolvers",
 	"resolve-prefer", "crt", "ca-file", "usesrc", NULL
@@ -111,6 +110,37 @@ void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 			o->disabled = 1;
 		} else if (!strcmp(k, "enabled")) {
 			o->disabled = 0;
+		} else if (!strcmp(k, "agent-check")) {
+			o->agent_check = 1;
+		} else if (!strcmp(k, "no-agent-check")) {
+			o->agent_check = 0;
+		} else if (!strcmp(k, "agent-port")) {
+			if (opt_int(p, w, &i, 1, 65535, &o->agent_port))
+				return;
+		} else if (!strcmp(k, "agent-inter")) {
+			if (opt_dur(p, w, &i, &o->agent_inter))
+				return;
+		} else if (!strcmp(k, "agent-send")) {
+			if (!w->w[++i]) {
+				perr(p, "'agent-send' expects a string");
+				return;
+			}
+			free(o->agent_send);
+			o->agent_send = xstrdup(w->w[i]);
+		} else if (!strcmp(k, "on-marked-down")) {
+			if (!w->w[i + 1] || strcmp(w->w[i + 1], "shutdown-sessions")) {
+				perr(p, "'on-marked-down' expects 'shutdown-sessions'");
+				return;
+			}
+			o->shutdown_on_down = 1;
+			i++;
+		} else if (!strcmp(k, "on-marked-up")) {
+			if (!w->w[i + 1] || strcmp(w->w[i + 1], "shutdown-backup-sessions")) {
+				perr(p, "'on-marked-up' expects 'shutdown-backup-sessions'");
+				return;
+			}
+			o->shutdown_backup_on_up = 1;
+			i++;
 		} else if (!strcmp(k, "id") || !strcmp(k, "init-addr")) {
 			i++; /* accepted: ferry numbers servers in order and resolves at startup */
 		} else if (in(k, server_http)) {
@@ -152,6 +182,7 @@ void parse_server_line(struct pctx *p, struct cfg_words *w)
 	s->addr_text = xstrdup(w->w[2]);
 	s->o = px->dflt_srv;
 	s->o.check_addr = px->dflt_srv.check_addr ? xstrdup(px->dflt_srv.check_addr) : NULL;
+	s->o.agent_send = px->dflt_srv.agent_send ? xstrdup(px->dflt_srv.agent_send) : NULL;
 	for (tail = &px->servers; *tail; tail = &(*tail)->next, id++)
 		if (!strcmp((*tail)->name, s->name))
 			perr(p, "server '%s' is already declared in %s '%s' at line %d",
@@ -179,6 +210,8 @@ void parse_server_line(struct pctx *p, struct cfg_words *w)
 	}
 	if (s->o.check && !s->addr.port_lo && !s->o.check_port)
 		perr(p, "server '%s' has no port: health checks need 'port' or a port in the address", s->name);
+	if (s->o.agent_check && !s->o.agent_port)
+		perr(p, "server '%s': 'agent-check' needs 'agent-port'", s->name);
 }
 
 void parse_bind_line(struct pctx *p, struct cfg_words *w)

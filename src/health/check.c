@@ -1,17 +1,29 @@
 #include "health/check.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <unistd.h>
 
 #include "core/addr.h"
-#include "event/sock.h"
 
-static void check_io_cb(struct loop *l, struct io *io, uint32_t ev);
 static void check_timer_cb(struct loop *l, struct timer *t);
+
+const char *check_status_reason(const char *st)
+{
+	static const struct { const char *st, *reason; } t[] = {
+		{ "L4OK", "Layer4 check passed" }, { "L4TOUT", "Layer4 timeout" },
+		{ "L4CON", "Layer4 connection problem" }, { "L6OK", "Layer6 check passed" },
+		{ "L6TOUT", "Layer6 timeout" }, { "L6RSP", "Layer6 invalid response" },
+		{ "L7OK", "Layer7 check passed" }, { "L7OKC", "Layer7 check conditionally passed" },
+		{ "L7TOUT", "Layer7 timeout" }, { "L7RSP", "Layer7 invalid response" },
+		{ "L7STS", "Layer7 wrong status" }, { "SOCKERR", "Socket error" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (!strcmp(t[i].st, st))
+			return t[i].reason;
+	return "Unknown";
+}
 
 static int64_t jitter(const struct check *c, int64_t v)
 {
@@ -23,44 +35,60 @@ static int64_t jitter(const struct check *c, int64_t v)
 	return v + (v * (int64_t)((rand() % (2 * p + 1)) - p)) / 200;
 }
 
-static int64_t check_timeout(const struct check *c)
-{
-	/* Without "timeout check", inter bounds the whole check; with it the
-	 * connect part is bounded by min(timeout connect, inter). */
-	if (c->to_check && c->to_connect && c->to_connect < c->inter)
-		return c->to_connect;
-	return c->inter;
-}
-
-/* To the backend's log targets at `level`, and to stderr as HAProxy does:
- * [WARNING] for a server state change, [ALERT] for an empty backend. */
-static void send_both(const struct check *c, int level, const char *msg)
+static void send_both(const struct check *c, int level, int proc_level, const char *msg)
 {
 	for (int i = 0; i < 2; i++)
 		if (c->logs[i])
 			log_send(c->logs[i], level, msg);
-	log_proc(level <= LOG_EMERG ? 1 : 4, "%s", msg);
+	if (proc_level >= 0)
+		log_proc(proc_level, "%s", msg);
+}
+
+static int info_part(const struct check *c, char *buf, size_t len)
+{
+	return c->info[0] ? snprintf(buf, len, ", info: \"%s\"", c->info) : (buf[0] = 0, 0);
 }
 
 void check_describe_change(const struct check *c, int up, char *buf, size_t len)
 {
 	const struct backend *be = c->srv->be;
+	char info[300];
 	int act, bck;
 
 	backend_count_usable(be, &act, &bck);
+	info_part(c, info, sizeof(info));
 	if (up)
 		snprintf(buf, len,
-			 "Server %s/%s is UP, reason: %s, check duration: %dms. "
+			 "Server %s/%s is UP, reason: %s%s, check duration: %dms. "
 			 "%d active and %d backup servers online. %d sessions requeued, %d total in queue.",
-			 be->name, c->srv->name, "Layer4 check passed", c->duration, act, bck, 0,
-			 be->nqueued);
+			 be->name, c->srv->name, check_status_reason(c->status), info, c->duration,
+			 act, bck, 0, be->nqueued);
 	else
 		snprintf(buf, len,
-			 "Server %s/%s is DOWN, reason: %s, info: \"%s\", check duration: %dms. "
+			 "Server %s/%s is DOWN, reason: %s%s, check duration: %dms. "
 			 "%d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
-			 be->name, c->srv->name,
-			 !strcmp(c->status, "L4TOUT") ? "Layer4 timeout" : "Layer4 connection problem",
-			 c->info, c->duration, act, bck, c->srv->cur_conns, 0, be->nqueued);
+			 be->name, c->srv->name, check_status_reason(c->status), info, c->duration,
+			 act, bck, c->srv->cur_conns, 0, be->nqueued);
+}
+
+/* option log-health-checks: one line whenever the result or the counter moves. */
+static void log_health(const struct check *c, int ok, int old_health)
+{
+	char msg[600], info[300];
+	const struct check_fsm *f = &c->fsm;
+	int up = check_fsm_up(f);
+
+	if (!(c->pxcfg->options & PXO_LOGHCHK))
+		return;
+	if (ok == c->last_ok && f->health == old_health)
+		return;
+	info_part(c, info, sizeof(info));
+	snprintf(msg, sizeof(msg),
+		 "Health check for server %s/%s %s, reason: %s%s, check duration: %dms, status: %d/%d %s.",
+		 c->srv->be->name, c->srv->name, ok ? "succeeded" : "failed",
+		 check_status_reason(c->status), info, c->duration,
+		 up ? f->health - f->rise + 1 : f->health, up ? f->fall : f->rise, up ? "UP" : "DOWN");
+	send_both(c, LOG_NOTICE, -1, msg);
 }
 
 static void schedule(struct check *c)
@@ -70,65 +98,69 @@ static void schedule(struct check *c)
 	loop_timer_arm(c->env->loop, &c->timer, c->env->loop->now_ms + (uint64_t)jitter(c, next));
 }
 
-static void finish(struct check *c, int ok, const char *status, const char *info)
+static void announce(struct check *c, int up)
 {
-	enum fsm_change ch;
-	char msg[512];
+	char msg[700];
+	int act, bck;
 
-	if (c->running)
-		loop_io_close(c->env->loop, &c->io);
-	c->running = 0;
-	c->status = status;
-	snprintf(c->info, sizeof(c->info), "%s", info);
-	c->duration = (int)(c->env->loop->now_ms - c->started);
-	ch = check_fsm_result(&c->fsm, ok);
-	if (ch != FSM_SAME) {
-		int act, bck;
-		server_set_up(c->srv, ch == FSM_WENT_UP, c->env->loop->now_ms);
-		check_describe_change(c, ch == FSM_WENT_UP, msg, sizeof(msg));
-		send_both(c, ch == FSM_WENT_UP ? LOG_NOTICE : LOG_ALERT, msg);
-		backend_count_usable(c->srv->be, &act, &bck);
-		if (!act && !bck) {
-			snprintf(msg, sizeof(msg), "backend %s has no server available!", c->srv->be->name);
-			send_both(c, LOG_EMERG, msg);
-		}
-		if (c->env->on_change)
-			c->env->on_change(c->srv, c->env->arg);
+	server_set_up(c->srv, up, c->env->loop->now_ms);
+	check_describe_change(c, up, msg, sizeof(msg));
+	send_both(c, up ? LOG_NOTICE : LOG_ALERT, 4, msg);
+	backend_count_usable(c->srv->be, &act, &bck);
+	if (!act && !bck) {
+		snprintf(msg, sizeof(msg), "backend %s has no server available!", c->srv->be->name);
+		send_both(c, LOG_EMERG, 1, msg);
 	}
+	if (c->env->on_change)
+		c->env->on_change(c->srv, up, c->env->arg);
+}
+
+static void record(struct check *c, const char *status, const char *info)
+{
+	c->running = 0;
+	loop_timer_cancel(c->env->loop, &c->timer);
+	c->status = status;
+	snprintf(c->info, sizeof(c->info), "%s", info ? info : "");
+	c->duration = (int)(c->env->loop->now_ms - c->started);
+}
+
+void check_done(struct check *c, int ok, const char *status, const char *info)
+{
+	int old = c->fsm.health;
+	enum fsm_change ch;
+
+	record(c, status, info);
+	ch = check_fsm_result(&c->fsm, ok);
+	log_health(c, ok, old);
+	c->last_ok = ok;
+	if (ch != FSM_SAME)
+		announce(c, ch == FSM_WENT_UP);
+	schedule(c);
+}
+
+void check_done_role_change(struct check *c, const char *status, const char *info)
+{
+	int old = c->fsm.health, was_up = check_fsm_up(&c->fsm);
+
+	record(c, status, info);
+	c->fsm.health = 0; /* no fall: it must not take new connections */
+	log_health(c, 0, old);
+	c->last_ok = 0;
+	if (was_up)
+		announce(c, 0);
+	if (c->env->on_role_change)
+		c->env->on_role_change(c->srv, c->env->arg);
 	schedule(c);
 }
 
 static void run(struct check *c)
 {
-	int fd;
-
 	c->started = c->env->loop->now_ms;
-	fd = sock_connect((struct sockaddr *)&c->addr, c->addrlen);
-	if (fd < 0) {
-		finish(c, 0, "L4CON", strerror(-fd));
-		return;
-	}
-	io_init(&c->io, fd, check_io_cb);
 	c->running = 1;
-	if (loop_io_set(c->env->loop, &c->io, EPOLLOUT) == -1) {
-		finish(c, 0, "L4CON", strerror(errno));
-		return;
-	}
-	loop_timer_arm(c->env->loop, &c->timer, c->started + (uint64_t)check_timeout(c));
-}
-
-static void check_io_cb(struct loop *l, struct io *io, uint32_t ev)
-{
-	struct check *c = (struct check *)((char *)io - offsetof(struct check, io));
-	int e = sock_error(io->fd);
-
-	(void)l;
-	(void)ev;
-	loop_timer_cancel(c->env->loop, &c->timer);
-	if (e)
-		finish(c, 0, "L4CON", strerror(e));
+	if (c->type == CHK_PGSQL)
+		pgcheck_run(c);
 	else
-		finish(c, 1, "L4OK", "");
+		tcpcheck_run(c);
 }
 
 static void check_timer_cb(struct loop *l, struct timer *t)
@@ -136,12 +168,16 @@ static void check_timer_cb(struct loop *l, struct timer *t)
 	struct check *c = (struct check *)((char *)t - offsetof(struct check, timer));
 
 	(void)l;
-	if (c->running)
-		finish(c, 0, "L4TOUT", "Connection timed out");
-	else if (c->srv->flags & SRV_F_MAINT)
+	if (c->running) {
+		if (c->type == CHK_PGSQL)
+			pgcheck_timeout(c);
+		else
+			tcpcheck_timeout(c);
+	} else if (c->srv->flags & SRV_F_MAINT) {
 		schedule(c);
-	else
+	} else {
 		run(c);
+	}
 }
 
 int check_start(struct check *c, struct server *srv, const struct cfg_server *cs,
@@ -152,6 +188,7 @@ int check_start(struct check *c, struct server *srv, const struct cfg_server *cs
 	memset(c, 0, sizeof(*c));
 	c->srv = srv;
 	c->env = env;
+	c->pxcfg = be;
 	c->logs[0] = own;
 	c->logs[1] = global;
 	c->inter = cs->o.inter;
@@ -159,8 +196,11 @@ int check_start(struct check *c, struct server *srv, const struct cfg_server *cs
 	c->downinter = cs->o.downinter ? cs->o.downinter : cs->o.inter;
 	c->to_connect = be->to.connect;
 	c->to_check = be->to.check;
+	c->type = be->check_type;
+	c->rules = &be->rules;
 	c->status = "INI";
-	io_init(&c->io, -1, check_io_cb);
+	c->last_ok = 1;
+	io_init(&c->io, -1, NULL);
 	timer_init(&c->timer, check_timer_cb);
 	check_fsm_init(&c->fsm, cs->o.rise, cs->o.fall);
 	memcpy(&c->addr, cs->has_check_addr ? &cs->check_addr.ss : &cs->addr.ss, sizeof(c->addr));
@@ -178,8 +218,12 @@ int check_start(struct check *c, struct server *srv, const struct cfg_server *cs
 
 void check_stop(struct check *c)
 {
-	if (c->running)
-		loop_io_close(c->env->loop, &c->io);
+	if (c->type == CHK_PGSQL)
+		pgcheck_release(c);
+	else
+		tcpcheck_abort(c);
 	c->running = 0;
 	loop_timer_cancel(c->env->loop, &c->timer);
+	free(c->rbuf);
+	c->rbuf = NULL;
 }

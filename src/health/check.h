@@ -1,51 +1,88 @@
-/* Active health checks: one per server with "check", scheduled on the
- * event loop. Today a check is a TCP connect (L4). Results feed the pure
- * rise/fall machine in check_fsm.c; state changes are logged in HAProxy's
- * words and reported to the owner through on_change. */
+/* Active health checks: one per server with "check", scheduled on the event
+ * loop. The kind of check (a TCP connect, tcp-check rules, PostgreSQL
+ * through libpq) runs in its own file and reports one result through
+ * check_done(); this file turns results into state changes with the pure
+ * rise/fall machine (check_fsm.c) and logs them in HAProxy's words. */
 #ifndef FERRY_HEALTH_CHECK_H
 #define FERRY_HEALTH_CHECK_H
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "balance/server.h"
+#include "config/model.h"
 #include "core/log.h"
 #include "event/loop.h"
 #include "health/check_fsm.h"
 
+struct check;
+struct pgstate;
+
 struct check_env {
 	struct loop *loop;
 	int spread_pct;                       /* spread-checks */
-	/* Called after a server went UP or DOWN (so queues can move). */
-	void (*on_change)(struct server *srv, void *arg);
+	/* Called after a server went UP (up = 1) or DOWN (up = 0). */
+	void (*on_change)(struct server *srv, int up, void *arg);
+	/* Called when a server's role changed (PostgreSQL checks): its sessions
+	 * are to be closed after the backend's role-change-grace. */
+	void (*on_role_change)(struct server *srv, void *arg);
 	void *arg;
 };
 
 struct check {
 	struct server *srv;
 	const struct check_env *env;
-	const struct log_targets *logs[2];    /* backend's own and global */
+	const struct cfg_proxy *pxcfg;        /* the backend's configuration */
+	const struct log_targets *logs[2];    /* the backend's own and global */
 	struct io io;
 	struct timer timer;
 	struct check_fsm fsm;
 	int64_t inter, fastinter, downinter;
 	int64_t to_connect, to_check;
-	struct sockaddr_storage addr;
+	struct sockaddr_storage addr;         /* check address and port */
 	socklen_t addrlen;
 	uint64_t started;                     /* monotonic ms of the running check */
 	int running;
-	const char *status;                   /* L4OK, L4CON, L4TOUT, ... */
-	char info[128];                       /* reason, e.g. "Connection refused" */
+	/* tcp-check engine */
+	enum check_type type;
+	const struct tcr_list *rules;
+	int step;                             /* index of the running rule */
+	int expect_seen;
+	int in_connect;
+	char *rbuf;                           /* received data, NUL-terminated */
+	size_t rlen;
+	/* PostgreSQL (pgcheck.c) */
+	struct pgstate *pg;
+	/* last result */
+	const char *status;                   /* L4OK, L4CON, L7RSP, ... */
+	char info[256];                       /* readable reason */
 	int duration;                         /* ms */
+	int last_ok;
 };
 
-/* Sets up c for srv from its configuration; the first check runs after
- * first_delay ms. Returns 0 or -1. */
+/* Sets up c for srv; the first check runs after first_delay ms. */
 int check_start(struct check *c, struct server *srv, const struct cfg_server *cs,
 		const struct cfg_proxy *be, const struct check_env *env,
 		const struct log_targets *own, const struct log_targets *global,
 		uint64_t first_delay);
 void check_stop(struct check *c);
+/* Reports the result of the running check (any kind). info may be "". */
+void check_done(struct check *c, int ok, const char *status, const char *info);
+/* Like check_done, but a role change skips rise/fall: the server goes DOWN
+ * at once and its sessions are handed to env->on_role_change. */
+void check_done_role_change(struct check *c, const char *status, const char *info);
+/* HAProxy's sentence for a status ("Layer4 connection problem", ...). */
+const char *check_status_reason(const char *status);
 /* Writes HAProxy's sentence for a state change into buf. */
 void check_describe_change(const struct check *c, int up, char *buf, size_t len);
+
+/* check_tcp.c: TCP connect and tcp-check rules. */
+void tcpcheck_run(struct check *c);
+void tcpcheck_timeout(struct check *c);
+void tcpcheck_abort(struct check *c);
+
+/* pgcheck.c: role-aware PostgreSQL check through libpq. */
+void pgcheck_run(struct check *c);
+void pgcheck_timeout(struct check *c);
+void pgcheck_release(struct check *c);
 
 #endif

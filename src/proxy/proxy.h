@@ -121,6 +121,11 @@ void session_start(struct worker *w, struct frontend *fe, int fd,
 void session_close(struct session *s, const char *term);
 /* Closes every session of the worker (process stop). */
 void sessions_close_all(struct worker *w, const char *term);
+/* Closes the sessions using srv (on-marked-down, role changes), or with
+ * srv NULL, those using a backup server of be (on-marked-up). Returns how
+ * many were closed. */
+int sessions_close_server(struct worker *w, const struct server *srv,
+			  const struct backend *be, const char *term);
 /* Gives freed slots of be to queued sessions. */
 void backend_dequeue(struct pbackend *be);
 

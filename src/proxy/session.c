@@ -342,3 +342,24 @@ void sessions_close_all(struct worker *w, const char *term)
 	while (w->sessions)
 		session_close(w->sessions, term);
 }
+
+int sessions_close_server(struct worker *w, const struct server *srv,
+			  const struct backend *be, const char *term)
+{
+	struct session *s = w->sessions, *next;
+	int n = 0;
+
+	for (; s; s = next) {
+		next = s->next;
+		if (!(s->flags & SF_CLAIM) || s->state == SESS_CLOSED)
+			continue;
+		if (srv ? s->server == srv
+			: (s->server->be == be && (s->server->flags & SRV_F_BACKUP))) {
+			if (next && next->state == SESS_CLOSED)
+				next = next->next;
+			session_close(s, term);
+			n++;
+		}
+	}
+	return n;
+}

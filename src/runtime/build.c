@@ -34,10 +34,46 @@ int runtime_maxconn(const struct cfg *c, int nfd_extra)
 	return limit < 100 ? 100 : limit > 1000000 ? 1000000 : (int)limit;
 }
 
-static void on_server_change(struct server *srv, void *arg)
+static void on_server_change(struct server *srv, int up, void *arg)
 {
-	(void)arg;
+	struct runtime *rt = arg;
+
+	if (!up && (srv->opts & SRV_O_SHUT_ON_DOWN))
+		sessions_close_server(&rt->w, srv, NULL, "DD");
+	if (up && !(srv->flags & SRV_F_BACKUP) && (srv->opts & SRV_O_SHUT_BACKUP_ON_UP))
+		sessions_close_server(&rt->w, NULL, srv->be, "UD");
 	backend_dequeue((struct pbackend *)srv->be);
+}
+
+struct role_grace {
+	struct timer t;
+	struct server *srv;
+	struct runtime *rt;
+};
+
+static void grace_cb(struct loop *l, struct timer *t)
+{
+	struct role_grace *g = (struct role_grace *)t;
+	int n;
+
+	(void)l;
+	n = sessions_close_server(&g->rt->w, g->srv, NULL, "DD");
+	if (n)
+		WARN("Server %s/%s changed role: closed %d session%s so clients reconnect to the right server",
+		     g->srv->be->name, g->srv->name, n, n > 1 ? "s" : "");
+}
+
+/* A server's role changed: close its sessions after role-change-grace. */
+static void on_role_change(struct server *srv, void *arg)
+{
+	struct runtime *rt = arg;
+	struct check *c = srv->check;
+	struct role_grace *g = &rt->graces[c - rt->checks];
+	int64_t grace = ((struct pbackend *)srv->be)->cfg->role_change_grace;
+
+	g->srv = srv;
+	g->rt = rt;
+	loop_timer_arm(&rt->w.loop, &g->t, rt->w.loop.now_ms + (uint64_t)grace);
 }
 
 static struct pbackend *build_backend(struct runtime *rt, const struct cfg_proxy *px)
@@ -76,6 +112,8 @@ static struct pbackend *build_backend(struct runtime *rt, const struct cfg_proxy
 		s->uweight = s->eweight = cs->o.weight;
 		s->maxconn = cs->o.maxconn;
 		s->maxqueue = cs->o.maxqueue;
+		s->opts = (cs->o.shutdown_on_down ? SRV_O_SHUT_ON_DOWN : 0) |
+			  (cs->o.shutdown_backup_on_up ? SRV_O_SHUT_BACKUP_ON_UP : 0);
 		if (cs->o.check && !cs->o.disabled)
 			rt->nchecks++;
 		be->lb.srv[i] = s;
@@ -121,9 +159,14 @@ static void start_checks(struct runtime *rt)
 	int n = 0;
 
 	rt->checks = xcalloc((size_t)(rt->nchecks ? rt->nchecks : 1), sizeof(*rt->checks));
+	rt->graces = xcalloc((size_t)(rt->nchecks ? rt->nchecks : 1), sizeof(*rt->graces));
+	for (int i = 0; i < rt->nchecks; i++)
+		timer_init(&rt->graces[i].t, grace_cb);
 	rt->cenv.loop = &rt->w.loop;
 	rt->cenv.spread_pct = rt->cfg->g.spread_checks;
 	rt->cenv.on_change = on_server_change;
+	rt->cenv.on_role_change = on_role_change;
+	rt->cenv.arg = rt;
 	for (int b = 0; b < rt->nbe; b++) {
 		struct pbackend *be = rt->bes[b];
 		int i = 0;
@@ -171,10 +214,14 @@ int runtime_build(struct runtime *rt, char *err, size_t errlen)
 
 void runtime_destroy(struct runtime *rt)
 {
-	for (int i = 0; i < rt->nchecks && rt->checks; i++)
+	for (int i = 0; i < rt->nchecks && rt->checks; i++) {
 		if (rt->checks[i].srv)
 			check_stop(&rt->checks[i]);
+		if (rt->graces)
+			loop_timer_cancel(&rt->w.loop, &rt->graces[i].t);
+	}
 	free(rt->checks);
+	free(rt->graces);
 	worker_destroy(&rt->w);
 	for (int b = 0; b < rt->nbe; b++) {
 		struct pbackend *be = rt->bes[b];

@@ -6,6 +6,8 @@
 #include "health/check.h"
 #include "proxy/proxy.h"
 
+struct role_grace;
+
 struct runtime {
 	struct cfg *cfg;
 	struct worker w;
@@ -14,6 +16,7 @@ struct runtime {
 	struct pbackend **bes;
 	int nbe;
 	struct check *checks;
+	struct role_grace *graces;  /* one per check: closing sessions after a role change */
 	int nchecks;
 	struct check_env cenv;
 	int maxconn;
