@@ -199,7 +199,7 @@ int check_start(struct check *c, struct server *srv, const struct cfg_server *cs
 	c->type = be->check_type;
 	c->rules = &be->rules;
 	c->status = "INI";
-	c->last_ok = 1;
+	c->last_ok = -1; /* the first result is always news */
 	io_init(&c->io, -1, NULL);
 	timer_init(&c->timer, check_timer_cb);
 	check_fsm_init(&c->fsm, cs->o.rise, cs->o.fall);

@@ -244,6 +244,8 @@ static void do_send(struct check *c)
 {
 	const struct tcr *r = rule(c);
 
+	c->rlen = 0; /* as HAProxy: an expect after a send sees only the new reply */
+	c->rbuf[0] = 0;
 	for (;;) {
 		ssize_t n = send(c->io.fd, r->data, r->len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n == (ssize_t)r->len)
@@ -340,7 +342,7 @@ static void tcpcheck_io(struct loop *l, struct io *io, uint32_t ev)
 		loop_io_set(c->env->loop, &c->io, 0);
 		loop_timer_arm(c->env->loop, &c->timer, c->env->loop->now_ms + (uint64_t)read_timeout(c));
 		if (c->step < c->rules->n && c->rules->v[c->step].kind == TCR_CONNECT)
-			c->step++;
+			c->step++; /* else it was the implicit connect */
 		advance(c);
 		return;
 	}
@@ -361,10 +363,14 @@ void tcpcheck_run(struct check *c)
 		}
 	}
 	c->rbuf[0] = 0;
-	if (!c->rules->n || c->rules->v[0].kind != TCR_CONNECT)
-		do_connect(c, NULL); /* the implicit first connect */
-	else
+	while (c->step < c->rules->n && c->rules->v[c->step].kind == TCR_COMMENT)
+		c->step++;
+	if (c->step < c->rules->n && c->rules->v[c->step].kind == TCR_CONNECT) {
 		advance(c);
+		return;
+	}
+	c->step = 0;
+	do_connect(c, NULL); /* the implicit first connect */
 }
 
 void tcpcheck_timeout(struct check *c)

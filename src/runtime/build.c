@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include "core/strutil.h"
+#include "health/agent.h"
 
 #define FD_RESERVE 64 /* descriptors kept for logs, checks, epoll, signals */
 
@@ -116,6 +117,8 @@ static struct pbackend *build_backend(struct runtime *rt, const struct cfg_proxy
 			  (cs->o.shutdown_backup_on_up ? SRV_O_SHUT_BACKUP_ON_UP : 0);
 		if (cs->o.check && !cs->o.disabled)
 			rt->nchecks++;
+		if (cs->o.agent_check && !cs->o.disabled)
+			rt->nagents++;
 		be->lb.srv[i] = s;
 	}
 	backend_init(&be->lb, px->algo, px->hash_type, px->random_draws);
@@ -180,6 +183,16 @@ static void start_checks(struct runtime *rt)
 				    first);
 		}
 	}
+	rt->agents = xcalloc((size_t)(rt->nagents ? rt->nagents : 1), sizeof(*rt->agents));
+	n = 0;
+	for (int b = 0; b < rt->nbe; b++) {
+		struct pbackend *be = rt->bes[b];
+		int i = 0;
+		for (const struct cfg_server *cs = be->cfg->servers; cs; cs = cs->next, i++)
+			if (cs->o.agent_check && !cs->o.disabled)
+				agent_start(&rt->agents[n++], be->lb.srv[i], cs, &rt->cenv, &be->cfg->logs,
+					    be->cfg->log_global ? &rt->cfg->g.logs : NULL, 0);
+	}
 }
 
 int runtime_build(struct runtime *rt, char *err, size_t errlen)
@@ -222,6 +235,9 @@ void runtime_destroy(struct runtime *rt)
 	}
 	free(rt->checks);
 	free(rt->graces);
+	for (int i = 0; i < rt->nagents && rt->agents; i++)
+		agent_stop(&rt->agents[i]);
+	free(rt->agents);
 	worker_destroy(&rt->w);
 	for (int b = 0; b < rt->nbe; b++) {
 		struct pbackend *be = rt->bes[b];

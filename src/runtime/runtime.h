@@ -7,6 +7,7 @@
 #include "proxy/proxy.h"
 
 struct role_grace;
+struct agent;
 
 struct runtime {
 	struct cfg *cfg;
@@ -18,6 +19,8 @@ struct runtime {
 	struct check *checks;
 	struct role_grace *graces;  /* one per check: closing sessions after a role change */
 	int nchecks;
+	struct agent *agents;
+	int nagents;
 	struct check_env cenv;
 	int maxconn;
 };

@@ -253,3 +253,57 @@ def ask_name(port, payload=b"", timeout=5):
                 break
             data += d
         return data.split(b"\n")[0].decode()
+
+
+class ScriptServer:
+    """A TCP server that plays a script on every connection: ("send", bytes)
+    writes, ("recv",) waits for some data, then it closes. Records what it
+    received in self.received (one bytes object per connection)."""
+
+    def __init__(self, script):
+        self.script = script
+        self.received = []
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.running = True
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while self.running:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._play, args=(c,), daemon=True).start()
+
+    def _play(self, c):
+        got = b""
+        c.settimeout(3)
+        try:
+            for step in self.script:
+                if step[0] == "send":
+                    c.sendall(step[1])
+                else:
+                    d = c.recv(65536)
+                    got += d
+                    if not d:
+                        break
+        except OSError:
+            pass
+        self.received.append(got)
+        try:
+            c.close()
+        except OSError:
+            pass
+
+    def stop(self):
+        self.running = False
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()

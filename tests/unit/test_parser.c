@@ -280,6 +280,24 @@ static const struct { const char *text, *diag; } errors[] = {
 	  "t.cfg:2: 'maxconn': invalid value '-5' (expects an integer from 1 to 10000000)\n" },
 	{ "userlist u\n user x password y\n" BASE "backend b\n",
 	  "t.cfg:1: section 'userlist' is not supported by ferry; its lines are skipped\n" },
+	{ BASE "backend b\n tcp-check expect regex x\n",
+	  "t.cfg:7: 'tcp-check expect regex' is not supported (ferry supports string, rstring, binary, rbinary)\n" },
+	{ BASE "backend b\n tcp-check expect rstring ^(OK\n",
+	  "t.cfg:7: 'tcp-check expect rstring': invalid regular expression '^(OK': Unmatched ( or \\(\n" },
+	{ BASE "backend b\n tcp-check send-binary 0g\n",
+	  "t.cfg:7: 'tcp-check send-binary': '0g' is not an even number of hex digits\n" },
+	{ BASE "backend b\n tcp-check send-lf x\n",
+	  "t.cfg:7: 'tcp-check send-lf' needs HAProxy's log-format expressions, which ferry does not support yet\n" },
+	{ BASE "backend b\n option pgsql-check role primary\n",
+	  "t.cfg:7: 'option pgsql-check' with role, password, dbname, sslmode or max-lag needs 'user <name>'\n" },
+	{ BASE "backend b\n option pgsql-check user x role leader\n",
+	  "t.cfg:7: 'option pgsql-check role' expects primary, replica or any\n" },
+	{ BASE "backend b\n option pgsql-check user x max-lag lots\n",
+	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m) or a duration (10s)\n" },
+	{ BASE "backend b\n server s 127.0.0.1:1 agent-check\n",
+	  "t.cfg:7: server 's': 'agent-check' needs 'agent-port'\n" },
+	{ BASE "backend b\n server s 127.0.0.1:1 on-marked-down kill\n",
+	  "t.cfg:7: 'on-marked-down' expects 'shutdown-sessions'\n" },
 	{ BASE "backend b\n default_backend x\n",
 	  "t.cfg:7: warning: 'default_backend' ignored because backend 'b' has no frontend capability\n" },
 	{ "defaults\n server s 127.0.0.1:1\nbackend b\n",
@@ -296,6 +314,31 @@ static void test_error_messages(void **st)
 			print_error("case %zu:\n--- expected\n%s--- got\n%s", i, errors[i].diag, d);
 		assert_string_equal(d, errors[i].diag);
 	}
+}
+
+static void test_check_options(void **st)
+{
+	struct cfg_proxy *b;
+	(void)st;
+	assert_string_equal(parse(BASE "backend b\n option pgsql-check user monitor\n"
+				  "backend r\n option pgsql-check user monitor password 'se cret' dbname postgres sslmode prefer role replica max-lag 16MB\n"
+				  " role-change-grace 5s\n"
+				  "backend t\n option pgsql-check user m role primary max-lag 10s\n"), 
+			    "t.cfg:12: warning: 'max-lag' only applies to replicas; with role primary it only affects servers in recovery\n");
+	b = cfg_find_proxy(&cfg, "b", PX_CAP_BE);
+	assert_int_equal(b->check_type, CHK_TCPCHECK);
+	assert_int_equal(b->rules.n, 4); /* connect linger, send startup, expect !^E, expect auth */
+	assert_int_equal(b->rules.v[1].len, 15 + 7);
+	assert_memory_equal(b->rules.v[1].data, "\x00\x00\x00\x16\x00\x03\x00\x00user\x00monitor\x00\x00", 22);
+	b = cfg_find_proxy(&cfg, "r", PX_CAP_BE);
+	assert_int_equal(b->check_type, CHK_PGSQL);
+	assert_string_equal(b->pg.password, "se cret");
+	assert_int_equal(b->pg.role, PG_ROLE_REPLICA);
+	assert_int_equal(b->pg.max_lag_bytes, 16 << 20);
+	assert_int_equal(b->role_change_grace, 5000);
+	b = cfg_find_proxy(&cfg, "t", PX_CAP_BE);
+	assert_int_equal(b->pg.max_lag_ms, 10000);
+	assert_int_equal(b->pg.max_lag_bytes, 0);
 }
 
 static void test_all_errors_reported(void **st)
@@ -334,6 +377,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_global_keywords, teardown),
 		cmocka_unit_test_teardown(test_error_messages, teardown),
 		cmocka_unit_test_teardown(test_all_errors_reported, teardown),
+		cmocka_unit_test_teardown(test_check_options, teardown),
 		cmocka_unit_test_teardown(test_warnings_for_ignored, teardown),
 	};
 	return cmocka_run_group_tests_name("parser", tests, NULL, NULL);
