@@ -71,3 +71,56 @@ class PgCluster:
                            capture_output=True)
         self.started = []
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+class PgReplicaSet(PgCluster):
+    """A primary and streaming replicas made with pg_basebackup -R.
+    names[0] is the primary; the others replicate from it."""
+
+    def start(self):
+        first = os.path.join(self.base, self.names[0])
+        self._run([os.path.join(self.bin, "initdb"), "-D", first, "-U", "postgres",
+                   "--auth=trust", "-N", "-E", "UTF8", "--locale=C"])
+        self._configure(first, self.names[0], self.ports[0])
+        self.dirs.append(first)
+        self._pg_ctl(first, "start")
+        self.started.append(first)
+        for port, name in zip(self.ports[1:], self.names[1:]):
+            d = os.path.join(self.base, name)
+            self._run([os.path.join(self.bin, "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.ports[0]),
+                       "-U", "postgres", "-D", d, "-R", "-X", "stream", "-c", "fast"])
+            self._configure(d, name, port)
+            self.dirs.append(d)
+            self._pg_ctl(d, "start")
+            self.started.append(d)
+        return self
+
+    def _configure(self, d, name, port):
+        with open(os.path.join(d, "postgresql.auto.conf"), "a") as f:
+            f.write("cluster_name = '%s'\nport = %d\nlisten_addresses = '127.0.0.1'\n"
+                    "unix_socket_directories = '%s'\nfsync = off\nmax_connections = 200\n"
+                    "wal_keep_size = 256MB\n" % (name, port, self.base))
+        if os.geteuid() == 0:
+            subprocess.run(["chown", "postgres:postgres", os.path.join(d, "postgresql.auto.conf")], check=True)
+
+    def _pg_ctl(self, d, *args):
+        return self._run([os.path.join(self.bin, "pg_ctl"), "-D", d, "-l", d + ".log", "-w", "-t", "60", *args])
+
+    def dir_of(self, name):
+        return os.path.join(self.base, name)
+
+    def stop_one(self, name, mode="fast"):
+        self._run([os.path.join(self.bin, "pg_ctl"), "-D", self.dir_of(name), "-m", mode, "-w", "stop"])
+        self.started.remove(self.dir_of(name))
+
+    def promote(self, name):
+        self._pg_ctl(self.dir_of(name), "promote")
+
+    def set_hba(self, name, lines):
+        """Puts lines first in pg_hba.conf (first match wins) and reloads."""
+        path = os.path.join(self.dir_of(name), "pg_hba.conf")
+        with open(path) as f:
+            old = f.read()
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n" + old)
+        self._pg_ctl(self.dir_of(name), "reload")

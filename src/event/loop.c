@@ -63,6 +63,15 @@ void loop_io_close(struct loop *l, struct io *io)
 	io->events = 0;
 }
 
+void loop_io_forget(struct loop *l, struct io *io)
+{
+	if (io->fd >= 0 && io->registered)
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	io->fd = -1;
+	io->registered = 0;
+	io->events = 0;
+}
+
 void loop_timer_arm(struct loop *l, struct timer *t, uint64_t when_ms)
 {
 	if (t->hn.idx >= 0) {

@@ -49,6 +49,8 @@ void loop_free(struct loop *l);
 int loop_io_set(struct loop *l, struct io *io, uint32_t events);
 /* Removes io from the loop and closes its fd. */
 void loop_io_close(struct loop *l, struct io *io);
+/* Removes io from the loop without closing its fd (a library owns it). */
+void loop_io_forget(struct loop *l, struct io *io);
 static inline void io_init(struct io *io, int fd, io_cb cb)
 {
 	io->fd = fd;

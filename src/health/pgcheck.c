@@ -1,17 +1,369 @@
-/* Placeholder until the libpq check lands: reports that it is unavailable. */
+/* ferry's PostgreSQL check: a real login through libpq's non-blocking API
+ * on ferry's own event loop, kept open between checks, then one query for
+ * the server's role (pg_is_in_recovery), WAL positions, replay delay,
+ * timeline and system identifier. The verdict depends on the backend's
+ * "role": primary, replica (within max-lag) or any. In a role primary
+ * backend, two servers claiming to be primary are arbitrated by timeline
+ * when they share a system identifier, and refused otherwise. */
 #include "health/check.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "core/addr.h"
+
+#define PG_QUERY \
+	"SELECT pg_is_in_recovery()," \
+	" (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END" \
+	"  - '0/0'::pg_lsn)::bigint," \
+	" (COALESCE(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), '0/0') - '0/0'::pg_lsn)::bigint," \
+	" COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)::float8," \
+	" CASE WHEN pg_is_in_recovery() THEN 0" \
+	"  ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END," \
+	" (SELECT system_identifier FROM pg_control_system())::text"
+
+enum pg_phase { PGP_IDLE, PGP_CONNECTING, PGP_QUERY };
+
+struct pgstate {
+	PGconn *conn;
+	enum pg_phase phase;
+	int valid;            /* the last check got an answer */
+	int in_recovery;
+	int known_role;       /* 0 none yet, 1 primary, 2 replica: for role changes */
+	long long lsn;        /* current (primary) or replayed (replica) WAL position */
+	long long received;   /* received WAL position (replica) */
+	double replay_age;    /* seconds since the last replayed transaction */
+	int timeline;         /* primaries only */
+	char sysid[32];
+};
+
+static void pg_io(struct loop *l, struct io *io, uint32_t ev);
+
+static void drop(struct check *c)
+{
+	struct pgstate *pg = c->pg;
+
+	loop_io_forget(c->env->loop, &c->io);
+	if (pg->conn)
+		PQfinish(pg->conn);
+	pg->conn = NULL;
+	pg->phase = PGP_IDLE;
+}
+
+static void fail(struct check *c, const char *status, const char *why)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s", why);
+	msg[strcspn(msg, "\n")] = 0; /* libpq messages end in a newline */
+	c->pg->valid = 0;
+	drop(c);
+	check_done(c, 0, status, msg);
+}
+
+static void watch(struct check *c, uint32_t events)
+{
+	int fd = PQsocket(c->pg->conn);
+
+	if (c->io.fd != fd) { /* libpq may switch sockets while connecting */
+		loop_io_forget(c->env->loop, &c->io);
+		io_init(&c->io, fd, pg_io);
+	}
+	loop_io_set(c->env->loop, &c->io, events);
+}
+
+static void human_bytes(long long b, char *out, size_t len)
+{
+	if (b >= 1LL << 30 && b % (1LL << 30) == 0)
+		snprintf(out, len, "%lldGB", b >> 30);
+	else if (b >= 1LL << 20)
+		snprintf(out, len, "%lldMB", b >> 20);
+	else if (b >= 1LL << 10)
+		snprintf(out, len, "%lldkB", b >> 10);
+	else
+		snprintf(out, len, "%lldB", b);
+}
+
+static struct pgstate *peer_state(const struct server *s)
+{
+	const struct check *pc = s->check;
+
+	return pc && pc->type == CHK_PGSQL ? pc->pg : NULL;
+}
+
+/* Split-brain arbitration for a role primary backend, seen from c (which
+ * claims to be primary). Returns 1 when c may serve, else 0 with a reason.
+ * Losers that are still UP are taken down at once. */
+static int arbitrate(struct check *c, char *why, size_t len)
+{
+	const struct backend *be = c->srv->be;
+	struct pgstate *me = c->pg;
+	int wins = 1;
+
+	for (int i = 0; i < be->nsrv; i++) {
+		struct server *o = be->srv[i];
+		struct pgstate *op = peer_state(o);
+		if (o == c->srv || !op || !op->valid || op->in_recovery)
+			continue;
+		if (!me->sysid[0] || strcmp(me->sysid, op->sysid)) {
+			snprintf(why, len, "split brain: %s and %s both claim to be primary with different "
+				 "system identifiers (%s, %s); routing to neither",
+				 c->srv->name, o->name, me->sysid, op->sysid);
+			log_proc(1, "backend %s: %s", be->name, why);
+			wins = 0;
+			continue;
+		}
+		if (me->timeline > op->timeline) {
+			/* o is the stale primary: it leaves now, unless its check is busy,
+			 * in which case c waits one more round rather than risk two */
+			struct check *oc = o->check;
+			if (o->up && oc->running) {
+				snprintf(why, len, "newer timeline %d than %s (timeline %d), waiting for it to leave",
+					 me->timeline, o->name, op->timeline);
+				wins = 0;
+			} else if (o->up) {
+				char r[200];
+				snprintf(r, sizeof(r), "split brain: timeline %d is older than %s's timeline %d",
+					 op->timeline, c->srv->name, me->timeline);
+				log_proc(1, "backend %s: %s/%s %s", be->name, be->name, o->name, r);
+				check_done_role_change(oc, "L7STS", r);
+			}
+			continue;
+		}
+		if (me->timeline < op->timeline)
+			snprintf(why, len, "split brain: timeline %d is older than %s's timeline %d",
+				 me->timeline, o->name, op->timeline);
+		else
+			snprintf(why, len, "split brain: %s and %s both claim to be primary on timeline %d; routing to neither",
+				 c->srv->name, o->name, me->timeline);
+		log_proc(1, "backend %s: %s", be->name, why);
+		wins = 0;
+	}
+	return wins;
+}
+
+/* Decides UP or DOWN from the answer, and the weight of a lagging replica. */
+static void verdict(struct check *c)
+{
+	const struct cfg_pgcheck *cfg = &c->pxcfg->pg;
+	struct pgstate *pg = c->pg;
+	int role = pg->in_recovery ? 2 : 1, changed = pg->known_role && pg->known_role != role;
+	char why[300], a[32], b[32];
+
+	pg->known_role = role;
+	if (cfg->role == PG_ROLE_PRIMARY && pg->in_recovery) {
+		if (changed)
+			check_done_role_change(c, "L7STS", "is in recovery (demoted from primary)");
+		else
+			check_done(c, 0, "L7STS", "is in recovery");
+		return;
+	}
+	if (cfg->role == PG_ROLE_REPLICA && !pg->in_recovery) {
+		if (changed)
+			check_done_role_change(c, "L7STS", "is not in recovery (promoted to primary)");
+		else
+			check_done(c, 0, "L7STS", "is not in recovery (it is a primary)");
+		return;
+	}
+	if (!pg->in_recovery) {
+		if (cfg->role == PG_ROLE_PRIMARY && !arbitrate(c, why, sizeof(why))) {
+			check_done(c, 0, "L7STS", why);
+			return;
+		}
+		if (c->srv->eweight != c->srv->uweight)
+			server_set_weight(c->srv, c->srv->uweight);
+		snprintf(why, sizeof(why), "primary, timeline %d", pg->timeline);
+		check_done(c, 1, "L7OK", why);
+		return;
+	}
+	{
+		long long lag = pg->received > pg->lsn ? pg->received - pg->lsn : 0;
+		double age = lag ? pg->replay_age : 0; /* caught up: no delay, however idle */
+		double frac = 0;
+		if (cfg->max_lag_bytes && lag > cfg->max_lag_bytes) {
+			human_bytes(lag, a, sizeof(a));
+			human_bytes(cfg->max_lag_bytes, b, sizeof(b));
+			snprintf(why, sizeof(why), "lag %s > max-lag %s", a, b);
+			check_done(c, 0, "L7STS", why);
+			return;
+		}
+		if (cfg->max_lag_ms && age * 1000 > (double)cfg->max_lag_ms) {
+			snprintf(why, sizeof(why), "lag %.1fs > max-lag %.1fs", age, (double)cfg->max_lag_ms / 1000);
+			check_done(c, 0, "L7STS", why);
+			return;
+		}
+		/* within the limit, fresher replicas weigh more */
+		if (cfg->max_lag_bytes)
+			frac = (double)lag / (double)cfg->max_lag_bytes;
+		else if (cfg->max_lag_ms)
+			frac = age * 1000 / (double)cfg->max_lag_ms;
+		{
+			int w = (int)((double)c->srv->uweight * (1.0 - frac) + 0.5);
+			if (w < 1 && c->srv->uweight)
+				w = 1;
+			if (w != c->srv->eweight)
+				server_set_weight(c->srv, w);
+		}
+		human_bytes(lag, a, sizeof(a));
+		snprintf(why, sizeof(why), "replica, lag %s", a);
+		check_done(c, 1, "L7OK", why);
+	}
+}
+
+static void read_result(struct check *c)
+{
+	struct pgstate *pg = c->pg;
+	PGresult *r;
+	int got = 0;
+
+	if (!PQconsumeInput(pg->conn)) {
+		fail(c, "L7RSP", PQerrorMessage(pg->conn));
+		return;
+	}
+	if (PQisBusy(pg->conn)) {
+		watch(c, EPOLLIN);
+		return;
+	}
+	while ((r = PQgetResult(pg->conn))) {
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 6) {
+			pg->in_recovery = PQgetvalue(r, 0, 0)[0] == 't';
+			pg->lsn = atoll(PQgetvalue(r, 0, 1));
+			pg->received = atoll(PQgetvalue(r, 0, 2));
+			pg->replay_age = atof(PQgetvalue(r, 0, 3));
+			pg->timeline = atoi(PQgetvalue(r, 0, 4));
+			snprintf(pg->sysid, sizeof(pg->sysid), "%s", PQgetvalue(r, 0, 5));
+			got = 1;
+		} else if (!got) {
+			char msg[256];
+			snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
+			PQclear(r);
+			while ((r = PQgetResult(pg->conn)))
+				PQclear(r);
+			fail(c, "L7STS", msg);
+			return;
+		}
+		PQclear(r);
+	}
+	pg->phase = PGP_IDLE;
+	pg->valid = 1;
+	loop_io_set(c->env->loop, &c->io, 0);
+	verdict(c);
+}
+
+static void send_query(struct check *c)
+{
+	struct pgstate *pg = c->pg;
+
+	if (!PQsendQuery(pg->conn, PG_QUERY)) {
+		fail(c, "L7RSP", PQerrorMessage(pg->conn));
+		return;
+	}
+	pg->phase = PGP_QUERY;
+	watch(c, PQflush(pg->conn) == 1 ? EPOLLIN | EPOLLOUT : EPOLLIN);
+}
+
+static void poll_connect(struct check *c)
+{
+	switch (PQconnectPoll(c->pg->conn)) {
+	case PGRES_POLLING_READING:
+		watch(c, EPOLLIN);
+		return;
+	case PGRES_POLLING_WRITING:
+		watch(c, EPOLLOUT);
+		return;
+	case PGRES_POLLING_OK:
+		PQsetnonblocking(c->pg->conn, 1);
+		send_query(c);
+		return;
+	default:
+		fail(c, "L7STS", PQerrorMessage(c->pg->conn));
+		return;
+	}
+}
+
+static void pg_io(struct loop *l, struct io *io, uint32_t ev)
+{
+	struct check *c = (struct check *)((char *)io - offsetof(struct check, io));
+
+	(void)l;
+	if (!c->running)
+		return;
+	if (c->pg->phase == PGP_CONNECTING) {
+		poll_connect(c);
+		return;
+	}
+	if ((ev & EPOLLOUT) && PQflush(c->pg->conn) == 0)
+		loop_io_set(c->env->loop, &c->io, EPOLLIN);
+	if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
+		read_result(c);
+}
+
+static void start_connect(struct check *c)
+{
+	const struct cfg_pgcheck *cfg = &c->pxcfg->pg;
+	struct pgstate *pg = c->pg;
+	char host[64], port[16];
+	const char *keys[12], *vals[12];
+	int n = 0;
+
+	addr_ip_str((struct sockaddr *)&c->addr, host, sizeof(host));
+	snprintf(port, sizeof(port), "%d", addr_port((struct sockaddr *)&c->addr));
+	keys[n] = "hostaddr"; vals[n++] = host;
+	keys[n] = "port"; vals[n++] = port;
+	keys[n] = "user"; vals[n++] = cfg->user;
+	keys[n] = "dbname"; vals[n++] = cfg->dbname ? cfg->dbname : "postgres";
+	keys[n] = "application_name"; vals[n++] = "ferry-health-check";
+	if (cfg->password) {
+		keys[n] = "password"; vals[n++] = cfg->password;
+	}
+	if (cfg->sslmode) {
+		keys[n] = "sslmode"; vals[n++] = cfg->sslmode;
+	}
+	keys[n] = NULL;
+	vals[n] = NULL;
+	pg->conn = PQconnectStartParams(keys, vals, 0);
+	if (!pg->conn || PQstatus(pg->conn) == CONNECTION_BAD) {
+		fail(c, "L4CON", pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
+		return;
+	}
+	pg->phase = PGP_CONNECTING;
+	poll_connect(c);
+}
 
 void pgcheck_run(struct check *c)
 {
-	check_done(c, 0, "L7STS", "PostgreSQL role checks are not built in yet");
+	int64_t to = c->to_check ? c->to_check : c->inter;
+
+	if (!c->pg) {
+		c->pg = calloc(1, sizeof(*c->pg));
+		if (!c->pg) {
+			check_done(c, 0, "SOCKERR", "out of memory");
+			return;
+		}
+	}
+	loop_timer_arm(c->env->loop, &c->timer, c->env->loop->now_ms + (uint64_t)to);
+	if (c->pg->conn && PQstatus(c->pg->conn) == CONNECTION_OK)
+		send_query(c); /* the connection kept from the last check */
+	else {
+		drop(c);
+		start_connect(c);
+	}
 }
 
 void pgcheck_timeout(struct check *c)
 {
-	(void)c;
+	fail(c, c->pg && c->pg->phase == PGP_CONNECTING ? "L4TOUT" : "L7TOUT",
+	     "PostgreSQL did not answer in time");
 }
 
 void pgcheck_release(struct check *c)
 {
-	(void)c;
+	if (!c->pg)
+		return;
+	drop(c);
+	free(c->pg);
+	c->pg = NULL;
 }

@@ -1,0 +1,208 @@
+"""PostgreSQL role awareness against a real primary with two streaming
+replicas (pg_basebackup -R) on loopback."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import DEFAULTS, ROOT, free_port, wait_until
+
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from pgcluster import PgCluster, PgReplicaSet  # noqa: E402
+
+PSQL = shutil.which("psql") or "/usr/bin/psql"
+PGBENCH = shutil.which("pgbench") or "/usr/bin/pgbench"
+INTER = 0.5
+RISE, FALL = 2, 2
+
+
+def psql(port, sql, user="postgres", password=None, check=True):
+    env = dict(os.environ, PGCONNECT_TIMEOUT="3")
+    if password:
+        env["PGPASSWORD"] = password
+    r = subprocess.run([PSQL, "-h", "127.0.0.1", "-p", str(port), "-U", user, "-d", "postgres", "-Atc", sql],
+                       capture_output=True, text=True, timeout=30, env=env)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+@pytest.fixture(scope="module")
+def rs():
+    s = PgReplicaSet([free_port() for _ in range(3)], names=["pg1", "pg2", "pg3"]).start()
+    psql(s.ports[0], "CREATE TABLE writes (id serial PRIMARY KEY, port int, payload text)")
+    # let both replicas catch up before any test looks at them
+    assert wait_until(lambda: all(psql(p, "SELECT count(*) FROM pg_class WHERE relname = 'writes'") == "1"
+                                  for p in s.ports[1:]), 20)
+    yield s
+    s.stop()
+
+
+def cfg(rw, ro, rs, ro_opts="max-lag 1MB", grace=""):
+    servers = "\n".join("    server %s 127.0.0.1:%d" % (n, p) for n, p in zip(rs.names, rs.ports))
+    return "global\n    log stdout format raw local0\n" + DEFAULTS + "    log global\n" + """
+    default-server check inter %dms rise %d fall %d
+frontend pg_rw
+    bind 127.0.0.1:%d
+    default_backend pg_primary
+frontend pg_ro
+    bind 127.0.0.1:%d
+    default_backend pg_replicas
+backend pg_primary
+    option pgsql-check user postgres role primary
+%s
+%s
+backend pg_replicas
+    balance roundrobin
+    option pgsql-check user postgres role replica %s
+%s
+""" % (INTER * 1000, RISE, FALL, rw, ro, grace, servers, ro_opts, servers)
+
+
+def settled(f, n_down):
+    """Waits until the initial checks have taken the wrong-role servers down."""
+    return wait_until(lambda: len(re.findall(r"^Server pg_\w+/pg\d is DOWN", f.stdout(), re.M)) >= n_down, 5)
+
+
+def test_primary_port_reaches_only_the_primary_and_replica_port_only_replicas(ferry, rs):
+    rw, ro = free_port(), free_port()
+    f = ferry(cfg(rw, ro, rs), wait_port=rw)
+    assert settled(f, 3)  # pg2, pg3 out of pg_primary; pg1 out of pg_replicas
+    assert re.search(r"^Server pg_primary/pg2 is DOWN, reason: Layer7 wrong status, info: \"is in recovery\"",
+                     f.stdout(), re.M)
+    assert re.search(r"^Server pg_replicas/pg1 is DOWN, reason: Layer7 wrong status, "
+                     r"info: \"is not in recovery \(it is a primary\)\"", f.stdout(), re.M)
+    for _ in range(8):
+        assert psql(rw, "SELECT pg_is_in_recovery()") == "f"
+    names = set()
+    for _ in range(8):
+        rec, name = psql(ro, "SELECT pg_is_in_recovery(), current_setting('cluster_name')").split("|")
+        assert rec == "t"
+        names.add(name)
+    assert names == {"pg2", "pg3"}
+
+
+def test_lagging_replica_leaves_and_returns(ferry, rs):
+    rw, ro = free_port(), free_port()
+    f = ferry(cfg(rw, ro, rs), wait_port=rw)
+    assert settled(f, 3)
+    psql(rs.ports[1], "SELECT pg_wal_replay_pause()")
+    try:
+        # write well past max-lag 1MB through the primary port
+        psql(rw, "INSERT INTO writes (port, payload) SELECT 0, repeat('x', 1000) FROM generate_series(1, 4000)")
+        m = f.wait_log(r"^Server pg_replicas/pg2 is DOWN, reason: Layer7 wrong status, info: \"lag (\d+)MB > max-lag 1MB\"",
+                       timeout=FALL * INTER + 3)
+        assert m, f.stdout()
+        # pg3 replays the same burst and may itself be out for a moment (a real
+        # lag, which ferry reports): wait until it is back, then only pg3 answers
+        assert wait_until(lambda: {psql(ro, "SELECT current_setting('cluster_name')", check=False)
+                                   for _ in range(4)} == {"pg3"}, RISE * INTER + 3), f.stdout()
+        assert "pg_replicas/pg2 is UP" not in f.stdout()
+    finally:
+        psql(rs.ports[1], "SELECT pg_wal_replay_resume()")
+    assert f.wait_log(r"^Server pg_replicas/pg2 is UP", timeout=RISE * INTER + 3), f.stdout()
+    assert {psql(ro, "SELECT current_setting('cluster_name')") for _ in range(6)} == {"pg2", "pg3"}
+
+
+def test_auth_methods_and_wrong_password(ferry, rs):
+    p = rs.ports[0]
+    psql(p, "SET password_encryption = 'md5'; CREATE ROLE mon_md5 LOGIN PASSWORD 'md5pw'")
+    psql(p, "SET password_encryption = 'scram-sha-256'; CREATE ROLE mon_scram LOGIN PASSWORD 'scrampw'")
+    psql(p, "CREATE ROLE mon_plain LOGIN PASSWORD 'plainpw'")
+    rs.set_hba("pg1", ["host all mon_plain 127.0.0.1/32 password",
+                       "host all mon_md5 127.0.0.1/32 md5",
+                       "host all mon_scram 127.0.0.1/32 scram-sha-256"])
+    port = free_port()
+    conf = "global\n    log stdout format raw local0\n" + DEFAULTS + "    log global\n"
+    conf += "frontend f\n    bind 127.0.0.1:%d\n    default_backend plain\n" % port
+    for be, user, pw in (("plain", "mon_plain", "plainpw"), ("md5", "mon_md5", "md5pw"),
+                         ("scram", "mon_scram", "scrampw"), ("wrong", "mon_scram", "nope")):
+        conf += ("backend %s\n    option pgsql-check user %s password %s role any\n"
+                 "    server pg1 127.0.0.1:%d check inter 300 rise 1 fall 1\n    option log-health-checks\n"
+                 % (be, user, pw, p))
+    f = ferry(conf, wait_port=port)
+    for be in ("plain", "md5", "scram"):
+        assert f.wait_log(r"^Health check for server %s/pg1 succeeded, reason: Layer7 check passed, "
+                          r"info: \"primary, timeline \d+\"" % be, timeout=3), f.stdout()
+    assert f.wait_log(r"^Server wrong/pg1 is DOWN, reason: Layer7 wrong status, info: \".*"
+                      r"password authentication failed for user \"mon_scram\"", timeout=3), f.stdout()
+    assert not re.search(r"^Server (plain|md5|scram)/pg1 is DOWN", f.stdout(), re.M)
+
+
+def test_split_brain_different_systems_routes_nowhere(ferry):
+    two = PgCluster([free_port(), free_port()], names=["a", "b"])
+    # two separate initdb runs: two different system identifiers
+    two.start()
+    other = PgCluster([free_port()], names=["c"]).start()
+    try:
+        port = free_port()
+        conf = "global\n    log stdout format raw local0\n" + DEFAULTS + "    log global\n" + """
+listen pg_rw
+    bind 127.0.0.1:%d
+    option pgsql-check user postgres role primary
+    server a 127.0.0.1:%d check inter 300 rise 1 fall 1
+    server c 127.0.0.1:%d check inter 300 rise 1 fall 1
+""" % (port, two.ports[0], other.ports[0])
+        f = ferry(conf, wait_port=port)
+        assert f.wait_log(r"split brain: \w and \w both claim to be primary with different system identifiers "
+                          r"\(\d+, \d+\); routing to neither", timeout=3), f.stdout()
+        assert f.wait_log(r"^backend pg_rw has no server available!", timeout=3)
+        t0 = time.monotonic()
+        assert psql(port, "SELECT 1", check=False) is None  # nothing routed
+        assert time.monotonic() - t0 < 3
+        assert "split brain" in f.stderr()
+    finally:
+        two.stop()
+        other.stop()
+
+
+def pgbench_writes(port, seconds, out):
+    """Runs pgbench write transactions through port for `seconds`, starting it
+    again whenever it stops on an error; records (time, ok, output)."""
+    script = os.path.join(out, "write.sql")
+    with open(script, "w") as fh:
+        fh.write("INSERT INTO writes (port, payload) VALUES (inet_server_port(), 'pgbench');\n")
+    end = time.monotonic() + seconds
+    runs = []
+    while time.monotonic() < end:
+        r = subprocess.run([PGBENCH, "-n", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c", "1",
+                            "-t", "20", "-f", script, "postgres"], capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, PGCONNECT_TIMEOUT="2"))
+        runs.append((time.monotonic(), r.returncode == 0 and "aborted" not in r.stderr, r.stdout + r.stderr))
+        if r.returncode != 0:
+            time.sleep(0.05)
+    return runs
+
+
+def test_switchover_writes_follow_the_promoted_replica(ferry, rs, tmpdir_path):
+    import threading
+    rw, ro = free_port(), free_port()
+    f = ferry(cfg(rw, ro, rs, grace="    role-change-grace 0s"), wait_port=rw)
+    assert settled(f, 3)
+    result = {}
+    t = threading.Thread(target=lambda: result.update(runs=pgbench_writes(rw, 9, tmpdir_path)))
+    t.start()
+    time.sleep(1.5)
+    rs.stop_one("pg1")
+    time.sleep(0.5)
+    rs.promote("pg2")
+    t_promote = time.monotonic()
+    t.join()
+    runs = result["runs"]
+    assert runs[0][1], runs[0][2]  # writes worked before
+    assert any(not ok for _, ok, _ in runs), "stopping the primary interrupted nothing?"
+    back = [ts for ts, ok, _ in runs if ok and ts > t_promote]
+    assert back, "no write succeeded after the promotion:\n" + "\n".join(o for _, _, o in runs[-3:])
+    # each pgbench run takes some time after ferry switched: allow for one run
+    assert back[0] - t_promote <= FALL * INTER + 1 + 1.5
+    for _, ok, out in runs:
+        assert "read-only transaction" not in out  # never a write on a server in recovery
+    assert f.wait_log(r"^Server pg_primary/pg2 is UP", timeout=1)
+    assert psql(rw, "SELECT current_setting('cluster_name')") == "pg2"
+    assert f.wait_log(r"^Server pg_replicas/pg2 is DOWN, reason: Layer7 wrong status, "
+                      r"info: \"is not in recovery \(promoted to primary\)\"", timeout=2)
