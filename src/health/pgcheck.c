@@ -112,7 +112,8 @@ static int arbitrate(struct check *c, char *why, size_t len)
 			snprintf(why, len, "split brain: %s and %s both claim to be primary with different "
 				 "system identifiers (%s, %s); routing to neither",
 				 c->srv->name, o->name, me->sysid, op->sysid);
-			log_proc(1, "backend %s: %s", be->name, why);
+			if (c->srv->up) /* said once, when it takes the server out */
+				log_proc(1, "backend %s: %s", be->name, why);
 			wins = 0;
 			continue;
 		}
@@ -139,7 +140,8 @@ static int arbitrate(struct check *c, char *why, size_t len)
 		else
 			snprintf(why, len, "split brain: %s and %s both claim to be primary on timeline %d; routing to neither",
 				 c->srv->name, o->name, me->timeline);
-		log_proc(1, "backend %s: %s", be->name, why);
+		if (c->srv->up)
+			log_proc(1, "backend %s: %s", be->name, why);
 		wins = 0;
 	}
 	return wins;

@@ -206,3 +206,37 @@ def test_switchover_writes_follow_the_promoted_replica(ferry, rs, tmpdir_path):
     assert psql(rw, "SELECT current_setting('cluster_name')") == "pg2"
     assert f.wait_log(r"^Server pg_replicas/pg2 is DOWN, reason: Layer7 wrong status, "
                       r"info: \"is not in recovery \(promoted to primary\)\"", timeout=2)
+
+
+def test_promotion_while_old_primary_runs_newer_timeline_wins(ferry, tmpdir_path):
+    """Same system identifier, two primaries: the newer timeline gets the writes,
+    the old one leaves at once, and the promoted server's replica sessions are
+    closed after role-change-grace."""
+    s = PgReplicaSet([free_port() for _ in range(2)], names=["pg1", "pg2"]).start()
+    try:
+        rw, ro = free_port(), free_port()
+        f = ferry(cfg(rw, ro, s, ro_opts="", grace="    role-change-grace 1s"), wait_port=rw)
+        assert settled(f, 2)
+        held = socket.create_connection(("127.0.0.1", ro), timeout=5)  # a session on pg2 via the replica port
+        time.sleep(2 * INTER)  # every server checked at least once: ferry knows its role
+        s.promote("pg2")
+        t0 = time.monotonic()
+        assert f.wait_log(r"^Server pg_primary/pg1 is DOWN, reason: Layer7 wrong status, "
+                          r"info: \"split brain: timeline 1 is older than pg2's timeline 2\"", timeout=4), f.stdout()
+        assert f.wait_log(r"^Server pg_primary/pg2 is UP", timeout=RISE * INTER + 2), f.stdout()
+        assert wait_until(lambda: psql(rw, "SELECT current_setting('cluster_name')", check=False) == "pg2", 2)
+        # never both: from now on every write goes to pg2
+        for _ in range(5):
+            assert psql(rw, "SELECT current_setting('cluster_name')") == "pg2"
+        # the replica-port session on the promoted pg2 is closed after the 1 s grace
+        held.settimeout(5)
+        try:
+            got = held.recv(10)
+        except socket.timeout:
+            got = None
+        assert got == b"", f.stdout() + f.stderr()
+        assert 0.9 < time.monotonic() - t0 < 5
+        held.close()
+        assert f.wait_log(r"changed role: closed 1 session", where="stderr")
+    finally:
+        s.stop()
