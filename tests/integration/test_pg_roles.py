@@ -198,6 +198,8 @@ def test_switchover_writes_follow_the_promoted_replica(ferry, rs, tmpdir_path):
     assert any(not ok for _, ok, _ in runs), "stopping the primary interrupted nothing?"
     back = [ts for ts, ok, _ in runs if ok and ts > t_promote]
     assert back, "no write succeeded after the promotion:\n" + "\n".join(o for _, _, o in runs[-3:])
+    print("switchover: first write through the primary port %.2fs after pg_ctl promote returned"
+          % (back[0] - t_promote))
     # each pgbench run takes some time after ferry switched: allow for one run
     assert back[0] - t_promote <= FALL * INTER + 1 + 1.5
     for _, ok, out in runs:
