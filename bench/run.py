@@ -1,0 +1,472 @@
+"""make bench: ferry against HAProxy (and nginx stream, pen when installed)
+and a direct connection, on this machine, in one run.
+
+The proxy under test gets CPU 0 (taskset); the load generators and backends
+get CPU 1. Every scenario is repeated ROUNDS times, interleaved between
+proxies, and medians are reported. Figures per CPU-second use the proxy
+process's utime+stime from /proc/PID/stat over the measurement.
+
+Only loopback is used. Every load runs for a bounded time."""
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from pgcluster import PgCluster  # noqa: E402
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+SECS = float(os.environ.get("BENCH_SECONDS", "3"))
+IDLE_CONNS = int(os.environ.get("BENCH_IDLE", "5000"))
+PROXY_CPU, LOAD_CPU = "0", "1"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_of(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / TICK
+
+
+def rss_of(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                m = re.search(r"VmRSS:\s+(\d+) kB", f.read())
+            total += int(m.group(1)) * 1024
+        except (OSError, AttributeError):
+            pass
+    return total
+
+
+def children(pid):
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        return [int(x) for x in out]
+    except OSError:
+        return []
+
+
+class Proxy:
+    """A proxy process on CPU 0 with four listeners: bulk, http, idle, pg."""
+
+    def __init__(self, name, ports):
+        self.name = name
+        self.ports = ports
+        self.proc = None
+        self.pids = []
+
+    def start(self, cmd, wait_port):
+        """Starts cmd on CPU 0. wait_port: a listener whose backend tolerates an
+        empty probe connection (the http one), or None to wait on ss(8)."""
+        self.proc = subprocess.Popen(["taskset", "-c", PROXY_CPU] + cmd, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        end = time.time() + 10
+        while wait_port is None and time.time() < end:
+            out = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True).stdout
+            if "pid=%d," % self.proc.pid in out:
+                break
+            time.sleep(0.05)
+        while wait_port and time.time() < end:
+            try:
+                socket.create_connection(("127.0.0.1", wait_port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        time.sleep(0.2)
+        kids = children(self.proc.pid)
+        # nginx: the worker does the work (the master only supervises); others: the process itself
+        self.pids = kids if self.name == "nginx" and kids else [self.proc.pid]
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def haproxy_style_config(ports, backends):
+    """The one config file given to both ferry and HAProxy."""
+    pg = "\n".join("    server pg%d 127.0.0.1:%d" % (i + 1, p) for i, p in enumerate(backends["pg"]))
+    return """global
+    nbthread 1
+    maxconn 7000
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    option splice-auto
+listen bulk
+    bind 127.0.0.1:{bulk}
+    server s1 127.0.0.1:{iperf}
+listen http
+    bind 127.0.0.1:{http}
+    server s1 127.0.0.1:{nginx}
+listen idle
+    bind 127.0.0.1:{idle}
+    server s1 127.0.0.1:{hold}
+listen pg
+    bind 127.0.0.1:{pgp}
+    balance roundrobin
+{pg}
+""".format(bulk=ports["bulk"], http=ports["http"], idle=ports["idle"], pgp=ports["pg"],
+           iperf=backends["iperf"], nginx=backends["nginx"], hold=backends["hold"], pg=pg)
+
+
+def nginx_stream_config(ports, backends, tmp):
+    ups = "".join("        server 127.0.0.1:%d;\n" % p for p in backends["pg"])
+    return """load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+daemon off;
+worker_processes 1;
+pid {tmp}/nginx-proxy.pid;
+error_log {tmp}/nginx-proxy.err;
+worker_rlimit_nofile 30000;
+events {{ worker_connections 20000; }}
+stream {{
+    upstream pg {{
+{ups}    }}
+    server {{ listen 127.0.0.1:{bulk}; proxy_pass 127.0.0.1:{iperf}; }}
+    server {{ listen 127.0.0.1:{http}; proxy_pass 127.0.0.1:{nginx}; }}
+    server {{ listen 127.0.0.1:{idle}; proxy_pass 127.0.0.1:{hold}; }}
+    server {{ listen 127.0.0.1:{pgp}; proxy_pass pg; }}
+}}
+""".format(tmp=tmp, ups=ups, bulk=ports["bulk"], http=ports["http"], idle=ports["idle"], pgp=ports["pg"],
+           iperf=backends["iperf"], nginx=backends["nginx"], hold=backends["hold"])
+
+
+def http_backend_config(port, tmp):
+    return """daemon off;
+worker_processes 1;
+pid {tmp}/nginx-backend.pid;
+error_log {tmp}/nginx-backend.err;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location / {{ return 200 "ok\\n"; }}
+    }}
+}}
+""".format(tmp=tmp, port=port)
+
+
+class HoldServer:
+    """Accepts connections and holds them (idle-connection scenario)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8192)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.running = True
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while self.running:
+            try:
+                c, _ = self.sock.accept()
+                self.conns.append(c)
+            except OSError:
+                return
+
+    def drop_all(self):
+        for c in self.conns:
+            c.close()
+        self.conns = []
+
+    def stop(self):
+        self.running = False
+        self.sock.close()
+        self.drop_all()
+
+
+def on_load_cpu(cmd):
+    return ["taskset", "-c", LOAD_CPU] + cmd
+
+
+def measure(proxy, fn):
+    """Runs fn() and returns (its result, proxy CPU seconds used)."""
+    c0 = cpu_of(proxy.pids) if proxy else 0
+    r = fn()
+    c1 = cpu_of(proxy.pids) if proxy else 0
+    return r, c1 - c0
+
+
+def iperf(port, streams):
+    out = subprocess.run(on_load_cpu(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(SECS),
+                                      "-P", str(streams), "-J", "-O", "0.5"]),
+                         capture_output=True, text=True, timeout=SECS + 30).stdout
+    for attempt in range(3):  # iperf3's server serves one test at a time: retry if busy
+        j = json.loads(out)
+        if "sum_received" in j.get("end", {}):
+            return j["end"]["sum_received"]["bits_per_second"] / 1e9
+        time.sleep(1)
+        out = subprocess.run(on_load_cpu(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(SECS),
+                                          "-P", str(streams), "-J", "-O", "0.5"]),
+                             capture_output=True, text=True, timeout=SECS + 30).stdout
+    raise RuntimeError("iperf3 through port %d failed: %s" % (port, j.get("error")))
+
+
+
+def wrk(port, close):
+    cmd = ["wrk", "-t1", "-c50", "-d%ds" % int(SECS), "--latency", "http://127.0.0.1:%d/" % port]
+    if close:
+        cmd[2:2] = ["-H", "Connection: close"]
+    out = subprocess.run(on_load_cpu(cmd), capture_output=True, text=True, timeout=SECS + 30).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def lat(q):
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)" % q, out, re.M)
+        v, u = float(m.group(1)), m.group(2)
+        return v * {"us": 1, "ms": 1000, "s": 1e6}[u]
+    errors = re.search(r"Socket errors: (.*)", out)
+    return rps, lat("50"), lat("99"), errors.group(1) if errors else ""
+
+
+def idle_memory(proxy, port, hold):
+    hold.drop_all()
+    time.sleep(0.3)
+    before = rss_of(proxy.pids)
+    conns = []
+    try:
+        for _ in range(IDLE_CONNS):
+            conns.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        end = time.time() + 15
+        while len(hold.conns) < IDLE_CONNS and time.time() < end:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        after = rss_of(proxy.pids)
+        proxied = len(hold.conns)
+    finally:
+        for c in conns:
+            c.close()
+        hold.drop_all()
+    time.sleep(0.5)
+    return (after - before) / max(proxied, 1), proxied
+
+
+def pgbench(port, connect_each):
+    cmd = ["pgbench", "-n", "-S", "-c", "8", "-j", "1", "-T", str(int(SECS)), "-h", "127.0.0.1",
+           "-p", str(port), "-U", "postgres", "postgres"]
+    if connect_each:
+        cmd.insert(2, "-C")
+    out = subprocess.run(on_load_cpu(cmd), capture_output=True, text=True, timeout=SECS + 60).stdout
+    m = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out) or re.search(r"tps = ([\d.]+)", out)
+    return float(m.group(1))
+
+
+def main():
+    os.sched_setaffinity(0, {int(LOAD_CPU)})  # backends and clients inherit CPU 1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # HAProxy wants about 2.5 descriptors per maxconn (7000 → 17500): the
+    # hard limit here is 20000, which is why maxconn is 7000 in the config
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    tmp = tempfile.mkdtemp(prefix="ferry-bench-")
+    os.chmod(tmp, 0o755)
+    procs, proxies = [], []
+    backends = {"iperf": free_port(), "nginx": free_port()}
+    hold = HoldServer()
+    backends["hold"] = hold.port
+    pg = PgCluster([free_port() for _ in range(3)], names=["b1", "b2", "b3"], base=tmp)
+    backends["pg"] = pg.ports
+    results = {"machine": os.uname().release, "rounds": ROUNDS, "seconds": SECS, "scenarios": {}}
+    try:
+        print("bench: starting backends (iperf3, nginx http, 3 PostgreSQL servers) on CPU %s" % LOAD_CPU,
+              flush=True)
+        procs.append(subprocess.Popen(["iperf3", "-s", "-p", str(backends["iperf"])],
+                                      stdout=open(os.path.join(tmp, "iperf3.log"), "w"), stderr=subprocess.STDOUT))
+        with open(os.path.join(tmp, "backend.conf"), "w") as f:
+            f.write(http_backend_config(backends["nginx"], tmp))
+        procs.append(subprocess.Popen(["nginx", "-c", os.path.join(tmp, "backend.conf")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        pg.start()
+        for p in pg.ports:
+            subprocess.run(["pgbench", "-i", "-q", "-s", "1", "-h", "127.0.0.1", "-p", str(p), "-U", "postgres",
+                            "postgres"], capture_output=True, check=True)
+        time.sleep(0.5)
+
+        names = ["direct", "ferry", "haproxy"]
+        if os.path.exists("/usr/lib/nginx/modules/ngx_stream_module.so"):
+            names.append("nginx")
+        if shutil.which("pen"):
+            names.append("pen")
+        for name in names[1:]:
+            ports = {k: free_port() for k in ("bulk", "http", "idle", "pg")}
+            px = Proxy(name, ports)
+            if name in ("ferry", "haproxy"):
+                cfg = os.path.join(tmp, "%s.cfg" % name)
+                with open(cfg, "w") as f:
+                    f.write(haproxy_style_config(ports, backends))
+                cmd = [os.path.join(ROOT, "build", "ferry"), "-q", "-f", cfg] if name == "ferry" \
+                    else ["haproxy", "-db", "-f", cfg]
+                px.start(cmd, ports["http"])
+            elif name == "nginx":
+                conf = os.path.join(tmp, "proxy.conf")
+                with open(conf, "w") as f:
+                    f.write(nginx_stream_config(ports, backends, tmp))
+                px.start(["nginx", "-c", conf], ports["http"])
+            else:  # pen: one process per listener; CPU is summed over them
+                pens = []
+                for key, target in (("bulk", [backends["iperf"]]), ("http", [backends["nginx"]]),
+                                    ("idle", [backends["hold"]]), ("pg", backends["pg"])):
+                    p = Proxy("pen", ports).start(["pen", "-f", "-r", "-x", "20000", "-c", "20000",
+                                                   "127.0.0.1:%d" % ports[key]] +
+                                                  ["127.0.0.1:%d" % t for t in target],
+                                                  ports[key] if key == "http" else None)
+                    pens.append(p)
+                px.proc = pens[0].proc
+                px.pids = [q.proc.pid for q in pens]
+                px.extra = pens
+            proxies.append(px)
+        direct_ports = {"bulk": backends["iperf"], "http": backends["nginx"], "idle": backends["hold"],
+                        "pg": backends["pg"][0]}
+        table = {}
+
+        def run(scenario, fn, per_cpu=True):
+            for r in range(ROUNDS):
+                for name in names:
+                    px = None if name == "direct" else next(p for p in proxies if p.name == name)
+                    ports = direct_ports if px is None else px.ports
+                    try:
+                        value, cpu = measure(px, lambda: fn(ports))
+                    except Exception as e:
+                        raise RuntimeError("%s via %s: %s" % (scenario, name, e)) from e
+                    table.setdefault(scenario, {}).setdefault(name, []).append((value, cpu))
+                    time.sleep(0.2)
+            print("bench: %s done" % scenario, flush=True)
+
+        run("bulk_1", lambda ports: iperf(ports["bulk"], 1))
+        run("bulk_4", lambda ports: iperf(ports["bulk"], 4))
+        run("churn", lambda ports: wrk(ports["http"], True))
+        run("requests", lambda ports: wrk(ports["http"], False))
+        run("pgbench", lambda ports: pgbench(ports["pg"], False))
+        run("pgbench_C", lambda ports: pgbench(ports["pg"], True))
+        idle = {}
+        for r in range(ROUNDS):
+            for px in proxies:
+                idle.setdefault(px.name, []).append(idle_memory(px, px.ports["idle"], hold))
+        print("bench: idle done", flush=True)
+        results["scenarios"] = summarize(table, idle, names)
+    finally:
+        for px in proxies:
+            for p in getattr(px, "extra", [px]):
+                p.stop()
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        hold.stop()
+        pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    report(results)
+    return 0
+
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+def summarize(table, idle, names):
+    s = {}
+    for sc, per in table.items():
+        s[sc] = {}
+        for name in names:
+            rows = per.get(name, [])
+            if sc.startswith("bulk"):
+                gbps = med([v for v, _ in rows])
+                eff = med([v * SECS / c for v, c in rows if c > 0]) if name != "direct" else None
+                s[sc][name] = {"gbit_s": gbps, "gbit_per_cpu_s": eff}
+            elif sc in ("churn", "requests"):
+                rps = med([v[0] for v, _ in rows])
+                eff = med([v[0] * SECS / c for v, c in rows if c > 0]) if name != "direct" else None
+                s[sc][name] = {"per_s": rps, "per_cpu_s": eff, "p50_us": med([v[1] for v, _ in rows]),
+                               "p99_us": med([v[2] for v, _ in rows]),
+                               "errors": sorted({v[3] for v, _ in rows if v[3]})}
+            else:
+                s[sc][name] = {"tps": med([v for v, _ in rows])}
+    s["idle"] = {name: {"bytes_per_conn": med([b for b, _ in v]), "proxied": min(n for _, n in v)}
+                 for name, v in idle.items()}
+    return s
+
+
+def report(res):
+    sc = res["scenarios"]
+    lines = []
+
+    def row(label, key, field, fmt, higher_better=True):
+        data = sc.get(key, {})
+        vals = {n: d.get(field) for n, d in data.items() if d.get(field) is not None}
+        if not vals:
+            return
+        peers = {n: v for n, v in vals.items() if n not in ("ferry", "direct")}
+        f = vals.get("ferry")
+        cells = " ".join("%s=%s" % (n, fmt % v) for n, v in vals.items())
+        ratio = ""
+        if f and peers:
+            best_name = max(peers, key=peers.get) if higher_better else min(peers, key=peers.get)
+            best = peers[best_name]
+            ratio = "  ferry/best(%s)=%.2f" % (best_name, (f / best) if higher_better else (best / f if f else 0))
+            if "direct" in vals and higher_better:
+                ratio += " ferry/direct=%.2f" % (f / vals["direct"])
+        lines.append("%-34s %s%s" % (label, cells, ratio))
+
+    row("bulk 1 stream, Gbit/s", "bulk_1", "gbit_s", "%.1f")
+    row("bulk 1 stream, Gbit per CPU-s", "bulk_1", "gbit_per_cpu_s", "%.1f")
+    row("bulk 4 streams, Gbit/s", "bulk_4", "gbit_s", "%.1f")
+    row("bulk 4 streams, Gbit per CPU-s", "bulk_4", "gbit_per_cpu_s", "%.1f")
+    row("churn, conn/s", "churn", "per_s", "%.0f")
+    row("churn, conn per CPU-s", "churn", "per_cpu_s", "%.0f")
+    row("requests, req/s", "requests", "per_s", "%.0f")
+    row("requests, req per CPU-s", "requests", "per_cpu_s", "%.0f")
+    row("requests, p50 us (lower better)", "requests", "p50_us", "%.0f", higher_better=False)
+    row("requests, p99 us (lower better)", "requests", "p99_us", "%.0f", higher_better=False)
+    row("idle, bytes per conn (lower better)", "idle", "bytes_per_conn", "%.0f", higher_better=False)
+    row("pgbench -S, tps", "pgbench", "tps", "%.0f")
+    row("pgbench -S -C, tps", "pgbench_C", "tps", "%.0f")
+    text = "\n".join(lines)
+    print("\nferry bench (medians of %d rounds, %gs each; proxy on CPU %s, load on CPU %s)\n%s\n"
+          % (res["rounds"], res["seconds"], PROXY_CPU, LOAD_CPU, text))
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    with open(os.path.join(HERE, "results", "latest.txt"), "w") as f:
+        f.write(text + "\n")
+    print(json.dumps(res["scenarios"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
