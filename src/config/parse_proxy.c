@@ -252,8 +252,10 @@ static const struct { const char *name; int cap; unsigned flag; } options[] = {
 	{ "srvtcpka", PX_CAP_BE, PXO_SRVTCPKA },
 };
 
+/* ferry always splices bulk transfers automatically: these change nothing */
+static const char *const splice_options[] = { "splice-auto", "splice-request", "splice-response", NULL };
 static const char *const ignored_options[] = {
-	"splice-auto", "splice-request", "splice-response", "abortonclose",
+	"abortonclose",
 	"nolinger", "independent-streams", "log-separate-errors", "logasap",
 	"socket-stats", "tcp-smart-accept", "tcp-smart-connect", "dontlog-normal",
 	"contstats", "transparent", "persist", NULL
@@ -336,14 +338,18 @@ static void kw_option(struct pctx *p, struct cfg_words *w, int negate)
 		perr(p, "'option %s' is an HAProxy keyword that ferry does not support yet", o);
 		return;
 	}
+	if (in(o, splice_options))
+		return;
 	if (in(o, ignored_options)) {
 		pwarn(p, "'option %s' is not supported yet and is ignored", o);
 		return;
 	}
 	for (int i = 0; ignored_options[i] && n < 50; i++)
 		names[n++] = ignored_options[i];
-	for (int i = 0; check_options[i] && n < 60; i++)
+	for (int i = 0; check_options[i] && n < 58; i++)
 		names[n++] = check_options[i];
+	for (int i = 0; splice_options[i] && n < 62; i++)
+		names[n++] = splice_options[i];
 	names[n] = NULL;
 	{
 		const char *best = str_suggest(o, names);

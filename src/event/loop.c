@@ -53,10 +53,11 @@ int loop_io_set(struct loop *l, struct io *io, uint32_t events)
 
 void loop_io_close(struct loop *l, struct io *io)
 {
+	(void)l;
 	if (io->fd < 0)
 		return;
-	if (io->registered)
-		epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	/* close() removes the fd from the epoll set (ferry never dup()s its
+	 * sockets), so no EPOLL_CTL_DEL: one system call less per socket. */
 	close(io->fd);
 	io->fd = -1;
 	io->registered = 0;

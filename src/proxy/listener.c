@@ -32,6 +32,7 @@ int worker_init(struct worker *w, int maxconn)
 	w->maxconn = maxconn;
 	timer_init(&w->resume_timer, resume_cb);
 	bufpool_init(&w->pool, 256);
+	pipepool_init(&w->pipes, 64);
 	return loop_init(&w->loop);
 }
 
@@ -41,6 +42,7 @@ void worker_destroy(struct worker *w)
 	loop_timer_cancel(&w->loop, &w->resume_timer);
 	loop_free(&w->loop);
 	bufpool_destroy(&w->pool);
+	pipepool_destroy(&w->pipes);
 }
 
 static int may_accept(const struct worker *w, const struct frontend *fe)

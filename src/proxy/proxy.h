@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "event/loop.h"
 #include "proxy/bufpool.h"
+#include "proxy/pipepool.h"
 
 struct worker;
 struct session;
@@ -61,6 +62,7 @@ struct worker {
 	struct timer resume_timer;
 	int stopping;                  /* graceful stop: listeners closed */
 	struct bufpool pool;
+	struct pipepool pipes;
 	uint64_t cum_conns;
 	struct session *sessions;      /* every live session */
 };
@@ -75,6 +77,8 @@ enum sess_state { SESS_QUEUED, SESS_CONNECTING, SESS_TURNAROUND, SESS_ESTABLISHE
 #define SF_CLAIM 0x10     /* holds one of its server's connection slots */
 #define SF_REDISP 0x20    /* was redispatched to another server */
 #define SF_FE_COUNTED 0x40 /* counted in frontend/worker/backend totals */
+#define SF_BULK0 0x80     /* client→server moves bulk data: splice it */
+#define SF_BULK1 0x100    /* server→client moves bulk data: splice it */
 
 struct session {
 	struct io cli, srv;
@@ -87,7 +91,9 @@ struct session {
 	struct session *qprev, *qnext;     /* backend queue */
 	struct session *prev, *next;       /* all sessions of the worker */
 	struct rbuf *buf[2];           /* [0] client→server, [1] server→client */
-	uint8_t state, flags;
+	struct rpipe *pipe[2];         /* the same directions when splicing */
+	uint8_t state;
+	uint16_t flags;
 	char term[2];                  /* termination state for the log */
 	int retries;                   /* connection retries done */
 	int bq_pos;                    /* position when queued (%bq) */
@@ -117,6 +123,8 @@ void listeners_close(struct worker *w);
 /* session.c */
 void session_start(struct worker *w, struct frontend *fe, int fd,
 		   const struct sockaddr *sa, socklen_t salen);
+/* Fills s->dst_addr (the address the client connected to) on first use. */
+void session_dst_addr(struct session *s);
 /* Closes the session with termination state term ("--", "CD", ...). */
 void session_close(struct session *s, const char *term);
 /* Closes every session of the worker (process stop). */
@@ -137,7 +145,7 @@ void relay_timeout(struct session *s);
 
 /* tcplog.c */
 void session_log(const struct session *s);
-void session_log_connect(const struct session *s);
+void session_log_connect(struct session *s);
 void log_set_send(const struct log_set *ls, int level, const char *line);
 
 #endif

@@ -7,6 +7,7 @@
 #include "proxy/proxy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 
 #define EOF_F(d) ((d) ? SF_EOF1 : SF_EOF0)
 #define SHUT_F(d) ((d) ? SF_SHUT1 : SF_SHUT0)
+#define BULK_F(d) ((d) ? SF_BULK1 : SF_BULK0)
 
 static struct io *src_io(struct session *s, int d)
 {
@@ -42,9 +44,13 @@ static void update_interest(struct session *s)
 
 	for (int d = 0; d < 2; d++) {
 		struct rbuf *b = s->buf[d];
-		if (!(s->flags & EOF_F(d)) && (!b || b->tail < RBUF_SIZE))
-			ev[d] |= EPOLLIN;      /* read from this direction's source */
-		if (b && b->head < b->tail)
+		struct rpipe *p = s->pipe[d];
+		/* read from this direction's source while there is room; a pipe is
+		 * refilled only once drained, since how much more it takes is the
+		 * kernel's business (partial pages) and asking too early would spin */
+		if (!(s->flags & EOF_F(d)) && (!b || b->tail < RBUF_SIZE) && (!p || !p->count))
+			ev[d] |= EPOLLIN;
+		if ((b && b->head < b->tail) || (p && p->count))
 			ev[!d] |= EPOLLOUT;    /* write to its destination */
 	}
 	loop_io_set(&s->w->loop, &s->cli, ev[0]);
@@ -77,8 +83,68 @@ static int flush(struct session *s, int d)
 	return 0;
 }
 
+/* Splice path: source socket → pipe → destination socket, no copy through
+ * user space. Returns 0, or -1 when the session closed. */
+static int pump_splice(struct session *s, int d)
+{
+	int src = src_io(s, d)->fd, dst = dst_io(s, d)->fd;
+
+	for (;;) {
+		struct rpipe *p = s->pipe[d];
+		ssize_t n;
+
+		if (p && p->count) {
+			n = splice(p->rfd, NULL, dst, NULL, p->count, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+			if (n > 0) {
+				p->count -= (uint32_t)n;
+				s->last_act[!d] = s->w->loop.now_ms;
+				if (p->count)
+					continue;
+			} else if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+				break; /* destination full: wait for EPOLLOUT */
+			} else {
+				relay_abort(s, !d);
+				return -1;
+			}
+		}
+		if (s->flags & EOF_F(d))
+			break;
+		if (!p) {
+			p = s->pipe[d] = pipepool_get(&s->w->pipes);
+			if (!p) { /* no pipe to be had: back to buffers */
+				s->flags &= ~BULK_F(d);
+				return 1;
+			}
+		}
+		n = splice(src, NULL, p->wfd, NULL, p->size - p->count, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n > 0) {
+			p->count += (uint32_t)n;
+			s->bytes[d] += (uint64_t)n;
+			s->last_act[d] = s->w->loop.now_ms;
+			continue;
+		}
+		if (n == 0) {
+			s->flags |= EOF_F(d);
+			s->last_act[d] = s->w->loop.now_ms;
+			continue; /* flush what the pipe holds, then forward the FIN */
+		}
+		if (errno == EAGAIN || errno == EINTR)
+			break;
+		relay_abort(s, d);
+		return -1;
+	}
+	if (s->pipe[d] && !s->pipe[d]->count) { /* empty: back to the pool */
+		pipepool_put(&s->w->pipes, s->pipe[d]);
+		s->pipe[d] = NULL;
+	}
+	return 0;
+}
+
 /* Moves data for direction d until the source is drained, the destination
- * is full, or the source ended. Returns 0, or -1 when the session closed. */
+ * is full, or the source ended. Small exchanges go through a pooled buffer;
+ * once a read fills the whole buffer the direction is bulk and switches to
+ * splice() as soon as the buffer is drained. Returns 0, or -1 when the
+ * session closed. */
 static int pump(struct session *s, int d)
 {
 	for (;;) {
@@ -90,6 +156,13 @@ static int pump(struct session *s, int d)
 			return -1;
 		if (s->buf[d] || (s->flags & EOF_F(d)))
 			break; /* destination full, or nothing more to read */
+		if (s->flags & BULK_F(d) || s->pipe[d]) {
+			int rc = pump_splice(s, d);
+			if (rc < 0)
+				return -1;
+			if (rc == 0)
+				break;
+		}
 		b = s->buf[d] = bufpool_get(&s->w->pool);
 		if (!b) {
 			relay_abort(s, d);
@@ -106,6 +179,8 @@ static int pump(struct session *s, int d)
 					return -1;
 				break;
 			}
+			if (!s->w->pipes.disabled)
+				s->flags |= BULK_F(d);
 			continue;
 		}
 		bufpool_put(&s->w->pool, b);
@@ -120,7 +195,7 @@ static int pump(struct session *s, int d)
 		relay_abort(s, d);
 		return -1;
 	}
-	if ((s->flags & EOF_F(d)) && !s->buf[d] && !(s->flags & SHUT_F(d))) {
+	if ((s->flags & EOF_F(d)) && !s->buf[d] && !s->pipe[d] && !(s->flags & SHUT_F(d))) {
 		shutdown(dst_io(s, d)->fd, SHUT_WR);
 		s->flags |= SHUT_F(d);
 	}

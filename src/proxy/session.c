@@ -18,6 +18,14 @@ static void srv_connect_cb(struct loop *l, struct io *io, uint32_t ev);
 static void session_timer_cb(struct loop *l, struct timer *t);
 static void try_connect(struct session *s);
 
+void session_dst_addr(struct session *s)
+{
+	socklen_t dl = sizeof(s->dst_addr);
+
+	if (!s->dst_addr.sa.sa_family)
+		getsockname(s->cli.fd, &s->dst_addr.sa, &dl);
+}
+
 static void session_free(void *p)
 {
 	free(p);
@@ -97,11 +105,16 @@ void session_close(struct session *s, const char *term)
 	loop_timer_cancel(&w->loop, &s->timer);
 	loop_io_close(&w->loop, &s->srv);
 	loop_io_close(&w->loop, &s->cli);
-	for (int d = 0; d < 2; d++)
+	for (int d = 0; d < 2; d++) {
 		if (s->buf[d]) {
 			bufpool_put(&w->pool, s->buf[d]);
 			s->buf[d] = NULL;
 		}
+		if (s->pipe[d]) {
+			pipepool_put(&w->pipes, s->pipe[d]);
+			s->pipe[d] = NULL;
+		}
+	}
 	session_log(s); /* logs with this session still counted, as HAProxy does */
 	release_server(s);
 	if (s->flags & SF_FE_COUNTED) {
@@ -235,8 +248,10 @@ static void try_connect(struct session *s)
 
 	s->state = SESS_CONNECTING;
 	memcpy(&ss, &srv->addr, srv->addrlen);
-	if (srv->port_omitted)
+	if (srv->port_omitted) {
+		session_dst_addr(s);
 		addr_set_port((struct sockaddr *)&ss, addr_port(&s->dst_addr.sa));
+	}
 	fd = sock_connect((struct sockaddr *)&ss, srv->addrlen);
 	if (fd < 0) {
 		io_init(&s->srv, -1, srv_connect_cb);
@@ -259,10 +274,10 @@ static void srv_connect_cb(struct loop *l, struct io *io, uint32_t ev)
 	struct session *s = (struct session *)((char *)io - offsetof(struct session, srv));
 
 	(void)l;
-	(void)ev;
 	if (s->state != SESS_CONNECTING)
 		return;
-	if (sock_error(io->fd)) {
+	/* writable without an error or hangup flag: connected, no getsockopt needed */
+	if ((ev & (EPOLLERR | EPOLLHUP)) && sock_error(io->fd)) {
 		connect_failed(s, "SC");
 		return;
 	}
@@ -297,7 +312,6 @@ void session_start(struct worker *w, struct frontend *fe, int fd,
 		   const struct sockaddr *sa, socklen_t salen)
 {
 	struct session *s = calloc(1, sizeof(*s));
-	socklen_t dl = sizeof(s->dst_addr);
 
 	if (!s) {
 		close(fd);
@@ -310,7 +324,6 @@ void session_start(struct worker *w, struct frontend *fe, int fd,
 	s->t_accept = s->last_act[0] = s->last_act[1] = w->loop.now_ms;
 	clock_gettime(CLOCK_REALTIME, &s->accept_date);
 	memcpy(&s->cli_addr, sa, salen < sizeof(s->cli_addr) ? salen : sizeof(s->cli_addr));
-	getsockname(fd, &s->dst_addr.sa, &dl);
 	io_init(&s->cli, fd, relay_cli_io);
 	io_init(&s->srv, -1, srv_connect_cb);
 	timer_init(&s->timer, session_timer_cb);

@@ -34,12 +34,13 @@ static void fmt_date(const struct timespec *ts, char *buf, size_t len)
 		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000);
 }
 
-void session_log_connect(const struct session *s)
+void session_log_connect(struct session *s)
 {
 	char ci[64], dst[80], line[512];
 
 	if (!has_logs(&s->fe->logs) || (s->fe->options & PXO_TCPLOG))
 		return;
+	session_dst_addr(s);
 	addr_ip_str(&s->cli_addr.sa, ci, sizeof(ci));
 	addr_ip_str(&s->dst_addr.sa, dst, sizeof(dst));
 	snprintf(line, sizeof(line), "Connect from %s:%d to %s:%d (%s/TCP)", ci,

@@ -308,3 +308,48 @@ backend be
             names.append(c.recv(100))
     assert names == [b"alive\n"] * 4
     assert f.wait_log(r" fe be/alive 0/\d+/\d+ 6 -- \d+/\d+/\d+/\d+/\+1 0/0")
+
+
+def test_half_close_during_splice(ferry, backends):
+    """A bulk upload (spliced) followed at once by the client's FIN: the
+    server still gets every byte, then the FIN, and its answer comes back."""
+    (b,) = backends(1, mode="hash")
+    port = free_port()
+    ferry(simple(port, b.port), wait_port=port)
+    payload = os.urandom(8 << 20)
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as c:
+        c.sendall(payload)
+        c.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            d = c.recv(4096)
+            if not d:
+                break
+            got += d
+    assert got.decode() == hashlib.sha256(payload).hexdigest()
+
+
+def test_reset_during_splice(ferry):
+    """The server resets in the middle of a bulk download: the client sees a reset."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = free_port()
+    ferry(simple(port, srv.getsockname()[1]), wait_port=port)
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s, _ = srv.accept()
+    s.sendall(os.urandom(4 << 20))  # bulk: ferry splices it
+    got = 0
+    while got < 1 << 20:
+        got += len(c.recv(1 << 16))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    srv.close()
+    err = None
+    try:
+        while c.recv(1 << 16):
+            pass
+    except ConnectionResetError as e:
+        err = e
+    c.close()
+    assert err is not None, "the client saw a clean end instead of a reset"

@@ -357,11 +357,11 @@ static void test_all_errors_reported(void **st)
 static void test_warnings_for_ignored(void **st)
 {
 	(void)st;
-	assert_string_equal(parse("global\n daemon\n user haproxy\n tune.bufsize 32768\n" BASE "backend b\n option splice-auto\n"),
+	assert_string_equal(parse("global\n daemon\n user haproxy\n tune.bufsize 32768\n" BASE "backend b\n option splice-auto\n option nolinger\n"),
 			    "t.cfg:2: warning: 'daemon' is ignored: ferry always runs in the foreground (use your service manager)\n"
 			    "t.cfg:3: warning: 'user' is not supported yet and is ignored\n"
 			    "t.cfg:4: warning: 'tune.bufsize' is not supported yet and is ignored\n"
-			    "t.cfg:11: warning: 'option splice-auto' is not supported yet and is ignored\n");
+			    "t.cfg:12: warning: 'option nolinger' is not supported yet and is ignored\n");
 	assert_int_equal(cfg.nerr, 0);
 	assert_int_equal(cfg.nwarn, 4);
 }
