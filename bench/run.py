@@ -274,7 +274,7 @@ def idle_memory(proxy, port, hold):
             c.close()
         hold.drop_all()
     time.sleep(0.5)
-    return (after - before) / max(proxied, 1), proxied
+    return (after - before) / max(proxied, 1), proxied, after
 
 
 def pgbench(port, connect_each):
@@ -285,6 +285,46 @@ def pgbench(port, connect_each):
     out = subprocess.run(on_load_cpu(cmd), capture_output=True, text=True, timeout=SECS + 60).stdout
     m = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out) or re.search(r"tps = ([\d.]+)", out)
     return float(m.group(1))
+
+
+def start_proxies(names, backends, tmp):
+    """Starts every proxy but "direct", each with its own four listeners."""
+    proxies = []
+    for name in names[1:]:
+        ports = {k: free_port() for k in ("bulk", "http", "idle", "pg")}
+        px = Proxy(name, ports)
+        if name in ("ferry", "haproxy"):
+            cfg = os.path.join(tmp, "%s.cfg" % name)
+            with open(cfg, "w") as f:
+                f.write(haproxy_style_config(ports, backends))
+            cmd = [os.path.join(ROOT, "build", "ferry"), "-q", "-f", cfg] if name == "ferry" \
+                else ["haproxy", "-db", "-f", cfg]
+            px.start(cmd, ports["http"])
+        elif name == "nginx":
+            conf = os.path.join(tmp, "proxy.conf")
+            with open(conf, "w") as f:
+                f.write(nginx_stream_config(ports, backends, tmp))
+            px.start(["nginx", "-c", conf], ports["http"])
+        else:  # pen: one process per listener; CPU is summed over them
+            pens = []
+            for key, target in (("bulk", [backends["iperf"]]), ("http", [backends["nginx"]]),
+                                ("idle", [backends["hold"]]), ("pg", backends["pg"])):
+                p = Proxy("pen", ports).start(["pen", "-f", "-r", "-x", "20000", "-c", "20000",
+                                               "127.0.0.1:%d" % ports[key]] +
+                                              ["127.0.0.1:%d" % t for t in target],
+                                              ports[key] if key == "http" else None)
+                pens.append(p)
+            px.proc = pens[0].proc
+            px.pids = [q.proc.pid for q in pens]
+            px.extra = pens
+        proxies.append(px)
+    return proxies
+
+
+def stop_proxies(proxies):
+    for px in proxies:
+        for p in getattr(px, "extra", [px]):
+            p.stop()
 
 
 def main():
@@ -322,34 +362,7 @@ def main():
             names.append("nginx")
         if shutil.which("pen"):
             names.append("pen")
-        for name in names[1:]:
-            ports = {k: free_port() for k in ("bulk", "http", "idle", "pg")}
-            px = Proxy(name, ports)
-            if name in ("ferry", "haproxy"):
-                cfg = os.path.join(tmp, "%s.cfg" % name)
-                with open(cfg, "w") as f:
-                    f.write(haproxy_style_config(ports, backends))
-                cmd = [os.path.join(ROOT, "build", "ferry"), "-q", "-f", cfg] if name == "ferry" \
-                    else ["haproxy", "-db", "-f", cfg]
-                px.start(cmd, ports["http"])
-            elif name == "nginx":
-                conf = os.path.join(tmp, "proxy.conf")
-                with open(conf, "w") as f:
-                    f.write(nginx_stream_config(ports, backends, tmp))
-                px.start(["nginx", "-c", conf], ports["http"])
-            else:  # pen: one process per listener; CPU is summed over them
-                pens = []
-                for key, target in (("bulk", [backends["iperf"]]), ("http", [backends["nginx"]]),
-                                    ("idle", [backends["hold"]]), ("pg", backends["pg"])):
-                    p = Proxy("pen", ports).start(["pen", "-f", "-r", "-x", "20000", "-c", "20000",
-                                                   "127.0.0.1:%d" % ports[key]] +
-                                                  ["127.0.0.1:%d" % t for t in target],
-                                                  ports[key] if key == "http" else None)
-                    pens.append(p)
-                px.proc = pens[0].proc
-                px.pids = [q.proc.pid for q in pens]
-                px.extra = pens
-            proxies.append(px)
+        proxies = start_proxies(names, backends, tmp)
         direct_ports = {"bulk": backends["iperf"], "http": backends["nginx"], "idle": backends["hold"],
                         "pg": backends["pg"][0]}
         table = {}
@@ -373,16 +386,22 @@ def main():
         run("requests", lambda ports: wrk(ports["http"], False))
         run("pgbench", lambda ports: pgbench(ports["pg"], False))
         run("pgbench_C", lambda ports: pgbench(ports["pg"], True))
+        # memory: fresh processes each round, so what earlier scenarios left
+        # resident (buffers, pipes, allocator arenas) does not hide the cost
+        stop_proxies(proxies)
+        proxies = []
         idle = {}
         for r in range(ROUNDS):
-            for px in proxies:
-                idle.setdefault(px.name, []).append(idle_memory(px, px.ports["idle"], hold))
+            fresh = start_proxies(names, backends, tmp)
+            try:
+                for px in fresh:
+                    idle.setdefault(px.name, []).append(idle_memory(px, px.ports["idle"], hold))
+            finally:
+                stop_proxies(fresh)
         print("bench: idle done", flush=True)
         results["scenarios"] = summarize(table, idle, names)
     finally:
-        for px in proxies:
-            for p in getattr(px, "extra", [px]):
-                p.stop()
+        stop_proxies(proxies)
         for p in procs:
             p.send_signal(signal.SIGTERM)
             try:
@@ -418,7 +437,8 @@ def summarize(table, idle, names):
                                "errors": sorted({v[3] for v, _ in rows if v[3]})}
             else:
                 s[sc][name] = {"tps": med([v for v, _ in rows])}
-    s["idle"] = {name: {"bytes_per_conn": med([b for b, _ in v]), "proxied": min(n for _, n in v)}
+    s["idle"] = {name: {"bytes_per_conn": med([b for b, _, _ in v]), "proxied": min(n for _, n, _ in v),
+                        "rss_mb_with_conns": med([r for _, _, r in v]) / 2**20}
                  for name, v in idle.items()}
     return s
 
@@ -455,6 +475,7 @@ def report(res):
     row("requests, p50 us (lower better)", "requests", "p50_us", "%.0f", higher_better=False)
     row("requests, p99 us (lower better)", "requests", "p99_us", "%.0f", higher_better=False)
     row("idle, bytes per conn (lower better)", "idle", "bytes_per_conn", "%.0f", higher_better=False)
+    row("idle, total RSS MB with the conns", "idle", "rss_mb_with_conns", "%.1f", higher_better=False)
     row("pgbench -S, tps", "pgbench", "tps", "%.0f")
     row("pgbench -S -C, tps", "pgbench_C", "tps", "%.0f")
     text = "\n".join(lines)

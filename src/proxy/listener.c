@@ -109,6 +109,10 @@ static int open_one(struct worker *w, struct frontend *fe, const struct cfg_bind
 
 	if (fd < 0)
 		return -1;
+	/* accepted sockets inherit these: no setsockopt per connection */
+	sock_set_nodelay(fd);
+	if (fe->options & PXO_CLITCPKA)
+		sock_set_keepalive(fd);
 	li = calloc(1, sizeof(*li));
 	if (!li) {
 		close(fd);

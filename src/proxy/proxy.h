@@ -79,6 +79,8 @@ enum sess_state { SESS_QUEUED, SESS_CONNECTING, SESS_TURNAROUND, SESS_ESTABLISHE
 #define SF_FE_COUNTED 0x40 /* counted in frontend/worker/backend totals */
 #define SF_BULK0 0x80     /* client→server moves bulk data: splice it */
 #define SF_BULK1 0x100    /* server→client moves bulk data: splice it */
+#define SF_RDHUP0 0x200   /* epoll saw the client's FIN: a short read is the end */
+#define SF_RDHUP1 0x400   /* epoll saw the server's FIN */
 
 struct session {
 	struct io cli, srv;
@@ -138,7 +140,8 @@ int sessions_close_server(struct worker *w, const struct server *srv,
 void backend_dequeue(struct pbackend *be);
 
 /* relay.c */
-void relay_start(struct session *s);
+/* The server connection is up: relay. srv_events: the event that said so. */
+void relay_start(struct session *s, uint32_t srv_events);
 void relay_cli_io(struct loop *l, struct io *io, uint32_t ev);
 /* Recomputes the inactivity deadline; closes the session when it passed. */
 void relay_timeout(struct session *s);

@@ -1,9 +1,19 @@
-/* The data path: bytes copied both ways unchanged through pooled buffers.
- * Direction 0 is client→server, 1 is server→client. A FIN is forwarded only
- * once everything buffered for that direction is written; a reset on one side
- * is passed on as a reset to the other. Inactivity timeouts are checked
- * lazily: I/O only stamps the time, and the timer re-arms itself when it
- * fires early, so no timer work happens per byte. */
+/* The data path: bytes copied both ways unchanged, through pooled buffers
+ * for small exchanges and splice() pipes for bulk. Direction 0 is
+ * client→server, 1 is server→client. A FIN is forwarded only once
+ * everything buffered for that direction is written; a reset on one side is
+ * passed on as a reset to the other.
+ *
+ * Both sockets are registered once, edge-triggered, for input, output and
+ * the peer's FIN (EPOLLRDHUP), so the interest never changes: no epoll_ctl
+ * after the first. The rule that keeps edges from being lost: every exit
+ * from pump() either read until the source had nothing (EAGAIN or a short
+ * read), or left data pending for a destination that will signal EPOLLOUT.
+ * A short read after EPOLLRDHUP is the end of the stream, which saves the
+ * read() that would return 0.
+ *
+ * Inactivity timeouts are checked lazily: I/O only stamps the time, and the
+ * timer re-arms itself when it fires early, so no timer work per byte. */
 #include "proxy/proxy.h"
 
 #include <errno.h>
@@ -16,6 +26,8 @@
 #define EOF_F(d) ((d) ? SF_EOF1 : SF_EOF0)
 #define SHUT_F(d) ((d) ? SF_SHUT1 : SF_SHUT0)
 #define BULK_F(d) ((d) ? SF_BULK1 : SF_BULK0)
+#define RDHUP_F(d) ((d) ? SF_RDHUP1 : SF_RDHUP0)
+#define RELAY_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 static struct io *src_io(struct session *s, int d)
 {
@@ -36,25 +48,6 @@ static void relay_abort(struct session *s, int side)
 	if (other->fd >= 0)
 		sock_set_reset_on_close(other->fd);
 	session_close(s, side ? "SD" : "CD");
-}
-
-static void update_interest(struct session *s)
-{
-	uint32_t ev[2] = { 0, 0 }; /* [0] client fd, [1] server fd */
-
-	for (int d = 0; d < 2; d++) {
-		struct rbuf *b = s->buf[d];
-		struct rpipe *p = s->pipe[d];
-		/* read from this direction's source while there is room; a pipe is
-		 * refilled only once drained, since how much more it takes is the
-		 * kernel's business (partial pages) and asking too early would spin */
-		if (!(s->flags & EOF_F(d)) && (!b || b->tail < RBUF_SIZE) && (!p || !p->count))
-			ev[d] |= EPOLLIN;
-		if ((b && b->head < b->tail) || (p && p->count))
-			ev[!d] |= EPOLLOUT;    /* write to its destination */
-	}
-	loop_io_set(&s->w->loop, &s->cli, ev[0]);
-	loop_io_set(&s->w->loop, &s->srv, ev[1]);
 }
 
 /* Writes what is buffered for direction d. Returns 0, or -1 when the
@@ -175,6 +168,8 @@ static int pump(struct session *s, int d)
 			s->bytes[d] += (uint64_t)n;
 			s->last_act[d] = s->w->loop.now_ms;
 			if ((size_t)n < room) { /* drained: write and wait for more */
+				if (s->flags & RDHUP_F(d))
+					s->flags |= EOF_F(d); /* and nothing more will come */
 				if (flush(s, d))
 					return -1;
 				break;
@@ -196,7 +191,10 @@ static int pump(struct session *s, int d)
 		return -1;
 	}
 	if ((s->flags & EOF_F(d)) && !s->buf[d] && !s->pipe[d] && !(s->flags & SHUT_F(d))) {
-		shutdown(dst_io(s, d)->fd, SHUT_WR);
+		/* When the other direction is already done, close() follows at
+		 * once and sends this FIN itself (nothing is left unread). */
+		if (!(s->flags & SHUT_F(!d)))
+			shutdown(dst_io(s, d)->fd, SHUT_WR);
 		s->flags |= SHUT_F(d);
 	}
 	return 0;
@@ -204,11 +202,15 @@ static int pump(struct session *s, int d)
 
 static void after_io(struct session *s)
 {
-	if ((s->flags & (SF_SHUT0 | SF_SHUT1)) == (SF_SHUT0 | SF_SHUT1)) {
+	if ((s->flags & (SF_SHUT0 | SF_SHUT1)) == (SF_SHUT0 | SF_SHUT1))
 		session_close(s, "--");
-		return;
-	}
-	update_interest(s);
+}
+
+static int pending(const struct session *s, int d)
+{
+	const struct rbuf *b = s->buf[d];
+
+	return (b && b->head < b->tail) || (s->pipe[d] && s->pipe[d]->count);
 }
 
 /* Reading from a side feeds direction `side`; writing to it drains
@@ -219,9 +221,12 @@ static void relay_event(struct session *s, int side, uint32_t ev)
 
 	if (s->state != SESS_ESTABLISHED)
 		return;
-	if ((ev & EPOLLOUT) && pump(s, !side))
+	if (ev & EPOLLRDHUP)
+		s->flags |= RDHUP_F(side);
+	/* writable: only worth a call when something waits for this side */
+	if ((ev & EPOLLOUT) && pending(s, !side) && pump(s, !side))
 		return;
-	if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && pump(s, side))
+	if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && pump(s, side))
 		return;
 	/* A half-close may bring client-fin/server-fin into force: a deadline
 	 * that moved earlier must re-arm the timer now, not when it fires. */
@@ -272,18 +277,20 @@ void relay_timeout(struct session *s)
 		loop_timer_arm(&s->w->loop, &s->timer, dc < ds ? dc : ds);
 }
 
-void relay_start(struct session *s)
+void relay_start(struct session *s, uint32_t srv_events)
 {
 	s->state = SESS_ESTABLISHED;
 	s->srv.cb = relay_srv_io;
 	s->cli.cb = relay_cli_io;
 	s->last_act[0] = s->last_act[1] = s->w->loop.now_ms;
-	sock_set_nodelay(s->srv.fd);
-	if (s->be->options & PXO_SRVTCPKA)
-		sock_set_keepalive(s->srv.fd);
 	loop_timer_cancel(&s->w->loop, &s->timer);
 	relay_timeout(s);
-	/* A server that speaks first, or a client that already sent data, is
-	 * served by the first readiness events. */
-	update_interest(s);
+	/* Adding the client reports data it already sent as a first edge. The
+	 * server's edge came with the connect event: act on it now. */
+	if (loop_io_set(&s->w->loop, &s->cli, RELAY_EVENTS) == -1) {
+		session_close(s, "CD");
+		return;
+	}
+	if (srv_events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		relay_event(s, 1, srv_events & ~EPOLLOUT);
 }

@@ -259,7 +259,12 @@ static void try_connect(struct session *s)
 		return;
 	}
 	io_init(&s->srv, fd, srv_connect_cb);
-	if (loop_io_set(&s->w->loop, &s->srv, EPOLLOUT) == -1) {
+	sock_set_nodelay(fd);
+	if (be->options & PXO_SRVTCPKA)
+		sock_set_keepalive(fd);
+	/* registered once for the whole session (see relay.c): the first
+	 * EPOLLOUT edge says the connection is made */
+	if (loop_io_set(&s->w->loop, &s->srv, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) == -1) {
 		connect_failed(s, "SC");
 		return;
 	}
@@ -282,7 +287,7 @@ static void srv_connect_cb(struct loop *l, struct io *io, uint32_t ev)
 		return;
 	}
 	s->tc = (int32_t)(s->w->loop.now_ms - s->t_phase);
-	relay_start(s);
+	relay_start(s, ev);
 }
 
 static void session_timer_cb(struct loop *l, struct timer *t)
@@ -337,9 +342,7 @@ void session_start(struct worker *w, struct frontend *fe, int fd,
 	w->cum_conns++;
 	fe->cur_conns++;
 	fe->cum_conns++;
-	sock_set_nodelay(fd);
-	if (fe->options & PXO_CLITCPKA)
-		sock_set_keepalive(fd);
+	/* TCP_NODELAY and SO_KEEPALIVE come from the listening socket */
 	session_log_connect(s);
 	if (!s->be) {
 		session_close(s, "--");

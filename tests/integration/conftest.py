@@ -307,3 +307,21 @@ class ScriptServer:
         except OSError:
             pass
         self.sock.close()
+
+
+def recv_all(sock, chunk=65536):
+    """Reads until EOF; returns the bytes."""
+    data = b""
+    while True:
+        d = sock.recv(chunk)
+        if not d:
+            return data
+        data += d
+
+
+def listener():
+    """A listening socket on 127.0.0.1 with a free port, for a test's own peer."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    return srv

@@ -7,7 +7,7 @@ import struct
 import threading
 import time
 
-from conftest import DEFAULTS, Backend, free_port, wait_until
+from conftest import DEFAULTS, free_port, listener, recv_all
 
 
 def simple(port, server_port, extra_be="", extra_fe="", defaults=DEFAULTS, server_opts=""):
@@ -26,9 +26,7 @@ def test_64mib_each_way_byte_exact(ferry, backends):
     """64 MiB up and 64 MiB down at once, random write sizes, SHA-256 on both ends."""
     size = 64 << 20
     seed = 1234
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
+    srv = listener()
     sport = srv.getsockname()[1]
     port = free_port()
     ferry(simple(port, sport), wait_port=port)
@@ -103,21 +101,14 @@ def test_half_close_client_to_server(ferry, backends):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
         c.sendall(payload)
         c.shutdown(socket.SHUT_WR)
-        got = b""
-        while True:
-            d = c.recv(4096)
-            if not d:
-                break
-            got += d
+        got = recv_all(c)
     assert got.decode() == hashlib.sha256(payload).hexdigest()
 
 
 def test_half_close_server_to_client(ferry):
     """The server sends and shuts its write side; the client can still send, and
     the server receives everything afterwards."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
+    srv = listener()
     port = free_port()
     ferry(simple(port, srv.getsockname()[1]), wait_port=port)
     got = {}
@@ -126,23 +117,12 @@ def test_half_close_server_to_client(ferry):
         c, _ = srv.accept()
         c.sendall(b"bye from server")
         c.shutdown(socket.SHUT_WR)
-        data = b""
-        while True:
-            d = c.recv(4096)
-            if not d:
-                break
-            data += d
-        got["data"] = data
+        got["data"] = recv_all(c)
         c.close()
     t = threading.Thread(target=server_side)
     t.start()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
-        data = b""
-        while True:
-            d = c.recv(4096)
-            if not d:
-                break  # the server's FIN reached us
-            data += d
+        data = recv_all(c)  # ends when the server's FIN reached us
         assert data == b"bye from server"
         time.sleep(0.2)
         c.sendall(b"late data " * 1000)  # still flows the other way
@@ -163,9 +143,7 @@ def test_server_speaks_first(ferry, backends):
 
 
 def test_server_reset_is_propagated(ferry):
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
+    srv = listener()
     port = free_port()
     f = ferry(simple(port, srv.getsockname()[1], extra_fe="    log stdout format raw local0\n    option tcplog"),
               wait_port=port)
@@ -187,9 +165,7 @@ def test_server_reset_is_propagated(ferry):
 
 
 def test_client_reset_is_propagated(ferry):
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
+    srv = listener()
     port = free_port()
     ferry(simple(port, srv.getsockname()[1]), wait_port=port)
     c = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -251,9 +227,7 @@ def test_tunnel_timeout_overrides(ferry, backends):
 
 def test_client_fin_timeout(ferry):
     """After the client half-closes, timeout client-fin applies instead of timeout client."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
+    srv = listener()
     port = free_port()
     d = DEFAULTS + "    timeout client-fin 300ms\n"
     ferry(simple(port, srv.getsockname()[1], defaults=d), wait_port=port)
@@ -320,20 +294,13 @@ def test_half_close_during_splice(ferry, backends):
     with socket.create_connection(("127.0.0.1", port), timeout=20) as c:
         c.sendall(payload)
         c.shutdown(socket.SHUT_WR)
-        got = b""
-        while True:
-            d = c.recv(4096)
-            if not d:
-                break
-            got += d
+        got = recv_all(c)
     assert got.decode() == hashlib.sha256(payload).hexdigest()
 
 
 def test_reset_during_splice(ferry):
     """The server resets in the middle of a bulk download: the client sees a reset."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
+    srv = listener()
     port = free_port()
     ferry(simple(port, srv.getsockname()[1]), wait_port=port)
     c = socket.create_connection(("127.0.0.1", port), timeout=10)
