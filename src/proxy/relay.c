@@ -77,57 +77,59 @@ static int flush(struct session *s, int d)
 }
 
 /* Splice path: source socket → pipe → destination socket, no copy through
- * user space. Returns 0, or -1 when the session closed. */
+ * user space. Filling and draining the pipe alternate until neither moves,
+ * so the source is read while the destination is still busy (edge-triggered:
+ * a stop is always on an EAGAIN or a full pipe, and a full pipe is drained
+ * on the destination's next EPOLLOUT, which reads on). Returns 0, 1 when no
+ * pipe could be had (use buffers), or -1 when the session closed. */
 static int pump_splice(struct session *s, int d)
 {
 	int src = src_io(s, d)->fd, dst = dst_io(s, d)->fd;
+	struct rpipe *p = s->pipe[d];
 
+	if (!p) {
+		p = s->pipe[d] = pipepool_get(&s->w->pipes);
+		if (!p) {
+			s->flags &= ~BULK_F(d);
+			return 1;
+		}
+	}
 	for (;;) {
-		struct rpipe *p = s->pipe[d];
+		int moved = 0;
 		ssize_t n;
 
-		if (p && p->count) {
+		if (p->count) {
 			n = splice(p->rfd, NULL, dst, NULL, p->count, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 			if (n > 0) {
 				p->count -= (uint32_t)n;
 				s->last_act[!d] = s->w->loop.now_ms;
-				if (p->count)
-					continue;
-			} else if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-				break; /* destination full: wait for EPOLLOUT */
-			} else {
+				moved = 1;
+			} else if (n == -1 && errno != EAGAIN && errno != EINTR) {
 				relay_abort(s, !d);
 				return -1;
 			}
 		}
-		if (s->flags & EOF_F(d))
-			break;
-		if (!p) {
-			p = s->pipe[d] = pipepool_get(&s->w->pipes);
-			if (!p) { /* no pipe to be had: back to buffers */
-				s->flags &= ~BULK_F(d);
-				return 1;
+		if (!(s->flags & EOF_F(d)) && p->count < p->size) {
+			n = splice(src, NULL, p->wfd, NULL, p->size - p->count, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+			if (n > 0) {
+				p->count += (uint32_t)n;
+				s->bytes[d] += (uint64_t)n;
+				s->last_act[d] = s->w->loop.now_ms;
+				moved = 1;
+			} else if (n == 0) {
+				s->flags |= EOF_F(d);
+				s->last_act[d] = s->w->loop.now_ms;
+				moved = 1; /* flush what the pipe holds, then forward the FIN */
+			} else if (errno != EAGAIN && errno != EINTR) {
+				relay_abort(s, d);
+				return -1;
 			}
 		}
-		n = splice(src, NULL, p->wfd, NULL, p->size - p->count, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-		if (n > 0) {
-			p->count += (uint32_t)n;
-			s->bytes[d] += (uint64_t)n;
-			s->last_act[d] = s->w->loop.now_ms;
-			continue;
-		}
-		if (n == 0) {
-			s->flags |= EOF_F(d);
-			s->last_act[d] = s->w->loop.now_ms;
-			continue; /* flush what the pipe holds, then forward the FIN */
-		}
-		if (errno == EAGAIN || errno == EINTR)
+		if (!moved)
 			break;
-		relay_abort(s, d);
-		return -1;
 	}
-	if (s->pipe[d] && !s->pipe[d]->count) { /* empty: back to the pool */
-		pipepool_put(&s->w->pipes, s->pipe[d]);
+	if (!p->count) { /* empty: back to the pool */
+		pipepool_put(&s->w->pipes, p);
 		s->pipe[d] = NULL;
 	}
 	return 0;
