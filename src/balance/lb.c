@@ -64,9 +64,9 @@ struct server *lb_pick(struct backend *be, uint32_t key, const struct server *av
 	*all_full = 0;
 	if (g == LB_GROUP_NONE)
 		return NULL;
-	s = be->ops->pick(be, key, avoid);
+	s = be->ops->pick(be, key, avoid, g, only);
 	if (!s && avoid)  /* the avoided server is the only one left: better than none */
-		s = be->ops->pick(be, key, NULL);
+		s = be->ops->pick(be, key, NULL, g, only);
 	if (!s) {
 		for (int i = 0; i < be->nsrv; i++)
 			if (lb_in_group(be, be->srv[i], g, only))

@@ -3,10 +3,9 @@
  * everything. Lets idle servers be powered down, as in HAProxy. */
 #include "balance/server.h"
 
-static struct server *first_pick(struct backend *be, uint32_t key, const struct server *avoid)
+static struct server *first_pick(struct backend *be, uint32_t key, const struct server *avoid,
+				    enum lb_group g, const struct server *only)
 {
-	const struct server *only;
-	enum lb_group g = lb_group(be, &only);
 
 	(void)key;
 	for (int i = 0; i < be->nsrv; i++)

@@ -12,10 +12,9 @@ static uint64_t lc_key(const struct server *s)
 	return inflight ? (inflight + 1) * 4096u / (uint64_t)s->eweight : 0;
 }
 
-static struct server *lc_pick(struct backend *be, uint32_t key, const struct server *avoid)
+static struct server *lc_pick(struct backend *be, uint32_t key, const struct server *avoid,
+				    enum lb_group g, const struct server *only)
 {
-	const struct server *only;
-	enum lb_group g = lb_group(be, &only);
 	struct server *best = NULL;
 	uint64_t best_key = 0;
 	int best_i = 0;

@@ -14,10 +14,9 @@ static uint64_t next_rand(struct backend *be)
 	return x * 0x2545F4914F6CDD1DULL;
 }
 
-static struct server *random_pick(struct backend *be, uint32_t key, const struct server *avoid)
+static struct server *random_pick(struct backend *be, uint32_t key, const struct server *avoid,
+				    enum lb_group g, const struct server *only)
 {
-	const struct server *only;
-	enum lb_group g = lb_group(be, &only);
 	struct server *best = NULL;
 	uint64_t total = 0;
 

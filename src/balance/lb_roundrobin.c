@@ -7,10 +7,9 @@
  *   static-rr uses the configured weight, so they are ignored, as in HAProxy. */
 #include "balance/server.h"
 
-static struct server *swrr_pick(struct backend *be, const struct server *avoid, int fixed)
+static struct server *swrr_pick(struct backend *be, const struct server *avoid, enum lb_group g,
+				const struct server *only, int fixed)
 {
-	const struct server *only;
-	enum lb_group g = lb_group(be, &only);
 	struct server *best = NULL;
 	int64_t total = 0, *best_cur = NULL;
 
@@ -32,16 +31,18 @@ static struct server *swrr_pick(struct backend *be, const struct server *avoid, 
 	return best;
 }
 
-static struct server *rr_pick(struct backend *be, uint32_t key, const struct server *avoid)
+static struct server *rr_pick(struct backend *be, uint32_t key, const struct server *avoid,
+			      enum lb_group g, const struct server *only)
 {
 	(void)key;
-	return swrr_pick(be, avoid, 0);
+	return swrr_pick(be, avoid, g, only, 0);
 }
 
-static struct server *srr_pick(struct backend *be, uint32_t key, const struct server *avoid)
+static struct server *srr_pick(struct backend *be, uint32_t key, const struct server *avoid,
+			       enum lb_group g, const struct server *only)
 {
 	(void)key;
-	return swrr_pick(be, avoid, 1);
+	return swrr_pick(be, avoid, g, only, 1);
 }
 
 const struct lb_ops lb_roundrobin_ops = { rr_pick, NULL, NULL };

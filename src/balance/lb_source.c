@@ -86,10 +86,9 @@ static struct server *ring_pick(struct backend *be, uint32_t key, const struct s
 	return NULL;
 }
 
-static struct server *map_pick(struct backend *be, uint32_t key, const struct server *avoid)
+static struct server *map_pick(struct backend *be, uint32_t key, const struct server *avoid,
+				    enum lb_group g, const struct server *only)
 {
-	const struct server *only;
-	enum lb_group g = lb_group(be, &only);
 	uint64_t total = 0, r;
 	int i;
 
@@ -116,11 +115,12 @@ static struct server *map_pick(struct backend *be, uint32_t key, const struct se
 	return NULL;
 }
 
-static struct server *source_pick(struct backend *be, uint32_t key, const struct server *avoid)
+static struct server *source_pick(struct backend *be, uint32_t key, const struct server *avoid,
+				  enum lb_group g, const struct server *only)
 {
 	if (be->hash_type == HASH_CONSISTENT && be->lb)
 		return ring_pick(be, key, avoid);
-	return map_pick(be, key, avoid);
+	return map_pick(be, key, avoid, g, only);
 }
 
 static void source_free(struct backend *be)

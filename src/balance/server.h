@@ -66,9 +66,10 @@ struct backend {
 enum lb_group { LB_GROUP_NONE, LB_GROUP_ACTIVE, LB_GROUP_BACKUP };
 
 struct lb_ops {
-	/* Returns a usable, non-saturated server other than avoid (when
-	 * another exists), or NULL. key is the client address hash (source). */
-	struct server *(*pick)(struct backend *be, uint32_t key, const struct server *avoid);
+	/* Returns a usable, non-saturated server of group g (and `only` when
+	 * set) other than avoid, or NULL. key is the client address hash (source). */
+	struct server *(*pick)(struct backend *be, uint32_t key, const struct server *avoid,
+			       enum lb_group g, const struct server *only);
 	/* Called after any server's state or weight changed. */
 	void (*update)(struct backend *be);
 	void (*free)(struct backend *be);

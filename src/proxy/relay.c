@@ -149,15 +149,18 @@ static int pump(struct session *s, int d)
 
 		if (flush(s, d))
 			return -1;
-		if (s->buf[d] || (s->flags & EOF_F(d)))
-			break; /* destination full, or nothing more to read */
-		if (s->flags & BULK_F(d) || s->pipe[d]) {
+		if (s->buf[d])
+			break; /* destination full */
+		/* a pipe still holding data is drained even after the source ended */
+		if (s->pipe[d] || ((s->flags & BULK_F(d)) && !(s->flags & EOF_F(d)))) {
 			int rc = pump_splice(s, d);
 			if (rc < 0)
 				return -1;
 			if (rc == 0)
 				break;
 		}
+		if (s->flags & EOF_F(d))
+			break; /* nothing more to read */
 		b = s->buf[d] = bufpool_get(&s->w->pool);
 		if (!b) {
 			relay_abort(s, d);

@@ -61,6 +61,12 @@ static void queue_append(struct session *s)
 	s->bq_pos = be->lb.nqueued++;
 }
 
+/* The hash of the client's address, which only "balance source" reads. */
+static uint32_t client_key(const struct session *s)
+{
+	return s->be->lb.algo == LB_SOURCE ? lb_hash_addr(&s->cli_addr.sa) : 0;
+}
+
 /* The one place a server slot is given back. */
 static void release_server(struct session *s)
 {
@@ -136,7 +142,7 @@ void backend_dequeue(struct pbackend *be)
 	while (be->q_head) {
 		struct session *s = be->q_head;
 		int all_full;
-		struct server *srv = lb_pick(&be->lb, lb_hash_addr(&s->cli_addr.sa), NULL, &all_full);
+		struct server *srv = lb_pick(&be->lb, client_key(s), NULL, &all_full);
 
 		if (!srv) {
 			if (!all_full) /* no usable server left at all */
@@ -179,7 +185,7 @@ static void assign(struct session *s, const struct server *avoid)
 	if (be->q_head && !avoid)
 		srv = NULL, all_full = 1; /* others are waiting: keep the order */
 	else
-		srv = lb_pick(&be->lb, lb_hash_addr(&s->cli_addr.sa), avoid, &all_full);
+		srv = lb_pick(&be->lb, client_key(s), avoid, &all_full);
 	if (srv) {
 		if (!avoid) {
 			s->tw = 0;
@@ -327,7 +333,8 @@ void session_start(struct worker *w, struct frontend *fe, int fd,
 	s->be = fe->be;
 	s->tw = s->tc = -1;
 	s->t_accept = s->last_act[0] = s->last_act[1] = w->loop.now_ms;
-	clock_gettime(CLOCK_REALTIME, &s->accept_date);
+	if (fe->options & PXO_TCPLOG) /* the log's accept date: only when logged */
+		clock_gettime(CLOCK_REALTIME, &s->accept_date);
 	memcpy(&s->cli_addr, sa, salen < sizeof(s->cli_addr) ? salen : sizeof(s->cli_addr));
 	io_init(&s->cli, fd, relay_cli_io);
 	io_init(&s->srv, -1, srv_connect_cb);

@@ -320,3 +320,33 @@ def test_reset_during_splice(ferry):
         err = e
     c.close()
     assert err is not None, "the client saw a clean end instead of a reset"
+
+
+def test_fin_after_bulk_waits_for_a_slow_server(ferry):
+    """The client's FIN arrives while a spliced pipe still holds data for a
+    server that reads slowly: every byte is delivered before the FIN."""
+    srv = listener()
+    port = free_port()
+    ferry(simple(port, srv.getsockname()[1]), wait_port=port)
+    payload = os.urandom(16 << 20)
+    c = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s, _ = srv.accept()
+    sender = threading.Thread(target=lambda: (c.sendall(payload), c.shutdown(socket.SHUT_WR)))
+    sender.start()
+    time.sleep(0.5)  # let the proxy's pipe and buffers fill up while nobody reads
+    got = hashlib.sha256()
+    n = 0
+    s.settimeout(20)
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got.update(d)
+        n += len(d)
+        if n < (4 << 20):
+            time.sleep(0.001)  # slow at first
+    sender.join(timeout=20)
+    s.close()
+    c.close()
+    srv.close()
+    assert (n, got.hexdigest()) == (len(payload), hashlib.sha256(payload).hexdigest())
