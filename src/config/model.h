@@ -31,6 +31,7 @@ struct tcr {
 	int port;                 /* 0 = the server's check port */
 	struct addr_spec addr;
 	int has_addr, linger;
+	int send_proxy;           /* PROXY protocol v1 header first */
 	/* send: data; expect: the pattern (bytes for binary, source for regexes) */
 	unsigned char *data;
 	size_t len;

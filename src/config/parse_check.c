@@ -185,7 +185,9 @@ static void parse_connect(struct pctx *p, struct cfg_words *w)
 		} else if (!strcmp(k, "comment")) {
 			if (w->w[i + 1])
 				r->comment = xstrdup(w->w[++i]);
-		} else if (!strcmp(k, "send-proxy") || !strcmp(k, "via-socks4") || !strcmp(k, "ssl") ||
+		} else if (!strcmp(k, "send-proxy")) {
+			r->send_proxy = 1;
+		} else if (!strcmp(k, "via-socks4") || !strcmp(k, "ssl") ||
 			   !strcmp(k, "sni") || !strcmp(k, "alpn") || !strcmp(k, "proto")) {
 			perr(p, "'tcp-check connect %s' is an HAProxy option that ferry does not support yet", k);
 			return;

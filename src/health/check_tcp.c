@@ -37,6 +37,26 @@ static const struct tcr *rule(const struct check *c)
 	return c->step < c->rules->n ? &c->rules->v[c->step] : NULL;
 }
 
+/* PROXY protocol v1 header describing the check's own connection, as
+ * HAProxy sends with "tcp-check connect send-proxy". */
+static int send_proxy_header(struct check *c)
+{
+	struct sockaddr_storage l, r;
+	socklen_t ll = sizeof(l), rl = sizeof(r);
+	char la[64], ra[64], hdr[200];
+	int n;
+
+	if (getsockname(c->io.fd, (struct sockaddr *)&l, &ll) == -1 ||
+	    getpeername(c->io.fd, (struct sockaddr *)&r, &rl) == -1)
+		return -1;
+	addr_ip_str((struct sockaddr *)&l, la, sizeof(la));
+	addr_ip_str((struct sockaddr *)&r, ra, sizeof(ra));
+	n = snprintf(hdr, sizeof(hdr), "PROXY %s %s %s %d %d\r\n",
+		     l.ss_family == AF_INET6 ? "TCP6" : "TCP4", la, ra,
+		     addr_port((struct sockaddr *)&l), addr_port((struct sockaddr *)&r));
+	return send(c->io.fd, hdr, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n ? 0 : -1;
+}
+
 static int linger_of(const struct check *c)
 {
 	for (int i = c->step < c->rules->n ? c->step : c->rules->n - 1; i >= 0; i--)
@@ -341,8 +361,13 @@ static void tcpcheck_io(struct loop *l, struct io *io, uint32_t ev)
 		}
 		loop_io_set(c->env->loop, &c->io, 0);
 		loop_timer_arm(c->env->loop, &c->timer, c->env->loop->now_ms + (uint64_t)read_timeout(c));
-		if (c->step < c->rules->n && c->rules->v[c->step].kind == TCR_CONNECT)
-			c->step++; /* else it was the implicit connect */
+		if (c->step < c->rules->n && c->rules->v[c->step].kind == TCR_CONNECT) {
+			if (c->rules->v[c->step].send_proxy && send_proxy_header(c)) {
+				finish(c, 0, "L4CON", "could not send the PROXY header");
+				return;
+			}
+			c->step++;
+		} /* else it was the implicit connect */
 		advance(c);
 		return;
 	}

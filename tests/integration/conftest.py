@@ -257,7 +257,8 @@ def ask_name(port, payload=b"", timeout=5):
 
 class ScriptServer:
     """A TCP server that plays a script on every connection: ("send", bytes)
-    writes, ("recv",) waits for some data, then it closes. Records what it
+    writes, ("recv",) waits for some data, ("until", marker) reads until the
+    marker has arrived, then it closes. Records what it
     received in self.received (one bytes object per connection)."""
 
     def __init__(self, script):
@@ -287,6 +288,12 @@ class ScriptServer:
             for step in self.script:
                 if step[0] == "send":
                     c.sendall(step[1])
+                elif step[0] == "until":
+                    while step[1] not in got:
+                        d = c.recv(65536)
+                        if not d:
+                            break
+                        got += d
                 else:
                     d = c.recv(65536)
                     got += d

@@ -263,3 +263,20 @@ listen l
     finally:
         c.close()
         checker.stop()
+
+
+def test_tcp_check_connect_send_proxy(ferry):
+    srv = ScriptServer([("until", b"HELLO\r\n"), ("send", b"READY\r\n")])
+    try:
+        rules = """    option tcp-check
+    tcp-check connect send-proxy
+    tcp-check send "HELLO\\r\\n"
+    tcp-check expect string READY"""
+        f, _ = start(ferry, srv.port, rules)
+        assert first_result(f)[:2] == ("succeeded", "Layer7 check passed")
+        got = srv.received[0]
+        m = __import__("re").match(rb"^PROXY TCP4 127\.0\.0\.1 127\.0\.0\.1 (\d+) (\d+)\r\nHELLO\r\n$", got)
+        assert m, got
+        assert int(m.group(2)) == srv.port
+    finally:
+        srv.stop()
