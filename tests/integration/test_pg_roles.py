@@ -1,5 +1,6 @@
 """PostgreSQL role awareness against a real primary with two streaming
 replicas (pg_basebackup -R) on loopback."""
+import collections
 import os
 import re
 import shutil
@@ -107,6 +108,40 @@ def test_lagging_replica_leaves_and_returns(ferry, rs):
         psql(rs.ports[1], "SELECT pg_wal_replay_resume()")
     assert f.wait_log(r"^Server pg_replicas/pg2 is UP", timeout=RISE * INTER + 3), f.stdout()
     assert {psql(ro, "SELECT current_setting('cluster_name')") for _ in range(6)} == {"pg2", "pg3"}
+
+
+def test_fresher_replicas_get_more_connections(ferry, rs):
+    """Within max-lag, a replica's weight shrinks with its lag: half way to
+    the limit, it gets half the new connections of a caught-up one."""
+    rw, ro = free_port(), free_port()
+    servers = "\n".join("    server %s 127.0.0.1:%d weight 100" % (n, p) for n, p in zip(rs.names, rs.ports))
+    conf = DEFAULTS + """
+    default-server check inter %dms rise %d fall %d
+frontend pg_ro
+    bind 127.0.0.1:%d
+    default_backend pg_replicas
+backend pg_replicas
+    balance roundrobin
+    option pgsql-check user postgres role replica max-lag 64MB
+%s
+""" % (INTER * 1000, RISE, FALL, ro, servers)
+    ferry(conf, wait_port=ro)
+    psql(rs.ports[1], "SELECT pg_wal_replay_pause()")
+    try:
+        # about 32MB of WAL that pg2 receives but does not replay: half of max-lag
+        psql(rs.ports[0], "INSERT INTO writes (port, payload) SELECT 0, repeat('y', 1000) "
+                          "FROM generate_series(1, 28000)")
+        lag = lambda: int(psql(rs.ports[1], "SELECT (pg_last_wal_receive_lsn() - pg_last_wal_replay_lsn())::bigint"))
+        assert wait_until(lambda: lag() > 24 << 20, 10)
+        frac = lag() / (64 << 20)
+        assert 0.3 < frac < 0.9, frac
+        time.sleep(3 * INTER)  # a check or two to take the lag into the weights, pg3 caught up
+        counts = collections.Counter(psql(ro, "SELECT current_setting('cluster_name')") for _ in range(40))
+        expected_pg2 = 40 * (1 - frac) / (2 - frac)
+        assert counts["pg3"] > counts["pg2"] > 0, counts
+        assert abs(counts["pg2"] - expected_pg2) <= 3, (counts, frac)
+    finally:
+        psql(rs.ports[1], "SELECT pg_wal_replay_resume()")
 
 
 def test_auth_methods_and_wrong_password(ferry, rs):
