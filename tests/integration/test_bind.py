@@ -83,3 +83,24 @@ def test_server_without_port_uses_client_destination_port(ferry, backends):
         assert c.recv(20) == b"same port"
         s.close()
     b2.close()
+
+
+def test_server_host_name_resolved_at_startup(ferry):
+    """A server given by host name ("localhost") is resolved once at startup."""
+    if has_ipv6():  # localhost may resolve to ::1 or 127.0.0.1: listen on both
+        srv = socket.socket(socket.AF_INET6)
+        srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        srv.bind(("::", 0))
+    else:
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    port = free_port()
+    ferry(DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    server s1 localhost:%d\n" % (port, srv.getsockname()[1]),
+          wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        s, _ = srv.accept()
+        s.sendall(b"by name")
+        assert c.recv(20) == b"by name"
+        s.close()
+    srv.close()

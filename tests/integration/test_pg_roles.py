@@ -169,6 +169,33 @@ def test_auth_methods_and_wrong_password(ferry, rs):
     assert not re.search(r"^Server (plain|md5|scram)/pg1 is DOWN", f.stdout(), re.M)
 
 
+def test_tls_sslmode(ferry, rs):
+    """sslmode reaches libpq: a user allowed only over TLS is UP with
+    sslmode require and DOWN, with PostgreSQL's reason, with sslmode disable."""
+    d = rs.dir_of("pg1")
+    subprocess.run(["openssl", "req", "-new", "-x509", "-days", "2", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-keyout", os.path.join(d, "server.key"), "-out", os.path.join(d, "server.crt")],
+                   check=True, capture_output=True)
+    if os.geteuid() == 0:
+        for fn in ("server.key", "server.crt"):
+            shutil.chown(os.path.join(d, fn), "postgres", "postgres")
+    os.chmod(os.path.join(d, "server.key"), 0o600)
+    psql(rs.ports[0], "ALTER SYSTEM SET ssl = on")
+    psql(rs.ports[0], "CREATE ROLE mon_tls LOGIN")
+    rs.set_hba("pg1", ["hostssl all mon_tls 127.0.0.1/32 trust", "hostnossl all mon_tls 127.0.0.1/32 reject"])
+    port = free_port()
+    conf = "global\n    log stdout format raw local0\n" + DEFAULTS + "    log global\n"
+    conf += "frontend f\n    bind 127.0.0.1:%d\n    default_backend tls\n" % port
+    for be, mode in (("tls", "require"), ("plain", "disable")):
+        conf += ("backend %s\n    option pgsql-check user mon_tls sslmode %s role any\n"
+                 "    option log-health-checks\n"
+                 "    server pg1 127.0.0.1:%d check inter 300 rise 1 fall 1\n" % (be, mode, rs.ports[0]))
+    f = ferry(conf, wait_port=port)
+    assert f.wait_log(r"^Health check for server tls/pg1 succeeded", timeout=3), f.stdout()
+    assert f.wait_log(r"^Server plain/pg1 is DOWN, reason: Layer7 wrong status, info: \".*"
+                      r"pg_hba.conf rejects connection for host \"127.0.0.1\", user \"mon_tls\"", timeout=3), f.stdout()
+
+
 def test_split_brain_different_systems_routes_nowhere(ferry):
     two = PgCluster([free_port(), free_port()], names=["a", "b"])
     # two separate initdb runs: two different system identifiers
