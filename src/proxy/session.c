@@ -182,10 +182,12 @@ static void assign(struct session *s, const struct server *avoid)
 	int all_full;
 	struct server *srv;
 
-	if (be->q_head && !avoid)
-		srv = NULL, all_full = 1; /* others are waiting: keep the order */
-	else
+	if (be->q_head && !avoid) { /* others are waiting: keep the order */
+		srv = NULL;
+		all_full = 1;
+	} else {
 		srv = lb_pick(&be->lb, client_key(s), avoid, &all_full);
+	}
 	if (srv) {
 		if (!avoid) {
 			s->tw = 0;
