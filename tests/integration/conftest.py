@@ -332,3 +332,15 @@ def listener():
     srv.bind(("127.0.0.1", 0))
     srv.listen(4)
     return srv
+
+
+def recv_within(sock, seconds, n=100):
+    """What sock receives within `seconds`, or None when nothing came (then
+    the socket's timeout is set back to 5 s)."""
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(n)
+    except socket.timeout:
+        return None
+    finally:
+        sock.settimeout(5)

@@ -3,7 +3,7 @@ import collections
 import socket
 import time
 
-from conftest import DEFAULTS, ask_name, free_port, wait_until
+from conftest import DEFAULTS, recv_within, ask_name, free_port, wait_until
 
 
 def config(port, servers, balance="roundrobin", extra_be="", extra_fe=""):
@@ -151,12 +151,7 @@ def test_server_maxconn_queues_then_serves(ferry, backends):
     first = socket.create_connection(("127.0.0.1", port))
     assert first.recv(100) == b"s1\n"
     second = socket.create_connection(("127.0.0.1", port), timeout=5)
-    second.settimeout(0.5)
-    try:
-        got = second.recv(100)
-    except socket.timeout:
-        got = None
-    assert got is None  # queued: the server is at its maxconn
+    assert recv_within(second, 0.5) is None  # queued: the server is at its maxconn
     first.close()
     second.settimeout(5)
     assert second.recv(100) == b"s1\n"  # served once the slot freed
