@@ -134,7 +134,7 @@ class Backend:
 class Ferry:
     """The real binary with an inline configuration. stdout/stderr go to files."""
 
-    def __init__(self, config, tmpdir, wait_port=None, extra_args=(), preexec=None):
+    def __init__(self, config, tmpdir, wait_port=None, extra_args=(), preexec=None, env=None):
         self.dir = tmpdir
         self.cfg_path = os.path.join(tmpdir, "ferry.cfg")
         with open(self.cfg_path, "w") as f:
@@ -144,7 +144,8 @@ class Ferry:
         self.out = open(self.out_path, "wb")
         self.err = open(self.err_path, "wb")
         self.proc = subprocess.Popen([FERRY, "-f", self.cfg_path, *extra_args],
-                                     stdout=self.out, stderr=self.err, preexec_fn=preexec)
+                                     stdout=self.out, stderr=self.err, preexec_fn=preexec,
+                                     env=dict(os.environ, **(env or {})))
         if wait_port:
             # "started" is printed once every listener is open; waiting for it
             # instead of probing the port keeps the balancing counts exact.

@@ -144,7 +144,7 @@ backend pg_replicas
         psql(rs.ports[1], "SELECT pg_wal_replay_resume()")
 
 
-def test_auth_methods_and_wrong_password(ferry, rs):
+def test_auth_methods_and_wrong_password(ferry, rs, tmpdir_path):
     p = rs.ports[0]
     psql(p, "SET password_encryption = 'md5'; CREATE ROLE mon_md5 LOGIN PASSWORD 'md5pw'")
     psql(p, "SET password_encryption = 'scram-sha-256'; CREATE ROLE mon_scram LOGIN PASSWORD 'scrampw'")
@@ -160,13 +160,20 @@ def test_auth_methods_and_wrong_password(ferry, rs):
         conf += ("backend %s\n    option pgsql-check user %s password %s role any\n"
                  "    server pg1 127.0.0.1:%d check inter 300 rise 1 fall 1\n    option log-health-checks\n"
                  % (be, user, pw, p))
-    f = ferry(conf, wait_port=port)
-    for be in ("plain", "md5", "scram"):
+    # no password in the config: libpq's PGPASSFILE supplies it
+    passfile = os.path.join(tmpdir_path, "pgpass")
+    with open(passfile, "w") as fh:
+        fh.write("127.0.0.1:%d:*:mon_md5:md5pw\n" % p)
+    os.chmod(passfile, 0o600)
+    conf += ("backend passfile\n    option pgsql-check user mon_md5 role any\n"
+             "    server pg1 127.0.0.1:%d check inter 300 rise 1 fall 1\n    option log-health-checks\n" % p)
+    f = ferry(conf, wait_port=port, env={"PGPASSFILE": passfile})
+    for be in ("plain", "md5", "scram", "passfile"):
         assert f.wait_log(r"^Health check for server %s/pg1 succeeded, reason: Layer7 check passed, "
                           r"info: \"primary, timeline \d+\"" % be, timeout=3), f.stdout()
     assert f.wait_log(r"^Server wrong/pg1 is DOWN, reason: Layer7 wrong status, info: \".*"
                       r"password authentication failed for user \"mon_scram\"", timeout=3), f.stdout()
-    assert not re.search(r"^Server (plain|md5|scram)/pg1 is DOWN", f.stdout(), re.M)
+    assert not re.search(r"^Server (plain|md5|scram|passfile)/pg1 is DOWN", f.stdout(), re.M)
 
 
 def test_tls_sslmode(ferry, rs):
