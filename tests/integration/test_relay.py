@@ -4,6 +4,7 @@ import os
 import random
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -350,3 +351,59 @@ def test_fin_after_bulk_waits_for_a_slow_server(ferry):
     c.close()
     srv.close()
     assert (n, got.hexdigest()) == (len(payload), hashlib.sha256(payload).hexdigest())
+
+
+def _keepalive_on(port_filter):
+    out = subprocess.run(["ss", "-tno", "state", "established", port_filter],
+                         capture_output=True, text=True).stdout
+    return "timer:(keepalive" in out
+
+
+def test_tcpka_sets_keepalive_on_both_sides(ferry):
+    srv = listener()
+    sport = srv.getsockname()[1]
+    port = free_port()
+    ferry(simple(port, sport, extra_be="    option tcpka", extra_fe="    option tcpka"), wait_port=port)
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s, _ = srv.accept()
+    try:
+        assert _keepalive_on("( sport = :%d )" % port)   # ferry's client-side socket
+        assert _keepalive_on("( dport = :%d )" % sport)  # ferry's server-side socket
+    finally:
+        s.close()
+        c.close()
+        srv.close()
+
+
+def test_no_keepalive_without_the_option(ferry):
+    srv = listener()
+    sport = srv.getsockname()[1]
+    port = free_port()
+    ferry(simple(port, sport), wait_port=port)
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s, _ = srv.accept()
+    try:
+        assert not _keepalive_on("( sport = :%d )" % port)
+        assert not _keepalive_on("( dport = :%d )" % sport)
+    finally:
+        s.close()
+        c.close()
+        srv.close()
+
+
+def test_server_fin_timeout(ferry):
+    """After the server half-closes, timeout server-fin applies instead of timeout server."""
+    srv = listener()
+    port = free_port()
+    d = DEFAULTS + "    timeout server-fin 300ms\n"
+    ferry(simple(port, srv.getsockname()[1], defaults=d), wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        s, _ = srv.accept()
+        s.shutdown(socket.SHUT_WR)
+        t0 = time.monotonic()
+        assert c.recv(10) == b""  # the server's FIN reached the client
+        s.settimeout(5)
+        assert s.recv(10) == b""  # then ferry closed after server-fin, not 30 s
+        assert time.monotonic() - t0 < 2
+        s.close()
+    srv.close()
