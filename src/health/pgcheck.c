@@ -357,8 +357,13 @@ void pgcheck_run(struct check *c)
 
 void pgcheck_timeout(struct check *c)
 {
-	fail(c, c->pg && c->pg->phase == PGP_CONNECTING ? "L4TOUT" : "L7TOUT",
-	     "PostgreSQL did not answer in time");
+	/* still waiting for the TCP connection: layer 4; connected but the
+	 * startup, authentication or query got no answer: layer 7 */
+	int l4 = c->pg && c->pg->phase == PGP_CONNECTING && c->pg->conn &&
+		 PQstatus(c->pg->conn) == CONNECTION_STARTED;
+
+	fail(c, l4 ? "L4TOUT" : "L7TOUT",
+	     l4 ? "Connection timed out" : "PostgreSQL did not answer in time");
 }
 
 void pgcheck_release(struct check *c)

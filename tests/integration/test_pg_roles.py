@@ -203,6 +203,34 @@ def test_tls_sslmode(ferry, rs):
                       r"pg_hba.conf rejects connection for host \"127.0.0.1\", user \"mon_tls\"", timeout=3), f.stdout()
 
 
+def test_a_hanging_server_does_not_block_other_checks(ferry, rs):
+    """A server that accepts TCP and never answers: its check times out while
+    the other server's checks keep their rhythm (libpq runs non-blocking on
+    ferry's loop)."""
+    from conftest import ScriptServer
+    silent = ScriptServer([("recv",), ("recv",)])  # reads, never answers
+    try:
+        port = free_port()
+        conf = "global\n    log stdout format raw local0\n" + DEFAULTS + "    log global\n" + """
+listen pg_any
+    bind 127.0.0.1:%d
+    option pgsql-check user postgres role any
+    option log-health-checks
+    server hang 127.0.0.1:%d check inter 300 rise 1 fall 1
+    server good 127.0.0.1:%d check inter 300 rise 1 fall 1
+""" % (port, silent.port, rs.ports[0])
+        f = ferry(conf, wait_port=port)
+        assert f.wait_log(r"^Server pg_any/hang is DOWN, reason: Layer7 timeout", timeout=3), f.stdout()
+        t0 = time.monotonic()
+        time.sleep(2.5)
+        # "good" answered through the whole window: its rhythm is one check per 300 ms
+        assert "Server pg_any/good is DOWN" not in f.stdout()
+        assert psql(port, "SELECT current_setting('cluster_name')") == "pg1"
+        assert time.monotonic() - t0 < 4
+    finally:
+        silent.stop()
+
+
 def test_split_brain_different_systems_routes_nowhere(ferry):
     two = PgCluster([free_port(), free_port()], names=["a", "b"])
     # two separate initdb runs: two different system identifiers
