@@ -75,10 +75,24 @@ static const char *status_name(const char *s)
 	return NULL;
 }
 
+/* Compiles an rstring/rbinary rule's pattern once, for every check that
+ * runs it. Returns 0 or regcomp's error code. */
+static int compile_re(struct tcr *r)
+{
+	int rc;
+
+	if (r->has_re || (r->match != TCRM_RSTRING && r->match != TCRM_RBINARY))
+		return 0;
+	rc = regcomp(&r->re, (const char *)r->data, REG_EXTENDED | REG_NOSUB);
+	r->has_re = rc == 0;
+	return rc;
+}
+
 static void parse_expect(struct pctx *p, struct cfg_words *w, int i)
 {
 	struct tcr *r = add_rule(p, TCR_EXPECT);
 	const char *m;
+	int rc;
 
 	for (; i < w->n; i++) {
 		const char *k = w->w[i];
@@ -144,16 +158,12 @@ static void parse_expect(struct pctx *p, struct cfg_words *w, int i)
 	} else {
 		set_data(r, w->w[i + 1], strlen(w->w[i + 1]));
 	}
-	if (r->match == TCRM_RSTRING || r->match == TCRM_RBINARY) {
-		regex_t re;
-		int rc = regcomp(&re, (const char *)r->data, REG_EXTENDED | REG_NOSUB);
-		if (rc) {
-			char e[128];
-			regerror(rc, &re, e, sizeof(e));
-			perr(p, "'tcp-check expect %s': invalid regular expression '%s': %s", m, w->w[i + 1], e);
-			return;
-		}
-		regfree(&re);
+	rc = compile_re(r);
+	if (rc) {
+		char e[128];
+		regerror(rc, &r->re, e, sizeof(e));
+		perr(p, "'tcp-check expect %s': invalid regular expression '%s': %s", m, w->w[i + 1], e);
+		return;
 	}
 	if (w->w[i + 2])
 		perr(p, "unexpected word '%s' after the pattern", w->w[i + 2]);
@@ -266,6 +276,8 @@ static struct tcr *expect(struct pctx *p, enum tcr_match m, const char *pat, int
 	}
 	r->min_recv = min_recv;
 	r->err_status = err_status;
+	if (compile_re(r))
+		abort(); /* built-in patterns are valid */
 	return r;
 }
 

@@ -119,18 +119,6 @@ static void hexify(const char *in, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
-static int regex_match(const char *pattern, const char *subject)
-{
-	regex_t re;
-	int m;
-
-	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB))
-		return 0;
-	m = regexec(&re, subject, 0, NULL, 0) == 0;
-	regfree(&re);
-	return m;
-}
-
 static int matches(const struct check *c, const struct tcr *r)
 {
 	switch (r->match) {
@@ -139,14 +127,14 @@ static int matches(const struct check *c, const struct tcr *r)
 	case TCRM_BINARY:
 		return memmem(c->rbuf, c->rlen, r->data, r->len) != NULL;
 	case TCRM_RSTRING:
-		return regex_match((const char *)r->data, c->rbuf); /* stops at the first NUL */
+		return regexec(&r->re, c->rbuf, 0, NULL, 0) == 0; /* stops at the first NUL */
 	case TCRM_RBINARY: {
 		char *hex = malloc(2 * c->rlen + 1);
 		int m;
 		if (!hex)
 			return 0;
 		hexify(c->rbuf, c->rlen, hex);
-		m = regex_match((const char *)r->data, hex);
+		m = regexec(&r->re, hex, 0, NULL, 0) == 0;
 		free(hex);
 		return m;
 	}

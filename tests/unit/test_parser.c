@@ -341,6 +341,20 @@ static void test_check_options(void **st)
 	assert_int_equal(b->pg.max_lag_bytes, 0);
 }
 
+static void test_inherited_regex_rules(void **st)
+{
+	struct cfg_proxy *b;
+	(void)st;
+	assert_string_equal(parse("defaults\n mode tcp\n timeout connect 1s\n timeout server 1s\n"
+				  " option tcp-check\n tcp-check expect rstring ^OK\n"
+				  "backend b\n server s 127.0.0.1:1 check\n"), "");
+	b = cfg_find_proxy(&cfg, "b", PX_CAP_BE);
+	assert_int_equal(b->rules.n, 1);
+	assert_true(b->rules.v[0].has_re); /* its own compiled copy */
+	assert_int_equal(regexec(&b->rules.v[0].re, "OK ready", 0, NULL, 0), 0);
+	assert_int_not_equal(regexec(&b->rules.v[0].re, "ERR", 0, NULL, 0), 0);
+}
+
 static void test_all_errors_reported(void **st)
 {
 	const char *d;
@@ -378,6 +392,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_error_messages, teardown),
 		cmocka_unit_test_teardown(test_all_errors_reported, teardown),
 		cmocka_unit_test_teardown(test_check_options, teardown),
+		cmocka_unit_test_teardown(test_inherited_regex_rules, teardown),
 		cmocka_unit_test_teardown(test_warnings_for_ignored, teardown),
 	};
 	return cmocka_run_group_tests_name("parser", tests, NULL, NULL);
