@@ -94,10 +94,9 @@ static void finish(struct agent *a, int got_reply)
 				 "%d active and %d backup servers %s.", a->srv->be->name, a->srv->name,
 				 srv_usable(a->srv) ? "UP" : "DOWN", a->buf, act, bck,
 				 srv_usable(a->srv) ? "online" : "left");
-			for (int i = 0; i < 2; i++)
-				if (a->logs[i])
-					log_send(a->logs[i], srv_usable(a->srv) ? LOG_NOTICE : LOG_ALERT, msg);
-			WARN("%s", msg);
+			health_log(a->logs, srv_usable(a->srv) ? LOG_NOTICE : LOG_ALERT, 4, msg);
+			if (!srv_usable(a->srv))
+				health_log_if_empty(a->logs, a->srv->be);
 		}
 		if (a->env->on_change)
 			a->env->on_change(a->srv, srv_usable(a->srv), a->env->arg);

@@ -35,13 +35,25 @@ static int64_t jitter(const struct check *c, int64_t v)
 	return v + (v * (int64_t)((rand() % (2 * p + 1)) - p)) / 200;
 }
 
-static void send_both(const struct check *c, int level, int proc_level, const char *msg)
+void health_log(const struct log_targets *const logs[2], int level, int proc_level, const char *msg)
 {
 	for (int i = 0; i < 2; i++)
-		if (c->logs[i])
-			log_send(c->logs[i], level, msg);
+		if (logs[i])
+			log_send(logs[i], level, msg);
 	if (proc_level >= 0)
 		log_proc(proc_level, "%s", msg);
+}
+
+void health_log_if_empty(const struct log_targets *const logs[2], const struct backend *be)
+{
+	char msg[300];
+	int act, bck;
+
+	backend_count_usable(be, &act, &bck);
+	if (act || bck)
+		return;
+	snprintf(msg, sizeof(msg), "backend %s has no server available!", be->name);
+	health_log(logs, LOG_EMERG, 1, msg);
 }
 
 static int info_part(const struct check *c, char *buf, size_t len)
@@ -88,7 +100,7 @@ static void log_health(const struct check *c, int ok, int old_health)
 		 c->srv->be->name, c->srv->name, ok ? "succeeded" : "failed",
 		 check_status_reason(c->status), info, c->duration,
 		 up ? f->health - f->rise + 1 : f->health, up ? f->fall : f->rise, up ? "UP" : "DOWN");
-	send_both(c, LOG_NOTICE, -1, msg);
+	health_log(c->logs, LOG_NOTICE, -1, msg);
 }
 
 static void schedule(struct check *c)
@@ -101,16 +113,12 @@ static void schedule(struct check *c)
 static void announce(struct check *c, int up)
 {
 	char msg[700];
-	int act, bck;
 
 	server_set_up(c->srv, up, c->env->loop->now_ms);
 	check_describe_change(c, up, msg, sizeof(msg));
-	send_both(c, up ? LOG_NOTICE : LOG_ALERT, 4, msg);
-	backend_count_usable(c->srv->be, &act, &bck);
-	if (!act && !bck) {
-		snprintf(msg, sizeof(msg), "backend %s has no server available!", c->srv->be->name);
-		send_both(c, LOG_EMERG, 1, msg);
-	}
+	health_log(c->logs, up ? LOG_NOTICE : LOG_ALERT, 4, msg);
+	if (!up)
+		health_log_if_empty(c->logs, c->srv->be);
 	if (c->env->on_change)
 		c->env->on_change(c->srv, up, c->env->arg);
 }

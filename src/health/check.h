@@ -70,6 +70,11 @@ void check_done(struct check *c, int ok, const char *status, const char *info);
 /* Like check_done, but a role change skips rise/fall: the server goes DOWN
  * at once and its sessions are handed to env->on_role_change. */
 void check_done_role_change(struct check *c, const char *status, const char *info);
+/* A server state message to a backend's log targets (own, global; either
+ * may be NULL) at `level`, and to stderr at proc_level (-1: not there). */
+void health_log(const struct log_targets *const logs[2], int level, int proc_level, const char *msg);
+/* After a server went DOWN: HAProxy's alert when the backend has none left. */
+void health_log_if_empty(const struct log_targets *const logs[2], const struct backend *be);
 /* HAProxy's sentence for a status ("Layer4 connection problem", ...). */
 const char *check_status_reason(const char *status);
 /* Writes HAProxy's sentence for a state change into buf. */
