@@ -371,17 +371,18 @@ void sessions_close_all(struct worker *w, const char *term)
 int sessions_close_server(struct worker *w, const struct server *srv,
 			  const struct backend *be, const char *term)
 {
-	struct session *s = w->sessions, *next;
+	struct session *s, *next;
 	int n = 0;
 
-	for (; s; s = next) {
+	/* Closing may close others (a drained queue); an unlinked session keeps
+	 * its next pointer and its memory until the batch ends (deferred free),
+	 * so walking on from it is safe, and closed ones are skipped. */
+	for (s = w->sessions; s; s = next) {
 		next = s->next;
 		if (!(s->flags & SF_CLAIM) || s->state == SESS_CLOSED)
 			continue;
 		if (srv ? s->server == srv
 			: (s->server->be == be && (s->server->flags & SRV_F_BACKUP))) {
-			if (next && next->state == SESS_CLOSED)
-				next = next->next;
 			session_close(s, term);
 			n++;
 		}

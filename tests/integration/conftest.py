@@ -327,12 +327,25 @@ def recv_all(sock, chunk=65536):
         data += d
 
 
-def listener():
-    """A listening socket on 127.0.0.1 with a free port, for a test's own peer."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
+def listener(host="127.0.0.1", family=socket.AF_INET, dual_stack=False):
+    """A listening socket with a free port, for a test's own peer. dual_stack:
+    an IPv6 socket that takes IPv4 clients too."""
+    srv = socket.socket(family)
+    if dual_stack:
+        srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    srv.bind((host, 0))
     srv.listen(4)
     return srv
+
+
+def assert_relayed(client_addr, srv, payload):
+    """Connects to client_addr (through ferry), accepts on srv, and checks
+    that what srv sends reaches the client unchanged."""
+    with socket.create_connection(client_addr, timeout=5) as c:
+        s, _ = srv.accept()
+        s.sendall(payload)
+        assert c.recv(len(payload) + 10) == payload
+        s.close()
 
 
 def recv_within(sock, seconds, n=100):

@@ -3,7 +3,7 @@ import socket
 
 import pytest
 
-from conftest import DEFAULTS, ask_name, free_port
+from conftest import DEFAULTS, ask_name, assert_relayed, free_port, listener
 
 
 def has_ipv6():
@@ -38,17 +38,11 @@ def _free(port):
 
 @pytest.mark.skipif(not has_ipv6(), reason="no IPv6 on loopback")
 def test_ipv6_bind_and_server(ferry):
-    srv = socket.socket(socket.AF_INET6)
-    srv.bind(("::1", 0))
-    srv.listen(4)
+    srv = listener("::1", socket.AF_INET6)
     port = free_port()
     ferry(DEFAULTS + "listen l\n    bind [::1]:%d\n    server s1 [::1]:%d\n" % (port, srv.getsockname()[1]),
           wait_port=port)
-    with socket.create_connection(("::1", port), timeout=5) as c:
-        s, addr = srv.accept()
-        s.sendall(b"over v6")
-        assert c.recv(10) == b"over v6"
-        s.close()
+    assert_relayed(("::1", port), srv, b"over v6")
     srv.close()
 
 
@@ -72,35 +66,19 @@ def test_server_without_port_uses_client_destination_port(ferry, backends):
     """HAProxy: a server address without a port gets the port the client connected to."""
     (b,) = backends(1)
     # ferry listens on 127.0.0.1:P and forwards to 127.0.0.2:P, where the backend is
-    b2 = socket.socket()
-    b2.bind(("127.0.0.2", 0))
+    b2 = listener("127.0.0.2")
     port = b2.getsockname()[1]
-    b2.listen(4)
     ferry(DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    server s1 127.0.0.2\n" % port, wait_port=port)
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
-        s, _ = b2.accept()
-        s.sendall(b"same port")
-        assert c.recv(20) == b"same port"
-        s.close()
+    assert_relayed(("127.0.0.1", port), b2, b"same port")
     b2.close()
 
 
 def test_server_host_name_resolved_at_startup(ferry):
     """A server given by host name ("localhost") is resolved once at startup."""
-    if has_ipv6():  # localhost may resolve to ::1 or 127.0.0.1: listen on both
-        srv = socket.socket(socket.AF_INET6)
-        srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        srv.bind(("::", 0))
-    else:
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
+    # localhost may resolve to ::1 or 127.0.0.1: listen on both
+    srv = listener("::", socket.AF_INET6, dual_stack=True) if has_ipv6() else listener()
     port = free_port()
     ferry(DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    server s1 localhost:%d\n" % (port, srv.getsockname()[1]),
           wait_port=port)
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
-        s, _ = srv.accept()
-        s.sendall(b"by name")
-        assert c.recv(20) == b"by name"
-        s.close()
+    assert_relayed(("127.0.0.1", port), srv, b"by name")
     srv.close()

@@ -8,6 +8,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from conftest import DEFAULTS, free_port, listener, recv_all
 
 
@@ -359,32 +361,18 @@ def _keepalive_on(port_filter):
     return "timer:(keepalive" in out
 
 
-def test_tcpka_sets_keepalive_on_both_sides(ferry):
+@pytest.mark.parametrize("option,expected", [("    option tcpka", True), ("", False)])
+def test_tcpka_sets_keepalive_on_both_sides(ferry, option, expected):
+    """option tcpka: SO_KEEPALIVE on ferry's client-side and server-side sockets, and only then."""
     srv = listener()
     sport = srv.getsockname()[1]
     port = free_port()
-    ferry(simple(port, sport, extra_be="    option tcpka", extra_fe="    option tcpka"), wait_port=port)
+    ferry(simple(port, sport, extra_be=option, extra_fe=option), wait_port=port)
     c = socket.create_connection(("127.0.0.1", port), timeout=5)
     s, _ = srv.accept()
     try:
-        assert _keepalive_on("( sport = :%d )" % port)   # ferry's client-side socket
-        assert _keepalive_on("( dport = :%d )" % sport)  # ferry's server-side socket
-    finally:
-        s.close()
-        c.close()
-        srv.close()
-
-
-def test_no_keepalive_without_the_option(ferry):
-    srv = listener()
-    sport = srv.getsockname()[1]
-    port = free_port()
-    ferry(simple(port, sport), wait_port=port)
-    c = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s, _ = srv.accept()
-    try:
-        assert not _keepalive_on("( sport = :%d )" % port)
-        assert not _keepalive_on("( dport = :%d )" % sport)
+        assert _keepalive_on("( sport = :%d )" % port) is expected   # ferry's client-side socket
+        assert _keepalive_on("( dport = :%d )" % sport) is expected  # ferry's server-side socket
     finally:
         s.close()
         c.close()
