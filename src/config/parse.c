@@ -346,6 +346,8 @@ const struct kw global_keywords[] = {
 	{ "ssl-dh-param-file", 0, g_ignored },
 	{ "log-send-hostname", 0, g_ignored },
 	{ "log-tag", 0, g_ignored },
+	{ "cpu-map", 0, g_ignored },       /* threads are not pinned to CPUs */
+	{ "thread-groups", 0, g_ignored },
 	{ "ulimit-n", 0, g_accepted },
 	{ "description", 0, g_accepted },
 	{ "node", 0, g_accepted },
