@@ -1,6 +1,7 @@
 #!/bin/bash
-# Runs every test twice: with the normal build and with the ASan+UBSan build.
-# Unit tests are cmocka binaries; integration tests are pytest driving the
+# Runs every test with the normal build and with the ASan+UBSan build, and the
+# integration tests once more with nbthread 2 (ASan). Unit tests are cmocka binaries;
+# integration tests are pytest driving the
 # real binary. Ends with one line: "total: N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -54,6 +55,13 @@ run_pytest build/ferry normal
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_pytest build/asan/ferry asan
+# Once more with two worker threads in every test's ferry (conftest.py adds
+# "nbthread 2"), under the sanitizers: the shared backends, limits and
+# queues must behave exactly as with one thread.
+FERRY_TEST_NBTHREAD=2 \
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	run_pytest build/asan/ferry asan-nbthread2
 
 echo "total: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

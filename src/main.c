@@ -40,7 +40,7 @@ static void hard_stop_cb(struct loop *l, struct timer *t)
 {
 	struct signals *sg = (struct signals *)((char *)t - offsetof(struct signals, hard_stop));
 
-	WARN("hard-stop-after reached: closing %d remaining connections", sg->rt->w.actconn);
+	WARN("hard-stop-after reached: closing %d remaining connections", proc_actconn(&sg->rt->proc));
 	sg->stop_now = 1;
 	l->stop = 1;
 }
@@ -61,11 +61,11 @@ static void signal_cb(struct loop *l, struct io *io, uint32_t ev)
 			l->stop = 1;
 			break;
 		case SIGUSR1:
-			if (rt->w.stopping)
+			if (rt->ws[0].stopping)
 				break;
-			NOTICE("Received SIGUSR1: stopping gracefully, %d connections left", rt->w.actconn);
-			rt->w.stopping = 1;
-			listeners_close(&rt->w);
+			NOTICE("Received SIGUSR1: stopping gracefully, %d connections left",
+			       proc_actconn(&rt->proc));
+			runtime_stop_gracefully(rt);
 			if (rt->cfg->g.hard_stop_after)
 				loop_timer_arm(l, &sg->hard_stop,
 					       l->now_ms + (uint64_t)rt->cfg->g.hard_stop_after);
@@ -92,37 +92,44 @@ static int write_pidfile(const char *path)
 	return 0;
 }
 
-static int run(struct runtime *rt, const char *pidfile)
+/* The signals ferry reads from a signalfd on the main thread. Blocked
+ * before any worker thread starts, so threads inherit the mask and none of
+ * them takes a signal meant for the signalfd. */
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGHUP);
+	sigprocmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int run(struct runtime *rt, const char *pidfile, sigset_t *set)
 {
 	struct signals sg = { .rt = rt };
-	sigset_t set;
 	int fd;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	fd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (fd == -1) {
 		ALERT("signalfd: %s", strerror(errno));
 		return 1;
 	}
 	io_init(&sg.io, fd, signal_cb);
 	timer_init(&sg.hard_stop, hard_stop_cb);
-	loop_io_set(&rt->w.loop, &sg.io, EPOLLIN);
+	loop_io_set(&rt->ws[0].loop, &sg.io, EPOLLIN);
 	if (pidfile && write_pidfile(pidfile))
 		return 1;
-	while (!rt->w.loop.stop) {
-		loop_run_once(&rt->w.loop, -1);
-		if (rt->w.stopping && rt->w.actconn == 0)
-			break;
+	while (!rt->ws[0].loop.stop) {
+		loop_run_once(&rt->ws[0].loop, -1);
+		if (rt->ws[0].stopping && proc_actconn(&rt->proc) == 0)
+			break; /* graceful stop: every thread's sessions are done */
 	}
-	sessions_close_all(&rt->w, "KC");
-	loop_timer_cancel(&rt->w.loop, &sg.hard_stop);
-	loop_io_close(&rt->w.loop, &sg.io);
+	runtime_stop_threads(rt);
+	sessions_close_all(&rt->ws[0], "KC");
+	loop_timer_cancel(&rt->ws[0].loop, &sg.hard_stop);
+	loop_io_close(&rt->ws[0].loop, &sg.io);
 	if (pidfile)
 		unlink(pidfile);
 	return 0;
@@ -135,6 +142,7 @@ int main(int argc, char **argv)
 	const char *pidfile = NULL;
 	struct cfg cfg;
 	struct runtime rt;
+	sigset_t sigs;
 	char err[512];
 
 	while ((opt = getopt(argc, argv, "f:cp:qvVhDWd")) != -1) {
@@ -178,9 +186,6 @@ int main(int argc, char **argv)
 	}
 	if (cfg.g.quiet)
 		log_proc_set_quiet(1);
-	if (cfg.g.nbthread > 1)
-		WARN("nbthread %d: worker threads are not implemented yet; ferry runs one thread",
-		     cfg.g.nbthread);
 	memset(&rt, 0, sizeof(rt));
 	rt.cfg = &cfg;
 	rt.maxconn = runtime_maxconn(&cfg, 0);
@@ -189,11 +194,12 @@ int main(int argc, char **argv)
 	for (struct cfg_proxy *px = cfg.proxies; px; px = px->next)
 		if (log_targets_open(&px->logs, err, sizeof(err)))
 			goto fail;
-	if (runtime_build(&rt, err, sizeof(err)))
+	block_signals(&sigs);
+	if (runtime_build(&rt, err, sizeof(err)) || runtime_start_threads(&rt, err, sizeof(err)))
 		goto fail;
-	NOTICE("ferry %s started: %d frontend(s), %d backend(s), %d health check(s), maxconn %d",
-	       FERRY_VERSION, rt.nfe, rt.nbe, rt.nchecks, rt.maxconn);
-	rc = run(&rt, pidfile ? pidfile : cfg.g.pidfile);
+	NOTICE("ferry %s started: %d frontend(s), %d backend(s), %d health check(s), maxconn %d, %d thread%s",
+	       FERRY_VERSION, rt.nfe, rt.nbe, rt.nchecks, rt.maxconn, rt.nw, rt.nw > 1 ? "s" : "");
+	rc = run(&rt, pidfile ? pidfile : cfg.g.pidfile, &sigs);
 	runtime_destroy(&rt);
 	cfg_free(&cfg);
 	return rc;

@@ -93,6 +93,7 @@ void backend_init(struct backend *be, enum lb_algo algo, enum hash_type ht, int 
 	be->hash_type = ht;
 	be->random_draws = draws > 0 ? draws : 2;
 	be->ops = ops_for(algo);
+	pthread_mutex_init(&be->lock, NULL);
 	if (!be->rng)
 		be->rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)be;
 	backend_update(be);
@@ -109,6 +110,7 @@ void backend_free_lb(struct backend *be)
 	if (be->ops && be->ops->free)
 		be->ops->free(be);
 	be->lb = NULL;
+	pthread_mutex_destroy(&be->lock);
 }
 
 void server_set_up(struct server *s, int up, uint64_t now_ms)

@@ -3,6 +3,7 @@
  * and sessions change their state through the functions below. */
 #ifndef FERRY_BALANCE_SERVER_H
 #define FERRY_BALANCE_SERVER_H
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -60,7 +61,21 @@ struct backend {
 	int cur_conns;             /* beconn */
 	int nqueued;               /* sessions waiting in this backend's queue */
 	uint64_t cum_conns;
+	/* With nbthread, every thread picks from the same backend: whoever reads
+	 * or changes the servers' state, counters, the algorithm's state or the
+	 * queue holds this lock. The algorithms themselves never take it. */
+	pthread_mutex_t lock;
 };
+
+static inline void backend_lock(struct backend *be)
+{
+	pthread_mutex_lock(&be->lock);
+}
+
+static inline void backend_unlock(struct backend *be)
+{
+	pthread_mutex_unlock(&be->lock);
+}
 
 /* Which servers a pick may choose from right now. */
 enum lb_group { LB_GROUP_NONE, LB_GROUP_ACTIVE, LB_GROUP_BACKUP };

@@ -83,7 +83,11 @@ static void finish(struct agent *a, int got_reply)
 		char msg[700];
 		a->buf[a->len] = 0;
 		a->buf[strcspn(a->buf, "\r\n")] = 0;
-		if (!agent_apply(a->srv, a->buf)) {
+		int changed;
+		backend_lock(a->srv->be);
+		changed = agent_apply(a->srv, a->buf);
+		backend_unlock(a->srv->be);
+		if (!changed) {
 			schedule(a);
 			return;
 		}

@@ -6,6 +6,7 @@
 #include <syslog.h>
 
 #include "core/addr.h"
+#include "core/atomic.h"
 
 static void check_timer_cb(struct loop *l, struct timer *t);
 
@@ -74,13 +75,13 @@ void check_describe_change(const struct check *c, int up, char *buf, size_t len)
 			 "Server %s/%s is UP, reason: %s%s, check duration: %dms. "
 			 "%d active and %d backup servers online. %d sessions requeued, %d total in queue.",
 			 be->name, c->srv->name, check_status_reason(c->status), info, c->duration,
-			 act, bck, 0, be->nqueued);
+			 act, bck, 0, ATOMIC_LOAD(&be->nqueued));
 	else
 		snprintf(buf, len,
 			 "Server %s/%s is DOWN, reason: %s%s, check duration: %dms. "
 			 "%d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
 			 be->name, c->srv->name, check_status_reason(c->status), info, c->duration,
-			 act, bck, c->srv->cur_conns, 0, be->nqueued);
+			 act, bck, ATOMIC_LOAD(&c->srv->cur_conns), 0, ATOMIC_LOAD(&be->nqueued));
 }
 
 /* option log-health-checks: one line whenever the result or the counter moves. */
@@ -114,7 +115,9 @@ static void announce(struct check *c, int up)
 {
 	char msg[700];
 
+	backend_lock(c->srv->be);
 	server_set_up(c->srv, up, c->env->loop->now_ms);
+	backend_unlock(c->srv->be);
 	check_describe_change(c, up, msg, sizeof(msg));
 	health_log(c->logs, up ? LOG_NOTICE : LOG_ALERT, 4, msg);
 	if (!up)

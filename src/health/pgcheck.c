@@ -175,8 +175,11 @@ static void verdict(struct check *c)
 			check_done(c, 0, "L7STS", why);
 			return;
 		}
-		if (c->srv->eweight != c->srv->uweight)
+		if (c->srv->eweight != c->srv->uweight) {
+			backend_lock(c->srv->be);
 			server_set_weight(c->srv, c->srv->uweight);
+			backend_unlock(c->srv->be);
+		}
 		snprintf(why, sizeof(why), "primary, timeline %d", pg->timeline);
 		check_done(c, 1, "L7OK", why);
 		return;
@@ -206,8 +209,11 @@ static void verdict(struct check *c)
 			int w = (int)((double)c->srv->uweight * (1.0 - frac) + 0.5);
 			if (w < 1 && c->srv->uweight)
 				w = 1;
-			if (w != c->srv->eweight)
+			if (w != c->srv->eweight) {
+				backend_lock(c->srv->be);
 				server_set_weight(c->srv, w);
+				backend_unlock(c->srv->be);
+			}
 		}
 		human_bytes(lag, a, sizeof(a));
 		snprintf(why, sizeof(why), "replica, lag %s", a);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/addr.h"
+#include "core/atomic.h"
 #include "event/sock.h"
 
 #define ACCEPT_BATCH 64
@@ -26,43 +27,59 @@ static void resume_cb(struct loop *l, struct timer *t)
 	listeners_update(w);
 }
 
-int worker_init(struct worker *w, int maxconn)
+void listener_worker_init(struct worker *w)
 {
-	memset(w, 0, sizeof(*w));
-	w->maxconn = maxconn;
 	timer_init(&w->resume_timer, resume_cb);
-	bufpool_init(&w->pool, 256);
-	pipepool_init(&w->pipes, 64);
-	return loop_init(&w->loop);
 }
 
-void worker_destroy(struct worker *w)
-{
-	listeners_close(w);
-	loop_timer_cancel(&w->loop, &w->resume_timer);
-	loop_free(&w->loop);
-	bufpool_destroy(&w->pool);
-	pipepool_destroy(&w->pipes);
-}
-
+/* Whether w may accept for fe now. The process and frontend counts are
+ * shared by every thread: accept_cb reserves its slot in them before
+ * accept() (atomic_reserve), so two threads never overshoot a limit. */
 static int may_accept(const struct worker *w, const struct frontend *fe)
 {
-	return !w->stopping && !w->fd_exhausted && w->actconn < w->maxconn &&
-	       fe->cur_conns < fe->maxconn;
+	return !w->stopping && !w->fd_exhausted &&
+	       __atomic_load_n(&w->proc->actconn, __ATOMIC_SEQ_CST) < w->proc->maxconn &&
+	       __atomic_load_n(&fe->cur_conns, __ATOMIC_SEQ_CST) < fe->maxconn;
 }
 
+/* Pauses or resumes each listener. Another thread that frees a slot reads
+ * listeners_paused after giving its slot back, and this thread looks at the
+ * counts again after saying it paused: one of the two sees the other (both
+ * sequentially consistent), so no pause outlives a free slot. */
 void listeners_update(struct worker *w)
 {
-	int paused = 0;
+	for (int pass = 0; pass < 3; pass++) {
+		int paused = 0, missed = 0;
 
-	for (struct listener *li = w->listeners; li; li = li->next) {
-		int on = may_accept(w, li->fe);
-		if (li->io.fd < 0)
-			continue;
-		loop_io_set(&w->loop, &li->io, on ? EPOLLIN : 0);
-		paused |= !on;
+		for (struct listener *li = w->listeners; li; li = li->next) {
+			int on = may_accept(w, li->fe);
+			if (li->io.fd < 0)
+				continue;
+			loop_io_set(&w->loop, &li->io, on ? EPOLLIN : 0);
+			paused |= !on;
+		}
+		__atomic_store_n(&w->listeners_paused, paused, __ATOMIC_SEQ_CST);
+		for (struct listener *li = w->listeners; paused && li; li = li->next)
+			missed |= li->io.fd >= 0 && !li->io.events && may_accept(w, li->fe);
+		if (!missed)
+			return;
 	}
-	w->listeners_paused = paused;
+}
+
+static int reserve_slot(struct worker *w, struct frontend *fe)
+{
+	if (w->stopping || w->fd_exhausted || !atomic_reserve(&w->proc->actconn, w->proc->maxconn))
+		return 0;
+	if (atomic_reserve(&fe->cur_conns, fe->maxconn))
+		return 1;
+	ATOMIC_ADD(&w->proc->actconn, -1);
+	return 0;
+}
+
+static void unreserve_slot(struct worker *w, struct frontend *fe)
+{
+	ATOMIC_ADD(&fe->cur_conns, -1);
+	ATOMIC_ADD(&w->proc->actconn, -1);
 }
 
 static void accept_cb(struct loop *l, struct io *io, uint32_t ev)
@@ -77,12 +94,13 @@ static void accept_cb(struct loop *l, struct io *io, uint32_t ev)
 		socklen_t len = sizeof(sa);
 		int fd;
 
-		if (!may_accept(w, li->fe)) {
+		if (!reserve_slot(w, li->fe)) {
 			listeners_update(w);
 			return;
 		}
 		fd = accept4(io->fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
+			unreserve_slot(w, li->fe);
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -150,5 +168,5 @@ void listeners_close(struct worker *w)
 		loop_io_close(&w->loop, &li->io);
 		free(li);
 	}
-	w->listeners_paused = 0;
+	ATOMIC_STORE(&w->listeners_paused, 0);
 }

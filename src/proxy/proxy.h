@@ -3,6 +3,7 @@
 #ifndef FERRY_PROXY_PROXY_H
 #define FERRY_PROXY_PROXY_H
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -31,7 +32,6 @@ struct pbackend {
 	int64_t to_connect, to_server, to_tunnel, to_server_fin, to_queue;
 	struct session *q_head, *q_tail;
 	struct log_set logs;
-	struct worker *w;
 };
 
 struct listener {
@@ -46,18 +46,39 @@ struct frontend {
 	char *name;
 	const struct cfg_proxy *cfg;
 	struct pbackend *be;           /* NULL: connections are closed at once */
-	int cur_conns, maxconn;
+	int cur_conns, maxconn;        /* cur_conns, cum_conns: atomic (every thread) */
 	uint64_t cum_conns;
 	unsigned options;
 	int64_t to_client, to_client_fin;
 	struct log_set logs;
 };
 
+/* What the threads share: the global connection count and limit. */
+struct process {
+	int actconn;                   /* every thread's sessions (atomic) */
+	int maxconn;
+	int nworkers;
+	struct worker **workers;
+};
+
+/* A function another thread asked this worker to run (see worker.c). */
+struct wmsg {
+	struct wmsg *next;
+	void (*fn)(struct worker *w, void *arg);
+	char arg[];
+};
+
+/* One per thread: its event loop, its own listening sockets (SO_REUSEPORT),
+ * pools and sessions. A session never leaves the worker that accepted it;
+ * other threads reach a worker only through its inbox. */
 struct worker {
 	struct loop loop;
-	int actconn, maxconn;
+	int id;                        /* 0: the thread that also runs checks and signals */
+	struct process *proc;
+	int actconn;                   /* this worker's sessions */
 	struct listener *listeners;
-	int listeners_paused;          /* some listener is not accepting */
+	int listeners_paused;          /* some listener is not accepting (atomic: others read it) */
+	int resume_asked;              /* another thread asked it to look again (atomic) */
 	int fd_exhausted;              /* accept() hit the fd limit: wait a little */
 	struct timer resume_timer;
 	int stopping;                  /* graceful stop: listeners closed */
@@ -65,7 +86,16 @@ struct worker {
 	struct pipepool pipes;
 	uint64_t cum_conns;
 	struct session *sessions;      /* every live session */
+	/* inbox: queued sessions given a server by another thread, and calls */
+	pthread_mutex_t in_lock;
+	struct session *in_head, *in_tail;
+	struct wmsg *msg_head, *msg_tail;
+	struct io wake;                /* eventfd: something arrived */
 };
+
+/* How a queued session left the queue (s->handoff) */
+#define HANDOFF_SERVER 1          /* given a slot of s->handed */
+#define HANDOFF_NOSERVER 2        /* no usable server left: to be closed */
 
 /* Session states */
 enum sess_state { SESS_QUEUED, SESS_CONNECTING, SESS_TURNAROUND, SESS_ESTABLISHED, SESS_CLOSED };
@@ -91,6 +121,9 @@ struct session {
 	struct pbackend *be;
 	struct server *server;
 	struct session *qprev, *qnext;     /* backend queue */
+	struct server *handed;         /* HANDOFF_SERVER: the server it was given */
+	struct session *inext;         /* in its worker's inbox */
+	uint8_t handoff;               /* left the queue: HANDOFF_* (backend lock) */
 	struct session *prev, *next;       /* all sessions of the worker */
 	struct rbuf *buf[2];           /* [0] client→server, [1] server→client */
 	struct rpipe *pipe[2];         /* the same directions when splicing */
@@ -111,9 +144,31 @@ struct session {
 	} cli_addr, dst_addr;
 };
 
-/* listener.c */
-int worker_init(struct worker *w, int maxconn);
+/* worker.c */
+int worker_init(struct worker *w, struct process *proc, int id);
 void worker_destroy(struct worker *w);
+/* Runs fn(target, copy of arg) on target's thread: at once when target is
+ * the calling thread's worker (self), else through target's inbox. */
+void worker_call(struct worker *self, struct worker *target,
+		 void (*fn)(struct worker *w, void *arg), const void *arg, size_t len);
+/* worker_call on every worker. */
+void workers_call(struct worker *self, void (*fn)(struct worker *w, void *arg),
+		  const void *arg, size_t len);
+/* Puts a queued session given a server by another thread into its worker's
+ * inbox. Called with the backend lock held. */
+void worker_handoff(struct session *s);
+/* Takes s out of its worker's inbox if it is there (closing it). */
+void worker_handoff_cancel(struct session *s);
+/* A session ended: wakes the workers whose listeners wait for a free slot. */
+void workers_slot_freed(struct worker *self);
+/* The process's connection count, all threads together. */
+static inline int proc_actconn(const struct process *p)
+{
+	return __atomic_load_n(&p->actconn, __ATOMIC_RELAXED);
+}
+
+/* listener.c */
+void listener_worker_init(struct worker *w);
 /* Opens the sockets of one bind address (each port of a range); returns 0
  * or -1 with err filled. */
 int listener_open(struct worker *w, struct frontend *fe, const struct cfg_bind *b,
@@ -136,8 +191,10 @@ void sessions_close_all(struct worker *w, const char *term);
  * many were closed. */
 int sessions_close_server(struct worker *w, const struct server *srv,
 			  const struct backend *be, const char *term);
-/* Gives freed slots of be to queued sessions. */
-void backend_dequeue(struct pbackend *be);
+/* Gives freed slots of be to queued sessions (self: the calling thread's worker). */
+void backend_dequeue(struct worker *self, struct pbackend *be);
+/* Runs a session another thread gave a server to (inbox). */
+void session_handed(struct session *s);
 
 /* relay.c */
 /* The server connection is up: relay. srv_events: the event that said so. */

@@ -2,7 +2,14 @@
  * backend's queue when every server is at its maxconn, connecting with
  * retries (and redispatch), then handing over to relay.c. The server
  * connection slot a session holds is released in exactly one place,
- * release_server(). */
+ * release_server().
+ *
+ * Threads: a session belongs to the worker that accepted it and only that
+ * thread touches it, with one exception: the backend's queue. The queue
+ * links, s->handoff and s->handed are read and written under the backend
+ * lock; a thread that frees a slot may give it to a queued session of
+ * another worker (backend_dequeue), which then starts it from its inbox
+ * (session_handed). */
 #include "proxy/proxy.h"
 
 #include <errno.h>
@@ -12,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/addr.h"
+#include "core/atomic.h"
 #include "event/sock.h"
 
 static void srv_connect_cb(struct loop *l, struct io *io, uint32_t ev);
@@ -44,7 +52,7 @@ static void queue_remove(struct session *s)
 	else
 		be->q_tail = s->qprev;
 	s->qprev = s->qnext = NULL;
-	be->lb.nqueued--;
+	ATOMIC_ADD(&be->lb.nqueued, -1);
 }
 
 static void queue_append(struct session *s)
@@ -58,7 +66,7 @@ static void queue_append(struct session *s)
 	else
 		be->q_head = s;
 	be->q_tail = s;
-	s->bq_pos = be->lb.nqueued++;
+	s->bq_pos = ATOMIC_ADD(&be->lb.nqueued, 1) - 1;
 }
 
 /* The hash of the client's address, which only "balance source" reads. */
@@ -67,29 +75,42 @@ static uint32_t client_key(const struct session *s)
 	return s->be->lb.algo == LB_SOURCE ? lb_hash_addr(&s->cli_addr.sa) : 0;
 }
 
-/* The one place a server slot is given back. */
+/* A connection slot of srv, taken and given back under the backend lock. */
+static void srv_take(struct server *srv)
+{
+	int n = ATOMIC_ADD(&srv->cur_conns, 1);
+
+	if (n > srv->max_conns_seen)
+		srv->max_conns_seen = n;
+	srv->cum_conns++;
+}
+
+static void srv_drop(struct server *srv)
+{
+	ATOMIC_ADD(&srv->cur_conns, -1);
+}
+
+/* The one place a session gives its server slot back. Called with the
+ * backend lock held. */
 static void release_server(struct session *s)
 {
 	if (!(s->flags & SF_CLAIM))
 		return;
 	s->flags &= ~SF_CLAIM;
-	s->server->cur_conns--;
+	srv_drop(s->server);
 }
 
 static void claim_server(struct session *s, struct server *srv)
 {
 	s->server = srv;
 	s->flags |= SF_CLAIM;
-	srv->cur_conns++;
-	if (srv->cur_conns > srv->max_conns_seen)
-		srv->max_conns_seen = srv->cur_conns;
-	srv->cum_conns++;
 }
 
 void session_close(struct session *s, const char *term)
 {
 	struct worker *w = s->w;
 	struct pbackend *be = s->be;
+	int dequeue = 0;
 
 	if (s->state == SESS_CLOSED)
 		return;
@@ -97,10 +118,8 @@ void session_close(struct session *s, const char *term)
 		s->term[0] = term[0];
 		s->term[1] = term[1];
 	}
-	if (s->state == SESS_QUEUED && be) {
-		queue_remove(s);
+	if (s->state == SESS_QUEUED)
 		s->tw = (int32_t)(w->loop.now_ms - s->t_phase); /* killed in the queue */
-	}
 	s->state = SESS_CLOSED;
 	if (s->prev)
 		s->prev->next = s->next;
@@ -122,41 +141,100 @@ void session_close(struct session *s, const char *term)
 		}
 	}
 	session_log(s); /* logs with this session still counted, as HAProxy does */
-	release_server(s);
+	if (be) {
+		backend_lock(&be->lb);
+		if (s->qprev || be->q_head == s) {
+			queue_remove(s);
+		} else if (s->handoff) { /* another thread gave it a slot meanwhile */
+			if (s->handoff == HANDOFF_SERVER)
+				srv_drop(s->handed);
+			s->handoff = 0;
+			s->handed = NULL;
+			worker_handoff_cancel(s);
+			dequeue = 1;
+		}
+		if (s->flags & SF_CLAIM) {
+			release_server(s);
+			dequeue = 1;
+		}
+		dequeue = dequeue && be->q_head;
+		backend_unlock(&be->lb);
+	}
 	if (s->flags & SF_FE_COUNTED) {
 		w->actconn--;
-		s->fe->cur_conns--;
+		/* sequentially consistent: see listeners_update() */
+		__atomic_add_fetch(&w->proc->actconn, -1, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&s->fe->cur_conns, -1, __ATOMIC_SEQ_CST);
 		if (be)
-			be->lb.cur_conns--;
+			ATOMIC_ADD(&be->lb.cur_conns, -1);
 	}
 	loop_defer(&w->loop, &s->defer, session_free, s);
-	if (be && be->q_head)
-		backend_dequeue(be);
-	if (w->listeners_paused)
-		listeners_update(w);
+	if (dequeue)
+		backend_dequeue(w, be);
+	workers_slot_freed(w);
 }
 
-/* Hands queued sessions to servers that have a free slot, oldest first. */
-void backend_dequeue(struct pbackend *be)
+/* Hands queued sessions to servers that have a free slot, oldest first.
+ * Sessions of this worker start at once; those of other workers get their
+ * slot here and start from their worker's inbox. */
+void backend_dequeue(struct worker *self, struct pbackend *be)
 {
+	struct session *mine = NULL, **tail = &mine;
+
+	backend_lock(&be->lb);
 	while (be->q_head) {
 		struct session *s = be->q_head;
 		int all_full;
 		struct server *srv = lb_pick(&be->lb, client_key(s), NULL, &all_full);
 
-		if (!srv) {
-			if (!all_full) /* no usable server left at all */
-				session_close(s, "SQ");
-			else
-				return;
-			continue;
-		}
+		if (!srv && all_full)
+			break;
 		queue_remove(s);
-		s->tw = (int32_t)(s->w->loop.now_ms - s->t_phase);
-		s->t_phase = s->w->loop.now_ms; /* Tc counts from here, retries included */
-		claim_server(s, srv);
-		try_connect(s);
+		if (srv)
+			srv_take(srv);
+		s->handed = srv;
+		s->handoff = srv ? HANDOFF_SERVER : HANDOFF_NOSERVER; /* none left at all */
+		if (s->w == self) {
+			s->inext = NULL;
+			*tail = s;
+			tail = &s->inext;
+		} else {
+			worker_handoff(s);
+		}
 	}
+	backend_unlock(&be->lb);
+	while (mine) {
+		struct session *s = mine;
+		mine = s->inext;
+		s->inext = NULL;
+		session_handed(s);
+	}
+}
+
+void session_handed(struct session *s)
+{
+	struct pbackend *be = s->be;
+	struct server *srv;
+	int h;
+
+	if (s->state != SESS_QUEUED)
+		return;
+	backend_lock(&be->lb);
+	h = s->handoff;
+	srv = s->handed;
+	s->handoff = 0;
+	s->handed = NULL;
+	backend_unlock(&be->lb);
+	if (!h)
+		return;
+	s->tw = (int32_t)(s->w->loop.now_ms - s->t_phase);
+	if (h == HANDOFF_NOSERVER) {
+		session_close(s, "SQ");
+		return;
+	}
+	s->t_phase = s->w->loop.now_ms; /* Tc counts from here, retries included */
+	claim_server(s, srv);
+	try_connect(s);
 }
 
 static int queue_limit_reached(const struct pbackend *be)
@@ -182,6 +260,7 @@ static void assign(struct session *s, const struct server *avoid)
 	int all_full;
 	struct server *srv;
 
+	backend_lock(&be->lb);
 	if (be->q_head && !avoid) { /* others are waiting: keep the order */
 		srv = NULL;
 		all_full = 1;
@@ -189,6 +268,8 @@ static void assign(struct session *s, const struct server *avoid)
 		srv = lb_pick(&be->lb, client_key(s), avoid, &all_full);
 	}
 	if (srv) {
+		srv_take(srv);
+		backend_unlock(&be->lb);
 		if (!avoid) {
 			s->tw = 0;
 			s->t_phase = s->w->loop.now_ms; /* Tc counts from here, retries included */
@@ -197,17 +278,16 @@ static void assign(struct session *s, const struct server *avoid)
 		try_connect(s);
 		return;
 	}
-	if (!all_full) {
-		session_close(s, "SC"); /* no server available: close at once */
-		return;
-	}
-	if (queue_limit_reached(be)) {
-		session_close(s, "SQ");
+	if (!all_full || queue_limit_reached(be)) {
+		backend_unlock(&be->lb);
+		/* no server available: close at once; queue full: refuse */
+		session_close(s, !all_full ? "SC" : "SQ");
 		return;
 	}
 	s->state = SESS_QUEUED;
 	s->t_phase = s->w->loop.now_ms;
 	queue_append(s);
+	backend_unlock(&be->lb);
 	{
 		int64_t to = be->to_queue ? be->to_queue : be->to_connect;
 		if (to)
@@ -231,8 +311,11 @@ static void connect_failed(struct session *s, const char *term)
 	redisp = be->redispatch > 0 ? (s->retries % be->redispatch) == 0
 		 : be->redispatch < 0 ? s->retries == be->retries + 1 + be->redispatch
 		 : 0;
-	if (redisp || !srv_usable(failed)) {
+	backend_lock(&be->lb);
+	if (redisp || !srv_usable(failed))
 		release_server(s);
+	backend_unlock(&be->lb);
+	if (!(s->flags & SF_CLAIM)) {
 		if (redisp)
 			s->flags |= SF_REDISP;
 		assign(s, failed);
@@ -346,19 +429,18 @@ void session_start(struct worker *w, struct frontend *fe, int fd,
 	if (w->sessions)
 		w->sessions->prev = s;
 	w->sessions = s;
-	s->flags |= SF_FE_COUNTED;
+	s->flags |= SF_FE_COUNTED; /* accept_cb reserved the process and frontend slots */
 	w->actconn++;
 	w->cum_conns++;
-	fe->cur_conns++;
-	fe->cum_conns++;
+	ATOMIC_ADD(&fe->cum_conns, 1);
 	/* TCP_NODELAY and SO_KEEPALIVE come from the listening socket */
 	session_log_connect(s);
 	if (!s->be) {
 		session_close(s, "--");
 		return;
 	}
-	s->be->lb.cur_conns++;
-	s->be->lb.cum_conns++;
+	ATOMIC_ADD(&s->be->lb.cur_conns, 1);
+	ATOMIC_ADD(&s->be->lb.cum_conns, 1);
 	assign(s, NULL);
 }
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/addr.h"
+#include "core/atomic.h"
 
 void log_set_send(const struct log_set *ls, int level, const char *line)
 {
@@ -68,9 +69,9 @@ void session_log(const struct session *s)
 		 ci, addr_port(&s->cli_addr.sa), date, fe->name,
 		 s->be ? s->be->lb.name : fe->name, srv, s->tw, s->tc, tt,
 		 (unsigned long long)s->bytes[1], s->term[0] ? s->term[0] : '-',
-		 s->term[1] ? s->term[1] : '-', s->w->actconn, fe->cur_conns,
-		 s->be ? s->be->lb.cur_conns : 0,
-		 s->server && (s->flags & SF_CLAIM) ? s->server->cur_conns : 0,
+		 s->term[1] ? s->term[1] : '-', proc_actconn(s->w->proc), ATOMIC_LOAD(&fe->cur_conns),
+		 s->be ? ATOMIC_LOAD(&s->be->lb.cur_conns) : 0,
+		 s->server && (s->flags & SF_CLAIM) ? ATOMIC_LOAD(&s->server->cur_conns) : 0,
 		 (s->flags & SF_REDISP) ? "+" : "", s->retries, 0, s->bq_pos);
 	log_set_send(&fe->logs, LOG_INFO, line);
 }

@@ -35,15 +35,38 @@ int runtime_maxconn(const struct cfg *c, int nfd_extra)
 	return limit < 100 ? 100 : limit > 1000000 ? 1000000 : (int)limit;
 }
 
+/* What every worker is asked to close when a server changes state. */
+struct close_req {
+	const struct server *srv;
+	const struct backend *be;
+	char term[3];
+	int role;                  /* a role change: say how many were closed */
+};
+
+static void close_on_worker(struct worker *w, void *arg)
+{
+	const struct close_req *r = arg;
+	int n = sessions_close_server(w, r->srv, r->be, r->term);
+
+	if (r->role && n)
+		WARN("Server %s/%s changed role: closed %d session%s so clients reconnect to the right server",
+		     r->srv->be->name, r->srv->name, n, n > 1 ? "s" : "");
+}
+
+/* Health checks run on worker 0; the sessions to close live on every worker. */
 static void on_server_change(struct server *srv, int up, void *arg)
 {
 	struct runtime *rt = arg;
 
-	if (!up && (srv->opts & SRV_O_SHUT_ON_DOWN))
-		sessions_close_server(&rt->w, srv, NULL, "DD");
-	if (up && !(srv->flags & SRV_F_BACKUP) && (srv->opts & SRV_O_SHUT_BACKUP_ON_UP))
-		sessions_close_server(&rt->w, NULL, srv->be, "UD");
-	backend_dequeue((struct pbackend *)srv->be);
+	if (!up && (srv->opts & SRV_O_SHUT_ON_DOWN)) {
+		struct close_req r = { .srv = srv, .term = "DD" };
+		workers_call(&rt->ws[0], close_on_worker, &r, sizeof(r));
+	}
+	if (up && !(srv->flags & SRV_F_BACKUP) && (srv->opts & SRV_O_SHUT_BACKUP_ON_UP)) {
+		struct close_req r = { .be = srv->be, .term = "UD" };
+		workers_call(&rt->ws[0], close_on_worker, &r, sizeof(r));
+	}
+	backend_dequeue(&rt->ws[0], (struct pbackend *)srv->be);
 }
 
 struct role_grace {
@@ -55,13 +78,10 @@ struct role_grace {
 static void grace_cb(struct loop *l, struct timer *t)
 {
 	struct role_grace *g = (struct role_grace *)t;
-	int n;
+	struct close_req r = { .srv = g->srv, .term = "DD", .role = 1 };
 
 	(void)l;
-	n = sessions_close_server(&g->rt->w, g->srv, NULL, "DD");
-	if (n)
-		WARN("Server %s/%s changed role: closed %d session%s so clients reconnect to the right server",
-		     g->srv->be->name, g->srv->name, n, n > 1 ? "s" : "");
+	workers_call(&g->rt->ws[0], close_on_worker, &r, sizeof(r));
 }
 
 /* A server's role changed: close its sessions after role-change-grace. */
@@ -74,7 +94,7 @@ static void on_role_change(struct server *srv, void *arg)
 
 	g->srv = srv;
 	g->rt = rt;
-	loop_timer_arm(&rt->w.loop, &g->t, rt->w.loop.now_ms + (uint64_t)grace);
+	loop_timer_arm(&rt->ws[0].loop, &g->t, rt->ws[0].loop.now_ms + (uint64_t)grace);
 }
 
 static struct pbackend *build_backend(struct runtime *rt, const struct cfg_proxy *px)
@@ -86,7 +106,6 @@ static struct pbackend *build_backend(struct runtime *rt, const struct cfg_proxy
 	be->lb.uuid = px->uuid;
 	be->lb.cfg = px;
 	be->cfg = px;
-	be->w = &rt->w;
 	be->retries = px->retries;
 	be->redispatch = (px->options & PXO_REDISPATCH) ? px->redispatch_interval : 0;
 	be->options = px->options;
@@ -145,15 +164,18 @@ static int build_frontend(struct runtime *rt, struct frontend *fe, const struct 
 	fe->to_client_fin = px->to.client_fin;
 	fe->logs.own = &px->logs;
 	fe->logs.global = px->log_global ? &rt->cfg->g.logs : NULL;
-	for (const struct cfg_bind *b = px->binds; b; b = b->next)
-		for (int i = 0; i < b->naddr; i++) {
-			char e[256];
-			if (listener_open(&rt->w, fe, b, &b->addrs[i], e, sizeof(e))) {
-				snprintf(err, errlen, "%s:%d: Starting frontend %s: %s", b->file,
-					 b->line, px->name, e);
-				return -1;
+	/* each worker has its own listening socket per address (SO_REUSEPORT):
+	 * the kernel spreads new connections between the threads */
+	for (int t = 0; t < rt->nw; t++)
+		for (const struct cfg_bind *b = px->binds; b; b = b->next)
+			for (int i = 0; i < b->naddr; i++) {
+				char e[256];
+				if (listener_open(&rt->ws[t], fe, b, &b->addrs[i], e, sizeof(e))) {
+					snprintf(err, errlen, "%s:%d: Starting frontend %s: %s", b->file,
+						 b->line, px->name, e);
+					return -1;
+				}
 			}
-		}
 	return 0;
 }
 
@@ -165,7 +187,7 @@ static void start_checks(struct runtime *rt)
 	rt->graces = xcalloc((size_t)(rt->nchecks ? rt->nchecks : 1), sizeof(*rt->graces));
 	for (int i = 0; i < rt->nchecks; i++)
 		timer_init(&rt->graces[i].t, grace_cb);
-	rt->cenv.loop = &rt->w.loop;
+	rt->cenv.loop = &rt->ws[0].loop;
 	rt->cenv.spread_pct = rt->cfg->g.spread_checks;
 	rt->cenv.on_change = on_server_change;
 	rt->cenv.on_role_change = on_role_change;
@@ -204,9 +226,18 @@ int runtime_build(struct runtime *rt, char *err, size_t errlen)
 		nfe += (px->cap & PX_CAP_FE) != 0;
 		nbe += (px->cap & PX_CAP_BE) != 0;
 	}
-	if (worker_init(&rt->w, rt->maxconn)) {
-		snprintf(err, errlen, "cannot create the event loop");
-		return -1;
+	rt->nw = c->g.nbthread > 0 ? c->g.nbthread : 1;
+	rt->ws = xcalloc((size_t)rt->nw, sizeof(*rt->ws));
+	rt->proc.maxconn = rt->maxconn;
+	rt->proc.nworkers = rt->nw;
+	rt->proc.workers = xcalloc((size_t)rt->nw, sizeof(*rt->proc.workers));
+	for (int t = 0; t < rt->nw; t++) {
+		rt->proc.workers[t] = &rt->ws[t];
+		if (worker_init(&rt->ws[t], &rt->proc, t)) {
+			rt->nw = t + 1; /* destroy what was made */
+			snprintf(err, errlen, "cannot create the event loop");
+			return -1;
+		}
 	}
 	rt->bes = xcalloc((size_t)(nbe ? nbe : 1), sizeof(*rt->bes));
 	rt->fes = xcalloc((size_t)(nfe ? nfe : 1), sizeof(*rt->fes));
@@ -221,7 +252,8 @@ int runtime_build(struct runtime *rt, char *err, size_t errlen)
 				return -1;
 		}
 	start_checks(rt);
-	listeners_update(&rt->w);
+	for (int t = 0; t < rt->nw; t++)
+		listeners_update(&rt->ws[t]);
 	return 0;
 }
 
@@ -231,14 +263,19 @@ void runtime_destroy(struct runtime *rt)
 		if (rt->checks[i].srv)
 			check_stop(&rt->checks[i]);
 		if (rt->graces)
-			loop_timer_cancel(&rt->w.loop, &rt->graces[i].t);
+			loop_timer_cancel(&rt->ws[0].loop, &rt->graces[i].t);
 	}
 	free(rt->checks);
 	free(rt->graces);
 	for (int i = 0; i < rt->nagents && rt->agents; i++)
 		agent_stop(&rt->agents[i]);
 	free(rt->agents);
-	worker_destroy(&rt->w);
+	for (int t = 0; t < rt->nw && rt->ws; t++)
+		worker_destroy(&rt->ws[t]);
+	free(rt->ws);
+	free(rt->proc.workers);
+	rt->ws = NULL;
+	rt->proc.workers = NULL;
 	for (int b = 0; b < rt->nbe; b++) {
 		struct pbackend *be = rt->bes[b];
 		backend_free_lb(&be->lb);

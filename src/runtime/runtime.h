@@ -11,7 +11,10 @@ struct agent;
 
 struct runtime {
 	struct cfg *cfg;
-	struct worker w;
+	struct process proc;
+	struct worker *ws;         /* nbthread workers; ws[0] also runs checks and signals */
+	int nw;
+	pthread_t *threads;        /* ws[1..nw-1] */
 	struct frontend *fes;
 	int nfe;
 	struct pbackend **bes;
@@ -33,5 +36,12 @@ int runtime_maxconn(const struct cfg *c, int nfd_extra);
  * caller then calls runtime_destroy). */
 int runtime_build(struct runtime *rt, char *err, size_t errlen);
 void runtime_destroy(struct runtime *rt);
+
+/* threads.c: runs ws[1..] on their own threads until runtime_stop_threads. */
+int runtime_start_threads(struct runtime *rt, char *err, size_t errlen);
+/* Graceful stop (SIGUSR1) on every worker: listeners close, sessions finish. */
+void runtime_stop_gracefully(struct runtime *rt);
+/* Stops and joins the other threads; each closes its sessions first. */
+void runtime_stop_threads(struct runtime *rt);
 
 #endif

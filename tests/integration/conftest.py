@@ -15,6 +15,9 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FERRY = os.path.abspath(os.environ.get("FERRY_BIN", os.path.join(ROOT, "build", "ferry")))
+# FERRY_TEST_NBTHREAD=N runs every test's ferry with N worker threads
+# (scripts/run-tests.sh does one such pass).
+THREADS = os.environ.get("FERRY_TEST_NBTHREAD")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
@@ -137,6 +140,8 @@ class Ferry:
     def __init__(self, config, tmpdir, wait_port=None, extra_args=(), preexec=None, env=None):
         self.dir = tmpdir
         self.cfg_path = os.path.join(tmpdir, "ferry.cfg")
+        if THREADS and "nbthread" not in config:
+            config = "global\n    nbthread %s\n" % THREADS + config  # a second global section is fine
         with open(self.cfg_path, "w") as f:
             f.write(config)
         self.out_path = os.path.join(tmpdir, "ferry.out")

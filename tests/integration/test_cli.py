@@ -175,14 +175,3 @@ def test_hard_stop_after_bounds_graceful_stop(ferry, backends):
     assert 0.4 < time.monotonic() - t0 < 3
     assert c.recv(10) == b""
     c.close()
-
-
-def test_nbthread_warns(tmpdir_path):
-    port = free_port()
-    cfg = write(tmpdir_path, "f.cfg", "global\n    nbthread 2\n" + DEFAULTS +
-                "listen l\n    bind 127.0.0.1:%d\n    server s 127.0.0.1:1\n" % port)
-    p = subprocess.Popen([FERRY, "-f", cfg], stderr=subprocess.PIPE, text=True)
-    time.sleep(0.5)
-    p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=5)
-    assert "nbthread 2: worker threads are not implemented yet; ferry runs one thread" in err
