@@ -17,7 +17,7 @@ UNIT_ASAN:= $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
 LIB_OBJ      := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC))
 LIB_ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRC))
 
-.PHONY: all asan unit deps test demo bench clean help check-style
+.PHONY: all asan unit deps test demo bench profile clean help check-style
 
 all: build/ferry
 
@@ -26,6 +26,7 @@ help:
 	@echo "make demo     build, start 3 PostgreSQL servers and ferry in front"
 	@echo "make test     install test dependencies, run unit + integration tests, also under ASan+UBSan"
 	@echo "make bench    performance comparison (see bench/README.md)"
+	@echo "make profile  where ferry's CPU time goes: perf and callgrind (see bench/README.md)"
 
 build/ferry: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -67,6 +68,11 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh
+
+# Where ferry's CPU goes (perf record, callgrind); see bench/README.md.
+profile: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh profile
 
 clean:
 	rm -rf build

@@ -113,11 +113,11 @@ class Proxy:
                 self.proc.wait()
 
 
-def haproxy_style_config(ports, backends):
+def haproxy_style_config(ports, backends, nbthread=1):
     """The one config file given to both ferry and HAProxy."""
     pg = "\n".join("    server pg%d 127.0.0.1:%d" % (i + 1, p) for i, p in enumerate(backends["pg"]))
     return """global
-    nbthread 1
+    nbthread {nbthread}
     maxconn 7000
 defaults
     mode tcp
@@ -139,7 +139,7 @@ listen pg
     balance roundrobin
 {pg}
 """.format(bulk=ports["bulk"], http=ports["http"], idle=ports["idle"], pgp=ports["pg"],
-           iperf=backends["iperf"], nginx=backends["nginx"], hold=backends["hold"], pg=pg)
+           iperf=backends["iperf"], nginx=backends["nginx"], hold=backends["hold"], pg=pg, nbthread=nbthread)
 
 
 def nginx_stream_config(ports, backends, tmp):
@@ -293,11 +293,13 @@ def start_proxies(names, backends, tmp):
     for name in names[1:]:
         ports = {k: free_port() for k in ("bulk", "http", "idle", "pg")}
         px = Proxy(name, ports)
-        if name in ("ferry", "haproxy"):
+        if name in ("ferry", "ferry2t", "haproxy"):
+            # ferry2t: ferry with nbthread 2, both threads on the same CPU 0,
+            # to show what threads cost per connection (not to add a CPU)
             cfg = os.path.join(tmp, "%s.cfg" % name)
             with open(cfg, "w") as f:
-                f.write(haproxy_style_config(ports, backends))
-            cmd = [os.path.join(ROOT, "build", "ferry"), "-q", "-f", cfg] if name == "ferry" \
+                f.write(haproxy_style_config(ports, backends, 2 if name == "ferry2t" else 1))
+            cmd = [os.path.join(ROOT, "build", "ferry"), "-q", "-f", cfg] if name.startswith("ferry") \
                 else ["haproxy", "-db", "-f", cfg]
             px.start(cmd, ports["http"])
         elif name == "nginx":
@@ -362,14 +364,14 @@ def main():
             names.append("nginx")
         if shutil.which("pen"):
             names.append("pen")
-        proxies = start_proxies(names, backends, tmp)
+        proxies = start_proxies(names + ["ferry2t"], backends, tmp)
         direct_ports = {"bulk": backends["iperf"], "http": backends["nginx"], "idle": backends["hold"],
                         "pg": backends["pg"][0]}
         table = {}
 
-        def run(scenario, fn, per_cpu=True):
+        def run(scenario, fn, extra=()):
             for r in range(ROUNDS):
-                for name in names:
+                for name in names + list(extra):
                     px = None if name == "direct" else next(p for p in proxies if p.name == name)
                     ports = direct_ports if px is None else px.ports
                     try:
@@ -382,8 +384,8 @@ def main():
 
         run("bulk_1", lambda ports: iperf(ports["bulk"], 1))
         run("bulk_4", lambda ports: iperf(ports["bulk"], 4))
-        run("churn", lambda ports: wrk(ports["http"], True))
-        run("requests", lambda ports: wrk(ports["http"], False))
+        run("churn", lambda ports: wrk(ports["http"], True), extra=["ferry2t"])
+        run("requests", lambda ports: wrk(ports["http"], False), extra=["ferry2t"])
         run("pgbench", lambda ports: pgbench(ports["pg"], False))
         run("pgbench_C", lambda ports: pgbench(ports["pg"], True))
         # memory: fresh processes each round, so what earlier scenarios left
@@ -399,7 +401,7 @@ def main():
             finally:
                 stop_proxies(fresh)
         print("bench: idle done", flush=True)
-        results["scenarios"] = summarize(table, idle, names)
+        results["scenarios"] = summarize(table, idle, names + ["ferry2t"])
     finally:
         stop_proxies(proxies)
         for p in procs:
@@ -452,7 +454,7 @@ def report(res):
         vals = {n: d.get(field) for n, d in data.items() if d.get(field) is not None}
         if not vals:
             return
-        peers = {n: v for n, v in vals.items() if n not in ("ferry", "direct")}
+        peers = {n: v for n, v in vals.items() if n not in ("ferry", "ferry2t", "direct")}
         f = vals.get("ferry")
         cells = " ".join("%s=%s" % (n, fmt % v) for n, v in vals.items())
         ratio = ""
@@ -476,6 +478,12 @@ def report(res):
     row("requests, p99 us (lower better)", "requests", "p99_us", "%.0f", higher_better=False)
     row("idle, bytes per conn (lower better)", "idle", "bytes_per_conn", "%.0f", higher_better=False)
     row("idle, total RSS MB with the conns", "idle", "rss_mb_with_conns", "%.1f", higher_better=False)
+    for key, label in (("churn", "churn, conn per CPU-s"), ("requests", "requests, req per CPU-s")):
+        d = sc.get(key, {})
+        one, two = d.get("ferry", {}).get("per_cpu_s"), d.get("ferry2t", {}).get("per_cpu_s")
+        if one and two:
+            lines.append("%-34s 1 thread=%.0f 2 threads=%.0f  2 threads/1=%.2f"
+                         % ("nbthread 2 on one CPU, " + label.split(",")[0], one, two, two / one))
     row("pgbench -S, tps", "pgbench", "tps", "%.0f")
     row("pgbench -S -C, tps", "pgbench_C", "tps", "%.0f")
     text = "\n".join(lines)
