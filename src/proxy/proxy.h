@@ -64,7 +64,7 @@ struct process {
 /* A function another thread asked this worker to run (see worker.c). */
 struct wmsg {
 	struct wmsg *next;
-	void (*fn)(struct worker *w, void *arg);
+	void (*fn)(struct worker *w, const void *arg);
 	char arg[];
 };
 
@@ -150,9 +150,9 @@ void worker_destroy(struct worker *w);
 /* Runs fn(target, copy of arg) on target's thread: at once when target is
  * the calling thread's worker (self), else through target's inbox. */
 void worker_call(struct worker *self, struct worker *target,
-		 void (*fn)(struct worker *w, void *arg), const void *arg, size_t len);
+		 void (*fn)(struct worker *w, const void *arg), const void *arg, size_t len);
 /* worker_call on every worker. */
-void workers_call(struct worker *self, void (*fn)(struct worker *w, void *arg),
+void workers_call(struct worker *self, void (*fn)(struct worker *w, const void *arg),
 		  const void *arg, size_t len);
 /* Puts a queued session given a server by another thread into its worker's
  * inbox. Called with the backend lock held. */

@@ -107,16 +107,13 @@ void worker_destroy(struct worker *w)
 }
 
 void worker_call(struct worker *self, struct worker *target,
-		 void (*fn)(struct worker *w, void *arg), const void *arg, size_t len)
+		 void (*fn)(struct worker *w, const void *arg), const void *arg, size_t len)
 {
 	struct wmsg *m;
 	int was_empty;
 
-	if (target == self) {
-		char copy[256];
-		if (len)
-			memcpy(copy, arg, len < sizeof(copy) ? len : sizeof(copy));
-		fn(target, copy);
+	if (target == self) { /* fn only reads arg: no copy needed */
+		fn(target, arg);
 		return;
 	}
 	m = malloc(sizeof(*m) + len);
@@ -138,7 +135,7 @@ void worker_call(struct worker *self, struct worker *target,
 		wake(target);
 }
 
-void workers_call(struct worker *self, void (*fn)(struct worker *w, void *arg),
+void workers_call(struct worker *self, void (*fn)(struct worker *w, const void *arg),
 		  const void *arg, size_t len)
 {
 	for (int i = 0; i < self->proc->nworkers; i++)
@@ -184,7 +181,7 @@ void worker_handoff_cancel(struct session *s)
 	pthread_mutex_unlock(&w->in_lock);
 }
 
-static void resume_listeners(struct worker *w, void *arg)
+static void resume_listeners(struct worker *w, const void *arg)
 {
 	(void)arg;
 	ATOMIC_STORE(&w->resume_asked, 0);

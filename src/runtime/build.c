@@ -43,7 +43,7 @@ struct close_req {
 	int role;                  /* a role change: say how many were closed */
 };
 
-static void close_on_worker(struct worker *w, void *arg)
+static void close_on_worker(struct worker *w, const void *arg)
 {
 	const struct close_req *r = arg;
 	int n = sessions_close_server(w, r->srv, r->be, r->term);

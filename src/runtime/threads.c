@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void nothing(struct worker *w, void *arg)
+static void nothing(struct worker *w, const void *arg)
 {
 	(void)w;
 	(void)arg;
@@ -52,7 +52,7 @@ int runtime_start_threads(struct runtime *rt, char *err, size_t errlen)
 	return 0;
 }
 
-static void graceful_on_worker(struct worker *w, void *arg)
+static void graceful_on_worker(struct worker *w, const void *arg)
 {
 	(void)arg;
 	if (w->stopping)
@@ -66,7 +66,7 @@ void runtime_stop_gracefully(struct runtime *rt)
 	workers_call(&rt->ws[0], graceful_on_worker, NULL, 0);
 }
 
-static void stop_on_worker(struct worker *w, void *arg)
+static void stop_on_worker(struct worker *w, const void *arg)
 {
 	(void)arg;
 	w->loop.stop = 1;
