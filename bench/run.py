@@ -31,6 +31,7 @@ SECS = float(os.environ.get("BENCH_SECONDS", "3"))
 IDLE_CONNS = int(os.environ.get("BENCH_IDLE", "5000"))
 PROXY_CPU, LOAD_CPU = "0", "1"
 TICK = os.sysconf("SC_CLK_TCK")
+T0 = time.time()
 
 
 def free_port():
@@ -380,7 +381,7 @@ def main():
                         raise RuntimeError("%s via %s: %s" % (scenario, name, e)) from e
                     table.setdefault(scenario, {}).setdefault(name, []).append((value, cpu))
                     time.sleep(0.2)
-            print("bench: %s done" % scenario, flush=True)
+            print("bench: %s done (%.0f s so far)" % (scenario, time.time() - T0), flush=True)
 
         run("bulk_1", lambda ports: iperf(ports["bulk"], 1))
         run("bulk_4", lambda ports: iperf(ports["bulk"], 4))
@@ -400,7 +401,7 @@ def main():
                     idle.setdefault(px.name, []).append(idle_memory(px, px.ports["idle"], hold))
             finally:
                 stop_proxies(fresh)
-        print("bench: idle done", flush=True)
+        print("bench: idle done (%.0f s so far)" % (time.time() - T0), flush=True)
         results["scenarios"] = summarize(table, idle, names + ["ferry2t"])
     finally:
         stop_proxies(proxies)

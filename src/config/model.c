@@ -8,7 +8,7 @@ void cfg_init(struct cfg *c, FILE *diag)
 {
 	memset(c, 0, sizeof(*c));
 	c->diag = diag ? diag : stderr;
-	c->g.nbthread = 1;
+	c->g.nbthread = 0; /* as HAProxy: one thread per usable CPU unless set */
 }
 
 static void free_srv_opts(struct cfg_srv_opts *o)

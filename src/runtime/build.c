@@ -1,5 +1,6 @@
 #include "runtime/runtime.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,18 @@
 #include "health/agent.h"
 
 #define FD_RESERVE 64 /* descriptors kept for logs, checks, epoll, signals */
+#define MAX_DEFAULT_THREADS 64 /* HAProxy's limit without thread groups */
+
+int runtime_default_threads(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return 1;
+	n = CPU_COUNT(&set);
+	return n < 1 ? 1 : n > MAX_DEFAULT_THREADS ? MAX_DEFAULT_THREADS : n;
+}
 
 int runtime_maxconn(const struct cfg *c, int nfd_extra)
 {
@@ -226,7 +239,7 @@ int runtime_build(struct runtime *rt, char *err, size_t errlen)
 		nfe += (px->cap & PX_CAP_FE) != 0;
 		nbe += (px->cap & PX_CAP_BE) != 0;
 	}
-	rt->nw = c->g.nbthread > 0 ? c->g.nbthread : 1;
+	rt->nw = c->g.nbthread > 0 ? c->g.nbthread : runtime_default_threads();
 	rt->ws = xcalloc((size_t)rt->nw, sizeof(*rt->ws));
 	rt->proc.maxconn = rt->maxconn;
 	rt->proc.nworkers = rt->nw;

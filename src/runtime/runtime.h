@@ -28,6 +28,9 @@ struct runtime {
 	int maxconn;
 };
 
+/* Threads when nbthread is not set: one per CPU the process may run on
+ * (its affinity mask, so taskset is respected), at most 64, as HAProxy. */
+int runtime_default_threads(void);
 /* Works out the global maxconn from the configuration and the file
  * descriptor limit (raising the soft limit to the hard one, as HAProxy does).
  * nfd_extra counts descriptors needed besides connections. */

@@ -16,7 +16,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FERRY = os.path.abspath(os.environ.get("FERRY_BIN", os.path.join(ROOT, "build", "ferry")))
 # FERRY_TEST_NBTHREAD=N runs every test's ferry with N worker threads
-# (scripts/run-tests.sh does one such pass).
+# (without it, ferry runs one per CPU; scripts/run-tests.sh does one pass
+# with nbthread 1).
 THREADS = os.environ.get("FERRY_TEST_NBTHREAD")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 

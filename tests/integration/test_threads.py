@@ -141,3 +141,25 @@ def test_marked_down_closes_sessions_on_every_thread(ferry, backends):
         c.settimeout(5)
         assert c.recv(10) == b""  # closed by ferry, whichever thread owned it
         c.close()
+
+
+def test_default_is_one_thread_per_usable_cpu(ferry, backends):
+    (b,) = backends(1)
+    port = free_port()
+    # the comment names nbthread, so conftest's FERRY_TEST_NBTHREAD leaves this config alone
+    f = ferry("# no nbthread: the default\n" + DEFAULTS +
+              "listen l\n    bind 127.0.0.1:%d\n    server s1 127.0.0.1:%d\n" % (port, b.port), wait_port=port)
+    n = len(os.sched_getaffinity(0))  # ferry inherits this process's CPUs
+    assert "%d thread%s" % (n, "s" if n > 1 else "") in f.stderr()
+    assert len(threads_of(f.proc.pid)) == n
+    assert listening_sockets(port) == n
+
+
+def test_default_follows_the_cpus_allowed(ferry, backends):
+    (b,) = backends(1)
+    port = free_port()
+    f = ferry("# no nbthread: the default\n" + DEFAULTS +
+              "listen l\n    bind 127.0.0.1:%d\n    server s1 127.0.0.1:%d\n" % (port, b.port), wait_port=port,
+              preexec=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}))  # as taskset -c
+    assert "1 thread\n" in f.stderr()
+    assert len(threads_of(f.proc.pid)) == 1
