@@ -188,7 +188,8 @@ int main(int argc, char **argv)
 		log_proc_set_quiet(1);
 	memset(&rt, 0, sizeof(rt));
 	rt.cfg = &cfg;
-	rt.maxconn = runtime_maxconn(&cfg, 0);
+	/* each thread holds an epoll and an eventfd descriptor besides its listeners */
+	rt.maxconn = runtime_maxconn(&cfg, 2 * (cfg.g.nbthread > 0 ? cfg.g.nbthread : runtime_default_threads()));
 	if (log_targets_open(&cfg.g.logs, err, sizeof(err)))
 		goto fail;
 	for (struct cfg_proxy *px = cfg.proxies; px; px = px->next)

@@ -42,28 +42,34 @@ static int may_accept(const struct worker *w, const struct frontend *fe)
 	       __atomic_load_n(&fe->cur_conns, __ATOMIC_SEQ_CST) < fe->maxconn;
 }
 
-/* Pauses or resumes each listener. Another thread that frees a slot reads
- * listeners_paused after giving its slot back, and this thread looks at the
- * counts again after saying it paused: one of the two sees the other (both
- * sequentially consistent), so no pause outlives a free slot. */
+/* Applies the limits to each listener; returns whether some is paused. */
+static int apply_limits(struct worker *w)
+{
+	int paused = 0;
+
+	for (struct listener *li = w->listeners; li; li = li->next) {
+		int on = may_accept(w, li->fe);
+		if (li->io.fd < 0)
+			continue;
+		loop_io_set(&w->loop, &li->io, on ? EPOLLIN : 0);
+		paused |= !on;
+	}
+	return paused;
+}
+
+/* Pauses or resumes each listener. A thread that frees a slot reads
+ * listeners_paused after giving its slot back (workers_slot_freed); this
+ * thread looks at the counts once more after saying it paused. Both are
+ * sequentially consistent, so one of the two sees the other: a slot freed
+ * before the flag was set is seen by the second look, one freed after it
+ * brings a wake-up. */
 void listeners_update(struct worker *w)
 {
-	for (int pass = 0; pass < 3; pass++) {
-		int paused = 0, missed = 0;
+	int paused = apply_limits(w);
 
-		for (struct listener *li = w->listeners; li; li = li->next) {
-			int on = may_accept(w, li->fe);
-			if (li->io.fd < 0)
-				continue;
-			loop_io_set(&w->loop, &li->io, on ? EPOLLIN : 0);
-			paused |= !on;
-		}
-		__atomic_store_n(&w->listeners_paused, paused, __ATOMIC_SEQ_CST);
-		for (struct listener *li = w->listeners; paused && li; li = li->next)
-			missed |= li->io.fd >= 0 && !li->io.events && may_accept(w, li->fe);
-		if (!missed)
-			return;
-	}
+	__atomic_store_n(&w->listeners_paused, paused, __ATOMIC_SEQ_CST);
+	if (paused && !apply_limits(w))
+		__atomic_store_n(&w->listeners_paused, 0, __ATOMIC_SEQ_CST);
 }
 
 static int reserve_slot(struct worker *w, struct frontend *fe)

@@ -26,8 +26,9 @@ static void *worker_main(void *arg)
 			break;
 		}
 	}
+	/* no loop turn after this: it could accept again; the deferred frees
+	 * run in worker_destroy (loop_free) once every thread has stopped */
 	sessions_close_all(w, "KC");
-	loop_run_once(&w->loop, 0); /* the deferred frees */
 	return NULL;
 }
 
