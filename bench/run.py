@@ -29,6 +29,8 @@ from pgcluster import PgCluster  # noqa: E402
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECS = float(os.environ.get("BENCH_SECONDS", "3"))
 IDLE_CONNS = int(os.environ.get("BENCH_IDLE", "5000"))
+# A newer HAProxy than Debian's (built from source elsewhere): another peer, same config file.
+HAPROXY_NEW = os.environ.get("BENCH_HAPROXY_NEW")
 PROXY_CPU, LOAD_CPU = "0", "1"
 TICK = os.sysconf("SC_CLK_TCK")
 T0 = time.time()
@@ -294,14 +296,14 @@ def start_proxies(names, backends, tmp):
     for name in names[1:]:
         ports = {k: free_port() for k in ("bulk", "http", "idle", "pg")}
         px = Proxy(name, ports)
-        if name in ("ferry", "ferry2t", "haproxy"):
+        if name in ("ferry", "ferry2t", "haproxy", "haproxy-new"):
             # ferry2t: ferry with nbthread 2, both threads on the same CPU 0,
             # to show what threads cost per connection (not to add a CPU)
             cfg = os.path.join(tmp, "%s.cfg" % name)
             with open(cfg, "w") as f:
                 f.write(haproxy_style_config(ports, backends, 2 if name == "ferry2t" else 1))
             cmd = [os.path.join(ROOT, "build", "ferry"), "-q", "-f", cfg] if name.startswith("ferry") \
-                else ["haproxy", "-db", "-f", cfg]
+                else [HAPROXY_NEW if name == "haproxy-new" else "haproxy", "-db", "-f", cfg]
             px.start(cmd, ports["http"])
         elif name == "nginx":
             conf = os.path.join(tmp, "proxy.conf")
@@ -365,6 +367,8 @@ def main():
             names.append("nginx")
         if shutil.which("pen"):
             names.append("pen")
+        if HAPROXY_NEW and os.access(HAPROXY_NEW, os.X_OK):
+            names.append("haproxy-new")
         proxies = start_proxies(names + ["ferry2t"], backends, tmp)
         direct_ports = {"bulk": backends["iperf"], "http": backends["nginx"], "idle": backends["hold"],
                         "pg": backends["pg"][0]}
