@@ -55,10 +55,14 @@ static void relay_abort(struct session *s, int side)
 static int flush(struct session *s, int d)
 {
 	struct rbuf *b = s->buf[d];
+	/* The source has ended and its FIN is forwarded right after this data
+	 * (shutdown or close in pump): MSG_MORE holds the data back for that
+	 * moment, so data and FIN leave in one segment, one wake-up of the peer. */
+	int more = (s->flags & EOF_F(d)) ? MSG_MORE : 0;
 
 	while (b && b->head < b->tail) {
 		ssize_t n = send(dst_io(s, d)->fd, b->data + b->head, b->tail - b->head,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+				 MSG_NOSIGNAL | MSG_DONTWAIT | more);
 		if (n > 0) {
 			b->head += (uint32_t)n;
 			s->last_act[!d] = s->w->loop.now_ms;

@@ -395,3 +395,30 @@ def test_server_fin_timeout(ferry):
         assert time.monotonic() - t0 < 2
         s.close()
     srv.close()
+
+
+def segments_received(sock):
+    """tcpi_segs_in of a connected socket (struct tcp_info, Linux >= 4.2)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return struct.unpack_from("I", info, 140)[0]
+
+
+def test_last_data_and_fin_reach_the_client_in_one_segment(ferry):
+    """A server that answers and closes at once (data and FIN in one
+    segment): ferry forwards both in one segment too (MSG_MORE until the
+    FIN), so the client wakes up once: it receives the SYN-ACK and that one
+    segment, not a separate FIN."""
+    srv = listener()
+    srv.listen(8)
+    port = free_port()
+    ferry(DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    server s1 127.0.0.1:%d\n"
+          % (port, srv.getsockname()[1]), wait_port=port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        s, _ = srv.accept()
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)  # data and FIN leave together
+        s.sendall(b"bye\n")
+        s.shutdown(socket.SHUT_WR)
+        assert recv_all(c) == b"bye\n"
+        assert segments_received(c) == 2
+        s.close()
+    srv.close()
