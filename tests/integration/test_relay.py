@@ -409,10 +409,8 @@ def test_last_data_and_fin_reach_the_client_in_one_segment(ferry):
     FIN), so the client wakes up once: it receives the SYN-ACK and that one
     segment, not a separate FIN."""
     srv = listener()
-    srv.listen(8)
     port = free_port()
-    ferry(DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    server s1 127.0.0.1:%d\n"
-          % (port, srv.getsockname()[1]), wait_port=port)
+    ferry(simple(port, srv.getsockname()[1]), wait_port=port)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
         s, _ = srv.accept()
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)  # data and FIN leave together

@@ -12,6 +12,17 @@ import time
 from conftest import DEFAULTS, free_port, listener, recv_within, wait_until
 
 
+def config(port, backends, glob="    nbthread 2\n", listen="", server_opts=""):
+    """A global section (two threads unless told), DEFAULTS, and one listen
+    section on port with one server per backend."""
+    return ("global\n" + glob + DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n" % port + listen +
+            "".join("    server %s 127.0.0.1:%d%s\n" % (b.name, b.port, server_opts) for b in backends))
+
+
+# The default tests: the comment names nbthread, so conftest's FERRY_TEST_NBTHREAD leaves them alone.
+DEFAULT_THREADS = "    # no nbthread: the default\n"
+
+
 def threads_of(pid):
     return sorted(int(t) for t in os.listdir("/proc/%d/task" % pid))
 
@@ -33,8 +44,7 @@ def listening_sockets(port):
 def test_each_thread_listens_and_accepts_roundrobin_stays_exact(ferry, backends):
     bs = backends(3)
     port = free_port()
-    f = ferry("global\n    nbthread 2\n" + DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n" % port +
-              "".join("    server %s 127.0.0.1:%d\n" % (b.name, b.port) for b in bs), wait_port=port)
+    f = ferry(config(port, bs), wait_port=port)
     assert "2 threads" in f.stderr()
     tids = threads_of(f.proc.pid)
     assert len(tids) == 2
@@ -54,8 +64,7 @@ def test_each_thread_listens_and_accepts_roundrobin_stays_exact(ferry, backends)
 def test_leastconn_counts_every_threads_connections(ferry, backends):
     bs = backends(2)
     port = free_port()
-    ferry("global\n    nbthread 2\n" + DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    balance leastconn\n" % port +
-          "".join("    server %s 127.0.0.1:%d\n" % (b.name, b.port) for b in bs), wait_port=port)
+    ferry(config(port, bs, listen="    balance leastconn\n"), wait_port=port)
     held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(20)]
     names = [c.recv(10).strip().decode() for c in held]
     assert names.count("s1") == 10 and names.count("s2") == 10
@@ -66,8 +75,7 @@ def test_leastconn_counts_every_threads_connections(ferry, backends):
 def test_server_maxconn_queue_hands_slots_between_threads(ferry, backends):
     (b,) = backends(1)
     port = free_port()
-    ferry("global\n    nbthread 2\n" + DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    timeout queue 20s\n" % port +
-          "    server s1 127.0.0.1:%d maxconn 1\n" % b.port, wait_port=port)
+    ferry(config(port, [b], listen="    timeout queue 20s\n", server_opts=" maxconn 1"), wait_port=port)
     clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(12)]
     served = 0
     pending = list(clients)
@@ -104,11 +112,9 @@ def served_among(clients, want, timeout=5):
 def test_global_maxconn_is_shared_by_the_threads(ferry, backends):
     (b,) = backends(1)
     port = free_port()
-    ferry("global\n    nbthread 2\n    maxconn 4\n" + DEFAULTS +
-          # the backlog would default to maxconn (4), as in HAProxy: too short for
-          # 10 clients waiting, whichever thread's socket they land on
-          "listen l\n    bind 127.0.0.1:%d\n    backlog 64\n    server s1 127.0.0.1:%d\n" % (port, b.port),
-          wait_port=port)
+    # the backlog would default to maxconn (4), as in HAProxy: too short for
+    # 10 clients waiting, whichever thread's socket they land on
+    ferry(config(port, [b], glob="    nbthread 2\n    maxconn 4\n", listen="    backlog 64\n"), wait_port=port)
     clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(10)]
     waiting = list(clients)
     for expect in (4, 4, 2):
@@ -128,10 +134,8 @@ def test_marked_down_closes_sessions_on_every_thread(ferry, backends):
     chk = listener()
     chk.listen(64)
     port = free_port()
-    f = ferry("global\n    nbthread 2\n" + DEFAULTS +
-              "listen l\n    bind 127.0.0.1:%d\n" % port +
-              "    server s1 127.0.0.1:%d check port %d inter 200 fall 1 rise 1 on-marked-down shutdown-sessions\n"
-              % (b.port, chk.getsockname()[1]), wait_port=port)
+    f = ferry(config(port, [b], server_opts=" check port %d inter 200 fall 1 rise 1 on-marked-down shutdown-sessions"
+                     % chk.getsockname()[1]), wait_port=port)
     clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(16)]
     for c in clients:
         assert c.recv(10) == b"s1\n"
@@ -146,9 +150,7 @@ def test_marked_down_closes_sessions_on_every_thread(ferry, backends):
 def test_default_is_one_thread_per_usable_cpu(ferry, backends):
     (b,) = backends(1)
     port = free_port()
-    # the comment names nbthread, so conftest's FERRY_TEST_NBTHREAD leaves this config alone
-    f = ferry("# no nbthread: the default\n" + DEFAULTS +
-              "listen l\n    bind 127.0.0.1:%d\n    server s1 127.0.0.1:%d\n" % (port, b.port), wait_port=port)
+    f = ferry(config(port, [b], glob=DEFAULT_THREADS), wait_port=port)
     n = len(os.sched_getaffinity(0))  # ferry inherits this process's CPUs
     assert "%d thread%s" % (n, "s" if n > 1 else "") in f.stderr()
     assert len(threads_of(f.proc.pid)) == n
@@ -158,8 +160,7 @@ def test_default_is_one_thread_per_usable_cpu(ferry, backends):
 def test_default_follows_the_cpus_allowed(ferry, backends):
     (b,) = backends(1)
     port = free_port()
-    f = ferry("# no nbthread: the default\n" + DEFAULTS +
-              "listen l\n    bind 127.0.0.1:%d\n    server s1 127.0.0.1:%d\n" % (port, b.port), wait_port=port,
+    f = ferry(config(port, [b], glob=DEFAULT_THREADS), wait_port=port,
               preexec=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}))  # as taskset -c
     assert "1 thread\n" in f.stderr()
     assert len(threads_of(f.proc.pid)) == 1
