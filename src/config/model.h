@@ -161,6 +161,7 @@ struct cfg_global {
 	int nbthread;              /* 0 = one per CPU the process may run on */
 	int64_t hard_stop_after;   /* 0 = none */
 	int spread_checks;         /* percent, 0..50 */
+	int busy_polling;          /* never sleep in epoll_wait (HAProxy's busy-polling) */
 	int quiet;
 	char *pidfile;
 	struct log_targets logs;

@@ -287,6 +287,12 @@ static void g_quiet(struct pctx *p, struct cfg_words *w)
 	p->c->g.quiet = 1;
 }
 
+static void g_busy_polling(struct pctx *p, struct cfg_words *w)
+{
+	(void)w;
+	p->c->g.busy_polling = 1;
+}
+
 static void g_pidfile(struct pctx *p, struct cfg_words *w)
 {
 	if (!w->w[1]) {
@@ -324,6 +330,8 @@ const struct kw global_keywords[] = {
 	{ "nbthread", 0, g_nbthread },
 	{ "hard-stop-after", 0, g_hard_stop_after },
 	{ "spread-checks", 0, g_spread_checks },
+	{ "busy-polling", 0, g_busy_polling },
+	{ "max-spread-checks", 0, g_ignored },
 	{ "log", 0, g_log },
 	{ "quiet", 0, g_quiet },
 	{ "pidfile", 0, g_pidfile },

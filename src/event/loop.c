@@ -15,6 +15,7 @@ int loop_init(struct loop *l)
 	l->now_ms = clock_mono_ms();
 	l->stop = 0;
 	l->deferred = NULL;
+	l->busy = 0;
 	return l->epfd == -1 ? -1 : 0;
 }
 
@@ -116,7 +117,7 @@ void loop_run_once(struct loop *l, int max_wait_ms)
 	struct heap_node *top = heap_top(&l->timers);
 	int timeout = max_wait_ms, n;
 
-	if (l->deferred)
+	if (l->deferred || l->busy)
 		timeout = 0;
 	else if (top) {
 		uint64_t now = clock_mono_ms();

@@ -40,6 +40,7 @@ struct loop {
 	uint64_t now_ms;      /* refreshed once per iteration */
 	int stop;
 	struct defer_node *deferred;
+	int busy;             /* busy-polling: epoll_wait never sleeps */
 };
 
 int loop_init(struct loop *l);

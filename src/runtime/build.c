@@ -251,6 +251,7 @@ int runtime_build(struct runtime *rt, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot create the event loop");
 			return -1;
 		}
+		rt->ws[t].loop.busy = c->g.busy_polling;
 	}
 	rt->bes = xcalloc((size_t)(nbe ? nbe : 1), sizeof(*rt->bes));
 	rt->fes = xcalloc((size_t)(nfe ? nfe : 1), sizeof(*rt->fes));

@@ -59,6 +59,7 @@ static void graceful_on_worker(struct worker *w, const void *arg)
 	if (w->stopping)
 		return;
 	w->stopping = 1;
+	w->loop.busy = 0; /* as HAProxy: no busy-polling while stopping */
 	listeners_close(w);
 }
 

@@ -1,6 +1,7 @@
 """maxconn: clients wait in the backlog, none refused; out of file
 descriptors: no busy loop, and service resumes."""
 import resource
+import signal
 import socket
 import time
 
@@ -70,3 +71,34 @@ def test_fd_exhaustion_does_not_spin(ferry, backends):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
         c.sendall(b"x")
         assert wait_until(lambda: len(b.conns) == 1, 3)
+
+
+def test_busy_polling_never_sleeps_until_stopping(ferry, backends):
+    """HAProxy's global busy-polling: epoll_wait with a null timeout, so the
+    thread spins even without traffic; a graceful stop ends the spinning."""
+    (b,) = backends(1)
+    port = free_port()
+    cfg = DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    server s1 127.0.0.1:%d\n" % (port, b.port)
+    f = ferry("global\n    busy-polling\n    nbthread 1\n" + cfg, wait_port=port)
+    c0 = cpu_seconds(f.proc.pid)
+    time.sleep(1)
+    assert cpu_seconds(f.proc.pid) - c0 > 0.5  # spun, idle as it was
+    held = socket.create_connection(("127.0.0.1", port), timeout=5)
+    assert held.recv(10) == b"s1\n"  # and relays as usual
+    f.proc.send_signal(signal.SIGUSR1)
+    assert f.wait_log("stopping gracefully", where="stderr")
+    c0 = cpu_seconds(f.proc.pid)
+    time.sleep(1)
+    assert cpu_seconds(f.proc.pid) - c0 < 0.2  # stopping: sleeps again
+    held.close()
+    assert f.proc.wait(timeout=5) == 0
+
+
+def test_without_busy_polling_an_idle_thread_sleeps(ferry, backends):
+    (b,) = backends(1)
+    port = free_port()
+    f = ferry(DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    server s1 127.0.0.1:%d\n" % (port, b.port),
+              wait_port=port)
+    c0 = cpu_seconds(f.proc.pid)
+    time.sleep(1)
+    assert cpu_seconds(f.proc.pid) - c0 < 0.1

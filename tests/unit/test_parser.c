@@ -177,10 +177,11 @@ static void test_balance_algorithms(void **st)
 static void test_global_keywords(void **st)
 {
 	(void)st;
-	assert_string_equal(parse("global\n nbthread 4\n hard-stop-after 30s\n spread-checks 5\n"
+	assert_string_equal(parse("global\n nbthread 4\n hard-stop-after 30s\n spread-checks 5\n busy-polling\n"
 				  " log 127.0.0.1:514 local0 info\n log /dev/log local1 notice err\n log stderr format short daemon\n"
 				  BASE "backend b\n"), "");
 	assert_int_equal(cfg.g.nbthread, 4);
+	assert_int_equal(cfg.g.busy_polling, 1);
 	assert_int_equal(cfg.g.hard_stop_after, 30000);
 	assert_int_equal(cfg.g.spread_checks, 5);
 	assert_int_equal(cfg.g.logs.n, 3);
