@@ -42,7 +42,12 @@ int runtime_start_threads(struct runtime *rt, char *err, size_t errlen)
 		return -1;
 	}
 	for (int t = 1; t < rt->nw; t++) {
+		char name[32]; /* "ferry/4095" at most (nbthread <= 4096): within the 15 characters allowed */
 		int e = pthread_create(&rt->threads[t], NULL, worker_main, &rt->ws[t]);
+		if (!e) { /* "ferry/1"...: what top -H and /proc/PID/task/TID/comm show */
+			snprintf(name, sizeof(name), "ferry/%d", t);
+			pthread_setname_np(rt->threads[t], name);
+		}
 		if (e) {
 			snprintf(err, errlen, "cannot start thread %d: %s", t + 1, strerror(e));
 			rt->nw = t; /* the ones started are stopped by runtime_stop_threads */

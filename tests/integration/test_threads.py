@@ -48,6 +48,7 @@ def test_each_thread_listens_and_accepts_roundrobin_stays_exact(ferry, backends)
     assert "2 threads" in f.stderr()
     tids = threads_of(f.proc.pid)
     assert len(tids) == 2
+    assert sorted(open("/proc/%d/task/%d/comm" % (f.proc.pid, t)).read().strip() for t in tids) == ["ferry", "ferry/1"]
     assert listening_sockets(port) == 2
     before = {t: switches(f.proc.pid, t) for t in tids}
     counts = {}
