@@ -106,11 +106,38 @@ void worker_destroy(struct worker *w)
 	pthread_mutex_destroy(&w->in_lock);
 }
 
+/* Appends a session (s) or a message (m) to w's inbox; wakes w when the
+ * inbox was empty (otherwise a wake-up is already on its way). */
+static void inbox_add(struct worker *w, struct session *s, struct wmsg *m)
+{
+	int was_empty;
+
+	pthread_mutex_lock(&w->in_lock);
+	was_empty = !w->in_head && !w->msg_head;
+	if (s) {
+		s->inext = NULL;
+		if (w->in_tail)
+			w->in_tail->inext = s;
+		else
+			w->in_head = s;
+		w->in_tail = s;
+	} else {
+		m->next = NULL;
+		if (w->msg_tail)
+			w->msg_tail->next = m;
+		else
+			w->msg_head = m;
+		w->msg_tail = m;
+	}
+	pthread_mutex_unlock(&w->in_lock);
+	if (was_empty)
+		wake(w);
+}
+
 void worker_call(struct worker *self, struct worker *target,
 		 void (*fn)(struct worker *w, const void *arg), const void *arg, size_t len)
 {
 	struct wmsg *m;
-	int was_empty;
 
 	if (target == self) { /* fn only reads arg: no copy needed */
 		fn(target, arg);
@@ -119,20 +146,10 @@ void worker_call(struct worker *self, struct worker *target,
 	m = malloc(sizeof(*m) + len);
 	if (!m)
 		return;
-	m->next = NULL;
 	m->fn = fn;
 	if (len)
 		memcpy(m->arg, arg, len);
-	pthread_mutex_lock(&target->in_lock);
-	was_empty = !target->in_head && !target->msg_head;
-	if (target->msg_tail)
-		target->msg_tail->next = m;
-	else
-		target->msg_head = m;
-	target->msg_tail = m;
-	pthread_mutex_unlock(&target->in_lock);
-	if (was_empty) /* otherwise a wake-up is already on its way */
-		wake(target);
+	inbox_add(target, NULL, m);
 }
 
 void workers_call(struct worker *self, void (*fn)(struct worker *w, const void *arg),
@@ -144,20 +161,7 @@ void workers_call(struct worker *self, void (*fn)(struct worker *w, const void *
 
 void worker_handoff(struct session *s)
 {
-	struct worker *w = s->w;
-	int was_empty;
-
-	pthread_mutex_lock(&w->in_lock);
-	was_empty = !w->in_head && !w->msg_head;
-	s->inext = NULL;
-	if (w->in_tail)
-		w->in_tail->inext = s;
-	else
-		w->in_head = s;
-	w->in_tail = s;
-	pthread_mutex_unlock(&w->in_lock);
-	if (was_empty)
-		wake(w);
+	inbox_add(s->w, s, NULL);
 }
 
 void worker_handoff_cancel(struct session *s)
