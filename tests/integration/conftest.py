@@ -138,10 +138,13 @@ class Backend:
 class Ferry:
     """The real binary with an inline configuration. stdout/stderr go to files."""
 
-    def __init__(self, config, tmpdir, wait_port=None, extra_args=(), preexec=None, env=None):
+    def __init__(self, config, tmpdir, wait_port=None, extra_args=(), preexec=None, env=None,
+                 env_threads=True):
+        """env_threads=False: leave the thread count to the config (and ferry's
+        default) whatever FERRY_TEST_NBTHREAD says."""
         self.dir = tmpdir
         self.cfg_path = os.path.join(tmpdir, "ferry.cfg")
-        if THREADS and "nbthread" not in config:
+        if THREADS and env_threads and "nbthread" not in config:
             config = "global\n    nbthread %s\n" % THREADS + config  # a second global section is fine
         with open(self.cfg_path, "w") as f:
             f.write(config)

@@ -19,10 +19,6 @@ def config(port, backends, glob="    nbthread 2\n", listen="", server_opts=""):
             "".join("    server %s 127.0.0.1:%d%s\n" % (b.name, b.port, server_opts) for b in backends))
 
 
-# The default tests: the comment names nbthread, so conftest's FERRY_TEST_NBTHREAD leaves them alone.
-DEFAULT_THREADS = "    # no nbthread: the default\n"
-
-
 def threads_of(pid):
     return sorted(int(t) for t in os.listdir("/proc/%d/task" % pid))
 
@@ -151,7 +147,7 @@ def test_marked_down_closes_sessions_on_every_thread(ferry, backends):
 def test_default_is_one_thread_per_usable_cpu(ferry, backends):
     (b,) = backends(1)
     port = free_port()
-    f = ferry(config(port, [b], glob=DEFAULT_THREADS), wait_port=port)
+    f = ferry(config(port, [b], glob=""), wait_port=port, env_threads=False)
     n = len(os.sched_getaffinity(0))  # ferry inherits this process's CPUs
     assert "%d thread%s" % (n, "s" if n > 1 else "") in f.stderr()
     assert len(threads_of(f.proc.pid)) == n
@@ -161,7 +157,7 @@ def test_default_is_one_thread_per_usable_cpu(ferry, backends):
 def test_default_follows_the_cpus_allowed(ferry, backends):
     (b,) = backends(1)
     port = free_port()
-    f = ferry(config(port, [b], glob=DEFAULT_THREADS), wait_port=port,
+    f = ferry(config(port, [b], glob=""), wait_port=port, env_threads=False,
               preexec=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}))  # as taskset -c
     assert "1 thread\n" in f.stderr()
     assert len(threads_of(f.proc.pid)) == 1
