@@ -166,13 +166,17 @@ int listener_open(struct worker *w, struct frontend *fe, const struct cfg_bind *
 	return 0;
 }
 
+/* Closes every listener of w. Their memory is released after the current
+ * batch of events, as sessions are: the batch may still hold an event for a
+ * listener closed by an earlier event (SIGUSR1 and a new client read by the
+ * same epoll_wait), and the loop skips it only by reading its closed fd. */
 void listeners_close(struct worker *w)
 {
 	while (w->listeners) {
 		struct listener *li = w->listeners;
 		w->listeners = li->next;
 		loop_io_close(&w->loop, &li->io);
-		free(li);
+		loop_defer(&w->loop, &li->defer, free, li);
 	}
 	ATOMIC_STORE(&w->listeners_paused, 0);
 }

@@ -40,6 +40,7 @@ struct listener {
 	struct worker *w;
 	struct listener *next;         /* all listeners of the worker */
 	struct sockaddr_storage addr;
+	struct defer_node defer;       /* freed after the current batch of events */
 };
 
 struct frontend {
