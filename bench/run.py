@@ -31,6 +31,12 @@ SECS = float(os.environ.get("BENCH_SECONDS", "3"))
 IDLE_CONNS = int(os.environ.get("BENCH_IDLE", "5000"))
 # A newer HAProxy than Debian's (built from source elsewhere): another peer, same config file.
 HAPROXY_NEW = os.environ.get("BENCH_HAPROXY_NEW")
+# Another ferry binary (an earlier commit's build/ferry): a peer named "ferry-before",
+# measured in the same interleaved rounds, to show what a change bought.
+FERRY_BEFORE = os.environ.get("BENCH_FERRY_BEFORE")
+# BENCH_ONLY=churn,requests runs only those scenarios (bulk_1 bulk_4 churn requests
+# pgbench pgbench_C idle); default: all.
+ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
 PROXY_CPU, LOAD_CPU = "0", "1"
 TICK = os.sysconf("SC_CLK_TCK")
 T0 = time.time()
@@ -296,13 +302,14 @@ def start_proxies(names, backends, tmp):
     for name in names[1:]:
         ports = {k: free_port() for k in ("bulk", "http", "idle", "pg")}
         px = Proxy(name, ports)
-        if name in ("ferry", "ferry2t", "haproxy", "haproxy-new"):
+        if name in ("ferry", "ferry2t", "ferry-before", "haproxy", "haproxy-new"):
             # ferry2t: ferry with nbthread 2, both threads on the same CPU 0,
             # to show what threads cost per connection (not to add a CPU)
             cfg = os.path.join(tmp, "%s.cfg" % name)
             with open(cfg, "w") as f:
                 f.write(haproxy_style_config(ports, backends, 2 if name == "ferry2t" else 1))
-            cmd = [os.path.join(ROOT, "build", "ferry"), "-q", "-f", cfg] if name.startswith("ferry") \
+            binary = FERRY_BEFORE if name == "ferry-before" else os.path.join(ROOT, "build", "ferry")
+            cmd = [binary, "-q", "-f", cfg] if name.startswith("ferry") \
                 else [HAPROXY_NEW if name == "haproxy-new" else "haproxy", "-db", "-f", cfg]
             px.start(cmd, ports["http"])
         elif name == "nginx":
@@ -369,12 +376,16 @@ def main():
             names.append("pen")
         if HAPROXY_NEW and os.access(HAPROXY_NEW, os.X_OK):
             names.append("haproxy-new")
+        if FERRY_BEFORE and os.access(FERRY_BEFORE, os.X_OK):
+            names.append("ferry-before")
         proxies = start_proxies(names + ["ferry2t"], backends, tmp)
         direct_ports = {"bulk": backends["iperf"], "http": backends["nginx"], "idle": backends["hold"],
                         "pg": backends["pg"][0]}
         table = {}
 
         def run(scenario, fn, extra=()):
+            if ONLY and scenario not in ONLY:
+                return
             for r in range(ROUNDS):
                 for name in names + list(extra):
                     px = None if name == "direct" else next(p for p in proxies if p.name == name)
@@ -398,7 +409,7 @@ def main():
         stop_proxies(proxies)
         proxies = []
         idle = {}
-        for r in range(ROUNDS):
+        for r in range(ROUNDS if not ONLY or "idle" in ONLY else 0):
             fresh = start_proxies(names, backends, tmp)
             try:
                 for px in fresh:
@@ -459,7 +470,7 @@ def report(res):
         vals = {n: d.get(field) for n, d in data.items() if d.get(field) is not None}
         if not vals:
             return
-        peers = {n: v for n, v in vals.items() if n not in ("ferry", "ferry2t", "direct")}
+        peers = {n: v for n, v in vals.items() if n not in ("ferry", "ferry2t", "ferry-before", "direct")}
         f = vals.get("ferry")
         cells = " ".join("%s=%s" % (n, fmt % v) for n, v in vals.items())
         ratio = ""
@@ -469,6 +480,9 @@ def report(res):
             ratio = "  ferry/best(%s)=%.2f" % (best_name, (f / best) if higher_better else (best / f if f else 0))
             if "direct" in vals and higher_better:
                 ratio += " ferry/direct=%.2f" % (f / vals["direct"])
+        if f and vals.get("ferry-before"):
+            b = vals["ferry-before"]
+            ratio += "  ferry/before=%.2f" % ((f / b) if higher_better else (b / f))
         lines.append("%-34s %s%s" % (label, cells, ratio))
 
     row("bulk 1 stream, Gbit/s", "bulk_1", "gbit_s", "%.1f")

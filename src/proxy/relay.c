@@ -28,6 +28,8 @@
 #define BULK_F(d) ((d) ? SF_BULK1 : SF_BULK0)
 #define RDHUP_F(d) ((d) ? SF_RDHUP1 : SF_RDHUP0)
 #define RELAY_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+/* what side_deadline() reads: a change may bring a *-fin timeout forward */
+#define HALF_CLOSE_FLAGS (SF_EOF0 | SF_EOF1 | SF_SHUT0 | SF_SHUT1)
 
 static struct io *src_io(struct session *s, int d)
 {
@@ -226,7 +228,7 @@ static int pending(const struct session *s, int d)
  * direction `!side`. Errors and hangups show up in the read. */
 static void relay_event(struct session *s, int side, uint32_t ev)
 {
-	uint8_t flags = s->flags;
+	uint16_t half = s->flags & HALF_CLOSE_FLAGS;
 
 	if (s->state != SESS_ESTABLISHED)
 		return;
@@ -238,8 +240,10 @@ static void relay_event(struct session *s, int side, uint32_t ev)
 	if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && pump(s, side))
 		return;
 	/* A half-close may bring client-fin/server-fin into force: a deadline
-	 * that moved earlier must re-arm the timer now, not when it fires. */
-	if (flags != s->flags) {
+	 * that moved earlier must re-arm the timer now, not when it fires.
+	 * Nothing else moves a deadline earlier (activity only pushes it
+	 * later, which the timer finds out when it fires). */
+	if (half != (s->flags & HALF_CLOSE_FLAGS)) {
 		relay_timeout(s);
 		if (s->state != SESS_ESTABLISHED)
 			return;

@@ -139,9 +139,10 @@ class Ferry:
     """The real binary with an inline configuration. stdout/stderr go to files."""
 
     def __init__(self, config, tmpdir, wait_port=None, extra_args=(), preexec=None, env=None,
-                 env_threads=True):
+                 env_threads=True, wrapper=()):
         """env_threads=False: leave the thread count to the config (and ferry's
-        default) whatever FERRY_TEST_NBTHREAD says."""
+        default) whatever FERRY_TEST_NBTHREAD says. wrapper: a command that
+        runs ferry (valgrind ...)."""
         self.dir = tmpdir
         self.cfg_path = os.path.join(tmpdir, "ferry.cfg")
         if THREADS and env_threads and "nbthread" not in config:
@@ -152,13 +153,14 @@ class Ferry:
         self.err_path = os.path.join(tmpdir, "ferry.err")
         self.out = open(self.out_path, "wb")
         self.err = open(self.err_path, "wb")
-        self.proc = subprocess.Popen([FERRY, "-f", self.cfg_path, *extra_args],
+        self.proc = subprocess.Popen([*wrapper, FERRY, "-f", self.cfg_path, *extra_args],
                                      stdout=self.out, stderr=self.err, preexec_fn=preexec,
                                      env=dict(os.environ, **(env or {})))
         if wait_port:
             # "started" is printed once every listener is open; waiting for it
             # instead of probing the port keeps the balancing counts exact.
-            ok = wait_until(lambda: " started: " in self.stderr() or self.proc.poll() is not None, 10)
+            ok = wait_until(lambda: " started: " in self.stderr() or self.proc.poll() is not None,
+                            30 if wrapper else 10)
             if self.proc.poll() is not None:
                 raise RuntimeError("ferry exited at start: %s" % self.stderr())
             assert ok, "ferry did not listen on %d" % wait_port

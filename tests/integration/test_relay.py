@@ -2,6 +2,7 @@
 import hashlib
 import os
 import random
+import re
 import socket
 import struct
 import subprocess
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import DEFAULTS, free_port, listener, recv_all
+from conftest import DEFAULTS, FERRY, free_port, listener, recv_all
 
 
 def simple(port, server_port, extra_be="", extra_fe="", defaults=DEFAULTS, server_opts=""):
@@ -420,3 +421,55 @@ def test_last_data_and_fin_reach_the_client_in_one_segment(ferry):
         assert segments_received(c) == 2
         s.close()
     srv.close()
+
+
+def callgrind_calls(out_file, fn):
+    """How many times callgrind saw `fn` called (sum of its call edges)."""
+    total, target = 0, False
+    names = {}
+    with open(out_file) as f:
+        for line in f:
+            if line.startswith("cfn="):
+                m = re.match(r"cfn=\((\d+)\)(?: (.*))?", line.strip())
+                if m.group(2):
+                    names[m.group(1)] = m.group(2)
+                target = names.get(m.group(1)) == fn
+            elif line.startswith("calls=") and target:
+                total += int(line.split("=")[1].split()[0])
+                target = False
+    return total
+
+
+@pytest.mark.skipif("asan" in FERRY, reason="valgrind cannot run an ASan binary")
+def test_keepalive_requests_after_bulk_do_not_rearm_the_timer(ferry, tmpdir_path):
+    """Once a direction has carried bulk data (SF_BULK1, 0x100), a later
+    request/response must not re-arm the session timer at every event: the
+    timer moves only when a half-close changes which timeout applies. A
+    uint8_t copy of the flags dropped SF_BULK1/RDHUP and re-armed it at
+    every event (issue 8, item 7). callgrind counts loop_timer_arm calls
+    exactly."""
+    srv = listener()
+    port = free_port()
+    out = os.path.join(tmpdir_path, "callgrind.out")
+    f = ferry("global\n    nbthread 1\n" + simple(port, srv.getsockname()[1]), wait_port=port,
+              wrapper=["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out])
+    rounds = 200
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as c:
+        s, _ = srv.accept()
+        s.sendall(b"b" * (1 << 20))  # bulk server→client: fills a whole buffer
+        got = 0
+        while got < 1 << 20:
+            got += len(c.recv(1 << 20))
+        for _ in range(rounds):
+            c.sendall(b"q")
+            assert s.recv(10) == b"q"
+            s.sendall(b"r")
+            assert c.recv(10) == b"r"
+        s.close()
+        assert recv_all(c) == b""
+    srv.close()
+    f.stop(timeout=30)
+    arms = callgrind_calls(out, "loop_timer_arm")
+    # before the fix: about two per round (each side's event); now a handful
+    assert 0 < arms < rounds / 4, "loop_timer_arm called %d times for %d rounds" % (arms, rounds)
+    print("loop_timer_arm calls: %d" % arms)
