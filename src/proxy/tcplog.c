@@ -58,7 +58,9 @@ void session_log(const struct session *s)
 
 	if (!(fe->options & PXO_TCPLOG) || !has_logs(&fe->logs))
 		return;
-	if ((fe->options & PXO_DONTLOGNULL) && s->bytes[0] == 0 && s->bytes[1] == 0)
+	/* as HAProxy: a null connection is one where the client sent nothing,
+	 * whatever the server sent (a probe reading a greeting) */
+	if ((fe->options & PXO_DONTLOGNULL) && s->bytes[0] == 0)
 		return;
 	if (s->server && s->tc >= 0)
 		srv = s->server->name; /* connected once: name it even after release */

@@ -61,6 +61,25 @@ def test_dontlognull(ferry, backends):
     assert len(TCPLOG.findall(f.stdout())) == 1
 
 
+def test_dontlognull_counts_only_what_the_client_sent(ferry, backends):
+    """As HAProxy: a null connection is one where the client sent nothing,
+    whatever the server sent (a probe of a server-speaks-first protocol such
+    as MySQL or SMTP reads the greeting and leaves; issue 8, item 15)."""
+    (b,) = backends(1)  # sends its name first
+    port = free_port()
+    f = ferry(cfg(port, b.port, fe_extra="    option tcplog\n    option dontlognull"), wait_port=port)
+    with socket.create_connection(("127.0.0.1", port)) as c:
+        assert c.recv(10) == b"s1\n"  # the greeting, then leave: not logged
+    with socket.create_connection(("127.0.0.1", port)) as c:
+        assert c.recv(10) == b"s1\n"
+        c.sendall(b"x")
+        assert c.recv(10) == b"x"
+    assert wait_until(lambda: TCPLOG.search(f.stdout()), 3)
+    time.sleep(0.3)
+    lines = TCPLOG.findall(f.stdout())
+    assert len(lines) == 1, f.stdout()
+
+
 def test_connect_line_without_tcplog(ferry, backends):
     (b,) = backends(1)
     port = free_port()
