@@ -34,7 +34,7 @@ void listener_worker_init(struct worker *w)
 
 /* Whether w may accept for fe now. The process and frontend counts are
  * shared by every thread: accept_cb reserves its slot in them before
- * accept() (atomic_reserve), so two threads never overshoot a limit. */
+ * accept() (listener_slot_reserve), so two threads never overshoot a limit. */
 static int may_accept(const struct worker *w, const struct frontend *fe)
 {
 	return !w->stopping && !w->fd_exhausted &&
@@ -72,20 +72,30 @@ void listeners_update(struct worker *w)
 		__atomic_store_n(&w->listeners_paused, 0, __ATOMIC_SEQ_CST);
 }
 
-static int reserve_slot(struct worker *w, struct frontend *fe)
+int listener_slot_reserve(struct worker *w, struct frontend *fe)
 {
 	if (w->stopping || w->fd_exhausted || !atomic_reserve(&w->proc->actconn, w->proc->maxconn))
 		return 0;
 	if (atomic_reserve(&fe->cur_conns, fe->maxconn))
 		return 1;
-	ATOMIC_ADD(&w->proc->actconn, -1);
+	/* the frontend is full: the process slot held for a moment may have
+	 * paused another thread, which listener_slot_release would wake */
+	__atomic_add_fetch(&w->proc->actconn, -1, __ATOMIC_SEQ_CST);
+	workers_slot_freed(w);
 	return 0;
 }
 
-static void unreserve_slot(struct worker *w, struct frontend *fe)
+/* Gives back a slot reserved for a connection that did not become a
+ * session: accept() found nobody (the end of every batch), or the session
+ * could not be allocated. While it was held, another thread may have seen
+ * the limit reached and paused its listeners; like a session that ends
+ * (session_close), this wakes it. The decrements are sequentially
+ * consistent for the same reason as there (see listeners_update). */
+void listener_slot_release(struct worker *w, struct frontend *fe)
 {
-	ATOMIC_ADD(&fe->cur_conns, -1);
-	ATOMIC_ADD(&w->proc->actconn, -1);
+	__atomic_add_fetch(&fe->cur_conns, -1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&w->proc->actconn, -1, __ATOMIC_SEQ_CST);
+	workers_slot_freed(w);
 }
 
 static void accept_cb(struct loop *l, struct io *io, uint32_t ev)
@@ -100,13 +110,13 @@ static void accept_cb(struct loop *l, struct io *io, uint32_t ev)
 		socklen_t len = sizeof(sa);
 		int fd;
 
-		if (!reserve_slot(w, li->fe)) {
+		if (!listener_slot_reserve(w, li->fe)) {
 			listeners_update(w);
 			return;
 		}
 		fd = accept4(io->fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			unreserve_slot(w, li->fe);
+			listener_slot_release(w, li->fe);
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -119,7 +129,10 @@ static void accept_cb(struct loop *l, struct io *io, uint32_t ev)
 			}
 			continue; /* ECONNABORTED and friends concern that one client */
 		}
-		session_start(w, li->fe, fd, (struct sockaddr *)&sa, len);
+		if (session_start(w, li->fe, fd, (struct sockaddr *)&sa, len)) {
+			close(fd); /* out of memory: this client only */
+			listener_slot_release(w, li->fe);
+		}
 	}
 }
 

@@ -174,13 +174,23 @@ void listener_worker_init(struct worker *w);
  * or -1 with err filled. */
 int listener_open(struct worker *w, struct frontend *fe, const struct cfg_bind *b,
 		  const struct addr_spec *a, char *err, size_t errlen);
+/* Reserves one connection slot of the process and of fe before accept();
+ * returns 1 when both were taken, 0 when a limit is reached (or w stops). */
+int listener_slot_reserve(struct worker *w, struct frontend *fe);
+/* Gives back a slot reserved for a connection that did not become a
+ * session, waking any thread that paused its listeners meanwhile. */
+void listener_slot_release(struct worker *w, struct frontend *fe);
 /* Starts or stops accepting on every listener according to the limits. */
 void listeners_update(struct worker *w);
 void listeners_close(struct worker *w);
 
 /* session.c */
-void session_start(struct worker *w, struct frontend *fe, int fd,
-		   const struct sockaddr *sa, socklen_t salen);
+/* Starts a session for an accepted client fd whose process and frontend
+ * slots the caller reserved. Returns 0 (the session owns fd and the slots
+ * from then on), or -1 when it could not be allocated: the caller still
+ * owns both. */
+int session_start(struct worker *w, struct frontend *fe, int fd,
+		  const struct sockaddr *sa, socklen_t salen);
 /* Fills s->dst_addr (the address the client connected to) on first use. */
 void session_dst_addr(struct session *s);
 /* Closes the session with termination state term ("--", "CD", ...). */

@@ -404,15 +404,13 @@ static void session_timer_cb(struct loop *l, struct timer *t)
 	}
 }
 
-void session_start(struct worker *w, struct frontend *fe, int fd,
-		   const struct sockaddr *sa, socklen_t salen)
+int session_start(struct worker *w, struct frontend *fe, int fd,
+		  const struct sockaddr *sa, socklen_t salen)
 {
 	struct session *s = calloc(1, sizeof(*s));
 
-	if (!s) {
-		close(fd);
-		return;
-	}
+	if (!s)
+		return -1;
 	s->w = w;
 	s->fe = fe;
 	s->be = fe->be;
@@ -437,11 +435,12 @@ void session_start(struct worker *w, struct frontend *fe, int fd,
 	session_log_connect(s);
 	if (!s->be) {
 		session_close(s, "--");
-		return;
+		return 0;
 	}
 	ATOMIC_ADD(&s->be->lb.cur_conns, 1);
 	ATOMIC_ADD(&s->be->lb.cum_conns, 1);
 	assign(s, NULL);
+	return 0;
 }
 
 void sessions_close_all(struct worker *w, const char *term)

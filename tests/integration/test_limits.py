@@ -1,11 +1,15 @@
 """maxconn: clients wait in the backlog, none refused; out of file
 descriptors: no busy loop, and service resumes."""
+import os
 import resource
 import signal
 import socket
+import subprocess
 import time
 
-from conftest import DEFAULTS, recv_within, free_port, wait_until
+import pytest
+
+from conftest import DEFAULTS, FERRY, ROOT, recv_within, free_port, wait_until
 
 
 def cpu_seconds(pid):
@@ -102,3 +106,35 @@ def test_without_busy_polling_an_idle_thread_sleeps(ferry, backends):
     c0 = cpu_seconds(f.proc.pid)
     time.sleep(1)
     assert cpu_seconds(f.proc.pid) - c0 < 0.1
+
+
+def build_shim(name, tmpdir):
+    """Compiles tests/integration/shims/<name>.c into a shared object for LD_PRELOAD."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shims", name + ".c")
+    so = os.path.join(tmpdir, name + ".so")
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-D_GNU_SOURCE", "-I", os.path.join(ROOT, "src"),
+                    "-o", so, src], check=True)
+    return so
+
+
+@pytest.mark.skipif("asan" in FERRY, reason="the shim's calloc would bypass ASan's allocator")
+def test_failed_session_allocation_gives_its_slot_back(ferry, backends, tmpdir_path):
+    """When a session cannot be allocated, the process and frontend slots
+    reserved for it before accept() are given back (issue 8, item 10):
+    with maxconn 2 and the first two allocations failing, a third client
+    is still served instead of waiting forever behind leaked slots."""
+    (b,) = backends(1)
+    port = free_port()
+    so = build_shim("fail_session_alloc", tmpdir_path)
+    ferry("global\n    maxconn 2\n" + DEFAULTS +
+          "listen l\n    bind 127.0.0.1:%d\n    maxconn 2\n    server s1 127.0.0.1:%d\n" % (port, b.port),
+          wait_port=port, env={"LD_PRELOAD": so, "FAIL_SESSIONS": "2"})
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            try:
+                assert c.recv(10) == b""  # closed at once: no memory for it
+            except ConnectionResetError:
+                pass
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            assert recv_within(c, 2) == b"s1\n"

@@ -1,0 +1,29 @@
+/* LD_PRELOAD shim for tests: the first FAIL_SESSIONS allocations of a
+ * struct session (calloc(1, sizeof(struct session))) fail, as they would
+ * when memory runs out; every other allocation goes to glibc. Built by the
+ * test that uses it (test_limits.py), never linked into ferry. */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "proxy/proxy.h"
+
+extern void *__libc_calloc(size_t n, size_t size);
+
+static atomic_int left = -1; /* -1: FAIL_SESSIONS not read yet */
+
+void *calloc(size_t n, size_t size)
+{
+	if (n == 1 && size == sizeof(struct session)) {
+		int cur = atomic_load(&left);
+		if (cur == -1) {
+			const char *e = getenv("FAIL_SESSIONS");
+			int want = e ? atoi(e) : 0;
+			atomic_compare_exchange_strong(&left, &cur, want);
+		}
+		cur = atomic_load(&left);
+		while (cur > 0)
+			if (atomic_compare_exchange_weak(&left, &cur, cur - 1))
+				return NULL;
+	}
+	return __libc_calloc(n, size);
+}
