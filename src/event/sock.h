@@ -18,6 +18,11 @@ int sock_connect(const struct sockaddr *sa, socklen_t len);
 int sock_error(int fd);
 void sock_set_nodelay(int fd);
 void sock_set_keepalive(int fd);
+/* TCP urgent data stays in the stream (SO_OOBINLINE): a relay must not
+ * lose the urgent byte. */
+void sock_set_oobinline(int fd);
+/* 1 when the next byte to read is TCP urgent data (SIOCATMARK), else 0. */
+int sock_at_urgent_mark(int fd);
 /* Makes the next close() send a reset instead of a FIN. */
 void sock_set_reset_on_close(int fd);
 

@@ -148,6 +148,7 @@ static int open_one(struct worker *w, struct frontend *fe, const struct cfg_bind
 		return -1;
 	/* accepted sockets inherit these: no setsockopt per connection */
 	sock_set_nodelay(fd);
+	sock_set_oobinline(fd);
 	if (fe->options & PXO_CLITCPKA)
 		sock_set_keepalive(fd);
 	li = calloc(1, sizeof(*li));

@@ -112,6 +112,12 @@ enum sess_state { SESS_QUEUED, SESS_CONNECTING, SESS_TURNAROUND, SESS_ESTABLISHE
 #define SF_BULK1 0x100    /* server→client moves bulk data: splice it */
 #define SF_RDHUP0 0x200   /* epoll saw the client's FIN: a short read is the end */
 #define SF_RDHUP1 0x400   /* epoll saw the server's FIN */
+#define SF_URG0 0x800     /* urgent data from the client: a short read is not the end */
+#define SF_URG1 0x1000    /* urgent data from the server */
+
+/* Both sockets of a session are registered once, edge-triggered, with
+ * these (relay.c). EPOLLPRI tells that urgent data arrived. */
+#define RELAY_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET)
 
 struct session {
 	struct io cli, srv;

@@ -12,6 +12,16 @@
  * A short read after EPOLLRDHUP is the end of the stream, which saves the
  * read() that would return 0.
  *
+ * TCP urgent data: recv() stops at the urgent mark, so a short read does
+ * not mean "drained" while urgent data is pending (EPOLLPRI): the source is
+ * then read until EAGAIN. The urgent byte itself stays in the stream
+ * (SO_OOBINLINE on both sockets) and is relayed as an ordinary byte. splice()
+ * cannot read past the mark at all, so such a direction uses the buffer
+ * until the urgent data is read.
+ *
+ * Errors are seen in every state: a reset on a side whose input has ended
+ * (no longer read) still arrives as EPOLLERR/EPOLLHUP, and is passed on.
+ *
  * Inactivity timeouts are checked lazily: I/O only stamps the time, and the
  * timer re-arms itself when it fires early, so no timer work per byte. */
 #include "proxy/proxy.h"
@@ -27,7 +37,7 @@
 #define SHUT_F(d) ((d) ? SF_SHUT1 : SF_SHUT0)
 #define BULK_F(d) ((d) ? SF_BULK1 : SF_BULK0)
 #define RDHUP_F(d) ((d) ? SF_RDHUP1 : SF_RDHUP0)
-#define RELAY_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+#define URG_F(d) ((d) ? SF_URG1 : SF_URG0)
 /* what side_deadline() reads: a change may bring a *-fin timeout forward */
 #define HALF_CLOSE_FLAGS (SF_EOF0 | SF_EOF1 | SF_SHUT0 | SF_SHUT1)
 
@@ -115,13 +125,18 @@ static int pump_splice(struct session *s, int d)
 				return -1;
 			}
 		}
-		if (!(s->flags & EOF_F(d)) && p->count < p->size) {
+		/* splice() cannot pass an urgent mark: pump() reads that with recv() */
+		if (!(s->flags & (EOF_F(d) | URG_F(d))) && p->count < p->size) {
 			n = splice(src, NULL, p->wfd, NULL, p->size - p->count, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 			if (n > 0) {
 				p->count += (uint32_t)n;
 				s->bytes[d] += (uint64_t)n;
 				s->last_act[d] = s->w->loop.now_ms;
 				moved = 1;
+			} else if (n == 0 && sock_at_urgent_mark(src)) {
+				/* not the end: splice() stops at an urgent mark
+				 * even after a FIN; pump() reads on with recv() */
+				s->flags |= URG_F(d);
 			} else if (n == 0) {
 				s->flags |= EOF_F(d);
 				s->last_act[d] = s->w->loop.now_ms;
@@ -157,12 +172,14 @@ static int pump(struct session *s, int d)
 			return -1;
 		if (s->buf[d])
 			break; /* destination full */
-		/* a pipe still holding data is drained even after the source ended */
-		if (s->pipe[d] || ((s->flags & BULK_F(d)) && !(s->flags & EOF_F(d)))) {
+		/* a pipe still holding data is drained even after the source ended
+		 * or while urgent data waits (then only drained, and the buffer
+		 * path reads on once it is empty) */
+		if (s->pipe[d] || ((s->flags & BULK_F(d)) && !(s->flags & (EOF_F(d) | URG_F(d))))) {
 			int rc = pump_splice(s, d);
 			if (rc < 0)
 				return -1;
-			if (rc == 0)
+			if (rc == 0 && (s->pipe[d] || !(s->flags & URG_F(d))))
 				break;
 		}
 		if (s->flags & EOF_F(d))
@@ -178,13 +195,16 @@ static int pump(struct session *s, int d)
 			b->tail = (uint32_t)n;
 			s->bytes[d] += (uint64_t)n;
 			s->last_act[d] = s->w->loop.now_ms;
-			if ((size_t)n < room) { /* drained: write and wait for more */
+			/* a short read is "drained" unless it stopped at an urgent mark */
+			if ((size_t)n < room && !(s->flags & URG_F(d))) {
 				if (s->flags & RDHUP_F(d))
 					s->flags |= EOF_F(d); /* and nothing more will come */
 				if (flush(s, d))
 					return -1;
 				break;
 			}
+			if ((size_t)n < room)
+				continue; /* past the mark: flushed at the top, then read on */
 			if (!s->w->pipes.disabled)
 				s->flags |= BULK_F(d);
 			continue;
@@ -196,7 +216,11 @@ static int pump(struct session *s, int d)
 			s->last_act[d] = s->w->loop.now_ms;
 			break;
 		}
-		if (errno == EAGAIN || errno == EINTR)
+		if (errno == EAGAIN) {
+			s->flags &= ~URG_F(d); /* really drained now */
+			break;
+		}
+		if (errno == EINTR)
 			break;
 		relay_abort(s, d);
 		return -1;
@@ -234,10 +258,18 @@ static void relay_event(struct session *s, int side, uint32_t ev)
 		return;
 	if (ev & EPOLLRDHUP)
 		s->flags |= RDHUP_F(side);
+	if (ev & EPOLLPRI)
+		s->flags |= URG_F(side);
+	/* A side whose input has ended is no longer read, so its reset is not
+	 * seen by a recv(): look at the error the event reports. */
+	if ((ev & (EPOLLERR | EPOLLHUP)) && (s->flags & EOF_F(side)) && sock_error(src_io(s, side)->fd)) {
+		relay_abort(s, side);
+		return;
+	}
 	/* writable: only worth a call when something waits for this side */
 	if ((ev & EPOLLOUT) && pending(s, !side) && pump(s, !side))
 		return;
-	if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && pump(s, side))
+	if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLERR | EPOLLHUP)) && pump(s, side))
 		return;
 	/* A half-close may bring client-fin/server-fin into force: a deadline
 	 * that moved earlier must re-arm the timer now, not when it fires.
@@ -304,6 +336,6 @@ void relay_start(struct session *s, uint32_t srv_events)
 		session_close(s, "CD");
 		return;
 	}
-	if (srv_events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+	if (srv_events & (EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLERR | EPOLLHUP))
 		relay_event(s, 1, srv_events & ~EPOLLOUT);
 }

@@ -351,11 +351,12 @@ static void try_connect(struct session *s)
 	}
 	io_init(&s->srv, fd, srv_connect_cb);
 	sock_set_nodelay(fd);
+	sock_set_oobinline(fd); /* urgent data is relayed inline (relay.c) */
 	if (be->options & PXO_SRVTCPKA)
 		sock_set_keepalive(fd);
 	/* registered once for the whole session (see relay.c): the first
 	 * EPOLLOUT edge says the connection is made */
-	if (loop_io_set(&s->w->loop, &s->srv, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) == -1) {
+	if (loop_io_set(&s->w->loop, &s->srv, RELAY_EVENTS) == -1) {
 		connect_failed(s, "SC");
 		return;
 	}

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import DEFAULTS, FERRY, free_port, listener, recv_all
+from conftest import DEFAULTS, FERRY, free_port, listener, recv_all, wait_until
 
 
 def simple(port, server_port, extra_be="", extra_fe="", defaults=DEFAULTS, server_opts=""):
@@ -473,3 +473,85 @@ def test_keepalive_requests_after_bulk_do_not_rearm_the_timer(ferry, tmpdir_path
     # before the fix: about two per round (each side's event); now a handful
     assert 0 < arms < rounds / 4, "loop_timer_arm called %d times for %d rounds" % (arms, rounds)
     print("loop_timer_arm calls: %d" % arms)
+
+
+def tcp_state(sock):
+    """tcpi_state of a socket (1 ESTABLISHED, 7 CLOSE, 8 CLOSE_WAIT, ...)."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+
+
+@pytest.mark.parametrize("side", ["client", "server"])
+def test_reset_after_half_close_is_passed_on_at_once(ferry, side):
+    """One side half-closes (its FIN is forwarded), then resets while the
+    other side is silent: ferry sees the reset although it no longer reads
+    that socket for data, resets the other side at once and logs CD or SD
+    (issue 8, item 5; HAProxy 2.6 leaves the other side open)."""
+    srv = listener()
+    port = free_port()
+    f = ferry(simple(port, srv.getsockname()[1], extra_fe="    log stdout format raw local0\n    option tcplog"),
+              wait_port=port)
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s, _ = srv.accept()
+    s.settimeout(5)
+    c.sendall(b"x")
+    assert s.recv(1) == b"x"
+    closer, other = (c, s) if side == "client" else (s, c)
+    closer.shutdown(socket.SHUT_WR)
+    assert other.recv(10) == b""  # the FIN reached the other side
+    closer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    closer.close()  # RST
+    # the other side is reset at once (it was in CLOSE_WAIT: FIN received)
+    assert wait_until(lambda: tcp_state(other) == 7, 2), "state %d" % tcp_state(other)
+    other.close()
+    srv.close()
+    assert f.wait_log(r" fe be/s1 0/\d+/\d+ \d+ %s " % ("CD" if side == "client" else "SD"))
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+@pytest.mark.parametrize("fin", [False, True])
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_urgent_data_is_relayed_inline_without_loss_or_stall(ferry, direction, fin, bulk):
+    """TCP urgent data (send(MSG_OOB)) stops recv() at the urgent mark, and
+    splice() cannot pass it at all (it even returns 0 there once a FIN
+    follows). No byte may be lost or wait: the urgent byte travels inline
+    (SO_OOBINLINE) and the bytes after the mark follow at once, with or
+    without a FIN behind them, also right behind 1 MiB of bulk data that
+    ferry is splicing (issue 8, item 6: they stalled, or were dropped before
+    the FIN)."""
+    srv = listener()
+    port = free_port()
+    ferry(simple(port, srv.getsockname()[1]), wait_port=port)
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s, _ = srv.accept()
+    sender, receiver = (c, s) if direction == "up" else (s, c)
+    receiver.settimeout(2)
+    sender.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    blob = os.urandom(1 << 20) if bulk else b""
+
+    def send():
+        sender.sendall(blob)  # back to back: ferry is still splicing it
+        sender.sendall(b"AAAA")
+        sender.send(b"!", socket.MSG_OOB)
+        sender.sendall(b"CCCC")
+        if fin:
+            sender.shutdown(socket.SHUT_WR)
+
+    t = threading.Thread(target=send)
+    t.start()
+    want = blob + b"AAAA!CCCC"
+    got = b""
+    try:
+        while len(got) < len(want):
+            d = receiver.recv(1 << 20)
+            if not d:
+                break
+            got += d
+    except socket.timeout:
+        pass
+    t.join()
+    assert len(got) == len(want) and got == want, got[len(blob):]
+    if fin:
+        assert receiver.recv(100) == b""
+    c.close()
+    s.close()
+    srv.close()
