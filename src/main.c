@@ -189,7 +189,8 @@ int main(int argc, char **argv)
 	memset(&rt, 0, sizeof(rt));
 	rt.cfg = &cfg;
 	/* each thread holds an epoll and an eventfd descriptor besides its listeners */
-	rt.maxconn = runtime_maxconn(&cfg, 2 * (cfg.g.nbthread > 0 ? cfg.g.nbthread : runtime_default_threads()));
+	runtime_limits(&cfg, 2 * (cfg.g.nbthread > 0 ? cfg.g.nbthread : runtime_default_threads()),
+		       &rt.maxconn, &rt.maxpipes);
 	if (log_targets_open(&cfg.g.logs, err, sizeof(err)))
 		goto fail;
 	for (struct cfg_proxy *px = cfg.proxies; px; px = px->next)
@@ -198,8 +199,8 @@ int main(int argc, char **argv)
 	block_signals(&sigs);
 	if (runtime_build(&rt, err, sizeof(err)) || runtime_start_threads(&rt, err, sizeof(err)))
 		goto fail;
-	NOTICE("ferry %s started: %d frontend(s), %d backend(s), %d health check(s), maxconn %d, %d thread%s",
-	       FERRY_VERSION, rt.nfe, rt.nbe, rt.nchecks, rt.maxconn, rt.nw, rt.nw > 1 ? "s" : "");
+	NOTICE("ferry %s started: %d frontend(s), %d backend(s), %d health check(s), maxconn %d, maxpipes %d, %d thread%s",
+	       FERRY_VERSION, rt.nfe, rt.nbe, rt.nchecks, rt.maxconn, rt.maxpipes, rt.nw, rt.nw > 1 ? "s" : "");
 	rc = run(&rt, pidfile ? pidfile : cfg.g.pidfile, &sigs);
 	runtime_destroy(&rt);
 	cfg_free(&cfg);

@@ -158,6 +158,7 @@ struct cfg_proxy {
 
 struct cfg_global {
 	int maxconn;               /* 0 = derived from the fd limit */
+	int maxpipes;              /* splice pipes; 0 = maxconn/4 (as HAProxy) */
 	int nbthread;              /* 0 = one per CPU the process may run on */
 	int64_t hard_stop_after;   /* 0 = none */
 	int spread_checks;         /* percent, 0..50 */

@@ -256,6 +256,13 @@ static void g_maxconn(struct pctx *p, struct cfg_words *w)
 		p->c->g.maxconn = (int)v;
 }
 
+static void g_maxpipes(struct pctx *p, struct cfg_words *w)
+{
+	long v;
+	if (!arg_int(p, "maxpipes", w->w[1], 0, 10000000, &v))
+		p->c->g.maxpipes = (int)v;
+}
+
 static void g_nbthread(struct pctx *p, struct cfg_words *w)
 {
 	long v;
@@ -327,6 +334,7 @@ static void g_nbproc(struct pctx *p, struct cfg_words *w)
 
 const struct kw global_keywords[] = {
 	{ "maxconn", 0, g_maxconn },
+	{ "maxpipes", 0, g_maxpipes },
 	{ "nbthread", 0, g_nbthread },
 	{ "hard-stop-after", 0, g_hard_stop_after },
 	{ "spread-checks", 0, g_spread_checks },

@@ -4,20 +4,25 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-void pipepool_init(struct pipepool *p, int max_free)
+#include "core/atomic.h"
+
+void pipepool_init(struct pipepool *p, int max_free, int *total, int max_total)
 {
 	p->free = NULL;
 	p->nfree = 0;
 	p->max_free = max_free;
 	p->in_use = 0;
-	p->disabled = 0;
+	p->total = total;
+	p->max_total = max_total;
+	p->disabled = max_total <= 0;
 }
 
-static void destroy(struct rpipe *pp)
+static void destroy(struct pipepool *p, struct rpipe *pp)
 {
 	close(pp->rfd);
 	close(pp->wfd);
 	free(pp);
+	ATOMIC_ADD(p->total, -1);
 }
 
 void pipepool_destroy(struct pipepool *p)
@@ -25,7 +30,7 @@ void pipepool_destroy(struct pipepool *p)
 	while (p->free) {
 		struct rpipe *pp = p->free;
 		p->free = pp->next_free;
-		destroy(pp);
+		destroy(p, pp);
 	}
 	p->nfree = 0;
 }
@@ -41,12 +46,17 @@ struct rpipe *pipepool_get(struct pipepool *p)
 		p->in_use++;
 		return pp;
 	}
-	if (p->disabled || pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1)
+	if (p->disabled || !atomic_reserve(p->total, p->max_total))
 		return NULL;
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1) {
+		ATOMIC_ADD(p->total, -1);
+		return NULL;
+	}
 	pp = malloc(sizeof(*pp));
 	if (!pp) {
 		close(fds[0]);
 		close(fds[1]);
+		ATOMIC_ADD(p->total, -1);
 		return NULL;
 	}
 	pp->rfd = fds[0];
@@ -64,7 +74,7 @@ void pipepool_put(struct pipepool *p, struct rpipe *pp)
 {
 	p->in_use--;
 	if (pp->count || p->nfree >= p->max_free) {
-		destroy(pp);
+		destroy(p, pp);
 		return;
 	}
 	pp->next_free = p->free;

@@ -18,12 +18,17 @@ struct pipepool {
 	struct rpipe *free;
 	int nfree, max_free;
 	int in_use;
-	int disabled;            /* pipes could not be made: use buffers only */
+	int disabled;            /* no pipe budget at all: use buffers only */
+	int *total;              /* pipes of every thread's pool, idle ones too (atomic) */
+	int max_total;           /* the process's budget (maxpipes) */
 };
 
-void pipepool_init(struct pipepool *p, int max_free);
+/* A pool keeping at most max_free idle pipes, creating new ones while
+ * *total (shared by every thread's pool) is below max_total. */
+void pipepool_init(struct pipepool *p, int max_free, int *total, int max_total);
 void pipepool_destroy(struct pipepool *p);
-/* An empty pipe, or NULL (no descriptors or memory left). */
+/* An empty pipe, or NULL (budget spent, no descriptors or memory left):
+ * the caller then uses buffers. */
 struct rpipe *pipepool_get(struct pipepool *p);
 /* Gives back an empty pipe; a pipe with data left in it is closed. */
 void pipepool_put(struct pipepool *p, struct rpipe *pp);

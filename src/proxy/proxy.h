@@ -58,6 +58,8 @@ struct frontend {
 struct process {
 	int actconn;                   /* every thread's sessions (atomic) */
 	int maxconn;
+	int npipes;                    /* splice pipes in existence, pooled ones too (atomic) */
+	int maxpipes;                  /* their budget: each holds two descriptors */
 	int nworkers;
 	struct worker **workers;
 };

@@ -72,7 +72,7 @@ static void wake_cb(struct loop *l, struct io *io, uint32_t ev)
 
 int worker_init(struct worker *w, struct process *proc, int id)
 {
-	int fd;
+	int fd, idle_pipes;
 
 	memset(w, 0, sizeof(*w));
 	w->proc = proc;
@@ -80,7 +80,10 @@ int worker_init(struct worker *w, struct process *proc, int id)
 	pthread_mutex_init(&w->in_lock, NULL);
 	listener_worker_init(w);
 	bufpool_init(&w->pool, 256);
-	pipepool_init(&w->pipes, 64);
+	/* a thread keeps a few idle pipes, never so many that the others
+	 * find the process budget spent on idle pipes */
+	idle_pipes = proc->maxpipes / (4 * (proc->nworkers > 0 ? proc->nworkers : 1));
+	pipepool_init(&w->pipes, idle_pipes < 64 ? idle_pipes : 64, &proc->npipes, proc->maxpipes);
 	if (loop_init(&w->loop))
 		return -1;
 	fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

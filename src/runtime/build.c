@@ -10,6 +10,7 @@
 #include "health/agent.h"
 
 #define FD_RESERVE 64 /* descriptors kept for logs, checks, epoll, signals */
+#define DEFAULT_MAXCONN 100 /* HAProxy's floor when the fd limit allows less */
 #define MAX_DEFAULT_THREADS 64 /* HAProxy's limit without thread groups */
 
 int runtime_default_threads(void)
@@ -23,7 +24,28 @@ int runtime_default_threads(void)
 	return n < 1 ? 1 : n > MAX_DEFAULT_THREADS ? MAX_DEFAULT_THREADS : n;
 }
 
-int runtime_maxconn(const struct cfg *c, int nfd_extra)
+void runtime_fd_budget(long fds, int cfg_maxconn, int cfg_maxpipes, int *maxconn, int *maxpipes)
+{
+	long mc = cfg_maxconn, mp, left;
+
+	if (!mc) {
+		if (cfg_maxpipes && 2L * cfg_maxpipes < fds)
+			mc = (fds - 2L * cfg_maxpipes) / 2;  /* 2 per connection */
+		else
+			mc = 2 * fds / 5;  /* 2 per connection + 2 per pipe, maxconn/4 pipes */
+		mc = mc < DEFAULT_MAXCONN ? DEFAULT_MAXCONN : mc > 1000000 ? 1000000 : mc;
+	}
+	mp = cfg_maxpipes ? cfg_maxpipes : mc / 4;
+	/* pipes only ever get what the connections leave: a client is never
+	 * refused because splice() pipes took its descriptors */
+	left = (fds - 2 * mc) / 2;
+	if (mp > left)
+		mp = left > 0 ? left : 0;
+	*maxconn = (int)mc;
+	*maxpipes = (int)mp;
+}
+
+void runtime_limits(const struct cfg *c, int nfd_extra, int *maxconn, int *maxpipes)
 {
 	struct rlimit rl;
 	long limit;
@@ -35,17 +57,18 @@ int runtime_maxconn(const struct cfg *c, int nfd_extra)
 	getrlimit(RLIMIT_NOFILE, &rl);
 	limit = rl.rlim_cur == RLIM_INFINITY ? 1048576 : (long)rl.rlim_cur;
 	if (c->g.maxconn) {
-		long need = 2L * c->g.maxconn + FD_RESERVE + nfd_extra;
+		long pipes = c->g.maxpipes ? c->g.maxpipes : c->g.maxconn / 4;
+		long need = 2L * c->g.maxconn + 2 * pipes + FD_RESERVE + nfd_extra;
 		if (need > limit) {
 			struct rlimit want = { (rlim_t)need, (rlim_t)need };
-			if (setrlimit(RLIMIT_NOFILE, &want) == -1)
+			if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+				limit = need;
+			else if (2L * c->g.maxconn + FD_RESERVE + nfd_extra > limit)
 				WARN("FD limit (%ld) too low for maxconn=%d; raise 'ulimit -n' to %ld or more to avoid trouble",
 				     limit, c->g.maxconn, need);
 		}
-		return c->g.maxconn;
 	}
-	limit = (limit - FD_RESERVE - nfd_extra) / 2;
-	return limit < 100 ? 100 : limit > 1000000 ? 1000000 : (int)limit;
+	runtime_fd_budget(limit - FD_RESERVE - nfd_extra, c->g.maxconn, c->g.maxpipes, maxconn, maxpipes);
 }
 
 /* What every worker is asked to close when a server changes state. */
@@ -242,6 +265,7 @@ int runtime_build(struct runtime *rt, char *err, size_t errlen)
 	rt->nw = c->g.nbthread > 0 ? c->g.nbthread : runtime_default_threads();
 	rt->ws = xcalloc((size_t)rt->nw, sizeof(*rt->ws));
 	rt->proc.maxconn = rt->maxconn;
+	rt->proc.maxpipes = rt->maxpipes;
 	rt->proc.nworkers = rt->nw;
 	rt->proc.workers = xcalloc((size_t)rt->nw, sizeof(*rt->proc.workers));
 	for (int t = 0; t < rt->nw; t++) {

@@ -26,15 +26,23 @@ struct runtime {
 	int nagents;
 	struct check_env cenv;
 	int maxconn;
+	int maxpipes;
 };
 
 /* Threads when nbthread is not set: one per CPU the process may run on
  * (its affinity mask, so taskset is respected), at most 64, as HAProxy. */
 int runtime_default_threads(void);
-/* Works out the global maxconn from the configuration and the file
- * descriptor limit (raising the soft limit to the hard one, as HAProxy does).
- * nfd_extra counts descriptors needed besides connections. */
-int runtime_maxconn(const struct cfg *c, int nfd_extra);
+/* Shares fds descriptors between connections (two each) and splice pipes
+ * (two each), as HAProxy: without maxconn, maxconn = 2/5 of them (with
+ * maxconn/4 pipes), at least 100; maxpipes defaults to maxconn/4 and only
+ * ever gets the descriptors the connections leave (it may be 0: buffers
+ * only). Pure. */
+void runtime_fd_budget(long fds, int cfg_maxconn, int cfg_maxpipes, int *maxconn, int *maxpipes);
+/* Works out the global maxconn and maxpipes from the configuration and the
+ * file descriptor limit (raising the soft limit to the hard one, or to what
+ * an explicit maxconn needs, as HAProxy does). nfd_extra counts descriptors
+ * needed besides connections and pipes. */
+void runtime_limits(const struct cfg *c, int nfd_extra, int *maxconn, int *maxpipes);
 /* Builds everything from rt->cfg. Returns 0, or -1 with err filled (the
  * caller then calls runtime_destroy). */
 int runtime_build(struct runtime *rt, char *err, size_t errlen);

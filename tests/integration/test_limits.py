@@ -1,6 +1,7 @@
 """maxconn: clients wait in the backlog, none refused; out of file
 descriptors: no busy loop, and service resumes."""
 import os
+import re
 import resource
 import signal
 import socket
@@ -138,3 +139,79 @@ def test_failed_session_allocation_gives_its_slot_back(ferry, backends, tmpdir_p
     for _ in range(3):
         with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
             assert recv_within(c, 2) == b"s1\n"
+
+
+class HoldingServer:
+    """Accepts connections and never reads from them (a stalled server),
+    with a small receive buffer so senders fill up quickly."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(256)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        import threading
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+
+    def stop(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def fill(sock, limit=16 << 20, seconds=3):
+    """Sends on a non-blocking socket until the path is full (EAGAIN twice,
+    some time apart) or `limit` bytes; returns the bytes sent."""
+    sock.setblocking(False)
+    chunk, sent, full = b"z" * 65536, 0, 0
+    end = time.monotonic() + seconds
+    while sent < limit and full < 2 and time.monotonic() < end:
+        try:
+            sent += sock.send(chunk)
+            full = 0
+        except BlockingIOError:
+            full += 1
+            time.sleep(0.05)
+    return sent
+
+
+def test_pipes_never_take_a_clients_descriptors(ferry):
+    """Bulk sessions hold splice() pipes (two descriptors each). They are
+    counted in the descriptor budget (maxpipes, maxconn/4 by default, as
+    HAProxy) so stalled bulk transfers cannot use the descriptors clients
+    need (issue 8, item 8: with 200 descriptors, stalled bulk sessions used
+    them all and the next client got SC)."""
+    srv = HoldingServer()
+    port = free_port()
+
+    def fd_limit_200():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+    f = ferry(DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    log stdout format raw local0\n"
+              "    option tcplog\n    server s1 127.0.0.1:%d\n" % (port, srv.port),
+              wait_port=port, preexec=fd_limit_200)
+    clients = []
+    try:
+        for i in range(60):  # each stalled with data in ferry's pipe (before: 4 descriptors each)
+            c = socket.create_connection(("127.0.0.1", port), timeout=5)
+            clients.append(c)
+            assert wait_until(lambda: len(srv.conns) == i + 1, 3), \
+                "client %d did not reach the server; ferry holds %d descriptors" % (
+                    i + 1, len(os.listdir("/proc/%d/fd" % f.proc.pid)))
+            assert fill(c, limit=4 << 20) > 0
+        assert " SC " not in f.stdout()
+    finally:
+        for c in clients:
+            c.close()
+        srv.stop()

@@ -426,14 +426,15 @@ def test_last_data_and_fin_reach_the_client_in_one_segment(ferry):
 def callgrind_calls(out_file, fn):
     """How many times callgrind saw `fn` called (sum of its call edges)."""
     total, target = 0, False
-    names = {}
+    names = {}  # callgrind names a function once, "(id) name", then "(id)"
     with open(out_file) as f:
         for line in f:
-            if line.startswith("cfn="):
-                m = re.match(r"cfn=\((\d+)\)(?: (.*))?", line.strip())
+            m = re.match(r"c?fn=\((\d+)\)(?: (.*))?", line.strip())
+            if m:
                 if m.group(2):
                     names[m.group(1)] = m.group(2)
-                target = names.get(m.group(1)) == fn
+                if line.startswith("cfn="):
+                    target = names.get(m.group(1)) == fn
             elif line.startswith("calls=") and target:
                 total += int(line.split("=")[1].split()[0])
                 target = False

@@ -1,4 +1,5 @@
-/* The connection-slot protocol between threads (src/proxy/listener.c,
+/* Limits: the descriptor budget (maxconn, maxpipes), and the
+ * connection-slot protocol between threads (src/proxy/listener.c,
  * worker.c): a thread reserves a process slot before accept(), and gives it
  * back when accept() finds nobody. Another thread that saw the limit
  * reached meanwhile paused its listener; giving the slot back must wake it.
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "proxy/proxy.h"
+#include "runtime/runtime.h"
 
 static struct process proc;
 static struct worker ws[2];
@@ -118,9 +120,39 @@ static void test_frontend_full_after_process_slot_wakes_too(void **st)
 	assert_int_equal(b->listeners_paused, 0);
 }
 
+static void test_fd_budget(void **st)
+{
+	int mc, mp;
+
+	(void)st;
+	/* derived: 2 descriptors per connection, 2 per pipe, maxconn/4 pipes */
+	runtime_fd_budget(20000, 0, 0, &mc, &mp);
+	assert_int_equal(mc, 8000);
+	assert_int_equal(mp, 2000);
+	assert_true(2 * mc + 2 * mp <= 20000);
+	/* explicit maxpipes comes off first */
+	runtime_fd_budget(20000, 0, 1000, &mc, &mp);
+	assert_int_equal(mc, 9000);
+	assert_int_equal(mp, 1000);
+	/* explicit maxconn: pipes get what is left, never more */
+	runtime_fd_budget(2000, 900, 0, &mc, &mp);
+	assert_int_equal(mc, 900);
+	assert_int_equal(mp, 100);
+	runtime_fd_budget(2000, 1000, 0, &mc, &mp);
+	assert_int_equal(mp, 0);
+	runtime_fd_budget(2000, 1200, 0, &mc, &mp);  /* too few descriptors: still none */
+	assert_int_equal(mc, 1200);
+	assert_int_equal(mp, 0);
+	/* a tiny limit: HAProxy's floor of 100 connections, no pipes left */
+	runtime_fd_budget(132, 0, 0, &mc, &mp);
+	assert_int_equal(mc, 100);
+	assert_int_equal(mp, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fd_budget),
 		cmocka_unit_test_setup_teardown(test_release_wakes_a_thread_paused_by_the_reservation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frontend_full_after_process_slot_wakes_too, setup, teardown),
 	};
