@@ -1,7 +1,9 @@
-/* Splits one configuration line into words the way HAProxy does:
- * blanks separate words; '#' starts a comment; a backslash escapes the next
- * character (and \xHH gives a byte); 'single quotes' keep everything literal;
- * "double quotes" allow escapes and expand ${VAR} from the environment. */
+/* Splits one configuration line into words the way HAProxy's parse_line()
+ * does: blanks separate words; '#' starts a comment; 'single quotes' keep
+ * everything literal; elsewhere a backslash escapes only what HAProxy
+ * escapes (\\ \<space> \# \' \" \t \n \r \xHH, and \$ inside double quotes)
+ * and stays in the word before anything else; "double quotes" expand ${VAR}
+ * from the environment. */
 #ifndef FERRY_CONFIG_LEXER_H
 #define FERRY_CONFIG_LEXER_H
 #include <stddef.h>

@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -71,6 +72,75 @@ static void test_errors(void **st)
 	assert_string_equal(err, "missing '}' after '${' in environment variable");
 }
 
+/* Each backslash sequence as HAProxy 2.6 reads it (checked with haproxy -c,
+ * which names the unescaped word in "unknown keyword '...'"). */
+static const struct { const char *line, *word; } backslashes[] = {
+	{ "^\\+OK\\s\\d+", "^\\+OK\\s\\d+" },   /* not an escape: kept */
+	{ "\"^\\+OK\\s\\d+\"", "^\\+OK\\s\\d+" },
+	{ "'^\\+OK\\s\\d+'", "^\\+OK\\s\\d+" },
+	{ "a\\q", "a\\q" },
+	{ "a\\\\x", "a\\x" },                  /* \\ */
+	{ "a\\\\\\\\", "a\\\\" },
+	{ "a\\ x", "a x" },                    /* \<space> */
+	{ "\"a \\ x\"", "a  x" },
+	{ "a\\#x", "a#x" },
+	{ "\"a\\#\"", "a#" },
+	{ "a\\'x", "a'x" },
+	{ "\"a\\'x\"", "a'x" },
+	{ "a\\\"x", "a\"x" },
+	{ "a\"\\\"\"", "a\"" },
+	{ "\"a\\\\\\\"x\"", "a\\\"x" },
+	{ "a\\$x", "a\\$x" },                  /* \$ only inside double quotes */
+	{ "\"a\\$x\"", "a$x" },
+	{ "a\\tX", "a\tX" },
+	{ "a\\nX", "a\nX" },
+	{ "a\\rX", "a\rX" },
+	{ "\"a\\r\"", "a\r" },
+	{ "a\\x41", "aA" },
+	{ "\"a\\x4a\"", "aJ" },
+	{ "'a\\x41'", "a\\x41" },              /* nothing is an escape in single quotes */
+};
+
+static void test_backslashes_as_haproxy(void **st)
+{
+	char line[128];
+	(void)st;
+	for (size_t i = 0; i < sizeof(backslashes) / sizeof(backslashes[0]); i++) {
+		snprintf(line, sizeof(line), "%s y", backslashes[i].line);
+		if (cfg_split(line, &w, err, sizeof(err)) || w.n != 2 ||
+		    strcmp(w.w[0], backslashes[i].word))
+			print_error("case %zu: %s\n", i, line);
+		assert_int_equal(w.n, 2);
+		assert_string_equal(w.w[0], backslashes[i].word);
+		assert_string_equal(w.w[1], "y");
+	}
+	/* at the end of the line a backslash stays */
+	assert_int_equal(cfg_split("y a\\", &w, err, sizeof(err)), 0);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.w[1], "a\\");
+	/* a backslash before a tab keeps itself; the tab still separates */
+	assert_int_equal(cfg_split("a\\\tX", &w, err, sizeof(err)), 0);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.w[0], "a\\");
+	assert_string_equal(w.w[1], "X");
+	/* the regular expression of issue 8, as tcp-check reads it */
+	assert_int_equal(cfg_split("tcp-check expect rstring ^\\+OK\\s\\d+", &w, err, sizeof(err)), 0);
+	assert_int_equal(w.n, 4);
+	assert_string_equal(w.w[3], "^\\+OK\\s\\d+");
+}
+
+static void test_bad_hex_escape(void **st)
+{
+	(void)st;
+	assert_int_equal(cfg_split("a\\x4 y", &w, err, sizeof(err)), -1);
+	assert_string_equal(err, "truncated or invalid hexadecimal sequence '\\x4 ' (expected \\xHH)");
+	assert_int_equal(cfg_split("a\\xZZ", &w, err, sizeof(err)), -1);
+	assert_string_equal(err, "truncated or invalid hexadecimal sequence '\\xZZ' (expected \\xHH)");
+	assert_int_equal(cfg_split("\"a\\x4g\"", &w, err, sizeof(err)), -1);
+	assert_int_equal(cfg_split("a\\x", &w, err, sizeof(err)), -1);
+	assert_string_equal(err, "truncated or invalid hexadecimal sequence '\\x' (expected \\xHH)");
+}
+
 static void test_too_many_words(void **st)
 {
 	char line[1024] = "";
@@ -90,6 +160,8 @@ int main(void)
 		cmocka_unit_test(test_environment),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_too_many_words),
+		cmocka_unit_test(test_backslashes_as_haproxy),
+		cmocka_unit_test(test_bad_hex_escape),
 	};
 	return cmocka_run_group_tests_name("lexer", tests, NULL, NULL);
 }
