@@ -100,6 +100,7 @@ int cfg_split(const char *line, struct cfg_words *out, char *err, size_t errlen)
 	size_t o = 0, cap = sizeof(out->buf);
 
 	out->n = 0;
+	memset(out->w, 0, sizeof(out->w));
 	for (;;) {
 		int quote = 0;
 
@@ -153,7 +154,6 @@ int cfg_split(const char *line, struct cfg_words *out, char *err, size_t errlen)
 			goto full;
 		out->buf[o++] = 0;
 	}
-	out->w[out->n] = NULL;
 	return 0;
 full:
 	snprintf(err, errlen, "line too long");

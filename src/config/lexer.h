@@ -12,11 +12,13 @@
 
 struct cfg_words {
 	int n;
-	char *w[CFG_MAX_WORDS + 1]; /* w[n] is NULL */
+	char *w[CFG_MAX_WORDS + 1]; /* w[n] and every slot after it are NULL */
 	char buf[4096];             /* storage for the words */
 };
 
-/* Splits line into out. Returns 0, or -1 with a message in err. */
+/* Splits line into out. Returns 0, or -1 with a message in err. Slots past
+ * the last word are NULL, so a parser that looks one or two words ahead of
+ * the end reads NULL, never a word left from an earlier line. */
 int cfg_split(const char *line, struct cfg_words *out, char *err, size_t errlen);
 
 #endif

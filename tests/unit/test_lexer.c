@@ -141,6 +141,18 @@ static void test_bad_hex_escape(void **st)
 	assert_string_equal(err, "truncated or invalid hexadecimal sequence '\\x' (expected \\xHH)");
 }
 
+/* A parser may look past the last word: it must read NULL there, never a
+ * word of the previous, longer line. */
+static void test_slots_after_last_word_are_null(void **st)
+{
+	(void)st;
+	assert_int_equal(cfg_split("log 127.0.0.1:514 len 1024 format raw local0 info", &w, err, sizeof(err)), 0);
+	assert_int_equal(cfg_split("log 127.0.0.1:514 len", &w, err, sizeof(err)), 0);
+	assert_int_equal(w.n, 3);
+	for (int i = w.n; i <= CFG_MAX_WORDS; i++)
+		assert_null(w.w[i]);
+}
+
 static void test_too_many_words(void **st)
 {
 	char line[1024] = "";
@@ -162,6 +174,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_words),
 		cmocka_unit_test(test_backslashes_as_haproxy),
 		cmocka_unit_test(test_bad_hex_escape),
+		cmocka_unit_test(test_slots_after_last_word_are_null),
 	};
 	return cmocka_run_group_tests_name("lexer", tests, NULL, NULL);
 }
