@@ -358,6 +358,14 @@ static const struct diag_case missing_values[] = {
 	{ BASE "listen l\n bind :1 name\n bind :2 nice\n server s 127.0.0.1:1\n",
 	  "t.cfg:7: 'name' expects a value\n"
 	  "t.cfg:8: 'nice' expects a value\n" },
+	{ BASE "backend b\n tcp-check comment\n tcp-check connect comment\n"
+	  " tcp-check send x comment\n tcp-check expect comment\n",
+	  "t.cfg:7: 'tcp-check comment' expects a string\n"
+	  "t.cfg:8: 'comment' expects a string\n"
+	  "t.cfg:9: 'comment' expects a string\n"
+	  "t.cfg:10: 'comment' expects a string\n" },
+	{ BASE "backend b\n option pgsql-check user x max-lag \"\"\n",
+	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m) or a duration (10s)\n" },
 };
 
 static void test_missing_values_are_errors(void **st)
