@@ -371,7 +371,8 @@ static void opt_pgsql_check(struct pctx *p, struct cfg_words *w)
 			else if (!parse_size(v, &bytes))
 				pg.max_lag_bytes = (int64_t)bytes;
 			else {
-				perr(p, "'option pgsql-check max-lag' expects a size (16m) or a duration (10s)");
+				perr(p, "'option pgsql-check max-lag' expects a size (16m, at most %ld bytes) or a duration (10s, at most %d ms)",
+				     SIZE_MAX_BYTES, DURATION_MAX_MS);
 				goto bad;
 			}
 		} else {

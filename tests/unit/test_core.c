@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -26,7 +27,67 @@ static void test_durations(void **st)
 	assert_null(parse_duration_ms("250ms", &ms)); assert_int_equal(ms, 250);
 	assert_string_equal(parse_duration_ms("5x", &ms), "unknown time unit (expected us, ms, s, m, h or d)");
 	assert_string_equal(parse_duration_ms("s", &ms), "expects a duration such as 500ms, 5s, 30m");
-	assert_string_equal(parse_duration_ms("25d", &ms), "duration is too large (the limit is about 24 days)");
+}
+
+#define DURATION_RANGE "out of range (at most 2147483647 ms, about 24.8 days)"
+#define SIZE_RANGE "out of range (at most 4294967295 bytes, just under 4g)"
+
+/* HAProxy's limits, each unit at its last valid value and one past it; a
+ * product that wraps past 2^64 is out of range, not a small duration. */
+static void test_duration_limits(void **st)
+{
+	static const struct { const char *text; int64_t ms; } ok[] = {
+		{ "2147483647", 2147483647 }, { "2147483647ms", 2147483647 },
+		{ "2147483647000us", 2147483647 }, { "2147483s", 2147483000 },
+		{ "35791m", 2147460000 }, { "596h", 2145600000 }, { "24d", 2073600000 },
+	};
+	static const char *const too_large[] = {
+		"2147483648", "2147483648ms", "2147483647001us", "2147484s", "35792m",
+		"597h", "25d", "213503982335d", "99999999999999999999",
+		"18446744073709551617ms", "3000000000",
+	};
+	int64_t ms;
+	int accepted = 0;
+	(void)st;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_null(parse_duration_ms(ok[i].text, &ms));
+		assert_int_equal(ms, ok[i].ms);
+	}
+	for (size_t i = 0; i < sizeof(too_large) / sizeof(too_large[0]); i++)
+		if (!parse_duration_ms(too_large[i], &ms)) {
+			print_error("%s gave %lld ms\n", too_large[i], (long long)ms);
+			accepted++;
+		}
+	assert_int_equal(accepted, 0);
+	for (size_t i = 0; i < sizeof(too_large) / sizeof(too_large[0]); i++)
+		assert_string_equal(parse_duration_ms(too_large[i], &ms), DURATION_RANGE);
+}
+
+static void test_size_limits(void **st)
+{
+	static const struct { const char *text; uint64_t bytes; } ok[] = {
+		{ "4294967295", 4294967295u }, { "4194303k", 4194303ull << 10 },
+		{ "4095m", 4095ull << 20 }, { "3g", 3ull << 30 }, { "3GB", 3ull << 30 },
+	};
+	static const char *const too_large[] = {
+		"4294967296", "4194304k", "4096m", "4g", "17179869184g",
+		"99999999999999999999", "18446744073709551616",
+	};
+	uint64_t b;
+	int accepted = 0;
+	(void)st;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_null(parse_size(ok[i].text, &b));
+		assert_int_equal(b, ok[i].bytes);
+	}
+	for (size_t i = 0; i < sizeof(too_large) / sizeof(too_large[0]); i++)
+		if (!parse_size(too_large[i], &b)) {
+			print_error("%s gave %llu bytes\n", too_large[i], (unsigned long long)b);
+			accepted++;
+		}
+	assert_int_equal(accepted, 0);
+	for (size_t i = 0; i < sizeof(too_large) / sizeof(too_large[0]); i++)
+		assert_string_equal(parse_size(too_large[i], &b), SIZE_RANGE);
 }
 
 static void test_sizes_and_ints(void **st)
@@ -126,7 +187,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_duration_limits),
 		cmocka_unit_test(test_sizes_and_ints),
+		cmocka_unit_test(test_size_limits),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_heap_order),
 		cmocka_unit_test(test_suggest),

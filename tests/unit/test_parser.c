@@ -296,7 +296,7 @@ static const struct diag_case errors[] = {
 	{ BASE "backend b\n option pgsql-check user x role leader\n",
 	  "t.cfg:7: 'option pgsql-check role' expects primary, replica or any\n" },
 	{ BASE "backend b\n option pgsql-check user x max-lag lots\n",
-	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m) or a duration (10s)\n" },
+	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 4294967295 bytes) or a duration (10s, at most 2147483647 ms)\n" },
 	{ BASE "backend b\n server s 127.0.0.1:1 agent-check\n",
 	  "t.cfg:7: server 's': 'agent-check' needs 'agent-port'\n" },
 	{ BASE "backend b\n server s 127.0.0.1:1 on-marked-down kill\n",
@@ -365,13 +365,46 @@ static const struct diag_case missing_values[] = {
 	  "t.cfg:9: 'comment' expects a string\n"
 	  "t.cfg:10: 'comment' expects a string\n" },
 	{ BASE "backend b\n option pgsql-check user x max-lag \"\"\n",
-	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m) or a duration (10s)\n" },
+	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 4294967295 bytes) or a duration (10s, at most 2147483647 ms)\n" },
 };
 
 static void test_missing_values_are_errors(void **st)
 {
 	(void)st;
 	expect_diags(missing_values, sizeof(missing_values) / sizeof(missing_values[0]));
+}
+
+/* Values past HAProxy's limits are errors that say the limit; they used to
+ * wrap (213503982335d was 34448384 ms, 17179869184g was 0: no max-lag). */
+static const struct diag_case out_of_range[] = {
+	{ BASE "backend b\n timeout connect 213503982335d\n",
+	  "t.cfg:7: 'timeout connect': invalid duration '213503982335d': out of range (at most 2147483647 ms, about 24.8 days)\n" },
+	{ BASE "backend b\n timeout connect 3000000000\n",
+	  "t.cfg:7: 'timeout connect': invalid duration '3000000000': out of range (at most 2147483647 ms, about 24.8 days)\n" },
+	{ BASE "backend b\n server s 127.0.0.1:1 check inter 25d\n",
+	  "t.cfg:7: 'inter': invalid duration '25d': out of range (at most 2147483647 ms, about 24.8 days)\n" },
+	{ "global\n hard-stop-after 99999999999999999999\n" BASE "backend b\n",
+	  "t.cfg:2: 'hard-stop-after': invalid duration '99999999999999999999': out of range (at most 2147483647 ms, about 24.8 days)\n" },
+	{ BASE "backend b\n option pgsql-check user x role replica max-lag 17179869184g\n",
+	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 4294967295 bytes) or a duration (10s, at most 2147483647 ms)\n" },
+	{ BASE "backend b\n option pgsql-check user x role replica max-lag 25d\n",
+	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 4294967295 bytes) or a duration (10s, at most 2147483647 ms)\n" },
+	{ BASE "backend b\n retries 99999999999999999999\n",
+	  "t.cfg:7: 'retries': invalid value '99999999999999999999' (expects an integer from 0 to 100)\n" },
+	{ BASE "backend b\n balance random(99999999999999999999)\n",
+	  "t.cfg:7: 'balance random(99999999999999999999)': expects random(N) with N from 1 to 100\n" },
+};
+
+static void test_out_of_range_values_say_the_limit(void **st)
+{
+	struct cfg_proxy *b;
+	(void)st;
+	expect_diags(out_of_range, sizeof(out_of_range) / sizeof(out_of_range[0]));
+	assert_string_equal(parse(BASE "backend b\n timeout connect 24d\n"
+				  " option pgsql-check user x role replica max-lag 3g\n"), "");
+	b = cfg_find_proxy(&cfg, "b", PX_CAP_BE);
+	assert_int_equal(b->to.connect, 2073600000);
+	assert_int_equal(b->pg.max_lag_bytes, 3ll << 30);
 }
 
 static void test_check_options(void **st)
@@ -451,6 +484,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_global_keywords, teardown),
 		cmocka_unit_test_teardown(test_error_messages, teardown),
 		cmocka_unit_test_teardown(test_missing_values_are_errors, teardown),
+		cmocka_unit_test_teardown(test_out_of_range_values_say_the_limit, teardown),
 		cmocka_unit_test_teardown(test_all_errors_reported, teardown),
 		cmocka_unit_test_teardown(test_check_options, teardown),
 		cmocka_unit_test_teardown(test_inherited_regex_rules, teardown),
