@@ -13,6 +13,38 @@ static int hexval(int c)
 	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
+/* Reads the backslash sequence at p (p[0] is a backslash, outside single
+ * quotes) as HAProxy's parse_line() does: \\ and "\ " give the character,
+ * \t \n \r a control character, \xHH a byte; \# \' \" drop the backslash,
+ * and so does \$ inside double quotes. Before any other character, and at
+ * the end of the line, the backslash is kept and the next character is read
+ * as usual: ^\+OK\s\d+ reaches a regular expression unchanged. Sets *c to
+ * the character to store; returns how many bytes of p it used, or -1 when \x
+ * is not followed by two hex digits (HAProxy refuses the line too). */
+static int unescape(const char *p, int in_dquote, char *c)
+{
+	switch (p[1]) {
+	case '\\': case ' ': case '#': case '\'': case '"':
+		*c = p[1];
+		return 2;
+	case 't': *c = '\t'; return 2;
+	case 'n': *c = '\n'; return 2;
+	case 'r': *c = '\r'; return 2;
+	case '$':
+		if (!in_dquote)
+			break;
+		*c = '$';
+		return 2;
+	case 'x':
+		if (hexval(p[2]) < 0 || hexval(p[3]) < 0)
+			return -1;
+		*c = (char)(hexval(p[2]) * 16 + hexval(p[3]));
+		return 4;
+	}
+	*c = '\\';
+	return 1;
+}
+
 /* Expands ${NAME} or $NAME at *pp (pointing at '$'). Appends to out[*o]. */
 static int expand_env(const char **pp, char *out, size_t *o, size_t cap,
 		      char *err, size_t errlen)
@@ -68,6 +100,7 @@ int cfg_split(const char *line, struct cfg_words *out, char *err, size_t errlen)
 	size_t o = 0, cap = sizeof(out->buf);
 
 	out->n = 0;
+	memset(out->w, 0, sizeof(out->w));
 	for (;;) {
 		int quote = 0;
 
@@ -95,18 +128,12 @@ int cfg_split(const char *line, struct cfg_words *out, char *err, size_t errlen)
 				continue;
 			}
 			if (c == '\\' && quote != '\'') {
-				if (p[1] == 'x' && hexval(p[2]) >= 0 && hexval(p[3]) >= 0) {
-					c = (char)(hexval(p[2]) * 16 + hexval(p[3]));
-					p += 4;
-				} else if (p[1] == 'r' || p[1] == 'n' || p[1] == 't') {
-					c = p[1] == 'r' ? '\r' : p[1] == 'n' ? '\n' : '\t';
-					p += 2;
-				} else if (p[1]) {
-					c = p[1];
-					p += 2;
-				} else {
-					p++;
+				int len = unescape(p, quote == '"', &c);
+				if (len < 0) {
+					snprintf(err, errlen, "truncated or invalid hexadecimal sequence '%.4s' (expected \\xHH)", p);
+					return -1;
 				}
+				p += len;
 			} else if (c == '$' && quote == '"') {
 				if (expand_env(&p, out->buf, &o, cap, err, errlen))
 					return -1;
@@ -127,7 +154,6 @@ int cfg_split(const char *line, struct cfg_words *out, char *err, size_t errlen)
 			goto full;
 		out->buf[o++] = 0;
 	}
-	out->w[out->n] = NULL;
 	return 0;
 full:
 	snprintf(err, errlen, "line too long");

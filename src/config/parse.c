@@ -186,12 +186,29 @@ void parse_log_line(struct pctx *p, struct cfg_words *w, struct log_targets *t,
 	l.max_level = 7;
 	l.min_level = 0;
 	while (i < w->n) {
-		if (!strcmp(w->w[i], "len") || !strcmp(w->w[i], "sample")) {
-			i += 2; /* accepted; lines are capped at 2 KiB */
+		/* len and sample are accepted and change nothing: ferry caps
+		 * lines at 2 KiB and logs every one */
+		if (!strcmp(w->w[i], "len")) {
+			long len;
+			if (arg_int(p, "len", w->w[i + 1], 80, 65535, &len))
+				return;
+			i += 2;
+			continue;
+		}
+		if (!strcmp(w->w[i], "sample")) {
+			if (!w->w[i + 1]) {
+				perr(p, "'sample' expects <ranges>:<size>");
+				return;
+			}
+			i += 2;
 			continue;
 		}
 		if (!strcmp(w->w[i], "format")) {
-			const char *f = w->w[i + 1] ? w->w[i + 1] : "";
+			const char *f = w->w[i + 1];
+			if (!f) {
+				perr(p, "'format' expects raw, short, rfc3164 or rfc5424");
+				return;
+			}
 			if (!strcmp(f, "raw")) l.format = LOGF_RAW;
 			else if (!strcmp(f, "short")) l.format = LOGF_SHORT;
 			else if (!strcmp(f, "rfc3164") || !strcmp(f, "local")) l.format = LOGF_RFC3164;
@@ -320,10 +337,10 @@ static void g_ignored(struct pctx *p, struct cfg_words *w)
 	pwarn(p, "'%s' is not supported yet and is ignored", w->w[0]);
 }
 
-static void g_accepted(struct pctx *p, struct cfg_words *w)
+void kw_accepted_value(struct pctx *p, struct cfg_words *w)
 {
-	(void)p;
-	(void)w;
+	if (!w->w[1])
+		perr(p, "'%s' expects a value", w->w[0]);
 }
 
 static void g_nbproc(struct pctx *p, struct cfg_words *w)
@@ -364,9 +381,9 @@ const struct kw global_keywords[] = {
 	{ "log-tag", 0, g_ignored },
 	{ "cpu-map", 0, g_ignored },       /* threads are not pinned to CPUs */
 	{ "thread-groups", 0, g_ignored },
-	{ "ulimit-n", 0, g_accepted },
-	{ "description", 0, g_accepted },
-	{ "node", 0, g_accepted },
+	{ "ulimit-n", 0, kw_accepted_value },
+	{ "description", 0, kw_accepted_value },
+	{ "node", 0, kw_accepted_value },
 	{ "nbproc", 0, g_nbproc },
 	{ NULL, 0, NULL }
 };

@@ -127,8 +127,11 @@ static void parse_expect(struct pctx *p, struct cfg_words *w, int i)
 		} else if (!strcmp(k, "!")) {
 			r->negate = 1;
 		} else if (!strcmp(k, "comment")) {
-			if (w->w[i + 1])
-				r->comment = xstrdup(w->w[++i]);
+			if (!w->w[i + 1]) {
+				perr(p, "'comment' expects a string");
+				return;
+			}
+			r->comment = xstrdup(w->w[++i]);
 		} else {
 			break;
 		}
@@ -193,8 +196,11 @@ static void parse_connect(struct pctx *p, struct cfg_words *w)
 		} else if (!strcmp(k, "linger")) {
 			r->linger = 1;
 		} else if (!strcmp(k, "comment")) {
-			if (w->w[i + 1])
-				r->comment = xstrdup(w->w[++i]);
+			if (!w->w[i + 1]) {
+				perr(p, "'comment' expects a string");
+				return;
+			}
+			r->comment = xstrdup(w->w[++i]);
 		} else if (!strcmp(k, "send-proxy")) {
 			r->send_proxy = 1;
 		} else if (!strcmp(k, "via-socks4") || !strcmp(k, "ssl") ||
@@ -238,12 +244,19 @@ void kw_tcp_check(struct pctx *p, struct cfg_words *w)
 			r = add_rule(p, TCR_SEND);
 			set_data(r, w->w[2], strlen(w->w[2]));
 		}
+		if (w->w[3] && !strcmp(w->w[3], "comment") && !w->w[4])
+			perr(p, "'comment' expects a string");
 		if (w->w[3] && !strcmp(w->w[3], "comment") && w->w[4])
 			r->comment = xstrdup(w->w[4]);
 	} else if (!strcmp(a, "expect")) {
 		parse_expect(p, w, 2);
 	} else if (!strcmp(a, "comment")) {
-		struct tcr *r = add_rule(p, TCR_COMMENT);
+		struct tcr *r;
+		if (!w->w[2]) {
+			perr(p, "'tcp-check comment' expects a string");
+			return;
+		}
+		r = add_rule(p, TCR_COMMENT);
 		r->comment = xstrdup(w->w[2] ? w->w[2] : "");
 	} else if (!strcmp(a, "send-lf") || !strcmp(a, "send-binary-lf") || !strcmp(a, "set-var") ||
 		   !strcmp(a, "set-var-fmt") || !strcmp(a, "unset-var")) {
@@ -353,12 +366,13 @@ static void opt_pgsql_check(struct pctx *p, struct cfg_words *w)
 			extended = 1;
 			/* A duration when it ends in s, ms, us, h or d (10s, 500ms);
 			 * otherwise a size of WAL (16m, 16MB, 1g: "m" is megabytes). */
-			if (strchr("shd", v[strlen(v) - 1]) && !parse_duration_ms(v, &ms))
+			if (*v && strchr("shd", v[strlen(v) - 1]) && !parse_duration_ms(v, &ms))
 				pg.max_lag_ms = ms;
 			else if (!parse_size(v, &bytes))
 				pg.max_lag_bytes = (int64_t)bytes;
 			else {
-				perr(p, "'option pgsql-check max-lag' expects a size (16m) or a duration (10s)");
+				perr(p, "'option pgsql-check max-lag' expects a size (16m, at most %ld bytes) or a duration (10s, at most %d ms)",
+				     SIZE_MAX_BYTES, DURATION_MAX_MS);
 				goto bad;
 			}
 		} else {

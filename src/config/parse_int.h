@@ -46,6 +46,9 @@ void parse_log_line(struct pctx *p, struct cfg_words *w, struct log_targets *t,
 		    int *log_global, int allow_global);
 void proxy_init_from(struct cfg_proxy *px, const struct cfg_proxy *def);
 void proxy_defaults_builtin(struct cfg_proxy *px);
+/* A keyword ferry accepts and ignores, but only with a value (HAProxy
+ * requires one): reports "'kw' expects a value" when it has none. */
+void kw_accepted_value(struct pctx *p, struct cfg_words *w);
 /* Duration and integer helpers reporting "'kw' ..." errors. Return 0 / -1. */
 int arg_duration(struct pctx *p, const char *kw, const char *arg, int64_t *out);
 int parse_check_option(struct pctx *p, struct cfg_words *w);   /* parse_check.c */

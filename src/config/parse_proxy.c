@@ -413,10 +413,10 @@ const struct kw proxy_keywords[] = {
 	{ "timeout", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_timeout },
 	{ "tcp-check", PX_CAP_BE | PX_CAP_DEF, kw_tcp_check },
 	{ "role-change-grace", PX_CAP_BE | PX_CAP_DEF, kw_role_change_grace },
-	{ "description", PX_CAP_FE | PX_CAP_BE, kw_accepted },
-	{ "id", PX_CAP_FE | PX_CAP_BE, kw_accepted },
+	{ "description", PX_CAP_FE | PX_CAP_BE, kw_accepted_value },
+	{ "id", PX_CAP_FE | PX_CAP_BE, kw_accepted_value },
 	{ "enabled", PX_CAP_FE | PX_CAP_BE, kw_accepted },
-	{ "fullconn", PX_CAP_BE | PX_CAP_DEF, kw_accepted },
+	{ "fullconn", PX_CAP_BE | PX_CAP_DEF, kw_accepted_value },
 	{ NULL, 0, NULL }
 };
 

@@ -58,6 +58,18 @@ static int opt_dur(struct pctx *p, struct cfg_words *w, int *i, int64_t *out)
 	return 0;
 }
 
+/* The value of the option at w->w[*i]: moves *i onto it and returns it, or
+ * reports "'option' expects <what>" and returns NULL when the line ends
+ * there. */
+static const char *opt_value(struct pctx *p, struct cfg_words *w, int *i, const char *what)
+{
+	if (!w->w[*i + 1]) {
+		perr(p, "'%s' expects %s", w->w[*i], what);
+		return NULL;
+	}
+	return w->w[++*i];
+}
+
 void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 		    struct cfg_srv_opts *o, int is_default, struct cfg_server *srv)
 {
@@ -96,12 +108,11 @@ void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 			if (opt_int(p, w, &i, 1, 65535, &o->check_port))
 				return;
 		} else if (!strcmp(k, "addr")) {
-			if (!w->w[++i]) {
-				perr(p, "'addr' expects an address");
+			const char *v = opt_value(p, w, &i, "an address");
+			if (!v)
 				return;
-			}
 			free(o->check_addr);
-			o->check_addr = xstrdup(w->w[i]);
+			o->check_addr = xstrdup(v);
 		} else if (!strcmp(k, "backup")) {
 			o->backup = 1;
 		} else if (!strcmp(k, "no-backup")) {
@@ -121,12 +132,11 @@ void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 			if (opt_dur(p, w, &i, &o->agent_inter))
 				return;
 		} else if (!strcmp(k, "agent-send")) {
-			if (!w->w[++i]) {
-				perr(p, "'agent-send' expects a string");
+			const char *v = opt_value(p, w, &i, "a string");
+			if (!v)
 				return;
-			}
 			free(o->agent_send);
-			o->agent_send = xstrdup(w->w[i]);
+			o->agent_send = xstrdup(v);
 		} else if (!strcmp(k, "on-marked-down")) {
 			if (!w->w[i + 1] || strcmp(w->w[i + 1], "shutdown-sessions")) {
 				perr(p, "'on-marked-down' expects 'shutdown-sessions'");
@@ -142,7 +152,9 @@ void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 			o->shutdown_backup_on_up = 1;
 			i++;
 		} else if (!strcmp(k, "id") || !strcmp(k, "init-addr")) {
-			i++; /* accepted: ferry numbers servers in order and resolves at startup */
+			/* accepted: ferry numbers servers in order and resolves at startup */
+			if (!opt_value(p, w, &i, "a value"))
+				return;
 		} else if (in(k, server_http)) {
 			perr(p, "server option '%s' is HTTP-only: ferry balances TCP connections and never parses HTTP", k);
 			return;
@@ -252,7 +264,8 @@ void parse_bind_line(struct pctx *p, struct cfg_words *w)
 			b->v6only = 1;
 		} else if (!strcmp(k, "name") || !strcmp(k, "id") || !strcmp(k, "process") ||
 			   !strcmp(k, "thread") || !strcmp(k, "nice")) {
-			i++; /* accepted */
+			if (!opt_value(p, w, &i, "a value")) /* accepted */
+				break;
 		} else if (!strcmp(k, "tfo") || !strcmp(k, "defer-accept")) {
 			/* accepted, no effect yet */
 		} else if (!strcmp(k, "ssl") || !strcmp(k, "crt") || !strcmp(k, "alpn")) {

@@ -5,11 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DURATION_MAX_MS 2147483647LL /* HAProxy's timer limit: 2^31-1 ms */
+#define STR(x) #x
+#define XSTR(x) STR(x)
+#define DURATION_RANGE "out of range (at most " XSTR(DURATION_MAX_MS) " ms, about 24.8 days)"
+#define SIZE_RANGE "out of range (at most " XSTR(SIZE_MAX_BYTES) " bytes, just under 4g)"
 
 const char *parse_duration_ms(const char *s, int64_t *ms)
 {
-	static const struct { const char *unit; int64_t num, den; } units[] = {
+	static const struct { const char *unit; unsigned long long num, den; } units[] = {
 		{ "us", 1, 1000 }, { "ms", 1, 1 }, { "s", 1000, 1 },
 		{ "m", 60000, 1 }, { "h", 3600000, 1 }, { "d", 86400000, 1 },
 		{ "", 1, 1 },
@@ -19,19 +22,20 @@ const char *parse_duration_ms(const char *s, int64_t *ms)
 
 	if (!isdigit((unsigned char)*p))
 		return "expects a duration such as 500ms, 5s, 30m";
+	/* the smallest unit (us) bounds the digits: v stays below 2^45 */
 	while (isdigit((unsigned char)*p)) {
 		v = v * 10 + (unsigned)(*p++ - '0');
-		if (v > (unsigned long long)DURATION_MAX_MS * 1000)
-			return "duration is too large (the limit is about 24 days)";
+		if (v > DURATION_MAX_MS * 1000ULL)
+			return DURATION_RANGE;
 	}
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(p, units[i].unit))
 			continue;
-		unsigned long long r = (v * (unsigned long long)units[i].num +
-					units[i].den - 1) / (unsigned long long)units[i].den;
-		if (r > DURATION_MAX_MS)
-			return "duration is too large (the limit is about 24 days)";
-		*ms = (int64_t)r;
+		/* ceil(v * num / den) <= max exactly when v * num <= max * den;
+		 * testing v first keeps the product from wrapping */
+		if (v > DURATION_MAX_MS * units[i].den / units[i].num)
+			return DURATION_RANGE;
+		*ms = (int64_t)((v * units[i].num + units[i].den - 1) / units[i].den);
 		return NULL;
 	}
 	return "unknown time unit (expected us, ms, s, m, h or d)";
@@ -39,26 +43,29 @@ const char *parse_duration_ms(const char *s, int64_t *ms)
 
 const char *parse_size(const char *s, uint64_t *bytes)
 {
-	unsigned long long v = 0, mult = 1;
+	unsigned long long v = 0;
+	unsigned shift = 0;
 	const char *p = s;
 
 	if (!isdigit((unsigned char)*p))
 		return "expects a size such as 512, 16k, 64m";
 	while (isdigit((unsigned char)*p)) {
-		if (v > (1ULL << 50))
-			return "size is too large";
 		v = v * 10 + (unsigned)(*p++ - '0');
+		if (v > SIZE_MAX_BYTES)
+			return SIZE_RANGE;
 	}
 	switch (tolower((unsigned char)*p)) {
 	case 0: break;
-	case 'k': mult = 1ULL << 10; p++; break;
-	case 'm': mult = 1ULL << 20; p++; break;
-	case 'g': mult = 1ULL << 30; p++; break;
+	case 'k': shift = 10; p++; break;
+	case 'm': shift = 20; p++; break;
+	case 'g': shift = 30; p++; break;
 	default: return "unknown size unit (expected k, m or g)";
 	}
 	if (*p && !(tolower((unsigned char)*p) == 'b' && !p[1]))
 		return "unknown size unit (expected k, m or g)";
-	*bytes = v * mult;
+	if (v > (unsigned long long)SIZE_MAX_BYTES >> shift)
+		return SIZE_RANGE;
+	*bytes = v << shift;
 	return NULL;
 }
 

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -26,7 +27,51 @@ static void test_durations(void **st)
 	assert_null(parse_duration_ms("250ms", &ms)); assert_int_equal(ms, 250);
 	assert_string_equal(parse_duration_ms("5x", &ms), "unknown time unit (expected us, ms, s, m, h or d)");
 	assert_string_equal(parse_duration_ms("s", &ms), "expects a duration such as 500ms, 5s, 30m");
-	assert_string_equal(parse_duration_ms("25d", &ms), "duration is too large (the limit is about 24 days)");
+}
+
+#define DURATION_RANGE "out of range (at most 2147483647 ms, about 24.8 days)"
+#define SIZE_RANGE "out of range (at most 4294967295 bytes, just under 4g)"
+
+/* HAProxy's limits, each unit at its last valid value and one past it
+ * (value 0: out of range); a product that wraps past 2^64 is out of range,
+ * not a small value. kind: 'd' a duration in ms, 's' a size in bytes. */
+static const struct { char kind; const char *text; uint64_t value; } limits[] = {
+	{ 'd', "2147483647", 2147483647 }, { 'd', "2147483648", 0 },
+	{ 'd', "2147483647ms", 2147483647 }, { 'd', "2147483648ms", 0 },
+	{ 'd', "2147483647000us", 2147483647 }, { 'd', "2147483647001us", 0 },
+	{ 'd', "2147483s", 2147483000 }, { 'd', "2147484s", 0 },
+	{ 'd', "35791m", 2147460000 }, { 'd', "35792m", 0 },
+	{ 'd', "596h", 2145600000 }, { 'd', "597h", 0 },
+	{ 'd', "24d", 2073600000 }, { 'd', "25d", 0 },
+	{ 'd', "213503982335d", 0 }, { 'd', "3000000000", 0 },
+	{ 'd', "99999999999999999999", 0 }, { 'd', "18446744073709551617ms", 0 },
+	{ 's', "4294967295", 4294967295u }, { 's', "4294967296", 0 },
+	{ 's', "4194303k", 4194303ull << 10 }, { 's', "4194304k", 0 },
+	{ 's', "4095m", 4095ull << 20 }, { 's', "4096m", 0 },
+	{ 's', "3g", 3ull << 30 }, { 's', "3GB", 3ull << 30 }, { 's', "4g", 0 },
+	{ 's', "17179869184g", 0 }, { 's', "99999999999999999999", 0 },
+	{ 's', "18446744073709551616", 0 },
+};
+
+static void test_duration_and_size_limits(void **st)
+{
+	int wrong = 0;
+	(void)st;
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		int64_t ms = 0;
+		uint64_t v = 0;
+		const char *want = limits[i].value ? NULL : limits[i].kind == 'd' ? DURATION_RANGE : SIZE_RANGE;
+		const char *e = limits[i].kind == 'd' ? parse_duration_ms(limits[i].text, &ms)
+						      : parse_size(limits[i].text, &v);
+		if (limits[i].kind == 'd')
+			v = (uint64_t)ms;
+		if (e ? !want || strcmp(e, want) : want || v != limits[i].value) {
+			print_error("%s: %s (value %llu)\n", limits[i].text, e ? e : "accepted",
+				    (unsigned long long)v);
+			wrong++;
+		}
+	}
+	assert_int_equal(wrong, 0);
 }
 
 static void test_sizes_and_ints(void **st)
@@ -127,6 +172,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_sizes_and_ints),
+		cmocka_unit_test(test_duration_and_size_limits),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_heap_order),
 		cmocka_unit_test(test_suggest),

@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -60,15 +61,109 @@ static void test_environment(void **st)
 	assert_string_equal(w.w[1], "");
 }
 
+struct split_error { const char *line, *err; };
+
+/* Splits each line and checks that it fails with exactly that message. */
+static void expect_split_errors(const struct split_error *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (cfg_split(cases[i].line, &w, err, sizeof(err)) != -1)
+			print_error("case %zu was accepted: %s\n", i, cases[i].line);
+		assert_string_equal(err, cases[i].err);
+	}
+}
+
 static void test_errors(void **st)
 {
+	static const struct split_error cases[] = {
+		{ "bind '127.0.0.1:80", "unmatched single quote" },
+		{ "bind \"x", "unmatched double quote" },
+		{ "x \"${ABC\"", "missing '}' after '${' in environment variable" },
+	};
 	(void)st;
-	assert_int_equal(cfg_split("bind '127.0.0.1:80", &w, err, sizeof(err)), -1);
-	assert_string_equal(err, "unmatched single quote");
-	assert_int_equal(cfg_split("bind \"x", &w, err, sizeof(err)), -1);
-	assert_string_equal(err, "unmatched double quote");
-	assert_int_equal(cfg_split("x \"${ABC\"", &w, err, sizeof(err)), -1);
-	assert_string_equal(err, "missing '}' after '${' in environment variable");
+	expect_split_errors(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* Each backslash sequence as HAProxy 2.6 reads it (checked with haproxy -c,
+ * which names the unescaped word in "unknown keyword '...'"). */
+static const struct { const char *line, *word; } backslashes[] = {
+	{ "^\\+OK\\s\\d+", "^\\+OK\\s\\d+" },   /* not an escape: kept */
+	{ "\"^\\+OK\\s\\d+\"", "^\\+OK\\s\\d+" },
+	{ "'^\\+OK\\s\\d+'", "^\\+OK\\s\\d+" },
+	{ "a\\q", "a\\q" },
+	{ "a\\\\x", "a\\x" },                  /* \\ */
+	{ "a\\\\\\\\", "a\\\\" },
+	{ "a\\ x", "a x" },                    /* \<space> */
+	{ "\"a \\ x\"", "a  x" },
+	{ "a\\#x", "a#x" },
+	{ "\"a\\#\"", "a#" },
+	{ "a\\'x", "a'x" },
+	{ "\"a\\'x\"", "a'x" },
+	{ "a\\\"x", "a\"x" },
+	{ "a\"\\\"\"", "a\"" },
+	{ "\"a\\\\\\\"x\"", "a\\\"x" },
+	{ "a\\$x", "a\\$x" },                  /* \$ only inside double quotes */
+	{ "\"a\\$x\"", "a$x" },
+	{ "a\\tX", "a\tX" },
+	{ "a\\nX", "a\nX" },
+	{ "a\\rX", "a\rX" },
+	{ "\"a\\r\"", "a\r" },
+	{ "a\\x41", "aA" },
+	{ "\"a\\x4a\"", "aJ" },
+	{ "'a\\x41'", "a\\x41" },              /* nothing is an escape in single quotes */
+};
+
+static void test_backslashes_as_haproxy(void **st)
+{
+	char line[128];
+	(void)st;
+	for (size_t i = 0; i < sizeof(backslashes) / sizeof(backslashes[0]); i++) {
+		snprintf(line, sizeof(line), "%s y", backslashes[i].line);
+		if (cfg_split(line, &w, err, sizeof(err)) || w.n != 2 ||
+		    strcmp(w.w[0], backslashes[i].word))
+			print_error("case %zu: %s\n", i, line);
+		assert_int_equal(w.n, 2);
+		assert_string_equal(w.w[0], backslashes[i].word);
+		assert_string_equal(w.w[1], "y");
+	}
+	/* at the end of the line a backslash stays */
+	assert_int_equal(cfg_split("y a\\", &w, err, sizeof(err)), 0);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.w[1], "a\\");
+	/* a backslash before a tab keeps itself; the tab still separates */
+	assert_int_equal(cfg_split("a\\\tX", &w, err, sizeof(err)), 0);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.w[0], "a\\");
+	assert_string_equal(w.w[1], "X");
+	/* the regular expression of issue 8, as tcp-check reads it */
+	assert_int_equal(cfg_split("tcp-check expect rstring ^\\+OK\\s\\d+", &w, err, sizeof(err)), 0);
+	assert_int_equal(w.n, 4);
+	assert_string_equal(w.w[3], "^\\+OK\\s\\d+");
+}
+
+/* \x needs two hex digits, as in HAProxy */
+static void test_bad_hex_escape(void **st)
+{
+	static const struct split_error cases[] = {
+		{ "a\\x4 y", "truncated or invalid hexadecimal sequence '\\x4 ' (expected \\xHH)" },
+		{ "a\\xZZ", "truncated or invalid hexadecimal sequence '\\xZZ' (expected \\xHH)" },
+		{ "\"a\\x4g\"", "truncated or invalid hexadecimal sequence '\\x4g' (expected \\xHH)" },
+		{ "a\\x", "truncated or invalid hexadecimal sequence '\\x' (expected \\xHH)" },
+	};
+	(void)st;
+	expect_split_errors(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* A parser may look past the last word: it must read NULL there, never a
+ * word of the previous, longer line. */
+static void test_slots_after_last_word_are_null(void **st)
+{
+	(void)st;
+	assert_int_equal(cfg_split("log 127.0.0.1:514 len 1024 format raw local0 info", &w, err, sizeof(err)), 0);
+	assert_int_equal(cfg_split("log 127.0.0.1:514 len", &w, err, sizeof(err)), 0);
+	assert_int_equal(w.n, 3);
+	for (int i = w.n; i <= CFG_MAX_WORDS; i++)
+		assert_null(w.w[i]);
 }
 
 static void test_too_many_words(void **st)
@@ -90,6 +185,9 @@ int main(void)
 		cmocka_unit_test(test_environment),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_too_many_words),
+		cmocka_unit_test(test_backslashes_as_haproxy),
+		cmocka_unit_test(test_bad_hex_escape),
+		cmocka_unit_test(test_slots_after_last_word_are_null),
 	};
 	return cmocka_run_group_tests_name("lexer", tests, NULL, NULL);
 }

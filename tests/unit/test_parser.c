@@ -194,8 +194,10 @@ static void test_global_keywords(void **st)
 	assert_int_equal(cfg.g.logs.v[2].format, LOGF_SHORT);
 }
 
+struct diag_case { const char *text, *diag; };
+
 /* Each error exactly as printed. */
-static const struct { const char *text, *diag; } errors[] = {
+static const struct diag_case errors[] = {
 	{ BASE "backend b\n balnce roundrobin\n",
 	  "t.cfg:7: unknown keyword 'balnce' in backend 'b' (did you mean 'balance'?)\n" },
 	{ BASE "backend b\n frobnicate 1\n",
@@ -294,7 +296,7 @@ static const struct { const char *text, *diag; } errors[] = {
 	{ BASE "backend b\n option pgsql-check user x role leader\n",
 	  "t.cfg:7: 'option pgsql-check role' expects primary, replica or any\n" },
 	{ BASE "backend b\n option pgsql-check user x max-lag lots\n",
-	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m) or a duration (10s)\n" },
+	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 4294967295 bytes) or a duration (10s, at most 2147483647 ms)\n" },
 	{ BASE "backend b\n server s 127.0.0.1:1 agent-check\n",
 	  "t.cfg:7: server 's': 'agent-check' needs 'agent-port'\n" },
 	{ BASE "backend b\n server s 127.0.0.1:1 on-marked-down kill\n",
@@ -306,15 +308,103 @@ static const struct { const char *text, *diag; } errors[] = {
 	  "t.cfg:3: warning: backend 'b' is missing 'timeout connect' or 'timeout server': connections may hang forever\n" },
 };
 
+/* Parses each case's text and compares the diagnostics with its diag. */
+static void expect_diags(const struct diag_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *d = parse(cases[i].text);
+		if (strcmp(d, cases[i].diag))
+			print_error("case %zu:\n--- expected\n%s--- got\n%s", i, cases[i].diag, d);
+		assert_string_equal(d, cases[i].diag);
+	}
+}
+
 static void test_error_messages(void **st)
 {
 	(void)st;
-	for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
-		const char *d = parse(errors[i].text);
-		if (strcmp(d, errors[i].diag))
-			print_error("case %zu:\n--- expected\n%s--- got\n%s", i, errors[i].diag, d);
-		assert_string_equal(d, errors[i].diag);
-	}
+	expect_diags(errors, sizeof(errors) / sizeof(errors[0]));
+}
+
+/* A keyword or option whose value is missing (the line ends after it) is an
+ * error on its line; "log ... len" used to read past the last word and
+ * crash. */
+static const struct diag_case missing_values[] = {
+	{ "global\n log 127.0.0.1:514 len\n" BASE "backend b\n",
+	  "t.cfg:2: 'len' expects an integer\n" },
+	{ "global\n log 127.0.0.1:514 sample\n" BASE "backend b\n",
+	  "t.cfg:2: 'sample' expects <ranges>:<size>\n" },
+	{ "global\n log stdout format\n" BASE "backend b\n",
+	  "t.cfg:2: 'format' expects raw, short, rfc3164 or rfc5424\n" },
+	{ "global\n log 127.0.0.1:514 len 79 local0\n" BASE "backend b\n",
+	  "t.cfg:2: 'len': invalid value '79' (expects an integer from 80 to 65535)\n" },
+	{ BASE "backend b\n log 127.0.0.1:514 len\n",
+	  "t.cfg:7: 'len' expects an integer\n" },
+	{ BASE "backend b\n log 127.0.0.1:514 len 1024 sample\n",
+	  "t.cfg:7: 'sample' expects <ranges>:<size>\n" },
+	{ "global\n ulimit-n\n node\n description\n" BASE "backend b\n",
+	  "t.cfg:2: 'ulimit-n' expects a value\n"
+	  "t.cfg:3: 'node' expects a value\n"
+	  "t.cfg:4: 'description' expects a value\n" },
+	{ BASE "backend b\n id\n description\n fullconn\n",
+	  "t.cfg:7: 'id' expects a value\n"
+	  "t.cfg:8: 'description' expects a value\n"
+	  "t.cfg:9: 'fullconn' expects a value\n" },
+	{ BASE "backend b\n server s 127.0.0.1:1 id\n server t 127.0.0.1:1 init-addr\n",
+	  "t.cfg:7: 'id' expects a value\n"
+	  "t.cfg:8: 'init-addr' expects a value\n" },
+	{ BASE "backend b\n server s 127.0.0.1:1 addr\n server t 127.0.0.1:1 agent-send\n",
+	  "t.cfg:7: 'addr' expects an address\n"
+	  "t.cfg:8: 'agent-send' expects a string\n" },
+	{ BASE "listen l\n bind :1 name\n bind :2 nice\n server s 127.0.0.1:1\n",
+	  "t.cfg:7: 'name' expects a value\n"
+	  "t.cfg:8: 'nice' expects a value\n" },
+	{ BASE "backend b\n tcp-check comment\n tcp-check connect comment\n"
+	  " tcp-check send x comment\n tcp-check expect comment\n",
+	  "t.cfg:7: 'tcp-check comment' expects a string\n"
+	  "t.cfg:8: 'comment' expects a string\n"
+	  "t.cfg:9: 'comment' expects a string\n"
+	  "t.cfg:10: 'comment' expects a string\n" },
+	{ BASE "backend b\n option pgsql-check user x max-lag \"\"\n",
+	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 4294967295 bytes) or a duration (10s, at most 2147483647 ms)\n" },
+};
+
+static void test_missing_values_are_errors(void **st)
+{
+	(void)st;
+	expect_diags(missing_values, sizeof(missing_values) / sizeof(missing_values[0]));
+}
+
+/* Values past HAProxy's limits are errors that say the limit; they used to
+ * wrap (213503982335d was 34448384 ms, 17179869184g was 0: no max-lag). */
+static const struct diag_case out_of_range[] = {
+	{ BASE "backend b\n timeout connect 213503982335d\n",
+	  "t.cfg:7: 'timeout connect': invalid duration '213503982335d': out of range (at most 2147483647 ms, about 24.8 days)\n" },
+	{ BASE "backend b\n timeout connect 3000000000\n",
+	  "t.cfg:7: 'timeout connect': invalid duration '3000000000': out of range (at most 2147483647 ms, about 24.8 days)\n" },
+	{ BASE "backend b\n server s 127.0.0.1:1 check inter 25d\n",
+	  "t.cfg:7: 'inter': invalid duration '25d': out of range (at most 2147483647 ms, about 24.8 days)\n" },
+	{ "global\n hard-stop-after 99999999999999999999\n" BASE "backend b\n",
+	  "t.cfg:2: 'hard-stop-after': invalid duration '99999999999999999999': out of range (at most 2147483647 ms, about 24.8 days)\n" },
+	{ BASE "backend b\n option pgsql-check user x role replica max-lag 17179869184g\n",
+	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 4294967295 bytes) or a duration (10s, at most 2147483647 ms)\n" },
+	{ BASE "backend b\n option pgsql-check user x role replica max-lag 25d\n",
+	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 4294967295 bytes) or a duration (10s, at most 2147483647 ms)\n" },
+	{ BASE "backend b\n retries 99999999999999999999\n",
+	  "t.cfg:7: 'retries': invalid value '99999999999999999999' (expects an integer from 0 to 100)\n" },
+	{ BASE "backend b\n balance random(99999999999999999999)\n",
+	  "t.cfg:7: 'balance random(99999999999999999999)': expects random(N) with N from 1 to 100\n" },
+};
+
+static void test_out_of_range_values_say_the_limit(void **st)
+{
+	struct cfg_proxy *b;
+	(void)st;
+	expect_diags(out_of_range, sizeof(out_of_range) / sizeof(out_of_range[0]));
+	assert_string_equal(parse(BASE "backend b\n timeout connect 24d\n"
+				  " option pgsql-check user x role replica max-lag 3g\n"), "");
+	b = cfg_find_proxy(&cfg, "b", PX_CAP_BE);
+	assert_int_equal(b->to.connect, 2073600000);
+	assert_int_equal(b->pg.max_lag_bytes, 3ll << 30);
 }
 
 static void test_check_options(void **st)
@@ -393,6 +483,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_balance_algorithms, teardown),
 		cmocka_unit_test_teardown(test_global_keywords, teardown),
 		cmocka_unit_test_teardown(test_error_messages, teardown),
+		cmocka_unit_test_teardown(test_missing_values_are_errors, teardown),
+		cmocka_unit_test_teardown(test_out_of_range_values_say_the_limit, teardown),
 		cmocka_unit_test_teardown(test_all_errors_reported, teardown),
 		cmocka_unit_test_teardown(test_check_options, teardown),
 		cmocka_unit_test_teardown(test_inherited_regex_rules, teardown),
