@@ -11,9 +11,22 @@ int srv_usable(const struct server *s)
 	       s->eweight > 0;
 }
 
-int srv_saturated(const struct server *s)
+int srv_full(const struct server *s)
 {
-	return s->maxconn && s->cur_conns >= s->maxconn;
+	return s->maxconn && (s->q.len || s->cur_conns >= s->maxconn);
+}
+
+int lb_is_hash(const struct backend *be)
+{
+	return be->algo == LB_SOURCE;
+}
+
+int srv_takes_backend_queue(const struct backend *be, const struct server *s)
+{
+	const struct server *only;
+	enum lb_group g = lb_group(be, &only);
+
+	return lb_in_group(be, s, g, only);
 }
 
 enum lb_group lb_group(const struct backend *be, const struct server **only)
@@ -51,7 +64,7 @@ int lb_in_group(const struct backend *be, const struct server *s, enum lb_group 
 int lb_candidate(const struct backend *be, const struct server *s, enum lb_group g,
 		 const struct server *only, const struct server *avoid)
 {
-	return s != avoid && lb_in_group(be, s, g, only) && !srv_saturated(s);
+	return s != avoid && lb_in_group(be, s, g, only) && !srv_full(s);
 }
 
 struct server *lb_pick(struct backend *be, uint32_t key, const struct server *avoid,

@@ -2,12 +2,15 @@
  * As in HAProxy, the key is 0 for an idle server (idle servers first) and
  * (inflight + 1) * 4096 / weight otherwise, where inflight counts served and
  * queued connections. Equal keys rotate: the scan starts after the last pick
- * and only a strictly smaller key replaces the current best. */
+ * and only a strictly smaller key replaces the current best. Also as in
+ * HAProxy, a server with a maxqueue is a candidate while its connections
+ * and its queue together stay below maxconn + maxqueue: the caller then
+ * queues on it, which smooths the load when maxconn is small. */
 #include "balance/server.h"
 
 static uint64_t lc_key(const struct server *s)
 {
-	uint64_t inflight = (uint64_t)s->cur_conns + (uint64_t)s->nqueued;
+	uint64_t inflight = (uint64_t)s->cur_conns + (uint64_t)s->q.len;
 
 	return inflight ? (inflight + 1) * 4096u / (uint64_t)s->eweight : 0;
 }
@@ -24,7 +27,8 @@ static struct server *lc_pick(struct backend *be, uint32_t key, const struct ser
 		int i = (be->lc_cursor + k) % be->nsrv;
 		struct server *s = be->srv[i];
 		uint64_t sk;
-		if (!lb_candidate(be, s, g, only, avoid))
+		if (s == avoid || !lb_in_group(be, s, g, only) ||
+		    (s->maxconn && s->cur_conns + s->q.len >= s->maxconn + s->maxqueue))
 			continue;
 		sk = lc_key(s);
 		if (!best || sk < best_key) {

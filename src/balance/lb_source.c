@@ -5,8 +5,9 @@
  *   hash-type consistent: a ring of 40 points per unit of weight, rebuilt
  *                         when a server changes state; a change moves only
  *                         the clients of that server.
- * A saturated chosen server means "wait" (NULL, so the caller queues) with
- * map-based; consistent walks on to the next point, as HAProxy does. */
+ * As in HAProxy, the chosen server is returned even when it is full: the
+ * client then waits in that server's queue (only a server to avoid, on a
+ * retry, moves the pick to the next one). */
 #include "balance/server.h"
 
 #include <stdlib.h>
@@ -80,7 +81,7 @@ static struct server *ring_pick(struct backend *be, uint32_t key, const struct s
 	}
 	for (int k = 0; k < r->n; k++) {
 		struct server *s = r->p[(lo + k) % r->n].s;
-		if (s != avoid && srv_usable(s) && !srv_saturated(s))
+		if (s != avoid && srv_usable(s))
 			return s;
 	}
 	return NULL;
@@ -108,9 +109,8 @@ static struct server *map_pick(struct backend *be, uint32_t key, const struct se
 	}
 	for (int k = 0; k < be->nsrv; k++) {
 		struct server *s = be->srv[(i + k) % be->nsrv];
-		if (!lb_in_group(be, s, g, only) || s == avoid)
-			continue;
-		return srv_saturated(s) ? NULL : s;
+		if (lb_in_group(be, s, g, only) && s != avoid)
+			return s;
 	}
 	return NULL;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "balance/queue.h"
 #include "config/model.h"
 
 struct backend;
@@ -32,9 +33,10 @@ struct server {
 	int uweight;               /* weight from the configuration (0..256) */
 	int eweight;               /* effective weight used by the algorithms */
 	int maxconn, maxqueue;     /* 0 = unlimited */
-	int cur_conns;             /* sessions using or connecting to it */
+	int cur_conns;             /* sessions holding one of its slots (maxconn counts these) */
+	int cur_sess;              /* HAProxy's cur_sess: connecting to it or connected (atomic) */
 	int max_conns_seen;
-	int nqueued;               /* sessions queued for this server */
+	struct queue q;            /* sessions that must go to this server, waiting for a slot */
 	uint64_t cum_conns;        /* connections sent to it since start */
 	uint64_t last_change_ms;   /* when up/down last changed */
 	int64_t rr_current;        /* smooth roundrobin state */
@@ -59,7 +61,8 @@ struct backend {
 	int lc_cursor;             /* leastconn tie rotation */
 	uint64_t rng;              /* random state (xorshift64*) */
 	int cur_conns;             /* beconn */
-	int nqueued;               /* sessions waiting in this backend's queue */
+	struct queue q;            /* sessions that may go to any server, waiting for a slot */
+	uint64_t qseq;             /* arrivals in any queue of the backend: orders them */
 	uint64_t cum_conns;
 	/* With nbthread, every thread picks from the same backend: whoever reads
 	 * or changes the servers' state, counters, the algorithm's state or the
@@ -81,8 +84,12 @@ static inline void backend_unlock(struct backend *be)
 enum lb_group { LB_GROUP_NONE, LB_GROUP_ACTIVE, LB_GROUP_BACKUP };
 
 struct lb_ops {
-	/* Returns a usable, non-saturated server of group g (and `only` when
-	 * set) other than avoid, or NULL. key is the client address hash (source). */
+	/* Returns a usable server of group g (and `only` when set) other than
+	 * avoid, or NULL. It has a free slot (srv_full is false), except with
+	 * the hash-based algorithms, which return the client's server whatever
+	 * its load, and leastconn, which may return a full server whose
+	 * maxqueue has room: the caller queues on it. key is the client address
+	 * hash (source). */
 	struct server *(*pick)(struct backend *be, uint32_t key, const struct server *avoid,
 			       enum lb_group g, const struct server *only);
 	/* Called after any server's state or weight changed. */
@@ -90,20 +97,28 @@ struct lb_ops {
 	void (*free)(struct backend *be);
 };
 
-/* Picks a server with the backend's algorithm. NULL when no server can take a
+/* Picks a server with the backend's algorithm (see lb_ops.pick: it may be
+ * full, and then the caller queues on it). NULL when no server can take a
  * connection now; *all_full tells whether usable servers exist but are all
- * at their maxconn (so the caller may queue). */
+ * full (so the caller may queue in the backend's queue). */
 struct server *lb_pick(struct backend *be, uint32_t key, const struct server *avoid,
 		       int *all_full);
 int srv_usable(const struct server *s);
-int srv_saturated(const struct server *s);
+/* No slot for a newcomer: at its maxconn, or others wait in its queue. */
+int srv_full(const struct server *s);
+/* Whether a slot of s may go to a connection of the backend's queue (s is
+ * usable and in the group picks come from now), as HAProxy's px_ok. */
+int srv_takes_backend_queue(const struct backend *be, const struct server *s);
+/* Hash-based algorithms (source): the client decides the server, so a full
+ * server is waited for, never replaced. */
+int lb_is_hash(const struct backend *be);
 /* The group picks come from, and for LB_GROUP_BACKUP without allbackups,
  * the single backup server to use (*only). */
 enum lb_group lb_group(const struct backend *be, const struct server **only);
 /* Whether s belongs to the group picks come from now. */
 int lb_in_group(const struct backend *be, const struct server *s, enum lb_group g,
 		const struct server *only);
-/* Candidate test shared by the algorithms: in group, usable, not saturated,
+/* Candidate test shared by the algorithms: in group, usable, not full,
  * not the one to avoid. */
 int lb_candidate(const struct backend *be, const struct server *s, enum lb_group g,
 		 const struct server *only, const struct server *avoid);

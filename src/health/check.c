@@ -75,13 +75,13 @@ void check_describe_change(const struct check *c, int up, char *buf, size_t len)
 			 "Server %s/%s is UP, reason: %s%s, check duration: %dms. "
 			 "%d active and %d backup servers online. %d sessions requeued, %d total in queue.",
 			 be->name, c->srv->name, check_status_reason(c->status), info, c->duration,
-			 act, bck, 0, ATOMIC_LOAD(&be->nqueued));
+			 act, bck, 0, ATOMIC_LOAD(&c->srv->q.len));
 	else
 		snprintf(buf, len,
 			 "Server %s/%s is DOWN, reason: %s%s, check duration: %dms. "
 			 "%d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
 			 be->name, c->srv->name, check_status_reason(c->status), info, c->duration,
-			 act, bck, ATOMIC_LOAD(&c->srv->cur_conns), 0, ATOMIC_LOAD(&be->nqueued));
+			 act, bck, ATOMIC_LOAD(&c->srv->cur_conns), 0, ATOMIC_LOAD(&c->srv->q.len));
 }
 
 /* option log-health-checks: one line whenever the result or the counter moves. */

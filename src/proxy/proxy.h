@@ -30,7 +30,6 @@ struct pbackend {
 	int redispatch;                /* 0 = off, else cfg redispatch_interval */
 	unsigned options;
 	int64_t to_connect, to_server, to_tunnel, to_server_fin, to_queue;
-	struct session *q_head, *q_tail;
 	struct log_set logs;
 };
 
@@ -96,9 +95,10 @@ struct worker {
 	struct io wake;                /* eventfd: something arrived */
 };
 
-/* How a queued session left the queue (s->handoff) */
+/* How a queued session left its queue (s->handoff) */
 #define HANDOFF_SERVER 1          /* given a slot of s->handed */
 #define HANDOFF_NOSERVER 2        /* no usable server left: to be closed */
+#define HANDOFF_REASSIGN 3        /* its server went down: choose again */
 
 /* Session states */
 enum sess_state { SESS_QUEUED, SESS_CONNECTING, SESS_TURNAROUND, SESS_ESTABLISHED, SESS_CLOSED };
@@ -116,6 +116,7 @@ enum sess_state { SESS_QUEUED, SESS_CONNECTING, SESS_TURNAROUND, SESS_ESTABLISHE
 #define SF_RDHUP1 0x400   /* epoll saw the server's FIN */
 #define SF_URG0 0x800     /* urgent data from the client: a short read is not the end */
 #define SF_URG1 0x1000    /* urgent data from the server */
+#define SF_CURR_SESS 0x2000 /* counted in its server's cur_sess (connecting or connected) */
 
 /* Both sockets of a session are registered once, edge-triggered, with
  * these (relay.c). EPOLLPRI tells that urgent data arrived. */
@@ -128,8 +129,8 @@ struct session {
 	struct worker *w;
 	struct frontend *fe;
 	struct pbackend *be;
-	struct server *server;
-	struct session *qprev, *qnext;     /* backend queue */
+	struct server *server;         /* the one it connects to; when queued, the one it waits for (or NULL) */
+	struct qnode qn;               /* in its server's or its backend's queue (backend lock) */
 	struct server *handed;         /* HANDOFF_SERVER: the server it was given */
 	struct session *inext;         /* in its worker's inbox */
 	uint8_t handoff;               /* left the queue: HANDOFF_* (backend lock) */
@@ -140,7 +141,7 @@ struct session {
 	uint16_t flags;
 	char term[2];                  /* termination state for the log */
 	int retries;                   /* connection retries done */
-	int bq_pos;                    /* position when queued (%bq) */
+	int sq_pos, bq_pos;            /* HAProxy's %sq / %bq: 0, or 1 + who left that queue first */
 	int32_t tw, tc;                /* queue and connect times, ms, -1 = none */
 	uint64_t t_accept, t_phase;    /* monotonic ms: accept, start of phase */
 	uint64_t last_act[2];          /* last I/O on [0] client side, [1] server side */
@@ -210,9 +211,35 @@ void sessions_close_all(struct worker *w, const char *term);
  * many were closed. */
 int sessions_close_server(struct worker *w, const struct server *srv,
 			  const struct backend *be, const char *term);
-/* Gives freed slots of be to queued sessions (self: the calling thread's worker). */
+/* The server connection is given up (closed or retried elsewhere): the
+ * slot goes to whoever waits for it. Backend lock held. */
+void session_release_server(struct session *s, struct session ***mine);
+/* Connects s to a server it was given (queue.c), or assigns it again. */
+void session_connect_assigned(struct session *s);
+void session_assign(struct session *s, const struct server *avoid);
+
+/* queue.c: waiting for a server's connection slot, as HAProxy's queues. */
+/* Puts s in srv's queue (srv: the algorithm chose it and it is full) or,
+ * with srv NULL, in the backend's (every server was full). Backend lock held. */
+void queue_session(struct session *s, struct server *srv);
+/* Takes s out of its queue when it leaves without a slot (timeout, client
+ * gone), and out of its worker's inbox when a slot was on its way. Returns
+ * the server whose slot it was given, to offer again, or NULL. Backend
+ * lock held. */
+struct server *unqueue_session(struct session *s);
+/* Gives srv's free slots to the oldest sessions of its queue and of the
+ * backend's. Sessions of self are added to *mine (run them with
+ * sessions_run_handed once the lock is released); others go to their
+ * worker's inbox. Backend lock held. */
+void server_dequeue(struct worker *self, struct pbackend *be, struct server *srv,
+		    struct session ***mine);
+void sessions_run_handed(struct session *mine);
+/* After a change of servers' state, weight or maxconn: gives free slots to
+ * waiting sessions, sends the sessions waiting for a server that is gone
+ * elsewhere (option redispatch, or maintenance, as HAProxy), and closes
+ * those of the backend's queue when no server is left at all. */
 void backend_dequeue(struct worker *self, struct pbackend *be);
-/* Runs a session another thread gave a server to (inbox). */
+/* Runs a session that left its queue (its worker's inbox, or *mine). */
 void session_handed(struct session *s);
 
 /* relay.c */

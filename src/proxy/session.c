@@ -1,15 +1,10 @@
-/* A session from accept to close: choosing a server, waiting in the
- * backend's queue when every server is at its maxconn, connecting with
- * retries (and redispatch), then handing over to relay.c. The server
- * connection slot a session holds is released in exactly one place,
- * release_server().
+/* A session from accept to close: choosing a server, waiting in a queue
+ * when it is full (queue.c), connecting with retries (and redispatch), then
+ * handing over to relay.c. The server connection slot a session holds is
+ * given back in exactly one place, session_release_server().
  *
  * Threads: a session belongs to the worker that accepted it and only that
- * thread touches it, with one exception: the backend's queue. The queue
- * links, s->handoff and s->handed are read and written under the backend
- * lock; a thread that frees a slot may give it to a queued session of
- * another worker (backend_dequeue), which then starts it from its inbox
- * (session_handed). */
+ * thread touches it, with one exception: the queues (see queue.c). */
 #include "proxy/proxy.h"
 
 #include <errno.h>
@@ -39,78 +34,51 @@ static void session_free(void *p)
 	free(p);
 }
 
-static void queue_remove(struct session *s)
-{
-	struct pbackend *be = s->be;
-
-	if (s->qprev)
-		s->qprev->qnext = s->qnext;
-	else
-		be->q_head = s->qnext;
-	if (s->qnext)
-		s->qnext->qprev = s->qprev;
-	else
-		be->q_tail = s->qprev;
-	s->qprev = s->qnext = NULL;
-	ATOMIC_ADD(&be->lb.nqueued, -1);
-}
-
-static void queue_append(struct session *s)
-{
-	struct pbackend *be = s->be;
-
-	s->qnext = NULL;
-	s->qprev = be->q_tail;
-	if (be->q_tail)
-		be->q_tail->qnext = s;
-	else
-		be->q_head = s;
-	be->q_tail = s;
-	s->bq_pos = ATOMIC_ADD(&be->lb.nqueued, 1) - 1;
-}
-
 /* The hash of the client's address, which only "balance source" reads. */
 static uint32_t client_key(const struct session *s)
 {
 	return s->be->lb.algo == LB_SOURCE ? lb_hash_addr(&s->cli_addr.sa) : 0;
 }
 
-/* A connection slot of srv, taken and given back under the backend lock. */
-static void srv_take(struct server *srv)
+/* HAProxy's cur_sess of a server (its %sc, its stats' scur): sessions
+ * connecting to it or connected, not those only holding a slot. */
+static void curr_sess(struct session *s, int on)
+{
+	if (on == !!(s->flags & SF_CURR_SESS))
+		return;
+	s->flags ^= SF_CURR_SESS;
+	ATOMIC_ADD(&s->server->cur_sess, on ? 1 : -1);
+}
+
+/* Takes a connection slot of srv for s. Backend lock held. */
+static void claim_server(struct session *s, struct server *srv)
 {
 	int n = ATOMIC_ADD(&srv->cur_conns, 1);
 
 	if (n > srv->max_conns_seen)
 		srv->max_conns_seen = n;
 	srv->cum_conns++;
+	s->server = srv;
+	s->flags |= SF_CLAIM;
 }
 
-static void srv_drop(struct server *srv)
-{
-	ATOMIC_ADD(&srv->cur_conns, -1);
-}
-
-/* The one place a session gives its server slot back. Called with the
- * backend lock held. */
-static void release_server(struct session *s)
+/* The one place a session gives its server slot back; the slot goes to
+ * whoever waits for it (queue.c). Backend lock held. */
+void session_release_server(struct session *s, struct session ***mine)
 {
 	if (!(s->flags & SF_CLAIM))
 		return;
 	s->flags &= ~SF_CLAIM;
-	srv_drop(s->server);
-}
-
-static void claim_server(struct session *s, struct server *srv)
-{
-	s->server = srv;
-	s->flags |= SF_CLAIM;
+	ATOMIC_ADD(&s->server->cur_conns, -1);
+	server_dequeue(s->w, s->be, s->server, mine);
 }
 
 void session_close(struct session *s, const char *term)
 {
 	struct worker *w = s->w;
 	struct pbackend *be = s->be;
-	int dequeue = 0;
+	struct session *mine = NULL, **tail = &mine;
+	int queued = s->state == SESS_QUEUED;
 
 	if (s->state == SESS_CLOSED)
 		return;
@@ -118,8 +86,8 @@ void session_close(struct session *s, const char *term)
 		s->term[0] = term[0];
 		s->term[1] = term[1];
 	}
-	if (s->state == SESS_QUEUED)
-		s->tw = (int32_t)(w->loop.now_ms - s->t_phase); /* killed in the queue */
+	if (queued)
+		s->tw = (int32_t)(w->loop.now_ms - s->t_accept); /* killed in the queue */
 	s->state = SESS_CLOSED;
 	if (s->prev)
 		s->prev->next = s->next;
@@ -140,75 +108,33 @@ void session_close(struct session *s, const char *term)
 			s->pipe[d] = NULL;
 		}
 	}
-	session_log(s); /* logs with this session still counted, as HAProxy does */
-	if (be) {
+	/* only its own thread queues a session (and claims a slot for it):
+	 * no lock needed to know whether there is something to give back */
+	if (queued || (s->flags & SF_CLAIM)) {
+		struct server *offered;
 		backend_lock(&be->lb);
-		if (s->qprev || be->q_head == s) {
-			queue_remove(s);
-		} else if (s->handoff) { /* another thread gave it a slot meanwhile */
-			if (s->handoff == HANDOFF_SERVER)
-				srv_drop(s->handed);
-			s->handoff = 0;
-			s->handed = NULL;
-			worker_handoff_cancel(s);
-			dequeue = 1;
-		}
-		if (s->flags & SF_CLAIM) {
-			release_server(s);
-			dequeue = 1;
-		}
-		dequeue = dequeue && be->q_head;
+		offered = unqueue_session(s); /* its queue positions are known now */
+		if (offered)
+			server_dequeue(w, be, offered, &tail);
+		session_release_server(s, &tail);
 		backend_unlock(&be->lb);
 	}
+	curr_sess(s, 0);
+	if (be && (s->flags & SF_FE_COUNTED))
+		ATOMIC_ADD(&be->lb.cur_conns, -1);
+	/* As HAProxy: logged once the backend and the server no longer
+	 * count it (%bc, %sc), while the process and frontend still do (%ac,
+	 * %fc). */
+	session_log(s);
 	if (s->flags & SF_FE_COUNTED) {
 		w->actconn--;
 		/* sequentially consistent: see listeners_update() */
 		__atomic_add_fetch(&w->proc->actconn, -1, __ATOMIC_SEQ_CST);
 		__atomic_add_fetch(&s->fe->cur_conns, -1, __ATOMIC_SEQ_CST);
-		if (be)
-			ATOMIC_ADD(&be->lb.cur_conns, -1);
 	}
 	loop_defer(&w->loop, &s->defer, session_free, s);
-	if (dequeue)
-		backend_dequeue(w, be);
+	sessions_run_handed(mine);
 	workers_slot_freed(w);
-}
-
-/* Hands queued sessions to servers that have a free slot, oldest first.
- * Sessions of this worker start at once; those of other workers get their
- * slot here and start from their worker's inbox. */
-void backend_dequeue(struct worker *self, struct pbackend *be)
-{
-	struct session *mine = NULL, **tail = &mine;
-
-	backend_lock(&be->lb);
-	while (be->q_head) {
-		struct session *s = be->q_head;
-		int all_full;
-		struct server *srv = lb_pick(&be->lb, client_key(s), NULL, &all_full);
-
-		if (!srv && all_full)
-			break;
-		queue_remove(s);
-		if (srv)
-			srv_take(srv);
-		s->handed = srv;
-		s->handoff = srv ? HANDOFF_SERVER : HANDOFF_NOSERVER; /* none left at all */
-		if (s->w == self) {
-			s->inext = NULL;
-			*tail = s;
-			tail = &s->inext;
-		} else {
-			worker_handoff(s);
-		}
-	}
-	backend_unlock(&be->lb);
-	while (mine) {
-		struct session *s = mine;
-		mine = s->inext;
-		s->inext = NULL;
-		session_handed(s);
-	}
 }
 
 void session_handed(struct session *s)
@@ -227,106 +153,147 @@ void session_handed(struct session *s)
 	backend_unlock(&be->lb);
 	if (!h)
 		return;
-	s->tw = (int32_t)(s->w->loop.now_ms - s->t_phase);
-	if (h == HANDOFF_NOSERVER) {
-		session_close(s, "SQ");
+	loop_timer_cancel(&s->w->loop, &s->timer);
+	if (h == HANDOFF_REASSIGN) { /* its server went down: choose again */
+		session_assign(s, s->server);
+		return;
+	}
+	s->tw = (int32_t)(s->w->loop.now_ms - s->t_accept); /* as HAProxy's Tw */
+	if (h == HANDOFF_NOSERVER) { /* as HAProxy: woken, no server to assign */
+		session_close(s, "SC");
 		return;
 	}
 	s->t_phase = s->w->loop.now_ms; /* Tc counts from here, retries included */
-	claim_server(s, srv);
+	s->server = srv;
+	s->flags |= SF_CLAIM;             /* server_dequeue took the slot for it */
 	try_connect(s);
 }
 
-static int queue_limit_reached(const struct pbackend *be)
-{
-	long limit = 0;
-
-	for (int i = 0; i < be->lb.nsrv; i++) {
-		const struct server *srv = be->lb.srv[i];
-		if (!srv_usable(srv))
-			continue;
-		if (!srv->maxqueue)
-			return 0; /* one server without maxqueue: the queue is unbounded */
-		limit += srv->maxqueue;
-	}
-	return be->lb.nqueued >= limit;
-}
-
-/* Picks a server for s (avoiding `avoid` when possible) and connects, queues,
- * or closes the client when no server can take it. */
-static void assign(struct session *s, const struct server *avoid)
+/* Waits in a queue: srv's, or with srv NULL, the backend's. Backend lock
+ * held; released here. */
+static void wait_in_queue(struct session *s, struct server *srv)
 {
 	struct pbackend *be = s->be;
-	int all_full;
+	int64_t to = be->to_queue ? be->to_queue : be->to_connect;
+
+	s->state = SESS_QUEUED;
+	queue_session(s, srv);
+	backend_unlock(&be->lb);
+	if (to)
+		loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + (uint64_t)to);
+}
+
+/* Picks a server for s (avoiding `avoid`, the server that just failed, when
+ * another can serve) and connects, or queues, or closes the client when no
+ * server can take it. As HAProxy's assign_server_and_queue: a server the
+ * algorithm chose while it is full is waited for in its own queue (limited
+ * by its maxqueue: "SQ" when that is full); when every server is full the
+ * session waits in the backend's queue. */
+void session_assign(struct session *s, const struct server *avoid)
+{
+	struct pbackend *be = s->be;
+	int all_full, waited = s->tw < 0 || s->state == SESS_QUEUED;
 	struct server *srv;
 
+	s->server = NULL; /* as HAProxy's target: none until one is chosen */
 	backend_lock(&be->lb);
-	if (be->q_head && !avoid) { /* others are waiting: keep the order */
-		srv = NULL;
+	if (be->lb.q.len && !avoid && !lb_is_hash(&be->lb)) {
+		srv = NULL; /* others wait for any server: keep their order */
 		all_full = 1;
 	} else {
 		srv = lb_pick(&be->lb, client_key(s), avoid, &all_full);
 	}
-	if (srv) {
-		srv_take(srv);
-		backend_unlock(&be->lb);
-		if (!avoid) {
-			s->tw = 0;
-			s->t_phase = s->w->loop.now_ms; /* Tc counts from here, retries included */
+	if (srv && srv_full(srv)) {
+		if (srv->maxqueue && srv->q.len >= srv->maxqueue) {
+			backend_unlock(&be->lb);
+			s->server = srv; /* logged as HAProxy does: "be/s1 -1/-1/0 0 SQ" */
+			session_close(s, "SQ");
+			return;
 		}
-		claim_server(s, srv);
-		try_connect(s);
+		wait_in_queue(s, srv);
 		return;
 	}
-	if (!all_full || queue_limit_reached(be)) {
-		backend_unlock(&be->lb);
-		/* no server available: close at once; queue full: refuse */
-		session_close(s, !all_full ? "SC" : "SQ");
+	if (!srv) {
+		if (!all_full) { /* no server at all: close at once */
+			backend_unlock(&be->lb);
+			session_close(s, "SC");
+			return;
+		}
+		wait_in_queue(s, NULL);
 		return;
 	}
-	s->state = SESS_QUEUED;
-	s->t_phase = s->w->loop.now_ms;
-	queue_append(s);
+	claim_server(s, srv);
 	backend_unlock(&be->lb);
-	{
-		int64_t to = be->to_queue ? be->to_queue : be->to_connect;
-		if (to)
-			loop_timer_arm(&s->w->loop, &s->timer, s->t_phase + (uint64_t)to);
+	if (avoid && srv != avoid)
+		s->flags |= SF_REDISP;
+	if (waited) { /* first choice, or out of a queue: HAProxy's Tw ends here */
+		s->tw = (int32_t)(s->w->loop.now_ms - s->t_accept);
+		s->t_phase = s->w->loop.now_ms; /* Tc counts from here, retries included */
 	}
+	try_connect(s);
 }
 
+/* Whether the retry after a failed connect goes to another server, as
+ * HAProxy's stream_choose_redispatch: with option redispatch, when the
+ * server is no longer usable, or on the Nth retry ("option redispatch N",
+ * by default the last), or at once when the algorithm is not hash-based
+ * and more than one active server is up. ferry also redispatches without
+ * the option when the server is known to be unusable (README). Backend
+ * lock held. */
+static int choose_redispatch(const struct session *s, const struct server *failed)
+{
+	const struct pbackend *be = s->be;
+	int act, bck, every;
+
+	if (!srv_usable(failed))
+		return 1;
+	if (!be->redispatch)
+		return 0;
+	every = be->redispatch > 0 ? be->redispatch : be->retries + 1 + be->redispatch;
+	if (every > 0 && s->retries % every == 0)
+		return 1;
+	backend_count_usable(&be->lb, &act, &bck);
+	return !lb_is_hash(&be->lb) && act > 1;
+}
+
+/* A connect failed: term is "SC" (refused, reset: an error the server
+ * sent) or "sC" (timeout). Retries, as HAProxy's back_handle_st_cer: on
+ * another server when choose_redispatch says so, else on the same one;
+ * after an error (not a timeout) it first waits min(timeout connect, 1 s),
+ * only when the retry stays on the same server or one active server at
+ * most is up, so a restarting server is not hammered. */
 static void connect_failed(struct session *s, const char *term)
 {
 	struct pbackend *be = s->be;
 	struct server *failed = s->server;
-	int redisp;
+	struct session *mine = NULL, **tail = &mine;
+	int redisp, pause = term[0] == 'S', act = 0, bck;
 
 	loop_io_close(&s->w->loop, &s->srv);
 	loop_timer_cancel(&s->w->loop, &s->timer);
+	curr_sess(s, 0);
 	if (s->retries >= be->retries) {
 		session_close(s, term);
 		return;
 	}
 	s->retries++;
-	redisp = be->redispatch > 0 ? (s->retries % be->redispatch) == 0
-		 : be->redispatch < 0 ? s->retries == be->retries + 1 + be->redispatch
-		 : 0;
 	backend_lock(&be->lb);
-	if (redisp || !srv_usable(failed))
-		release_server(s);
-	backend_unlock(&be->lb);
-	if (!(s->flags & SF_CLAIM)) {
-		if (redisp)
-			s->flags |= SF_REDISP;
-		assign(s, failed);
-		return;
+	redisp = choose_redispatch(s, failed);
+	if (redisp) {
+		session_release_server(s, &tail);
+		backend_count_usable(&be->lb, &act, &bck);
+		pause = pause && act <= 1;
 	}
-	/* HAProxy's turn-around timer: wait min(timeout connect, 1s) before
-	 * trying the same server again, so a restarting server is not hammered. */
-	s->state = SESS_TURNAROUND;
-	{
+	backend_unlock(&be->lb);
+	sessions_run_handed(mine);
+	if (pause) {
 		uint64_t wait = be->to_connect && be->to_connect < 1000 ? (uint64_t)be->to_connect : 1000;
+		s->state = SESS_TURNAROUND;
 		loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + wait);
+	} else if (redisp) {
+		session_assign(s, failed);
+	} else {
+		try_connect(s);
 	}
 }
 
@@ -343,6 +310,7 @@ static void try_connect(struct session *s)
 		session_dst_addr(s);
 		addr_set_port((struct sockaddr *)&ss, addr_port(&s->dst_addr.sa));
 	}
+	curr_sess(s, 1);
 	fd = sock_connect((struct sockaddr *)&ss, srv->addrlen);
 	if (fd < 0) {
 		io_init(&s->srv, -1, srv_connect_cb);
@@ -394,8 +362,11 @@ static void session_timer_cb(struct loop *l, struct timer *t)
 	case SESS_CONNECTING:
 		connect_failed(s, "sC");
 		break;
-	case SESS_TURNAROUND:
-		try_connect(s);
+	case SESS_TURNAROUND: /* the same server, or another one (released) */
+		if (s->flags & SF_CLAIM)
+			try_connect(s);
+		else
+			session_assign(s, s->server);
 		break;
 	case SESS_ESTABLISHED:
 		relay_timeout(s);
@@ -440,7 +411,7 @@ int session_start(struct worker *w, struct frontend *fe, int fd,
 	}
 	ATOMIC_ADD(&s->be->lb.cur_conns, 1);
 	ATOMIC_ADD(&s->be->lb.cum_conns, 1);
-	assign(s, NULL);
+	session_assign(s, NULL);
 	return 0;
 }
 

@@ -53,7 +53,8 @@ void session_log(const struct session *s)
 {
 	const struct frontend *fe = s->fe;
 	char ci[64], date[40], line[1024];
-	const char *srv = s->server && (s->flags & SF_CLAIM) ? s->server->name : "<NOSRV>";
+	/* the server it used, tried, or waited for in that server's queue */
+	const char *srv = s->server ? s->server->name : "<NOSRV>";
 	int tt = (int)(s->w->loop.now_ms - s->t_accept);
 
 	if (!(fe->options & PXO_TCPLOG) || !has_logs(&fe->logs))
@@ -62,8 +63,6 @@ void session_log(const struct session *s)
 	 * whatever the server sent (a probe reading a greeting) */
 	if ((fe->options & PXO_DONTLOGNULL) && s->bytes[0] == 0)
 		return;
-	if (s->server && s->tc >= 0)
-		srv = s->server->name; /* connected once: name it even after release */
 	addr_ip_str(&s->cli_addr.sa, ci, sizeof(ci));
 	fmt_date(&s->accept_date, date, sizeof(date));
 	snprintf(line, sizeof(line),
@@ -73,7 +72,7 @@ void session_log(const struct session *s)
 		 (unsigned long long)s->bytes[1], s->term[0] ? s->term[0] : '-',
 		 s->term[1] ? s->term[1] : '-', proc_actconn(s->w->proc), ATOMIC_LOAD(&fe->cur_conns),
 		 s->be ? ATOMIC_LOAD(&s->be->lb.cur_conns) : 0,
-		 s->server && (s->flags & SF_CLAIM) ? ATOMIC_LOAD(&s->server->cur_conns) : 0,
-		 (s->flags & SF_REDISP) ? "+" : "", s->retries, 0, s->bq_pos);
+		 s->server ? ATOMIC_LOAD(&s->server->cur_sess) : 0,
+		 (s->flags & SF_REDISP) ? "+" : "", s->retries, s->sq_pos, s->bq_pos);
 	log_set_send(&fe->logs, LOG_INFO, line);
 }

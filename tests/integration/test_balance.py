@@ -1,5 +1,7 @@
 """Balancing over real connections: exact counts per backend."""
 import collections
+import re
+import select
 import socket
 import time
 
@@ -173,3 +175,145 @@ def test_queue_timeout_closes(ferry, backends):
     assert 0.25 < time.monotonic() - t0 < 2
     first.close()
     assert f.wait_log(r" fe be/<NOSRV> (2\d\d|3\d\d)/-1/\d+ 0 sQ ")
+
+
+def connect_from(src, port, timeout=5):
+    c = socket.socket()
+    c.bind((src, 0))
+    c.settimeout(timeout)
+    c.connect(("127.0.0.1", port))
+    return c
+
+
+def sources_by_server(port, n=24):
+    """Which client addresses (127.0.0.x) balance source sends to which server."""
+    seen = collections.defaultdict(list)
+    for i in range(2, 2 + n):
+        with connect_from("127.0.0.%d" % i, port) as c:
+            seen[c.recv(100).split(b"\n")[0].decode()].append("127.0.0.%d" % i)
+    return seen
+
+
+TCPLOG_FE = "    log stdout format raw local0\n    option tcplog"
+
+
+def test_source_hash_waits_in_its_servers_queue_only(ferry, backends):
+    """balance source: a client whose server is full waits in that server's
+    queue, and clients of other servers go on being served (issue 8, item
+    12: they waited behind it in one backend queue, and were dropped sQ).
+    When the slot frees, the queued clients get it in order; the log shows
+    HAProxy's %sq (1 + those served before from that queue), as HAProxy 2.6
+    prints it for the same exchange."""
+    bs = backends(2)
+    port = free_port()
+    f = ferry(config(port, [("s1", bs[0].port, "maxconn 1"), ("s2", bs[1].port, "maxconn 1")],
+                     balance="source", extra_be="    timeout queue 3s", extra_fe=TCPLOG_FE), wait_port=port)
+    src = sources_by_server(port)
+    assert len(src["s1"]) >= 3 and src["s2"], src
+    a = connect_from(src["s1"][0], port)
+    assert a.recv(100) == b"s1\n"
+    b = connect_from(src["s1"][1], port)
+    d = connect_from(src["s1"][2], port)
+    bport, dport = b.getsockname()[1], d.getsockname()[1]
+    assert recv_within(b, 0.3) is None and recv_within(d, 0.1) is None  # in s1's queue
+    t0 = time.monotonic()
+    c = connect_from(src["s2"][0], port)
+    assert c.recv(100) == b"s2\n"  # not behind them
+    assert time.monotonic() - t0 < 0.5
+    c.close()
+    a.close()
+    assert b.recv(100) == b"s1\n"
+    assert recv_within(d, 0.3) is None
+    b.close()
+    assert d.recv(100) == b"s1\n"
+    d.close()
+    # HAProxy 2.6, same exchange: "be/s1 1304/1/1304 3 -- 3/3/2/0/0 1/0" for
+    # the first queued client, "... 2/0" for the second
+    rx = r"^%s:%d \[[^]]+\] fe be/s1 (\d+)/\d+/\d+ 3 -- \d+/\d+/\d+/0/0 (\d+)/(\d+)$"
+    mb = f.wait_log(rx % (re.escape(src["s1"][1]), bport))
+    md = f.wait_log(rx % (re.escape(src["s1"][2]), dport))
+    assert mb and md, f.stdout()
+    assert int(mb.group(1)) >= 250 and (mb.group(2), mb.group(3)) == ("1", "0")
+    assert (md.group(2), md.group(3)) == ("2", "0")
+
+
+def test_server_maxqueue_limits_its_queue(ferry, backends):
+    """maxqueue bounds each server's queue, as HAProxy: the next client of
+    that server is refused at once (SQ); other servers' clients are served."""
+    bs = backends(2)
+    port = free_port()
+    f = ferry(config(port, [("s1", bs[0].port, "maxconn 1 maxqueue 1"), ("s2", bs[1].port, "maxconn 1")],
+                     balance="source", extra_be="    timeout queue 3s", extra_fe=TCPLOG_FE), wait_port=port)
+    src = sources_by_server(port)
+    a = connect_from(src["s1"][0], port)
+    assert a.recv(100) == b"s1\n"
+    b = connect_from(src["s1"][1], port)
+    assert recv_within(b, 0.3) is None
+    t0 = time.monotonic()
+    d = connect_from(src["s1"][2], port)
+    assert d.recv(100) == b""  # s1's queue is full
+    assert time.monotonic() - t0 < 0.5
+    # HAProxy 2.6: "be/s1 -1/-1/0 0 SQ 4/4/2/1/0 0/0"
+    assert f.wait_log(r"^%s:\d+ \[[^]]+\] fe be/s1 -1/-1/\d+ 0 SQ \d+/\d+/\d+/1/0 0/0$" % re.escape(src["s1"][2]))
+    with connect_from(src["s2"][0], port) as c:
+        assert c.recv(100) == b"s2\n"
+    a.close()
+    assert b.recv(100) == b"s1\n"
+    b.close()
+
+
+def test_backend_queue_position_is_logged_as_haproxy(ferry, backends):
+    """roundrobin with every server full: clients wait in the backend's
+    queue, get freed slots oldest first, and log %bq as HAProxy does."""
+    (b,) = backends(1)
+    port = free_port()
+    f = ferry(config(port, [("s1", b.port, "maxconn 1")], extra_be="    timeout queue 3s",
+                     extra_fe=TCPLOG_FE), wait_port=port)
+    first = socket.create_connection(("127.0.0.1", port), timeout=5)
+    assert first.recv(100) == b"s1\n"
+    waiting = []
+    for _ in range(2):
+        waiting.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        assert recv_within(waiting[-1], 0.2) is None
+    ports = [c.getsockname()[1] for c in waiting]
+    first.close()
+    for c in waiting:
+        assert c.recv(100) == b"s1\n"
+        c.close()
+    for p, pos in zip(ports, ("1", "2")):
+        m = f.wait_log(r"^127\.0\.0\.1:%d \[[^]]+\] fe be/s1 \d+/\d+/\d+ \d+ -- [\d/]+ (\d+)/(\d+)$" % p)
+        assert m and (m.group(1), m.group(2)) == ("0", pos), f.stdout()
+
+
+def test_leastconn_with_maxqueue_queues_on_the_least_loaded_server(ferry, backends):
+    """leastconn with maxqueue, as HAProxy: a full server whose connections
+    and queue stay below maxconn + maxqueue is still a candidate, and the
+    client waits in that server's queue (logged %sq); once every server's
+    queue is full, the next one waits in the backend's queue (%bq)."""
+    bs = backends(2)
+    port = free_port()
+    f = ferry(config(port, [("s1", bs[0].port, "maxconn 1 maxqueue 2"), ("s2", bs[1].port, "maxconn 1 maxqueue 2")],
+                     balance="leastconn", extra_be="    timeout queue 3s", extra_fe=TCPLOG_FE), wait_port=port)
+    held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+    assert sorted(c.recv(100) for c in held) == [b"s1\n", b"s2\n"]
+    queued = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(5)]
+    for c in queued:
+        assert recv_within(c, 0.2) is None
+    ports = [c.getsockname()[1] for c in queued]
+    for c in held:
+        c.close()
+    waiting = set(queued)  # served in the order ferry saw them, closed at once
+    end = time.monotonic() + 5
+    while waiting and time.monotonic() < end:
+        for c in select.select(list(waiting), [], [], 0.5)[0]:
+            assert c.recv(100) in (b"s1\n", b"s2\n"), f.stdout()
+            c.close()
+            waiting.discard(c)
+    assert not waiting, f.stdout()
+    pos = []
+    for p in ports:
+        m = f.wait_log(r"^127\.0\.0\.1:%d \[[^]]+\] fe be/s[12] \d+/\d+/\d+ \d+ -- [\d/]+ (\d+)/(\d+)$" % p)
+        assert m, f.stdout()
+        pos.append((int(m.group(1)) > 0, int(m.group(2)) > 0))
+    # four waited in a server's queue, one (the last ferry saw) in the backend's
+    assert sorted(pos) == [(False, True)] + [(True, False)] * 4

@@ -556,3 +556,58 @@ def test_urgent_data_is_relayed_inline_without_loss_or_stall(ferry, direction, f
     c.close()
     s.close()
     srv.close()
+
+def test_redispatch_at_once_when_another_server_is_up(ferry, backends):
+    """option redispatch, roundrobin, two active servers, one refusing: as
+    HAProxy (stream_choose_redispatch, back_handle_st_cer), the retry goes
+    to the other server at once, without the turn-around pause, which only
+    applies when retrying the same server (issue 8, item 11: every other
+    connection took 2 s, logged 0/2004/...)."""
+    (b,) = backends(1, names=["alive"])
+    port = free_port()
+    dead = free_port()
+    f = ferry(DEFAULTS + """
+frontend fe
+    bind 127.0.0.1:%d
+    default_backend be
+    log stdout format raw local0
+    option tcplog
+backend be
+    balance roundrobin
+    retries 3
+    option redispatch
+    server dead 127.0.0.1:%d
+    server alive 127.0.0.1:%d
+""" % (port, dead, b.port), wait_port=port)
+    for _ in range(6):
+        t0 = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            assert c.recv(100) == b"alive\n"
+        assert time.monotonic() - t0 < 0.5
+    # the ones roundrobin first sent to the dead server: one retry, elsewhere
+    assert f.wait_log(r" fe be/alive 0/([0-9]|[1-9][0-9])/\d+ 6 -- \d+/\d+/\d+/\d+/\+1 0/0$")
+    assert not re.search(r" fe be/\w+ 0/\d{3,}/", f.stdout()), f.stdout()
+
+
+def test_connect_timeout_is_retried_without_a_pause(ferry):
+    """A connect that times out is retried at once: HAProxy's turn-around
+    pause follows only an error the server sent (refused, reset). The
+    server's accept queue is full, so its SYNs go unanswered."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)
+    filler = socket.create_connection(srv.getsockname(), timeout=5)  # fills the accept queue
+    port = free_port()
+    f = ferry(simple(port, srv.getsockname()[1], extra_be="    retries 2",
+                     extra_fe="    log stdout format raw local0\n    option tcplog",
+                     defaults=DEFAULTS.replace("timeout connect 2s", "timeout connect 200ms")),
+              wait_port=port)
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        assert c.recv(10) == b""
+    took = time.monotonic() - t0
+    # three attempts of 200 ms; two pauses of 200 ms more would make 1 s
+    assert 0.55 < took < 0.85, took
+    assert f.wait_log(r" fe be/s1 0/-1/\d+ 0 sC \d+/\d+/\d+/\d+/2 0/0")
+    filler.close()
+    srv.close()

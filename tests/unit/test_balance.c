@@ -280,6 +280,79 @@ static void test_random_power_of_two(void **st)
 		assert_in_range(c[i], 900, 1100);
 }
 
+/* As HAProxy: source hashing returns the client's server even when it is
+ * full (the caller queues on it), map-based and consistent alike; a full
+ * server is no candidate for the other algorithms, and a queue on a server
+ * makes it full for newcomers. */
+static void test_source_returns_the_full_server(void **st)
+{
+	int full;
+	(void)st;
+	for (int ht = HASH_MAP; ht <= HASH_CONSISTENT; ht++) {
+		struct server *s;
+		setup_be(LB_SOURCE, 2, NULL);
+		be.hash_type = (enum hash_type)ht;
+		backend_update(&be);
+		s = lb_pick(&be, 777, NULL, &full);
+		s->maxconn = 1;
+		s->cur_conns = 1;
+		assert_true(srv_full(s));
+		assert_ptr_equal(lb_pick(&be, 777, NULL, &full), s);
+		/* on a retry that avoids it, the other one */
+		assert_ptr_not_equal(lb_pick(&be, 777, s, &full), s);
+		backend_free_lb(&be);
+	}
+	setup_be(LB_ROUNDROBIN, 2, NULL);
+	srv[0].maxconn = 5;
+	srv[0].q.len = 1; /* someone waits for it: newcomers too */
+	assert_true(srv_full(&srv[0]));
+	for (int i = 0; i < 4; i++)
+		assert_ptr_equal(lb_pick(&be, 0, NULL, &full), &srv[1]);
+}
+
+/* leastconn with maxqueue: a full server stays a candidate while its
+ * connections and queue stay below maxconn + maxqueue. */
+static void test_leastconn_maxqueue(void **st)
+{
+	int full;
+	(void)st;
+	setup_be(LB_LEASTCONN, 2, NULL);
+	srv[0].maxconn = srv[1].maxconn = 1;
+	srv[0].cur_conns = srv[1].cur_conns = 1;
+	assert_null(lb_pick(&be, 0, NULL, &full)); /* no maxqueue: both full */
+	assert_int_equal(full, 1);
+	srv[0].maxqueue = srv[1].maxqueue = 1;
+	assert_non_null(lb_pick(&be, 0, NULL, &full));
+	srv[0].q.len = 1;
+	assert_ptr_equal(lb_pick(&be, 0, NULL, &full), &srv[1]);
+	srv[1].q.len = 1;
+	assert_null(lb_pick(&be, 0, NULL, &full));
+}
+
+/* HAProxy's queue positions (%sq, %bq): 1 + those that left with a slot
+ * while it waited; the sequence orders a server's and a backend's queues. */
+static void test_queue_positions(void **st)
+{
+	struct queue q = { 0 }, q2 = { 0 };
+	struct qnode a, b, c, d;
+	(void)st;
+	queue_push(&q, &a, 1);
+	queue_push(&q, &b, 2);
+	queue_push(&q2, &d, 3);
+	assert_int_equal(q.len, 2);
+	assert_ptr_equal(queue_older(q.head, q2.head), &a);
+	assert_int_equal(queue_remove(&a, 1), 1);      /* first served */
+	queue_push(&q, &c, 4);
+	assert_ptr_equal(queue_older(q.head, q2.head), &b);
+	assert_int_equal(queue_remove(&b, 1), 2);      /* a went first */
+	assert_int_equal(queue_remove(&c, 0), 2);      /* b went first; c gave up */
+	assert_int_equal(queue_remove(&c, 0), 0);      /* not queued any more */
+	assert_int_equal(q.len, 0);
+	assert_null(q.head);
+	assert_null(q.tail);
+	assert_int_equal(queue_remove(&d, 1), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +372,9 @@ int main(void)
 		cmocka_unit_test(test_source_map_stable),
 		cmocka_unit_test(test_source_consistent_minimal_disruption),
 		cmocka_unit_test(test_random_power_of_two),
+		cmocka_unit_test(test_source_returns_the_full_server),
+		cmocka_unit_test(test_leastconn_maxqueue),
+		cmocka_unit_test(test_queue_positions),
 	};
 	return cmocka_run_group_tests_name("balance", tests, NULL, NULL);
 }
