@@ -5,6 +5,8 @@ import select
 import socket
 import time
 
+import pytest
+
 from conftest import DEFAULTS, recv_within, ask_name, free_port, wait_until
 
 
@@ -317,3 +319,37 @@ def test_leastconn_with_maxqueue_queues_on_the_least_loaded_server(ferry, backen
         pos.append((int(m.group(1)) > 0, int(m.group(2)) > 0))
     # four waited in a server's queue, one (the last ferry saw) in the backend's
     assert sorted(pos) == [(False, True)] + [(True, False)] * 4
+
+
+@pytest.mark.parametrize("redispatch", [True, False])
+def test_queue_of_a_server_that_goes_down(ferry, backends, redispatch):
+    """A client waiting in the queue of a server that goes down: with
+    option redispatch it is sent to another server at once, as HAProxy's
+    pendconn_redistribute; without it, it waits for that server (here until
+    its queue timeout, sQ)."""
+    bs = backends(2)
+    port = free_port()
+    f = ferry(config(port, [("s1", bs[0].port, "maxconn 1 check inter 200ms fall 1"),
+                            ("s2", bs[1].port, "maxconn 1 check inter 200ms fall 1")],
+                     balance="source", extra_fe=TCPLOG_FE,
+                     extra_be="    timeout queue 2s\n" + ("    option redispatch" if redispatch else "")),
+              wait_port=port)
+    src = sources_by_server(port)
+    a = connect_from(src["s1"][0], port)
+    assert a.recv(100) == b"s1\n"
+    b = connect_from(src["s1"][1], port)
+    assert recv_within(b, 0.3) is None
+    bs[0].running = False  # s1 stops listening; its open connection stays
+    bs[0].sock.shutdown(socket.SHUT_RDWR)
+    bs[0].sock.close()
+    bs[0].sock = None
+    if redispatch:  # HAProxy 2.6: "be/s2 584/0/1584 3 -- 2/2/1/0/+0 1/0"
+        assert recv_within(b, 2) == b"s2\n"
+        b.close()
+        assert f.wait_log(r"^%s:\d+ \[[^]]+\] fe be/s2 \d+/\d+/\d+ 3 -- [\d/]+/\+0 1/0$"
+                          % re.escape(src["s1"][1])), f.stdout()
+    else:
+        assert recv_within(b, 1) is None
+        assert b.recv(100) == b""
+        assert f.wait_log(r"^%s:\d+ \[[^]]+\] fe be/s1 \d+/-1/\d+ 0 sQ " % re.escape(src["s1"][1]))
+    a.close()
