@@ -22,6 +22,9 @@ struct check_env {
 	int spread_pct;                       /* spread-checks */
 	/* Called after a server went UP (up = 1) or DOWN (up = 0). */
 	void (*on_change)(struct server *srv, int up, void *arg);
+	/* Called after a server's weight or maxconn changed without an UP or
+	 * DOWN (agent-check): queued sessions may fit now. May be NULL. */
+	void (*on_capacity)(struct server *srv, void *arg);
 	/* Called when a server's role changed (PostgreSQL checks): its sessions
 	 * are to be closed after the backend's role-change-grace. */
 	void (*on_role_change)(struct server *srv, void *arg);

@@ -1,13 +1,14 @@
 """HAProxy-compatible protocol checks against small backends that answer
 as the protocol demands, agent-check, and on-marked-down/up."""
 import collections
+import re
 import socket
 import struct
 import time
 
 import pytest
 
-from conftest import DEFAULTS, Backend, ScriptServer, ask_name, free_port, wait_until
+from conftest import DEFAULTS, Backend, ScriptServer, ask_name, free_port, recv_within, wait_until
 
 
 def start(ferry, server_port, check_lines, server_opts="check inter 300 rise 1 fall 1", extra_servers=""):
@@ -184,19 +185,25 @@ def test_plain_check_reports_l4(ferry, backends):
     assert first_result(f) == ("succeeded", "Layer4 check passed", None)
 
 
+class Agent(ScriptServer):
+    """An agent-check peer: reads the agent-send string, answers self.reply."""
+
+    def __init__(self, reply=b"up\n"):
+        self.reply = reply
+        super().__init__([])
+
+    def _play(self, c):
+        try:
+            c.recv(100)
+            c.sendall(self.reply)
+        except OSError:
+            pass
+        c.close()
+
+
 def test_agent_check(ferry, backends):
     bs = backends(2)
-    replies = {"v": b"up\n"}
-
-    class Agent(ScriptServer):
-        def _play(self, c):
-            try:
-                c.recv(100)
-                c.sendall(replies["v"])
-            except OSError:
-                pass
-            c.close()
-    agent = Agent([])
+    agent = Agent()
     try:
         port = free_port()
         cfg = "global\n    log stdout format raw local0\n" + DEFAULTS + "    log global\n" + """
@@ -208,14 +215,14 @@ listen l
         f = ferry(cfg, wait_port=port)
         time.sleep(0.4)
         assert collections.Counter(ask_name(port) for _ in range(10)) == {"s1": 5, "s2": 5}
-        replies["v"] = b"down#maintenance window\n"
+        agent.reply = b"down#maintenance window\n"
         assert f.wait_log(r"^Server l/s1 is DOWN, reason: agent replied \"down#maintenance window\"", timeout=2)
         assert collections.Counter(ask_name(port) for _ in range(6)) == {"s2": 6}
-        replies["v"] = b"up 300%\n"  # back, with three times its weight
+        agent.reply = b"up 300%\n"  # back, with three times its weight
         assert f.wait_log(r"^Server l/s1 is UP, reason: agent replied", timeout=2)
         time.sleep(0.3)
         assert collections.Counter(ask_name(port) for _ in range(40)) == {"s1": 30, "s2": 10}
-        replies["v"] = b"drain\n"
+        agent.reply = b"drain\n"
         time.sleep(0.5)
         assert collections.Counter(ask_name(port) for _ in range(5)) == {"s2": 5}
     finally:
@@ -280,3 +287,100 @@ def test_tcp_check_connect_send_proxy(ferry):
         assert int(m.group(2)) == srv.port
     finally:
         srv.stop()
+
+
+def agent_listen(agent, backend, server_opts=""):
+    port = free_port()
+    cfg = "global\n    log stdout format raw local0\n" + DEFAULTS + "    log global\n" + """
+listen l
+    bind 127.0.0.1:%d
+    server s1 127.0.0.1:%d agent-check agent-port %d agent-inter 200 agent-send "ping\\n" %s
+""" % (port, backend.port, agent.port, server_opts)
+    return cfg, port
+
+
+def test_agent_reply_out_of_range_is_ignored_and_logged(ferry, backends):
+    """Replies come from the network: a percentage or a maxconn too large for
+    any integer must neither overflow (UBSan aborts the ASan build) nor take
+    the server out. As HAProxy (server_parse_weight_change_request), a
+    percentage is capped at 25600% and the weight at 256; a maxconn out of
+    range is ignored (HAProxy 2.6 stores it truncated to an int) and ferry
+    says so once."""
+    (b,) = backends(1)
+    agent = Agent(b"9999999999999999999%\n")
+    try:
+        cfg, port = agent_listen(agent, b, "weight 10 maxconn 3")
+        f = ferry(cfg, wait_port=port)
+        time.sleep(0.5)
+        assert ask_name(port) == "s1"  # still weighs something: not drained by a -1
+        agent.reply = b"maxconn:99999999999999999999\n"
+        assert f.wait_log(r'^Agent check for server l/s1: agent warns : maxconn 99999999999999999999 out of range '
+                          r'\(0-10000000\), ignored\.$', timeout=2), f.stdout()
+        time.sleep(0.5)
+        assert len(re.findall("out of range", f.stdout())) == 1  # said once, not at every agent-inter
+        held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(3)]
+        try:
+            assert all(c.recv(10) == b"s1\n" for c in held)  # maxconn 3 still applies...
+            late = socket.create_connection(("127.0.0.1", port), timeout=5)
+            assert recv_within(late, 0.5) is None  # ...so a fourth client waits in the queue
+            late.close()
+        finally:
+            for c in held:
+                c.close()
+    finally:
+        agent.stop()
+
+
+def test_agent_maxconn_rise_serves_queued_clients_at_once(ferry, backends):
+    """Server maxconn 1, three clients queued behind a held one: when the
+    agent raises maxconn to 10, all three are served at once, not when an
+    unrelated session closes."""
+    (b,) = backends(1)
+    agent = Agent(b"up\n")
+    try:
+        cfg, port = agent_listen(agent, b, "maxconn 1")
+        f = ferry(cfg.replace("timeout connect 2s", "timeout connect 5s"), wait_port=port)
+        held = socket.create_connection(("127.0.0.1", port), timeout=5)
+        assert held.recv(10) == b"s1\n"
+        queued = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(3)]
+        for c in queued:
+            assert recv_within(c, 0.3) is None  # waiting for a slot
+        t0 = time.monotonic()
+        agent.reply = b"maxconn:10\n"
+        for c in queued:
+            c.settimeout(3)
+            assert c.recv(10) == b"s1\n"
+        took = time.monotonic() - t0
+        assert took < 0.6, took  # one agent-inter (200 ms) and a little
+        for c in queued + [held]:
+            c.close()
+        assert "Server l/s1 is" not in f.stdout()  # a capacity change, not an UP/DOWN one
+    finally:
+        agent.stop()
+
+
+def test_agent_drain_and_ready_are_logged_as_haproxy(ferry, backends):
+    """HAProxy 2.6.12 (Debian) logs, for an agent saying drain then ready:
+    Server be/s1 enters drain state. 0 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.
+    backend be has no server available!
+    Server be/s1 is UP (leaving forced drain).
+    and nothing for a weight (50%) or maxconn change."""
+    (b,) = backends(1)
+    agent = Agent(b"up\n")
+    try:
+        cfg, port = agent_listen(agent, b, "weight 10")
+        f = ferry(cfg, wait_port=port)
+        time.sleep(0.3)
+        agent.reply = b"50% maxconn:5\n"
+        time.sleep(0.5)
+        agent.reply = b"drain\n"
+        assert f.wait_log(r"^Server l/s1 enters drain state\. 0 active and 0 backup servers online\. "
+                          r"0 sessions requeued, 0 total in queue\.$", timeout=2), f.stdout()
+        assert f.wait_log(r"^backend l has no server available!$", timeout=1)
+        agent.reply = b"ready\n"
+        assert f.wait_log(r"^Server l/s1 is UP \(leaving forced drain\)\.$", timeout=2), f.stdout()
+        assert ask_name(port) == "s1"
+        lines = [ln for ln in f.stdout().splitlines() if "s1" in ln]
+        assert len(lines) == 2, lines  # the weight and maxconn change said nothing
+    finally:
+        agent.stop()
