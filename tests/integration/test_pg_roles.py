@@ -234,6 +234,51 @@ listen pg_any
         silent.stop()
 
 
+def test_check_reconnects_after_the_server_closed_its_idle_connection(ferry, rs):
+    """The check keeps its connection between checks. When PostgreSQL closes
+    it (idle_session_timeout here; a restart or a firewall does the same), the
+    next check reconnects instead of failing: with a 1500 ms idle timeout, a
+    2 s interval and fall 1, the server used to flap DOWN/UP on every other
+    check."""
+    p = rs.ports[0]
+    psql(p, "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mon_idle') THEN "
+            "CREATE ROLE mon_idle LOGIN; END IF; END$$")
+    psql(p, "ALTER ROLE mon_idle SET idle_session_timeout = '1500ms'")  # this role's sessions only
+    port = free_port()
+    conf = "global\n    log stdout format raw local0\n" + DEFAULTS + "    log global\n" + """
+listen pg_any
+    bind 127.0.0.1:%d
+    option pgsql-check user mon_idle role any
+    option log-health-checks
+    server pg1 127.0.0.1:%d check inter 2s rise 1 fall 1
+""" % (port, p)
+    f = ferry(conf, wait_port=port)
+    sessions = "SELECT count(*) FROM pg_stat_activity WHERE usename = 'mon_idle'"
+    assert f.wait_log(r"^Health check for server pg_any/pg1 succeeded", timeout=3), f.stdout()
+    time.sleep(7)  # three more checks, each after the server closed the last connection
+    assert "failed" not in f.stdout() and "is DOWN" not in f.stdout(), f.stdout()
+    assert psql(p, "SELECT count(*) FROM pg_stat_database WHERE datname = 'postgres'") == "1"
+    assert int(psql(p, sessions)) <= 1
+    assert psql(port, "SELECT 1") == "1"  # and it is routed to
+
+
+def test_refused_connection_is_layer4_as_haproxy(ferry):
+    """HAProxy 2.6.12 (Debian), option pgsql-check user monitor, closed port:
+    Server be/s1 is DOWN, reason: Layer4 connection problem, info: "Connection refused", check duration: 0ms. ...
+    The libpq check says the same until the TCP connection is up."""
+    port, closed = free_port(), free_port()
+    conf = "global\n    log stdout format raw local0\n" + DEFAULTS + "    log global\n" + """
+listen be
+    bind 127.0.0.1:%d
+    option pgsql-check user monitor role primary
+    server s1 127.0.0.1:%d check inter 300 rise 1 fall 1
+""" % (port, closed)
+    f = ferry(conf, wait_port=port)
+    assert f.wait_log(r'^Server be/s1 is DOWN, reason: Layer4 connection problem, info: "Connection refused", '
+                      r'check duration: \d+ms\. 0 active and 0 backup servers left\. 0 sessions active, '
+                      r'0 requeued, 0 remaining in queue\.$', timeout=3), f.stdout()
+
+
 def test_split_brain_different_systems_routes_nowhere(ferry):
     two = PgCluster([free_port(), free_port()], names=["a", "b"])
     # two separate initdb runs: two different system identifiers
@@ -342,3 +387,4 @@ def test_promotion_while_old_primary_runs_newer_timeline_wins(ferry, tmpdir_path
         assert f.wait_log(r"changed role: closed 1 session", where="stderr")
     finally:
         s.stop()
+
