@@ -2,7 +2,6 @@
  * is built from. Every element remembers the file and line it came from. */
 #ifndef FERRY_CONFIG_MODEL_H
 #define FERRY_CONFIG_MODEL_H
-#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -44,8 +43,7 @@ struct tcr {
 	char *on_error, *on_success;
 	unsigned flags;           /* TCR_F_* */
 	char *comment;
-	regex_t re;               /* rstring/rbinary: compiled once by the parser */
-	int has_re;
+	struct rx *re;            /* rstring/rbinary: compiled once by the parser (core/regex.h) */
 };
 
 struct tcr_list {

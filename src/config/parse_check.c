@@ -5,10 +5,11 @@
 #include "config/parse_int.h"
 
 #include <ctype.h>
-#include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/regex.h"
 #include "core/strutil.h"
 #include "core/units.h"
 
@@ -76,23 +77,20 @@ static const char *status_name(const char *s)
 }
 
 /* Compiles an rstring/rbinary rule's pattern once, for every check that
- * runs it. Returns 0 or regcomp's error code. */
-static int compile_re(struct tcr *r)
+ * runs it (PCRE2, as HAProxy). Returns 0, or -1 with err filled. */
+static int compile_re(struct tcr *r, char *err, size_t errlen)
 {
-	int rc;
-
-	if (r->has_re || (r->match != TCRM_RSTRING && r->match != TCRM_RBINARY))
+	if (r->re || (r->match != TCRM_RSTRING && r->match != TCRM_RBINARY))
 		return 0;
-	rc = regcomp(&r->re, (const char *)r->data, REG_EXTENDED | REG_NOSUB);
-	r->has_re = rc == 0;
-	return rc;
+	r->re = rx_compile((const char *)r->data, 0, err, errlen);
+	return r->re ? 0 : -1;
 }
 
 static void parse_expect(struct pctx *p, struct cfg_words *w, int i)
 {
 	struct tcr *r = add_rule(p, TCR_EXPECT);
 	const char *m;
-	int rc;
+	char e[200];
 
 	for (; i < w->n; i++) {
 		const char *k = w->w[i];
@@ -158,10 +156,7 @@ static void parse_expect(struct pctx *p, struct cfg_words *w, int i)
 	} else {
 		set_data(r, w->w[i + 1], strlen(w->w[i + 1]));
 	}
-	rc = compile_re(r);
-	if (rc) {
-		char e[128];
-		regerror(rc, &r->re, e, sizeof(e));
+	if (compile_re(r, e, sizeof(e))) {
 		perr(p, "'tcp-check expect %s': invalid regular expression '%s': %s", m, w->w[i + 1], e);
 		return;
 	}
@@ -276,7 +271,7 @@ static struct tcr *expect(struct pctx *p, enum tcr_match m, const char *pat, int
 	}
 	r->min_recv = min_recv;
 	r->err_status = err_status;
-	if (compile_re(r))
+	if (compile_re(r, NULL, 0))
 		abort(); /* built-in patterns are valid */
 	return r;
 }

@@ -7,7 +7,6 @@
 #include "health/check.h"
 
 #include <errno.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/addr.h"
+#include "core/regex.h"
 #include "event/sock.h"
 
 #define CHECK_BUFSIZE 16384 /* HAProxy's tune.bufsize: the most an expect sees */
@@ -127,14 +127,14 @@ static int matches(const struct check *c, const struct tcr *r)
 	case TCRM_BINARY:
 		return memmem(c->rbuf, c->rlen, r->data, r->len) != NULL;
 	case TCRM_RSTRING:
-		return regexec(&r->re, c->rbuf, 0, NULL, 0) == 0; /* stops at the first NUL */
+		return rx_match(r->re, c->rbuf, strnlen(c->rbuf, c->rlen)); /* stops at the first NUL */
 	case TCRM_RBINARY: {
 		char *hex = malloc(2 * c->rlen + 1);
 		int m;
 		if (!hex)
 			return 0;
 		hexify(c->rbuf, c->rlen, hex);
-		m = regexec(&r->re, hex, 0, NULL, 0) == 0;
+		m = rx_match(r->re, hex, 2 * c->rlen);
 		free(hex);
 		return m;
 	}
