@@ -219,12 +219,12 @@ static void verdict(struct check *c)
 		if (cfg->max_lag_bytes && lag > cfg->max_lag_bytes) {
 			human_bytes(lag, a, sizeof(a));
 			human_bytes(cfg->max_lag_bytes, b, sizeof(b));
-			snprintf(why, sizeof(why), "lag %s > max-lag %s", a, b);
+			snprintf(why, sizeof(why), "lag %s exceeds max-lag %s", a, b);
 			check_done(c, 0, "L7STS", why);
 			return;
 		}
 		if (cfg->max_lag_ms && age * 1000 > (double)cfg->max_lag_ms) {
-			snprintf(why, sizeof(why), "lag %.1fs > max-lag %.1fs", age, (double)cfg->max_lag_ms / 1000);
+			snprintf(why, sizeof(why), "lag %.1fs exceeds max-lag %.1fs", age, (double)cfg->max_lag_ms / 1000);
 			check_done(c, 0, "L7STS", why);
 			return;
 		}
@@ -447,13 +447,14 @@ void pgcheck_run(struct check *c)
 
 void pgcheck_timeout(struct check *c)
 {
-	/* still waiting for the TCP connection: layer 4; connected but the
-	 * startup, authentication or query got no answer: layer 7 */
+	/* still waiting for the TCP connection: layer 4 (without a text, as
+	 * HAProxy's connect timeouts); connected but the startup,
+	 * authentication or query got no answer: layer 7 */
 	int l4 = c->pg && c->pg->phase == PGP_CONNECTING && c->pg->conn &&
 		 PQstatus(c->pg->conn) == CONNECTION_STARTED;
 
 	fail(c, l4 ? "L4TOUT" : "L7TOUT",
-	     l4 ? "Connection timed out" : "PostgreSQL did not answer in time");
+	     l4 ? "" : "PostgreSQL did not answer in time");
 }
 
 void pgcheck_release(struct check *c)

@@ -124,6 +124,32 @@ static void test_parse_check_reports_bad_patterns(void **st)
 			       "missing closing parenthesis at offset 4"));
 }
 
+/* HAProxy 2.6.12's rulesets, rule for rule: the step numbers in messages
+ * count them, and every built-in pattern compiles with PCRE2. */
+static void test_builtin_rulesets(void **st)
+{
+	static const struct { const char *opt; int n; } t[] = {
+		{ "redis-check", 2 }, { "ldap-check", 3 }, { "ssl-hello-chk", 2 },
+		{ "smtpchk EHLO example.org", 7 }, { "pgsql-check user u", 4 },
+		{ "mysql-check", 2 }, { "mysql-check user u", 4 },
+	};
+	char text[300];
+	(void)st;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct cfg_proxy *b;
+		snprintf(text, sizeof(text), "defaults\n mode tcp\n timeout connect 1s\n timeout server 1s\n"
+			 "backend b\n server s 127.0.0.1:1 check\n option %s\n", t[i].opt);
+		assert_string_equal(parse(text), "");
+		b = cfg_find_proxy(&cfg, "b", PX_CAP_BE);
+		assert_int_equal(b->rules.n, t[i].n);
+		for (int k = 0; k < b->rules.n; k++) {
+			assert_true(b->rules.v[k].flags & TCR_F_PROTO);
+			if (b->rules.v[k].match == TCRM_RSTRING || b->rules.v[k].match == TCRM_RBINARY)
+				assert_non_null(b->rules.v[k].re);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -134,6 +160,7 @@ int main(void)
 		cmocka_unit_test(test_dup_is_independent),
 		cmocka_unit_test(test_parse_check_compiles_pcre),
 		cmocka_unit_test(test_parse_check_reports_bad_patterns),
+		cmocka_unit_test(test_builtin_rulesets),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	cfg_free(&cfg);
