@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/regex.h"
+
 void cfg_init(struct cfg *c, FILE *diag)
 {
 	memset(c, 0, sizeof(*c));
@@ -24,8 +26,7 @@ void tcr_list_free(struct tcr_list *l)
 		free(l->v[i].on_error);
 		free(l->v[i].on_success);
 		free(l->v[i].comment);
-		if (l->v[i].has_re)
-			regfree(&l->v[i].re);
+		rx_free(l->v[i].re);
 	}
 	free(l->v);
 	l->v = NULL;
@@ -164,8 +165,9 @@ void tcr_list_copy(struct tcr_list *dst, const struct tcr_list *src)
 		r->on_error = dup_or_null(src->v[i].on_error);
 		r->on_success = dup_or_null(src->v[i].on_success);
 		r->comment = dup_or_null(src->v[i].comment);
-		/* a regex_t cannot be shared: the copy compiles its own */
-		r->has_re = r->has_re && !regcomp(&r->re, (const char *)r->data, REG_EXTENDED | REG_NOSUB);
+		/* each list owns its compiled expressions */
+		if (src->v[i].re && !(r->re = rx_dup(src->v[i].re)))
+			abort();
 	}
 	dst->n = src->n;
 }

@@ -2,7 +2,6 @@
  * is built from. Every element remembers the file and line it came from. */
 #ifndef FERRY_CONFIG_MODEL_H
 #define FERRY_CONFIG_MODEL_H
-#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -19,10 +18,20 @@ struct cfg_timeouts {
 
 /* One tcp-check rule (also what option pgsql-check, redis-check, ... expand to). */
 enum tcr_kind { TCR_CONNECT, TCR_SEND, TCR_EXPECT, TCR_COMMENT };
-enum tcr_match { TCRM_STRING, TCRM_RSTRING, TCRM_BINARY, TCRM_RBINARY };
+enum tcr_match {
+	TCRM_STRING, TCRM_RSTRING, TCRM_BINARY, TCRM_RBINARY,
+	TCRM_CUSTOM,              /* a protocol's own parser, chosen by TCR_F_MYSQL_* / TCR_F_LDAP_BIND */
+};
 
-#define TCR_F_PG_ERROR 0x1    /* on error, report a PostgreSQL ErrorResponse's message */
-#define TCR_F_MYSQL_ERROR 0x2 /* on error, report a MySQL ERR packet's message */
+/* What HAProxy's option xxx-check rulesets do beyond plain tcp-check rules. */
+#define TCR_F_PG_ERROR 0x1    /* expect: on error, info is the ErrorResponse's severity */
+#define TCR_F_MYSQL_INIT 0x2  /* custom expect: a MySQL greeting (its version on success) */
+#define TCR_F_MYSQL_OK 0x4    /* custom expect: the packet after the greeting (OK or ERR) */
+#define TCR_F_LDAP_BIND 0x8   /* custom expect: an LDAPv3 BindResponse (resultCode 0) */
+#define TCR_F_INFO_LINE 0x10  /* expect: on error, info is the reply's first line */
+#define TCR_F_SMTP 0x20       /* expect: info is the reply's text, code its 3 digits */
+#define TCR_F_HELLO_TIME 0x40 /* send: bytes 11-14 are the current Unix time (ssl-hello-chk) */
+#define TCR_F_PROTO 0x80      /* built by an option xxx-check, not written as tcp-check rules */
 
 struct tcr {
 	enum tcr_kind kind;
@@ -44,8 +53,7 @@ struct tcr {
 	char *on_error, *on_success;
 	unsigned flags;           /* TCR_F_* */
 	char *comment;
-	regex_t re;               /* rstring/rbinary: compiled once by the parser */
-	int has_re;
+	struct rx *re;            /* rstring/rbinary: compiled once by the parser (core/regex.h) */
 };
 
 struct tcr_list {

@@ -10,58 +10,129 @@
 #include <unistd.h>
 
 #include "core/addr.h"
+#include "core/atomic.h"
 #include "event/sock.h"
 
-int agent_apply(struct server *srv, const char *reply)
-{
-	unsigned before = srv->flags;
-	int weight = srv->eweight, maxconn = srv->maxconn;
-	char word[64];
-	const char *p = reply;
+#define AGENT_MAXCONN_MAX 10000000 /* as the configuration's server maxconn */
 
-	while (*p) {
-		size_t n = 0;
-		while (*p && (isspace((unsigned char)*p) || *p == ','))
-			p++;
-		if (*p == '#')
-			break; /* the rest is a comment ("down#disk full") */
-		while (*p && !isspace((unsigned char)*p) && *p != ',' && *p != '#' && n < sizeof(word) - 1)
-			word[n++] = (char)tolower((unsigned char)*p++);
-		word[n] = 0;
-		if (!n)
-			continue;
-		if (!strcmp(word, "up")) {
+/* "N%": a weight relative to the configured one, as HAProxy's
+ * server_parse_weight_change_request: at most 25600% (what a larger number
+ * becomes, LONG_MAX from strtol included), at most 256. Returns NULL with *w
+ * set, or HAProxy's complaint. */
+static const char *parse_pct(const struct server *srv, const char *word, int *w)
+{
+	char *end;
+	long v = strtol(word, &end, 10); /* word starts with a digit */
+
+	if (end[0] != '%' || end[1])
+		return "Trailing garbage in weight string";
+	if (v < 0)
+		return "Relative weight must be positive.";
+	if (v > 25600)
+		v = 25600;
+	*w = (int)((long)srv->uweight * v / 100);
+	if (*w > 256)
+		*w = 256;
+	if (v > 0 && !*w && srv->uweight)
+		*w = 1; /* ferry: a non-zero percentage keeps the server in rotation */
+	return NULL;
+}
+
+/* "maxconn:N", N already past the colon. HAProxy's complaints for what it
+ * cannot read; a number beyond what the configuration accepts is refused
+ * here (HAProxy stores it truncated to an int). Returns NULL with *m set. */
+static const char *parse_maxconn(const char *num, int *m, char *why, size_t wlen)
+{
+	char *end;
+	long v;
+
+	if (!*num)
+		return "Require <maxconn>.";
+	errno = 0;
+	v = strtol(num, &end, 10);
+	if (end == num)
+		return "maxconn string empty or preceded by garbage";
+	if (*end)
+		return "Trailing garbage in maxconn string";
+	if (errno == ERANGE || v < 0 || v > AGENT_MAXCONN_MAX) {
+		snprintf(why, wlen, "maxconn %s out of range (0-%d)", num, AGENT_MAXCONN_MAX);
+		return why;
+	}
+	*m = (int)v;
+	return NULL;
+}
+
+static void note(char *warn, size_t wlen, const char *kind, const char *msg)
+{
+	if (warn && wlen && !warn[0])
+		snprintf(warn, wlen, "%s : %s", kind, msg);
+}
+
+int agent_apply(struct server *srv, const char *reply, char *warn, size_t wlen)
+{
+	const unsigned old_flags = srv->flags;
+	const int old_weight = srv->eweight, old_maxconn = srv->maxconn;
+	int weight = old_weight, maxconn = old_maxconn, res = 0;
+	const char *pct = NULL, *mc = NULL, *admin = NULL;
+	char buf[512], why[96], *save = NULL;
+
+	if (warn && wlen)
+		warn[0] = 0;
+	snprintf(buf, sizeof(buf), "%s", reply);
+	buf[strcspn(buf, "#")] = 0; /* a comment follows: "down#disk full" */
+	/* Words are separated by spaces, tabs or commas. As in HAProxy, the last
+	 * word of a kind wins and the admin word applies after the weight
+	 * ("50% drain" drains). */
+	for (char *word = strtok_r(buf, " \t,", &save); word; word = strtok_r(NULL, " \t,", &save)) {
+		if (!strcasecmp(word, "up"))
 			srv->flags &= ~SRV_F_AGENT_DOWN;
-		} else if (!strcmp(word, "down") || !strcmp(word, "fail") || !strcmp(word, "failed") ||
-			   !strcmp(word, "stopped")) {
+		else if (!strcasecmp(word, "down") || !strcasecmp(word, "fail") ||
+			 !strcasecmp(word, "failed") || !strcasecmp(word, "stopped"))
 			srv->flags |= SRV_F_AGENT_DOWN;
-		} else if (!strcmp(word, "maint")) {
-			srv->flags |= SRV_F_AGENT_MAINT;
-		} else if (!strcmp(word, "ready")) {
-			srv->flags &= ~SRV_F_AGENT_MAINT;
-			if (!weight)
-				weight = srv->uweight;
-		} else if (!strcmp(word, "drain")) {
-			weight = 0;
-		} else if (word[n - 1] == '%') {
-			long pct = strtol(word, NULL, 10);
-			if (pct < 0)
-				pct = 0;
-			weight = (int)((long)srv->uweight * pct / 100);
-			if (weight > 256)
-				weight = 256;
-			if (pct > 0 && !weight)
-				weight = 1;
-		} else if (!strncmp(word, "maxconn:", 8)) {
-			maxconn = atoi(word + 8);
+		else if (!strcasecmp(word, "maint") || !strcasecmp(word, "ready") || !strcasecmp(word, "drain"))
+			admin = word;
+		else if (isdigit((unsigned char)word[0]) && strchr(word, '%'))
+			pct = word;
+		else if (!strncasecmp(word, "maxconn:", 8))
+			mc = word + 8;
+		else
+			note(warn, wlen, "agent reports an error", word);
+	}
+	if (pct) {
+		const char *e = parse_pct(srv, pct, &weight);
+		if (e)
+			note(warn, wlen, "agent warns", e);
+	}
+	if (mc) {
+		const char *e = parse_maxconn(mc, &maxconn, why, sizeof(why));
+		if (e)
+			note(warn, wlen, "agent warns", e);
+	}
+	if (admin && !strcasecmp(admin, "maint")) {
+		srv->flags |= SRV_F_AGENT_MAINT;
+	} else if (admin && !strcasecmp(admin, "drain")) {
+		if (weight)
+			res |= AGENT_R_DRAIN;
+		weight = 0;
+	} else if (admin) { /* ready */
+		srv->flags &= ~SRV_F_AGENT_MAINT;
+		if (!weight && !pct) {
+			weight = srv->uweight;
+			res |= weight ? AGENT_R_READY : 0;
 		}
 	}
-	srv->maxconn = maxconn < 0 ? 0 : maxconn;
-	if (weight != srv->eweight)
+	srv->maxconn = maxconn;
+	if (weight != old_weight)
 		server_set_weight(srv, weight);
-	else if (before != srv->flags)
+	else if (old_flags != srv->flags)
 		backend_update(srv->be);
-	return (before != srv->flags ? 1 : 0) | (weight != srv->eweight || maxconn != srv->maxconn ? 2 : 0);
+	if (old_flags != srv->flags)
+		res |= AGENT_R_STATE;
+	if (weight != old_weight || maxconn != old_maxconn)
+		res |= AGENT_R_CAPACITY;
+	if (!(res & AGENT_R_CAPACITY))
+		res &= ~(AGENT_R_DRAIN | AGENT_R_READY);
+	return res;
 }
 
 static void agent_io(struct loop *l, struct io *io, uint32_t ev);
@@ -69,6 +140,48 @@ static void agent_io(struct loop *l, struct io *io, uint32_t ev);
 static void schedule(struct agent *a)
 {
 	loop_timer_arm(a->env->loop, &a->timer, a->env->loop->now_ms + (uint64_t)a->inter);
+}
+
+/* Says what a reply changed, in HAProxy's words where HAProxy says
+ * something (2.6 logs nothing for a weight or maxconn change), and tells the
+ * runtime: an UP/DOWN through on_change, more or less room through
+ * on_capacity (queued sessions may fit now). */
+static void report(struct agent *a, int res, int was_usable, const char *warn)
+{
+	struct server *s = a->srv;
+	const struct backend *be = s->be;
+	int usable = srv_usable(s), act, bck;
+	char msg[700];
+
+	if (warn[0] && strcmp(warn, a->warned)) { /* once, not at every agent-inter */
+		snprintf(msg, sizeof(msg), "Agent check for server %s/%s: %s, ignored.", be->name, s->name, warn);
+		health_log(a->logs, LOG_WARNING, 4, msg);
+	}
+	snprintf(a->warned, sizeof(a->warned), "%s", warn);
+	backend_count_usable(be, &act, &bck);
+	if (res & AGENT_R_DRAIN) {
+		snprintf(msg, sizeof(msg), "Server %s/%s enters drain state. %d active and %d backup servers online. "
+			 "0 sessions requeued, %d total in queue.", be->name, s->name, act, bck,
+			 ATOMIC_LOAD(&s->q.len));
+		health_log(a->logs, LOG_NOTICE, 4, msg);
+		health_log_if_empty(a->logs, be);
+	} else if (res & AGENT_R_READY) {
+		snprintf(msg, sizeof(msg), "Server %s/%s is %s (leaving forced drain).", be->name, s->name,
+			 usable ? "UP" : "DOWN");
+		health_log(a->logs, LOG_NOTICE, 4, msg);
+	}
+	if ((res & AGENT_R_STATE) && was_usable != usable) {
+		snprintf(msg, sizeof(msg), "Server %s/%s is %s, reason: agent replied \"%s\". "
+			 "%d active and %d backup servers %s.", be->name, s->name, usable ? "UP" : "DOWN",
+			 a->buf, act, bck, usable ? "online" : "left");
+		health_log(a->logs, usable ? LOG_NOTICE : LOG_ALERT, 4, msg);
+		if (!usable)
+			health_log_if_empty(a->logs, be);
+		if (a->env->on_change)
+			a->env->on_change(s, usable, a->env->arg);
+	} else if ((res & AGENT_R_CAPACITY) && a->env->on_capacity) {
+		a->env->on_capacity(s, a->env->arg);
+	}
 }
 
 static void finish(struct agent *a, int got_reply)
@@ -79,31 +192,14 @@ static void finish(struct agent *a, int got_reply)
 	}
 	a->running = 0;
 	if (got_reply) {
-		unsigned was_usable = srv_usable(a->srv);
-		char msg[700];
+		int was_usable = srv_usable(a->srv), res;
+		char warn[sizeof(a->warned)];
 		a->buf[a->len] = 0;
 		a->buf[strcspn(a->buf, "\r\n")] = 0;
-		int changed;
 		backend_lock(a->srv->be);
-		changed = agent_apply(a->srv, a->buf);
+		res = agent_apply(a->srv, a->buf, warn, sizeof(warn));
 		backend_unlock(a->srv->be);
-		if (!changed) {
-			schedule(a);
-			return;
-		}
-		if (was_usable != (unsigned)srv_usable(a->srv)) {
-			int act, bck;
-			backend_count_usable(a->srv->be, &act, &bck);
-			snprintf(msg, sizeof(msg), "Server %s/%s is %s, reason: agent replied \"%s\". "
-				 "%d active and %d backup servers %s.", a->srv->be->name, a->srv->name,
-				 srv_usable(a->srv) ? "UP" : "DOWN", a->buf, act, bck,
-				 srv_usable(a->srv) ? "online" : "left");
-			health_log(a->logs, srv_usable(a->srv) ? LOG_NOTICE : LOG_ALERT, 4, msg);
-			if (!srv_usable(a->srv))
-				health_log_if_empty(a->logs, a->srv->be);
-		}
-		if (a->env->on_change)
-			a->env->on_change(a->srv, srv_usable(a->srv), a->env->arg);
+		report(a, res, was_usable, warn);
 	}
 	schedule(a);
 }

@@ -19,15 +19,24 @@ struct agent {
 	char buf[512];
 	size_t len;
 	int running;
+	char warned[160];    /* the last complaint logged, so it is said once */
 };
 
 void agent_start(struct agent *a, struct server *srv, const struct cfg_server *cs,
 		 const struct check_env *env, const struct log_targets *own,
 		 const struct log_targets *global, uint64_t first_delay);
 void agent_stop(struct agent *a);
-/* Applies one agent reply to srv (pure apart from logging through the
- * caller). Returns a bit mask: 1 = availability changed, 2 = weight or
- * maxconn changed. */
-int agent_apply(struct server *srv, const char *reply);
+/* What agent_apply changed. */
+#define AGENT_R_STATE 0x1    /* availability: up/down/maint */
+#define AGENT_R_CAPACITY 0x2 /* the effective weight or maxconn */
+#define AGENT_R_DRAIN 0x4    /* "drain" took the weight to 0 */
+#define AGENT_R_READY 0x8    /* "ready" gave a drained server its weight back */
+
+/* Applies one agent reply (one line, from the network: any bytes) to srv;
+ * pure apart from backend_update. Words it cannot use are ignored; the
+ * first complaint, in HAProxy's words ("agent warns : Trailing garbage in
+ * maxconn string"), goes to warn ("" when none; warn may be NULL). Returns
+ * AGENT_R_* bits. The caller holds the backend lock. */
+int agent_apply(struct server *srv, const char *reply, char *warn, size_t wlen);
 
 #endif

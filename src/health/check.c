@@ -57,37 +57,60 @@ void health_log_if_empty(const struct log_targets *const logs[2], const struct b
 	health_log(logs, LOG_EMERG, 1, msg);
 }
 
-static int info_part(const struct check *c, char *buf, size_t len)
+/* HAProxy's ", reason: Layer7 wrong status, code: 554, info: \"go away\"":
+ * a code for the statuses that carry layer 5-7 data, and the info with
+ * non-printable bytes, '<', '>' and '"' written as <XX> (chunk_asciiencode). */
+static void reason_part(const struct check *c, char *buf, size_t len)
 {
-	return c->info[0] ? snprintf(buf, len, ", info: \"%s\"", c->info) : (buf[0] = 0, 0);
+	int code = !strcmp(c->status, "L7OK") || !strcmp(c->status, "L7OKC") || !strcmp(c->status, "L7STS");
+	size_t n = (size_t)snprintf(buf, len, ", reason: %s", check_status_reason(c->status));
+
+	if (code && n < len)
+		n += (size_t)snprintf(buf + n, len - n, ", code: %d", c->code);
+	if (c->info[0] && n < len) {
+		n += (size_t)snprintf(buf + n, len - n, ", info: \"");
+		for (const unsigned char *p = (const unsigned char *)c->info; *p && n < len; p++) {
+			if (*p < 0x20 || *p > 0x7e || *p == '<' || *p == '>' || *p == '"')
+				n += (size_t)snprintf(buf + n, len - n, "<%02X>", *p);
+			else
+				buf[n++] = (char)*p;
+		}
+		if (n < len)
+			n += (size_t)snprintf(buf + n, len - n, "\"");
+	}
+	if (n < len)
+		snprintf(buf + n, len - n, ", check duration: %dms", c->duration);
+	else if (len)
+		buf[len - 1] = 0;
 }
 
 void check_describe_change(const struct check *c, int up, char *buf, size_t len)
 {
 	const struct backend *be = c->srv->be;
-	char info[300];
+	char reason[600] = "";
 	int act, bck;
 
 	backend_count_usable(be, &act, &bck);
-	info_part(c, info, sizeof(info));
+	/* with log-health-checks the reason was on the check's own line */
+	if (!(c->pxcfg->options & PXO_LOGHCHK))
+		reason_part(c, reason, sizeof(reason));
 	if (up)
 		snprintf(buf, len,
-			 "Server %s/%s is UP, reason: %s%s, check duration: %dms. "
+			 "Server %s/%s is UP%s. "
 			 "%d active and %d backup servers online. %d sessions requeued, %d total in queue.",
-			 be->name, c->srv->name, check_status_reason(c->status), info, c->duration,
-			 act, bck, 0, ATOMIC_LOAD(&c->srv->q.len));
+			 be->name, c->srv->name, reason, act, bck, 0, ATOMIC_LOAD(&c->srv->q.len));
 	else
 		snprintf(buf, len,
-			 "Server %s/%s is DOWN, reason: %s%s, check duration: %dms. "
+			 "Server %s/%s is DOWN%s. "
 			 "%d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
-			 be->name, c->srv->name, check_status_reason(c->status), info, c->duration,
-			 act, bck, ATOMIC_LOAD(&c->srv->cur_conns), 0, ATOMIC_LOAD(&c->srv->q.len));
+			 be->name, c->srv->name, reason, act, bck, ATOMIC_LOAD(&c->srv->cur_sess), 0,
+			 ATOMIC_LOAD(&c->srv->q.len));
 }
 
 /* option log-health-checks: one line whenever the result or the counter moves. */
 static void log_health(const struct check *c, int ok, int old_health)
 {
-	char msg[600], info[300];
+	char msg[900], reason[600];
 	const struct check_fsm *f = &c->fsm;
 	int up = check_fsm_up(f);
 
@@ -95,12 +118,11 @@ static void log_health(const struct check *c, int ok, int old_health)
 		return;
 	if (ok == c->last_ok && f->health == old_health)
 		return;
-	info_part(c, info, sizeof(info));
-	snprintf(msg, sizeof(msg),
-		 "Health check for server %s/%s %s, reason: %s%s, check duration: %dms, status: %d/%d %s.",
-		 c->srv->be->name, c->srv->name, ok ? "succeeded" : "failed",
-		 check_status_reason(c->status), info, c->duration,
-		 up ? f->health - f->rise + 1 : f->health, up ? f->fall : f->rise, up ? "UP" : "DOWN");
+	reason_part(c, reason, sizeof(reason));
+	snprintf(msg, sizeof(msg), "Health check for server %s/%s %s%s, status: %d/%d %s.",
+		 c->srv->be->name, c->srv->name, ok ? "succeeded" : "failed", reason,
+		 up ? f->health - f->rise + 1 : f->health, up ? f->fall : f->rise,
+		 up ? (c->srv->uweight ? "UP" : "DRAIN") : "DOWN");
 	health_log(c->logs, LOG_NOTICE, -1, msg);
 }
 
@@ -113,7 +135,7 @@ static void schedule(struct check *c)
 
 static void announce(struct check *c, int up)
 {
-	char msg[700];
+	char msg[900];
 
 	backend_lock(c->srv->be);
 	server_set_up(c->srv, up, c->env->loop->now_ms);
@@ -168,6 +190,7 @@ static void run(struct check *c)
 {
 	c->started = c->env->loop->now_ms;
 	c->running = 1;
+	c->code = 0;
 	if (c->type == CHK_PGSQL)
 		pgcheck_run(c);
 	else

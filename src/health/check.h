@@ -22,6 +22,9 @@ struct check_env {
 	int spread_pct;                       /* spread-checks */
 	/* Called after a server went UP (up = 1) or DOWN (up = 0). */
 	void (*on_change)(struct server *srv, int up, void *arg);
+	/* Called after a server's weight or maxconn changed without an UP or
+	 * DOWN (agent-check): queued sessions may fit now. May be NULL. */
+	void (*on_capacity)(struct server *srv, void *arg);
 	/* Called when a server's role changed (PostgreSQL checks): its sessions
 	 * are to be closed after the backend's role-change-grace. */
 	void (*on_role_change)(struct server *srv, void *arg);
@@ -46,14 +49,16 @@ struct check {
 	enum check_type type;
 	const struct tcr_list *rules;
 	int step;                             /* index of the running rule */
-	int expect_seen;
+	int implicit;                         /* connecting without a connect rule */
 	int in_connect;
+	int must_read;                        /* an expect waits for a read first */
 	char *rbuf;                           /* received data, NUL-terminated */
 	size_t rlen;
 	/* PostgreSQL (pgcheck.c) */
 	struct pgstate *pg;
 	/* last result */
 	const char *status;                   /* L4OK, L4CON, L7RSP, ... */
+	int code;                             /* logged with L7OK/L7OKC/L7STS: SMTP reply, MySQL error, ... */
 	char info[256];                       /* readable reason */
 	int duration;                         /* ms */
 	int last_ok;
@@ -81,9 +86,20 @@ const char *check_status_reason(const char *status);
 void check_describe_change(const struct check *c, int up, char *buf, size_t len);
 
 /* check_tcp.c: TCP connect and tcp-check rules. */
+enum check_eval { EVAL_OK, EVAL_FAIL, EVAL_WAIT };
 void tcpcheck_run(struct check *c);
 void tcpcheck_timeout(struct check *c);
 void tcpcheck_abort(struct check *c);
+
+/* check_proto.c: what the option xxx-check rulesets read in replies.
+ * proto_expect runs a TCRM_CUSTOM expect over c->rbuf: on EVAL_FAIL it sets
+ * *status, c->code and info; on EVAL_OK info may hold the result's text
+ * ("8.0.19", "Success"). proto_reply_info writes the reply text HAProxy
+ * logs for TCR_F_INFO_LINE, TCR_F_SMTP (and sets c->code) or
+ * TCR_F_PG_ERROR; returns snprintf's count. */
+enum check_eval proto_expect(struct check *c, const struct tcr *r, int last_read, const char **status,
+			     char *info, size_t ilen);
+int proto_reply_info(struct check *c, const struct tcr *r, char *info, size_t ilen);
 
 /* pgcheck.c: role-aware PostgreSQL check through libpq. */
 void pgcheck_run(struct check *c);

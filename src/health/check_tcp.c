@@ -1,25 +1,29 @@
 /* The tcp-check engine: runs a backend's rules (connect, send, expect) in
- * order on the event loop. A plain "check" is the empty rule list: one
- * implicit connect. Matching follows HAProxy: "string" and "rstring" look at
- * the data up to its first NUL, "binary" at the raw bytes, "rbinary" applies
- * the regex to the data's uppercase hex; a mismatch waits for more data
- * unless min-recv is set or the peer is done. */
+ * order on the event loop, as HAProxy's tcpcheck_main does. A plain "check"
+ * is the empty rule list: one implicit connect. Matching follows HAProxy:
+ * "string" and "binary" search the raw bytes, "rstring" applies the regex to
+ * them (NULs included), "rbinary" to their uppercase hex; a mismatch waits
+ * for more data unless min-recv is set or the peer is done. Results carry
+ * HAProxy's texts ("TCPCHK did not match content 'OK' at step 3",
+ * "Connection refused at step 1 of tcp-check (connect port 1)"); the
+ * option xxx-check rulesets (TCR_F_PROTO) have none of the generic ones,
+ * only what their protocol says (check_proto.c). */
 #include "health/check.h"
 
 #include <errno.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/addr.h"
+#include "core/regex.h"
 #include "event/sock.h"
 
 #define CHECK_BUFSIZE 16384 /* HAProxy's tune.bufsize: the most an expect sees */
-
-enum eval { EVAL_OK, EVAL_FAIL, EVAL_WAIT };
+#define CHECK_DESC_LEN 128  /* HAProxy's HCHK_DESC_LEN: a result's info is cut to 127 bytes */
 
 static void advance(struct check *c);
 
@@ -35,6 +39,41 @@ static void close_conn(struct check *c, int linger)
 static const struct tcr *rule(const struct check *c)
 {
 	return c->step < c->rules->n ? &c->rules->v[c->step] : NULL;
+}
+
+/* Rules written by "option xxx-check" rather than as tcp-check rules. */
+static int proto_ruleset(const struct check *c)
+{
+	return c->rules->n && (c->rules->v[0].flags & TCR_F_PROTO);
+}
+
+/* Whether failures name the step: only for tcp-check rules of one's own,
+ * not for a plain "check" or an option xxx-check (HAProxy's TCPCHK_RULES_TCP_CHK). */
+static int tcp_ruleset(const struct check *c)
+{
+	return c->type == CHK_TCPCHECK && !proto_ruleset(c);
+}
+
+/* The comment HAProxy attaches to rule i: its own, or that of the "tcp-check
+ * comment" lines before it, which carry to the next connect, or to the next
+ * run of sends or of expects. */
+static const char *comment_of(const struct check *c, int i)
+{
+	const char *carried = NULL, *mine = NULL;
+	enum tcr_kind prev = TCR_COMMENT;
+
+	for (int k = 0; k <= i && k < c->rules->n; k++) {
+		const struct tcr *r = &c->rules->v[k];
+		if (r->kind != prev && prev != TCR_COMMENT)
+			carried = NULL;
+		prev = r->kind;
+		mine = r->comment ? r->comment : carried;
+		if (r->kind == TCR_COMMENT)
+			carried = r->comment;
+		else if (r->kind == TCR_CONNECT)
+			carried = NULL;
+	}
+	return mine;
 }
 
 /* PROXY protocol v1 header describing the check's own connection, as
@@ -67,8 +106,78 @@ static int linger_of(const struct check *c)
 
 static void finish(struct check *c, int ok, const char *status, const char *info)
 {
+	char desc[CHECK_DESC_LEN];
+
+	snprintf(desc, sizeof(desc), "%s", info);
 	close_conn(c, linger_of(c));
-	check_done(c, ok, status, info);
+	check_done(c, ok, status, desc);
+}
+
+static void hexify(const char *in, size_t n, char *out)
+{
+	static const char h[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = h[(unsigned char)in[i] >> 4];
+		out[2 * i + 1] = h[(unsigned char)in[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+/* HAProxy's "(expect string 'OK')" for the step a connection error or a
+ * timeout happened at. */
+static int describe_rule(const struct tcr *r, char *out, size_t len)
+{
+	char hex[2 * 64 + 1];
+
+	switch (r->kind) {
+	case TCR_CONNECT:
+		return r->port ? snprintf(out, len, " (connect port %d)", r->port) : snprintf(out, len, " (connect)");
+	case TCR_SEND:
+		return snprintf(out, len, " (send)");
+	case TCR_EXPECT:
+		break;
+	default:
+		return 0;
+	}
+	switch (r->match) {
+	case TCRM_STRING:
+		return snprintf(out, len, " (expect string '%.*s')", (int)r->len, (const char *)r->data);
+	case TCRM_BINARY:
+		hexify((const char *)r->data, r->len < 64 ? r->len : 64, hex);
+		return snprintf(out, len, " (expect binary '%s')", hex);
+	case TCRM_RSTRING:
+		return snprintf(out, len, " (expect regex)");
+	case TCRM_RBINARY:
+		return snprintf(out, len, " (expect binary regex)");
+	case TCRM_CUSTOM:
+		return snprintf(out, len, " (expect custom function)");
+	}
+	return 0;
+}
+
+/* A failure of the connection itself (refused, timed out, reset), as
+ * HAProxy's chk_report_conn_err words it: the system's text, and for
+ * tcp-check rules the step ("Connection refused at step 2 of tcp-check
+ * (connect port 1)"); a timeout has no system text. */
+static void conn_fail(struct check *c, const char *status, int err)
+{
+	char info[512];
+	int n = err ? snprintf(info, sizeof(info), "%s", strerror(err)) : (info[0] = 0, 0);
+
+	if (tcp_ruleset(c)) {
+		const struct tcr *r = c->implicit ? NULL : rule(c);
+		const char *cm = r ? comment_of(c, c->step) : NULL;
+		if (!r) {
+			snprintf(info + n, sizeof(info) - (size_t)n, " at initial connection step of tcp-check");
+		} else {
+			n += snprintf(info + n, sizeof(info) - (size_t)n, " at step %d of tcp-check", c->step + 1);
+			n += describe_rule(r, info + n, sizeof(info) - (size_t)n);
+			if (cm)
+				snprintf(info + n, sizeof(info) - (size_t)n, " comment: '%s'", cm);
+		}
+	}
+	finish(c, 0, status, info);
 }
 
 static int64_t read_timeout(const struct check *c)
@@ -90,6 +199,7 @@ static void do_connect(struct check *c, const struct tcr *r)
 
 	close_conn(c, 1);
 	c->rlen = 0;
+	c->implicit = r == NULL;
 	if (r && r->has_addr) {
 		int port = addr_port((struct sockaddr *)&ss);
 		memcpy(&ss, &r->addr.ss, sizeof(ss));
@@ -99,7 +209,7 @@ static void do_connect(struct check *c, const struct tcr *r)
 		addr_set_port((struct sockaddr *)&ss, r->port);
 	fd = sock_connect((struct sockaddr *)&ss, addr_len((struct sockaddr *)&ss));
 	if (fd < 0) {
-		finish(c, 0, "L4CON", strerror(-fd));
+		conn_fail(c, "L4CON", -fd);
 		return;
 	}
 	io_init(&c->io, fd, tcpcheck_io);
@@ -108,139 +218,141 @@ static void do_connect(struct check *c, const struct tcr *r)
 	loop_timer_arm(c->env->loop, &c->timer, c->env->loop->now_ms + (uint64_t)to);
 }
 
-static void hexify(const char *in, size_t n, char *out)
-{
-	static const char h[] = "0123456789ABCDEF";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = h[(unsigned char)in[i] >> 4];
-		out[2 * i + 1] = h[(unsigned char)in[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
 static int matches(const struct check *c, const struct tcr *r)
 {
 	switch (r->match) {
 	case TCRM_STRING:
-		return memmem(c->rbuf, strnlen(c->rbuf, c->rlen), r->data, r->len) != NULL;
 	case TCRM_BINARY:
 		return memmem(c->rbuf, c->rlen, r->data, r->len) != NULL;
 	case TCRM_RSTRING:
-		return regexec(&r->re, c->rbuf, 0, NULL, 0) == 0; /* stops at the first NUL */
+		return rx_match(r->re, c->rbuf, c->rlen);
 	case TCRM_RBINARY: {
 		char *hex = malloc(2 * c->rlen + 1);
 		int m;
 		if (!hex)
 			return 0;
 		hexify(c->rbuf, c->rlen, hex);
-		m = regexec(&r->re, hex, 0, NULL, 0) == 0;
+		m = rx_match(r->re, hex, 2 * c->rlen);
 		free(hex);
 		return m;
 	}
+	case TCRM_CUSTOM:
+		return 0;
 	}
 	return 0;
 }
 
-static uint32_t be32(const unsigned char *p)
+/* HAProxy's info for a failed expect: on-error, or what the protocol's
+ * reply says, or (tcp-check rules only) which pattern did not match; then
+ * the rule's comment. */
+static void expect_fail_info(struct check *c, const struct tcr *r, int match, char *info, size_t ilen)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	static const char *const what[] = { [TCRM_RSTRING] = "(regex)", [TCRM_BINARY] = "(binary)",
+					    [TCRM_RBINARY] = "(binary regex)", [TCRM_CUSTOM] = "(custom function)" };
+	const char *cm = comment_of(c, c->step);
+	int n;
+
+	if (r->on_error)
+		n = snprintf(info, ilen, "%s", r->on_error);
+	else if (r->flags & (TCR_F_INFO_LINE | TCR_F_SMTP | TCR_F_PG_ERROR))
+		n = proto_reply_info(c, r, info, ilen);
+	else if (!tcp_ruleset(c))
+		n = (info[0] = 0, 0);
+	else if (r->match == TCRM_STRING)
+		n = snprintf(info, ilen, "TCPCHK %s content '%.*s' at step %d",
+			     match ? "matched unwanted" : "did not match", (int)r->len, (const char *)r->data,
+			     c->step + 1);
+	else
+		n = snprintf(info, ilen, "TCPCHK %s content %s at step %d",
+			     match ? "matched unwanted" : "did not match", what[r->match], c->step + 1);
+	if (cm && n >= 0 && (size_t)n < ilen)
+		snprintf(info + n, ilen - (size_t)n, " comment: %s", cm);
 }
 
-/* "FATAL: password authentication failed for user ..." from an ErrorResponse. */
-static void pg_error_text(const struct check *c, char *out, size_t len)
+/* HAProxy's tcpcheck_eval_expect over what was received since the last
+ * send. On EVAL_FAIL, *status, c->code and info say why; on EVAL_OK a
+ * protocol's parser may leave an info for the result ("8.0.19"). */
+static enum check_eval eval_expect(struct check *c, const struct tcr *r, int last_read, const char **status,
+				   char *info, size_t ilen)
 {
-	const unsigned char *b = (const unsigned char *)c->rbuf;
-	const char *sev = "ERROR", *msg = "(no message)";
-	size_t end = c->rlen >= 5 ? 1 + be32(b + 1) : 0;
+	int match;
 
-	if (end > c->rlen)
-		end = c->rlen;
-	for (size_t i = 5; i < end && b[i];) {
-		char type = (char)b[i++];
-		const char *val = (const char *)b + i;
-		size_t l = strnlen(val, end - i);
-		if (type == 'S')
-			sev = val;
-		else if (type == 'M')
-			msg = val;
-		i += l + 1;
+	info[0] = 0;
+	c->code = 0;
+	last_read |= c->rlen >= CHECK_BUFSIZE;
+	if (!last_read) {
+		if ((r->match == TCRM_STRING || r->match == TCRM_BINARY) && c->rlen < r->len)
+			return EVAL_WAIT;
+		if (r->min_recv > 0 && c->rlen < (size_t)r->min_recv)
+			return EVAL_WAIT;
 	}
-	snprintf(out, len, "%s: %s", sev, msg);
+	if (r->match == TCRM_CUSTOM && c->rlen)
+		return proto_expect(c, r, last_read, status, info, ilen);
+	match = matches(c, r);
+	if (!match && !last_read && r->min_recv == -1)
+		return EVAL_WAIT;
+	if (match ^ r->negate)
+		return EVAL_OK;
+	*status = r->err_status ? r->err_status : "L7RSP";
+	expect_fail_info(c, r, match, info, ilen);
+	return EVAL_FAIL;
 }
 
-/* "MySQL error 1045: Access denied ..." from an ERR packet. */
-static void mysql_error_text(const struct check *c, char *out, size_t len)
+/* The last rule ran: HAProxy's result for the rule that ran last. */
+static void succeed(struct check *c)
 {
-	const unsigned char *b = (const unsigned char *)c->rbuf;
-	size_t plen, off = 7;
+	const struct tcr *r = NULL;
+	char info[CHECK_DESC_LEN];
 
-	if (c->rlen < 7 || b[4] != 0xff) {
-		out[0] = 0;
+	for (int i = c->rules->n - 1; i >= 0 && !r; i--)
+		if (c->rules->v[i].kind != TCR_COMMENT)
+			r = &c->rules->v[i];
+	if (!r) { /* only the implicit connect: a plain L4 check */
+		finish(c, 1, "L4OK", "");
 		return;
 	}
-	plen = (size_t)b[0] | (size_t)b[1] << 8 | (size_t)b[2] << 16;
-	if (c->rlen > 7 && b[7] == '#')
-		off += 6;
-	if (4 + plen > c->rlen)
-		plen = c->rlen - 4;
-	snprintf(out, len, "MySQL error %u: %.*s", (unsigned)(b[5] | b[6] << 8),
-		 (int)(4 + plen > off ? 4 + plen - off : 0), (const char *)b + off);
-}
-
-static int want_more_for_error(const struct check *c, const struct tcr *r, int last_read)
-{
-	/* an ErrorResponse is only worth reporting whole */
-	return (r->flags & TCR_F_PG_ERROR) && !last_read && c->rlen >= 5 &&
-	       c->rbuf[0] == 'E' && c->rlen < 1 + (size_t)be32((const unsigned char *)c->rbuf + 1) &&
-	       c->rlen < CHECK_BUFSIZE;
-}
-
-static enum eval eval_expect(struct check *c, const struct tcr *r, int last_read, char *info, size_t ilen)
-{
-	int m;
-
-	if (r->min_recv > 0 && c->rlen < (size_t)r->min_recv)
-		goto wait_or_fail;
-	m = matches(c, r);
-	if (!m && !last_read && r->min_recv == -1 && c->rlen < CHECK_BUFSIZE)
-		return EVAL_WAIT;
-	if (m ^ r->negate)
-		return EVAL_OK;
-	if (want_more_for_error(c, r, last_read))
-		return EVAL_WAIT;
-	if ((r->flags & TCR_F_PG_ERROR) && c->rlen && c->rbuf[0] == 'E')
-		pg_error_text(c, info, ilen);
-	else if ((r->flags & TCR_F_MYSQL_ERROR) && c->rlen > 4 && (unsigned char)c->rbuf[4] == 0xff)
-		mysql_error_text(c, info, ilen);
-	else if (r->on_error)
-		snprintf(info, ilen, "%s", r->on_error);
-	else if (!c->rlen)
-		snprintf(info, ilen, "TCPCHK got an empty response at step %d", c->step + 1);
+	if (r->kind == TCR_CONNECT) {
+		finish(c, 1, "L4OK", "(tcp-check)");
+		return;
+	}
+	if (r->kind == TCR_SEND) {
+		finish(c, 1, "L7OK", "(tcp-check)");
+		return;
+	}
+	if (r->on_success)
+		snprintf(info, sizeof(info), "%s", r->on_success);
+	else if (r->flags & TCR_F_SMTP)
+		proto_reply_info(c, r, info, sizeof(info));
 	else
-		snprintf(info, ilen, "TCPCHK %s content '%.*s' at step %d",
-			 r->negate ? "matched unwanted" : "did not match",
-			 r->match == TCRM_BINARY ? 0 : (int)r->len, (const char *)r->data, c->step + 1);
-	return EVAL_FAIL;
-wait_or_fail:
-	if (!last_read)
-		return EVAL_WAIT;
-	snprintf(info, ilen, "%s", !c->rlen ? "TCPCHK got an empty response" : "TCPCHK got a short response");
-	return EVAL_FAIL;
+		snprintf(info, sizeof(info), "%s", tcp_ruleset(c) ? "(tcp-check)" : "");
+	finish(c, 1, r->ok_status ? r->ok_status : "L7OK", info);
+}
+
+static int last_rule(const struct check *c)
+{
+	for (int i = c->step + 1; i < c->rules->n; i++)
+		if (c->rules->v[i].kind != TCR_COMMENT)
+			return 0;
+	return 1;
 }
 
 static void run_expect(struct check *c, int last_read)
 {
 	const struct tcr *r = rule(c);
-	char info[256];
+	const char *status = NULL;
+	char info[CHECK_DESC_LEN];
 
-	switch (eval_expect(c, r, last_read, info, sizeof(info))) {
+	switch (eval_expect(c, r, last_read, &status, info, sizeof(info))) {
 	case EVAL_OK:
+		if (info[0] && last_rule(c)) { /* a protocol's own success text */
+			finish(c, 1, r->ok_status ? r->ok_status : "L7OK", info);
+			return;
+		}
 		c->step++;
 		advance(c);
 		return;
 	case EVAL_FAIL:
-		finish(c, 0, r->err_status ? r->err_status : "L7RSP", info);
+		finish(c, 0, status, info);
 		return;
 	case EVAL_WAIT:
 		loop_io_set(c->env->loop, &c->io, EPOLLIN);
@@ -251,11 +363,23 @@ static void run_expect(struct check *c, int last_read)
 static void do_send(struct check *c)
 {
 	const struct tcr *r = rule(c);
+	unsigned char tmp[256];
+	const void *data = r->data;
 
 	c->rlen = 0; /* as HAProxy: an expect after a send sees only the new reply */
 	c->rbuf[0] = 0;
+	c->must_read = 1;
+	if ((r->flags & TCR_F_HELLO_TIME) && r->len <= sizeof(tmp) && r->len >= 15) {
+		uint32_t now = (uint32_t)time(NULL);
+		memcpy(tmp, r->data, r->len);
+		tmp[11] = (unsigned char)(now >> 24);
+		tmp[12] = (unsigned char)(now >> 16);
+		tmp[13] = (unsigned char)(now >> 8);
+		tmp[14] = (unsigned char)now;
+		data = tmp;
+	}
 	for (;;) {
-		ssize_t n = send(c->io.fd, r->data, r->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = send(c->io.fd, data, r->len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n == (ssize_t)r->len)
 			break;
 		if (n >= 0 || errno == EAGAIN) {
@@ -265,7 +389,7 @@ static void do_send(struct check *c)
 		}
 		if (errno == EINTR)
 			continue;
-		finish(c, 0, "L4CON", strerror(errno));
+		conn_fail(c, "SOCKERR", errno);
 		return;
 	}
 	c->step++;
@@ -290,29 +414,23 @@ static void advance(struct check *c)
 			do_send(c);
 			return;
 		case TCR_EXPECT:
-			c->expect_seen = 1;
-			run_expect(c, 0);
+			if (c->must_read) /* as HAProxy: read before the first expect after a connect or send */
+				loop_io_set(c->env->loop, &c->io, EPOLLIN);
+			else
+				run_expect(c, 0);
 			return;
 		case TCR_COMMENT:
 			c->step++;
 			break;
 		}
 	}
-	{
-		const char *ok = "L4OK", *msg = "";
-		for (int i = c->rules->n - 1; i >= 0; i--)
-			if (c->rules->v[i].kind == TCR_EXPECT) {
-				ok = c->rules->v[i].ok_status ? c->rules->v[i].ok_status : "L7OK";
-				msg = c->rules->v[i].on_success ? c->rules->v[i].on_success : "";
-				break;
-			}
-		finish(c, 1, c->expect_seen ? ok : "L4OK", c->expect_seen ? msg : "");
-	}
+	succeed(c);
 }
 
 static void read_more(struct check *c)
 {
-	int last = 0;
+	int last = 0, err = 0;
+	size_t before = c->rlen;
 
 	for (;;) {
 		ssize_t n = recv(c->io.fd, c->rbuf + c->rlen, CHECK_BUFSIZE - c->rlen, MSG_DONTWAIT);
@@ -325,11 +443,30 @@ static void read_more(struct check *c)
 			}
 			continue;
 		}
-		if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			last = 1;
 		if (n == -1 && errno == EINTR)
 			continue;
+		if (n == 0 || errno != EAGAIN) {
+			last = 1;
+			err = n == 0 ? 0 : errno;
+		}
 		break;
+	}
+	if (c->must_read && c->rlen == before && !last)
+		return; /* woken for nothing */
+	c->must_read = 0;
+	if (!c->rlen && err) { /* reset with nothing to show: the connection failed */
+		conn_fail(c, "SOCKERR", err);
+		return;
+	}
+	if (!c->rlen && last) {
+		const struct tcr *r = rule(c);
+		const char *cm = comment_of(c, c->step);
+		char info[CHECK_DESC_LEN];
+		int n = snprintf(info, sizeof(info), "TCPCHK got an empty response at step %d", c->step + 1);
+		if (cm)
+			snprintf(info + n, sizeof(info) - (size_t)n, " comment: '%s'", cm);
+		finish(c, 0, r->err_status ? r->err_status : "L7RSP", info);
+		return;
 	}
 	run_expect(c, last);
 }
@@ -344,18 +481,21 @@ static void tcpcheck_io(struct loop *l, struct io *io, uint32_t ev)
 		int e = sock_error(io->fd);
 		c->in_connect = 0;
 		if (e) {
-			finish(c, 0, "L4CON", strerror(e));
+			conn_fail(c, "L4CON", e);
 			return;
 		}
+		c->must_read = 1;
 		loop_io_set(c->env->loop, &c->io, 0);
 		loop_timer_arm(c->env->loop, &c->timer, c->env->loop->now_ms + (uint64_t)read_timeout(c));
-		if (c->step < c->rules->n && c->rules->v[c->step].kind == TCR_CONNECT) {
-			if (c->rules->v[c->step].send_proxy && send_proxy_header(c)) {
+		if (c->implicit) {
+			c->implicit = 0;
+		} else {
+			if (rule(c)->send_proxy && send_proxy_header(c)) {
 				finish(c, 0, "L4CON", "could not send the PROXY header");
 				return;
 			}
 			c->step++;
-		} /* else it was the implicit connect */
+		}
 		advance(c);
 		return;
 	}
@@ -366,8 +506,9 @@ static void tcpcheck_io(struct loop *l, struct io *io, uint32_t ev)
 void tcpcheck_run(struct check *c)
 {
 	c->step = 0;
-	c->expect_seen = 0;
 	c->rlen = 0;
+	c->code = 0;
+	c->must_read = 0;
 	if (!c->rbuf) {
 		c->rbuf = malloc(CHECK_BUFSIZE + 1);
 		if (!c->rbuf) {
@@ -392,19 +533,10 @@ void tcpcheck_timeout(struct check *c)
 
 	if (c->in_connect) {
 		c->in_connect = 0;
-		finish(c, 0, "L4TOUT", "Connection timed out");
-	} else if (r && r->kind == TCR_EXPECT) {
-		char info[256];
-		enum eval e = eval_expect(c, r, 1, info, sizeof(info));
-		if (e == EVAL_OK) { /* e.g. a negated match that never came */
-			c->step++;
-			advance(c);
-			return;
-		}
-		finish(c, 0, r->tout_status ? r->tout_status : "L7TOUT",
-		       c->rlen ? info : "TCPCHK timeout while waiting for a response");
+		conn_fail(c, "L4TOUT", 0);
 	} else {
-		finish(c, 0, "L7TOUT", "TCPCHK timeout");
+		/* as HAProxy, no last look at what came: the check ran out of time */
+		conn_fail(c, r && r->kind == TCR_EXPECT && r->tout_status ? r->tout_status : "L7TOUT", 0);
 	}
 }
 

@@ -29,7 +29,10 @@ enum pg_phase { PGP_IDLE, PGP_CONNECTING, PGP_QUERY };
 
 struct pgstate {
 	PGconn *conn;
+	PGconn *watched;      /* the connection whose socket c->io registered */
 	enum pg_phase phase;
+	int reused;           /* this check runs on the connection kept from the last */
+	int retried;          /* this check has connected again once already */
 	int valid;            /* the last check got an answer */
 	int in_recovery;
 	int known_role;       /* 0 none yet, 1 primary, 2 replica: for role changes */
@@ -50,6 +53,7 @@ static void drop(struct check *c)
 	if (pg->conn)
 		PQfinish(pg->conn);
 	pg->conn = NULL;
+	pg->watched = NULL;
 	pg->phase = PGP_IDLE;
 }
 
@@ -64,13 +68,37 @@ static void fail(struct check *c, const char *status, const char *why)
 	check_done(c, 0, status, msg);
 }
 
+static void start_connect(struct check *c);
+
+/* A kept connection the server has closed (idle_session_timeout, a restart,
+ * a firewall's reset) says nothing about the server's health: connect again,
+ * once per check, before calling the check failed. */
+static void lost(struct check *c, const char *status, const char *why)
+{
+	struct pgstate *pg = c->pg;
+
+	if (!pg->reused || pg->retried) {
+		fail(c, status, why);
+		return;
+	}
+	pg->retried = 1;
+	drop(c);
+	start_connect(c);
+}
+
+/* Registers libpq's socket for events. The socket is known by the PGconn
+ * it belongs to, not by its number: while connecting, libpq may close its
+ * socket and open another (next address, SSL or GSS fallback) that gets the
+ * same number, and the old registration died with the old socket. So while
+ * connecting, and for a new PGconn, the socket is registered afresh. */
 static void watch(struct check *c, uint32_t events)
 {
-	int fd = PQsocket(c->pg->conn);
+	struct pgstate *pg = c->pg;
 
-	if (c->io.fd != fd) { /* libpq may switch sockets while connecting */
+	if (pg->phase == PGP_CONNECTING || pg->watched != pg->conn) {
 		loop_io_forget(c->env->loop, &c->io);
-		io_init(&c->io, fd, pg_io);
+		io_init(&c->io, PQsocket(pg->conn), pg_io);
+		pg->watched = pg->conn;
 	}
 	loop_io_set(c->env->loop, &c->io, events);
 }
@@ -191,12 +219,12 @@ static void verdict(struct check *c)
 		if (cfg->max_lag_bytes && lag > cfg->max_lag_bytes) {
 			human_bytes(lag, a, sizeof(a));
 			human_bytes(cfg->max_lag_bytes, b, sizeof(b));
-			snprintf(why, sizeof(why), "lag %s > max-lag %s", a, b);
+			snprintf(why, sizeof(why), "lag %s exceeds max-lag %s", a, b);
 			check_done(c, 0, "L7STS", why);
 			return;
 		}
 		if (cfg->max_lag_ms && age * 1000 > (double)cfg->max_lag_ms) {
-			snprintf(why, sizeof(why), "lag %.1fs > max-lag %.1fs", age, (double)cfg->max_lag_ms / 1000);
+			snprintf(why, sizeof(why), "lag %.1fs exceeds max-lag %.1fs", age, (double)cfg->max_lag_ms / 1000);
 			check_done(c, 0, "L7STS", why);
 			return;
 		}
@@ -228,7 +256,7 @@ static void read_result(struct check *c)
 	int got = 0;
 
 	if (!PQconsumeInput(pg->conn)) {
-		fail(c, "L7RSP", PQerrorMessage(pg->conn));
+		lost(c, "L7RSP", PQerrorMessage(pg->conn));
 		return;
 	}
 	if (PQisBusy(pg->conn)) {
@@ -246,11 +274,17 @@ static void read_result(struct check *c)
 			got = 1;
 		} else if (!got) {
 			char msg[256];
+			const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+			/* FATAL: the server ends the session (idle_session_timeout) */
+			int gone = (sev && !strcmp(sev, "FATAL")) || PQstatus(pg->conn) == CONNECTION_BAD;
 			snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
 			PQclear(r);
 			while ((r = PQgetResult(pg->conn)))
 				PQclear(r);
-			fail(c, "L7STS", msg);
+			if (gone)
+				lost(c, "L7STS", msg);
+			else
+				fail(c, "L7STS", msg);
 			return;
 		}
 		PQclear(r);
@@ -266,15 +300,45 @@ static void send_query(struct check *c)
 	struct pgstate *pg = c->pg;
 
 	if (!PQsendQuery(pg->conn, PG_QUERY)) {
-		fail(c, "L7RSP", PQerrorMessage(pg->conn));
+		lost(c, "L7RSP", PQerrorMessage(pg->conn));
 		return;
 	}
 	pg->phase = PGP_QUERY;
 	watch(c, PQflush(pg->conn) == 1 ? EPOLLIN | EPOLLOUT : EPOLLIN);
 }
 
+/* libpq's 'connection to server at "127.0.0.1", port 5432 failed:
+ * Connection refused' (older: 'could not connect to server: Connection
+ * refused'): the system's words after the last ": " of the first line, as
+ * HAProxy reports a failed connect. */
+static void l4_reason(const char *msg, char *out, size_t len)
+{
+	size_t n = strcspn(msg, "\n");
+	const char *p = msg, *q;
+
+	while ((q = memmem(p, n - (size_t)(p - msg), ": ", 2)))
+		p = q + 2;
+	snprintf(out, len, "%.*s", (int)(n - (size_t)(p - msg)), p);
+}
+
+/* A failed connection attempt: layer 4 while the TCP connection was not up
+ * (refused, unreachable), as HAProxy; layer 7 once PostgreSQL was talking. */
+static void connect_failed(struct check *c, int tcp_up)
+{
+	char why[256];
+
+	if (tcp_up) {
+		fail(c, "L7STS", PQerrorMessage(c->pg->conn));
+		return;
+	}
+	l4_reason(PQerrorMessage(c->pg->conn), why, sizeof(why));
+	fail(c, "L4CON", why);
+}
+
 static void poll_connect(struct check *c)
 {
+	int tcp_up = PQstatus(c->pg->conn) != CONNECTION_STARTED;
+
 	switch (PQconnectPoll(c->pg->conn)) {
 	case PGRES_POLLING_READING:
 		watch(c, EPOLLIN);
@@ -287,7 +351,7 @@ static void poll_connect(struct check *c)
 		send_query(c);
 		return;
 	default:
-		fail(c, "L7STS", PQerrorMessage(c->pg->conn));
+		connect_failed(c, tcp_up);
 		return;
 	}
 }
@@ -307,6 +371,15 @@ static void pg_io(struct loop *l, struct io *io, uint32_t ev)
 		loop_io_set(c->env->loop, &c->io, EPOLLIN);
 	if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
 		read_result(c);
+}
+
+/* A kept connection may receive the server's last words while idle
+ * ("terminating connection due to idle-session timeout"): libpq hands them
+ * to a notice receiver, whose default prints them on stderr. */
+static void ignore_notice(void *arg, const PGresult *res)
+{
+	(void)arg;
+	(void)res;
 }
 
 static void start_connect(struct check *c)
@@ -332,12 +405,18 @@ static void start_connect(struct check *c)
 	}
 	keys[n] = NULL;
 	vals[n] = NULL;
+	pg->reused = 0;
 	pg->conn = PQconnectStartParams(keys, vals, 0);
-	if (!pg->conn || PQstatus(pg->conn) == CONNECTION_BAD) {
-		fail(c, "L4CON", pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
+	if (!pg->conn) {
+		fail(c, "SOCKERR", "out of memory");
 		return;
 	}
+	PQsetNoticeReceiver(pg->conn, ignore_notice, NULL);
 	pg->phase = PGP_CONNECTING;
+	if (PQstatus(pg->conn) == CONNECTION_BAD) {
+		connect_failed(c, 0);
+		return;
+	}
 	poll_connect(c);
 }
 
@@ -353,9 +432,14 @@ void pgcheck_run(struct check *c)
 		}
 	}
 	loop_timer_arm(c->env->loop, &c->timer, c->env->loop->now_ms + (uint64_t)to);
-	if (c->pg->conn && PQstatus(c->pg->conn) == CONNECTION_OK)
-		send_query(c); /* the connection kept from the last check */
-	else {
+	c->pg->retried = 0;
+	/* The connection kept from the last check, unless the server has closed
+	 * it meanwhile: reading what came while idle finds that out. */
+	if (c->pg->conn && PQstatus(c->pg->conn) == CONNECTION_OK && PQconsumeInput(c->pg->conn) &&
+	    PQstatus(c->pg->conn) == CONNECTION_OK) {
+		c->pg->reused = 1;
+		send_query(c);
+	} else {
 		drop(c);
 		start_connect(c);
 	}
@@ -363,13 +447,14 @@ void pgcheck_run(struct check *c)
 
 void pgcheck_timeout(struct check *c)
 {
-	/* still waiting for the TCP connection: layer 4; connected but the
-	 * startup, authentication or query got no answer: layer 7 */
+	/* still waiting for the TCP connection: layer 4 (without a text, as
+	 * HAProxy's connect timeouts); connected but the startup,
+	 * authentication or query got no answer: layer 7 */
 	int l4 = c->pg && c->pg->phase == PGP_CONNECTING && c->pg->conn &&
 		 PQstatus(c->pg->conn) == CONNECTION_STARTED;
 
 	fail(c, l4 ? "L4TOUT" : "L7TOUT",
-	     l4 ? "Connection timed out" : "PostgreSQL did not answer in time");
+	     l4 ? "" : "PostgreSQL did not answer in time");
 }
 
 void pgcheck_release(struct check *c)

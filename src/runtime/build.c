@@ -105,6 +105,14 @@ static void on_server_change(struct server *srv, int up, void *arg)
 	backend_dequeue(&rt->ws[0], (struct pbackend *)srv->be);
 }
 
+/* An agent changed a server's weight or maxconn: queued sessions may fit. */
+static void on_server_capacity(struct server *srv, void *arg)
+{
+	struct runtime *rt = arg;
+
+	backend_dequeue(&rt->ws[0], (struct pbackend *)srv->be);
+}
+
 struct role_grace {
 	struct timer t;
 	struct server *srv;
@@ -226,6 +234,7 @@ static void start_checks(struct runtime *rt)
 	rt->cenv.loop = &rt->ws[0].loop;
 	rt->cenv.spread_pct = rt->cfg->g.spread_checks;
 	rt->cenv.on_change = on_server_change;
+	rt->cenv.on_capacity = on_server_capacity;
 	rt->cenv.on_role_change = on_role_change;
 	rt->cenv.arg = rt;
 	for (int b = 0; b < rt->nbe; b++) {

@@ -1,5 +1,6 @@
 """Health checks against real backends: DOWN and UP in HAProxy's time and words."""
 import collections
+import re
 import socket
 import time
 
@@ -105,7 +106,8 @@ def test_check_timeout_is_l4tout(ferry, backends):
     f = ferry(cfg(port, [("s1", b.port, "port %d" % full.getsockname()[1])],
                   extra="    timeout check 200ms"), wait_port=port)
     try:
-        assert f.wait_log(r"^Server be/s1 is DOWN, reason: Layer4 timeout, info: \"Connection timed out\"", timeout=3)
+        # HAProxy 2.6.12: "Server be/s1 is DOWN, reason: Layer4 timeout, check duration: 500ms. ..." (no info)
+        assert f.wait_log(r"^Server be/s1 is DOWN, reason: Layer4 timeout, check duration: \d+ms\. ", timeout=3)
     finally:
         for s in fillers:
             s.close()
@@ -120,3 +122,27 @@ def test_disabled_server_not_checked_and_not_used(ferry, backends):
     assert bs[0].accepted == 0  # no check, no traffic
     assert collections.Counter(ask_name(port) for _ in range(4)) == {"s2": 4}
     assert "s1 is" not in f.stdout()
+
+
+def test_log_health_checks_lines_as_haproxy(ferry):
+    """With option log-health-checks, HAProxy 2.6.12 gives the reason on the
+    check's own line and none on the state change:
+    Health check for server be/s1 failed, reason: Layer4 connection problem, info: "Connection refused", check duration: 0ms, status: 0/1 DOWN.
+    Server be/s1 is DOWN. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.
+    Health check for server be/s1 succeeded, reason: Layer4 check passed, check duration: 0ms, status: 1/1 UP.
+    Server be/s1 is UP. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."""
+    port, sport = free_port(), free_port()
+    f = ferry(cfg(port, [("s1", sport, "")], extra="    option log-health-checks").replace(
+        "rise %d fall %d" % (RISE, FALL), "rise 1 fall 1"), wait_port=port)
+    assert f.wait_log(r"^Server be/s1 is DOWN\. 0 active and 0 backup servers left\. 0 sessions active, "
+                      r"0 requeued, 0 remaining in queue\.$", timeout=2), f.stdout()
+    assert re.search(r'^Health check for server be/s1 failed, reason: Layer4 connection problem, '
+                     r'info: "Connection refused", check duration: \d+ms, status: 0/1 DOWN\.$', f.stdout(), re.M)
+    b = Backend("s1", port=sport).start()
+    try:
+        assert f.wait_log(r"^Server be/s1 is UP\. 1 active and 0 backup servers online\. 0 sessions requeued, "
+                          r"0 total in queue\.$", timeout=2), f.stdout()
+        assert re.search(r"^Health check for server be/s1 succeeded, reason: Layer4 check passed, "
+                         r"check duration: \d+ms, status: 1/1 UP\.$", f.stdout(), re.M)
+    finally:
+        b.stop()

@@ -74,9 +74,9 @@ def test_primary_port_reaches_only_the_primary_and_replica_port_only_replicas(fe
     rw, ro = free_port(), free_port()
     f = ferry(cfg(rw, ro, rs), wait_port=rw)
     assert settled(f, 3)  # pg2, pg3 out of pg_primary; pg1 out of pg_replicas
-    assert re.search(r"^Server pg_primary/pg2 is DOWN, reason: Layer7 wrong status, info: \"is in recovery\"",
+    assert re.search(r"^Server pg_primary/pg2 is DOWN, reason: Layer7 wrong status, code: 0, info: \"is in recovery\"",
                      f.stdout(), re.M)
-    assert re.search(r"^Server pg_replicas/pg1 is DOWN, reason: Layer7 wrong status, "
+    assert re.search(r"^Server pg_replicas/pg1 is DOWN, reason: Layer7 wrong status, code: 0, "
                      r"info: \"is not in recovery \(it is a primary\)\"", f.stdout(), re.M)
     for _ in range(8):
         assert psql(rw, "SELECT pg_is_in_recovery()") == "f"
@@ -96,7 +96,8 @@ def test_lagging_replica_leaves_and_returns(ferry, rs):
     try:
         # write well past max-lag 1MB through the primary port
         psql(rw, "INSERT INTO writes (port, payload) SELECT 0, repeat('x', 1000) FROM generate_series(1, 4000)")
-        m = f.wait_log(r"^Server pg_replicas/pg2 is DOWN, reason: Layer7 wrong status, info: \"lag (\d+)MB > max-lag 1MB\"",
+        m = f.wait_log(r"^Server pg_replicas/pg2 is DOWN, reason: Layer7 wrong status, code: 0, "
+                       r"info: \"lag (\d+)MB exceeds max-lag 1MB\"",
                        timeout=FALL * INTER + 3)
         assert m, f.stdout()
         # pg3 replays the same burst and may itself be out for a moment (a real
@@ -169,10 +170,11 @@ def test_auth_methods_and_wrong_password(ferry, rs, tmpdir_path):
              "    server pg1 127.0.0.1:%d check inter 300 rise 1 fall 1\n    option log-health-checks\n" % p)
     f = ferry(conf, wait_port=port, env={"PGPASSFILE": passfile})
     for be in ("plain", "md5", "scram", "passfile"):
-        assert f.wait_log(r"^Health check for server %s/pg1 succeeded, reason: Layer7 check passed, "
+        assert f.wait_log(r"^Health check for server %s/pg1 succeeded, reason: Layer7 check passed, code: 0, "
                           r"info: \"primary, timeline \d+\"" % be, timeout=3), f.stdout()
-    assert f.wait_log(r"^Server wrong/pg1 is DOWN, reason: Layer7 wrong status, info: \".*"
-                      r"password authentication failed for user \"mon_scram\"", timeout=3), f.stdout()
+    assert f.wait_log(r"^Health check for server wrong/pg1 failed, reason: Layer7 wrong status, code: 0, info: \".*"
+                      r"password authentication failed for user <22>mon_scram<22>", timeout=3), f.stdout()
+    assert f.wait_log(r"^Server wrong/pg1 is DOWN\. ", timeout=1)
     assert not re.search(r"^Server (plain|md5|scram|passfile)/pg1 is DOWN", f.stdout(), re.M)
 
 
@@ -199,8 +201,19 @@ def test_tls_sslmode(ferry, rs):
                  "    server pg1 127.0.0.1:%d check inter 300 rise 1 fall 1\n" % (be, mode, rs.ports[0]))
     f = ferry(conf, wait_port=port)
     assert f.wait_log(r"^Health check for server tls/pg1 succeeded", timeout=3), f.stdout()
-    assert f.wait_log(r"^Server plain/pg1 is DOWN, reason: Layer7 wrong status, info: \".*"
-                      r"pg_hba.conf rejects connection for host \"127.0.0.1\", user \"mon_tls\"", timeout=3), f.stdout()
+    assert f.wait_log(r"^Health check for server plain/pg1 failed, reason: Layer7 wrong status, code: 0, info: \".*"
+                      r"pg_hba.conf rejects connection for host <22>127.0.0.1<22>, user <22>mon_tls<22>", timeout=3), f.stdout()
+
+
+def pg_listen(check, servers):
+    """A listen section on a free port with the given pgsql-check options,
+    option log-health-checks and (name, port, check options) servers.
+    Returns (config, port)."""
+    port = free_port()
+    conf = "global\n    log stdout format raw local0\n" + DEFAULTS + "    log global\n"
+    conf += "listen be\n    bind 127.0.0.1:%d\n    option pgsql-check %s\n    option log-health-checks\n" % (port, check)
+    conf += "".join("    server %s 127.0.0.1:%d check %s\n" % s for s in servers)
+    return conf, port
 
 
 def test_a_hanging_server_does_not_block_other_checks(ferry, rs):
@@ -210,28 +223,54 @@ def test_a_hanging_server_does_not_block_other_checks(ferry, rs):
     from conftest import ScriptServer
     silent = ScriptServer([("recv",), ("recv",)])  # reads, never answers
     try:
-        port = free_port()
-        conf = "global\n    log stdout format raw local0\n" + DEFAULTS + "    log global\n" + """
-listen pg_any
-    bind 127.0.0.1:%d
-    option pgsql-check user postgres role any
-    option log-health-checks
-    server hang 127.0.0.1:%d check inter 300 rise 1 fall 1
-    server good 127.0.0.1:%d check inter 300 rise 1 fall 1
-""" % (port, silent.port, rs.ports[0])
+        conf, port = pg_listen("user postgres role any", [("hang", silent.port, "inter 300 rise 1 fall 1"),
+                                                          ("good", rs.ports[0], "inter 300 rise 1 fall 1")])
         commits = "SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'"
         f = ferry(conf, wait_port=port)
-        assert f.wait_log(r"^Server pg_any/hang is DOWN, reason: Layer7 timeout", timeout=3), f.stdout()
+        assert f.wait_log(r"^Health check for server be/hang failed, reason: Layer7 timeout", timeout=3), f.stdout()
+        assert f.wait_log(r"^Server be/hang is DOWN\. ", timeout=1), f.stdout()
         before = int(psql(rs.ports[0], commits))
         time.sleep(2.5)
         after = int(psql(rs.ports[0], commits))
         # while "hang" keeps timing out, "good" is checked every 300 ms: about
         # 8 check queries in 2.5 s (each one a committed transaction)
         assert after - before >= 5, (before, after)
-        assert "Server pg_any/good is DOWN" not in f.stdout()
+        assert "Server be/good is DOWN" not in f.stdout()
         assert psql(port, "SELECT current_setting('cluster_name')") == "pg1"
     finally:
         silent.stop()
+
+
+def test_check_reconnects_after_the_server_closed_its_idle_connection(ferry, rs):
+    """The check keeps its connection between checks. When PostgreSQL closes
+    it (idle_session_timeout here; a restart or a firewall does the same), the
+    next check reconnects instead of failing: with a 1500 ms idle timeout, a
+    2 s interval and fall 1, the server used to flap DOWN/UP on every other
+    check."""
+    p = rs.ports[0]
+    psql(p, "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mon_idle') THEN "
+            "CREATE ROLE mon_idle LOGIN; END IF; END$$")
+    psql(p, "ALTER ROLE mon_idle SET idle_session_timeout = '1500ms'")  # this role's sessions only
+    conf, port = pg_listen("user mon_idle role any", [("pg1", p, "inter 2s rise 1 fall 1")])
+    f = ferry(conf, wait_port=port)
+    sessions = "SELECT count(*) FROM pg_stat_activity WHERE usename = 'mon_idle'"
+    assert f.wait_log(r"^Health check for server be/pg1 succeeded", timeout=3), f.stdout()
+    time.sleep(7)  # three more checks, each after the server closed the last connection
+    assert "failed" not in f.stdout() and "is DOWN" not in f.stdout(), f.stdout()
+    assert psql(p, "SELECT count(*) FROM pg_stat_database WHERE datname = 'postgres'") == "1"
+    assert int(psql(p, sessions)) <= 1
+    assert psql(port, "SELECT 1") == "1"  # and it is routed to
+
+
+def test_refused_connection_is_layer4_as_haproxy(ferry):
+    """HAProxy 2.6.12 (Debian), option pgsql-check user monitor, closed port:
+    Server be/s1 is DOWN, reason: Layer4 connection problem, info: "Connection refused", check duration: 0ms. ...
+    The libpq check says the same until the TCP connection is up."""
+    conf, port = pg_listen("user monitor role primary", [("s1", free_port(), "inter 300 rise 1 fall 1")])
+    f = ferry(conf.replace("    option log-health-checks\n", ""), wait_port=port)
+    assert f.wait_log(r'^Server be/s1 is DOWN, reason: Layer4 connection problem, info: "Connection refused", '
+                      r'check duration: \d+ms\. 0 active and 0 backup servers left\. 0 sessions active, '
+                      r'0 requeued, 0 remaining in queue\.$', timeout=3), f.stdout()
 
 
 def test_split_brain_different_systems_routes_nowhere(ferry):
@@ -306,7 +345,7 @@ def test_switchover_writes_follow_the_promoted_replica(ferry, rs, tmpdir_path):
         assert "read-only transaction" not in out  # never a write on a server in recovery
     assert f.wait_log(r"^Server pg_primary/pg2 is UP", timeout=1)
     assert psql(rw, "SELECT current_setting('cluster_name')") == "pg2"
-    assert f.wait_log(r"^Server pg_replicas/pg2 is DOWN, reason: Layer7 wrong status, "
+    assert f.wait_log(r"^Server pg_replicas/pg2 is DOWN, reason: Layer7 wrong status, code: 0, "
                       r"info: \"is not in recovery \(promoted to primary\)\"", timeout=2)
 
 
@@ -323,7 +362,7 @@ def test_promotion_while_old_primary_runs_newer_timeline_wins(ferry, tmpdir_path
         time.sleep(2 * INTER)  # every server checked at least once: ferry knows its role
         s.promote("pg2")
         t0 = time.monotonic()
-        assert f.wait_log(r"^Server pg_primary/pg1 is DOWN, reason: Layer7 wrong status, "
+        assert f.wait_log(r"^Server pg_primary/pg1 is DOWN, reason: Layer7 wrong status, code: 0, "
                           r"info: \"split brain: timeline 1 is older than pg2's timeline 2\"", timeout=4), f.stdout()
         assert f.wait_log(r"^Server pg_primary/pg2 is UP", timeout=RISE * INTER + 2), f.stdout()
         assert wait_until(lambda: psql(rw, "SELECT current_setting('cluster_name')", check=False) == "pg2", 2)
@@ -342,3 +381,4 @@ def test_promotion_while_old_primary_runs_newer_timeline_wins(ferry, tmpdir_path
         assert f.wait_log(r"changed role: closed 1 session", where="stderr")
     finally:
         s.stop()
+
