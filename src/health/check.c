@@ -50,11 +50,15 @@ void health_log_if_empty(const struct log_targets *const logs[2], const struct b
 	char msg[300];
 	int act, bck;
 
+	/* HAProxy's proxy_type_str(): a listen section is a "proxy" */
+	const char *kind = (be->cfg->cap & PX_CAP_FE) ? "proxy" : "backend";
+
 	backend_count_usable(be, &act, &bck);
 	if (act || bck)
 		return;
-	snprintf(msg, sizeof(msg), "backend %s has no server available!", be->name);
-	health_log(logs, LOG_EMERG, 1, msg);
+	snprintf(msg, sizeof(msg), "%s %s has no server available!", kind, be->name);
+	health_log(logs, LOG_EMERG, -1, msg);
+	log_proc(1, "%s '%s' has no server available!", kind, be->name);
 }
 
 /* HAProxy's ", reason: Layer7 wrong status, code: 554, info: \"go away\"":
@@ -84,9 +88,11 @@ static void reason_part(const struct check *c, char *buf, size_t len)
 		buf[len - 1] = 0;
 }
 
-void check_describe_change(const struct check *c, int up, char *buf, size_t len)
+void check_describe_change(const struct check *c, int up, int requeued, char *buf, size_t len)
 {
-	const struct backend *be = c->srv->be;
+	const struct server *s = c->srv;
+	const struct backend *be = s->be;
+	const char *kind = (s->flags & SRV_F_BACKUP) ? "Backup " : "";
 	char reason[600] = "";
 	int act, bck;
 
@@ -96,15 +102,16 @@ void check_describe_change(const struct check *c, int up, char *buf, size_t len)
 		reason_part(c, reason, sizeof(reason));
 	if (up)
 		snprintf(buf, len,
-			 "Server %s/%s is UP%s. "
-			 "%d active and %d backup servers online. %d sessions requeued, %d total in queue.",
-			 be->name, c->srv->name, reason, act, bck, 0, ATOMIC_LOAD(&c->srv->q.len));
+			 "%sServer %s/%s is UP%s. "
+			 "%d active and %d backup servers online.%s %d sessions requeued, %d total in queue.",
+			 kind, be->name, s->name, reason, act, bck, bck && !act ? " Running on backup." : "",
+			 requeued, ATOMIC_LOAD(&s->q.len));
 	else
 		snprintf(buf, len,
-			 "Server %s/%s is DOWN%s. "
-			 "%d active and %d backup servers left. %d sessions active, %d requeued, %d remaining in queue.",
-			 be->name, c->srv->name, reason, act, bck, ATOMIC_LOAD(&c->srv->cur_sess), 0,
-			 ATOMIC_LOAD(&c->srv->q.len));
+			 "%sServer %s/%s is DOWN%s. "
+			 "%d active and %d backup servers left.%s %d sessions active, %d requeued, %d remaining in queue.",
+			 kind, be->name, s->name, reason, act, bck, bck && !act ? " Running on backup." : "",
+			 ATOMIC_LOAD(&s->cur_sess), requeued, ATOMIC_LOAD(&s->q.len));
 }
 
 /* option log-health-checks: one line whenever the result or the counter moves. */
@@ -133,19 +140,22 @@ static void schedule(struct check *c)
 	loop_timer_arm(c->env->loop, &c->timer, c->env->loop->now_ms + (uint64_t)jitter(c, next));
 }
 
+/* As HAProxy's srv_update_status: the new state, then what follows from it
+ * (sessions shut down, queues moved), then the sentence that counts them. */
 static void announce(struct check *c, int up)
 {
 	char msg[900];
+	int requeued = 0;
 
 	backend_lock(c->srv->be);
 	server_set_up(c->srv, up, c->env->loop->now_ms);
 	backend_unlock(c->srv->be);
-	check_describe_change(c, up, msg, sizeof(msg));
+	if (c->env->on_change)
+		requeued = c->env->on_change(c->srv, up, c->env->arg);
+	check_describe_change(c, up, requeued, msg, sizeof(msg));
 	health_log(c->logs, up ? LOG_NOTICE : LOG_ALERT, 4, msg);
 	if (!up)
 		health_log_if_empty(c->logs, c->srv->be);
-	if (c->env->on_change)
-		c->env->on_change(c->srv, up, c->env->arg);
 }
 
 static void record(struct check *c, const char *status, const char *info)

@@ -20,8 +20,10 @@ struct pgstate;
 struct check_env {
 	struct loop *loop;
 	int spread_pct;                       /* spread-checks */
-	/* Called after a server went UP (up = 1) or DOWN (up = 0). */
-	void (*on_change)(struct server *srv, int up, void *arg);
+	/* Called after a server went UP (up = 1) or DOWN (up = 0). Returns
+	 * how many queued sessions that moved (given a slot of srv, or sent
+	 * elsewhere), for HAProxy's "N sessions requeued". */
+	int (*on_change)(struct server *srv, int up, void *arg);
 	/* Called after a server's weight or maxconn changed without an UP or
 	 * DOWN (agent-check): queued sessions may fit now. May be NULL. */
 	void (*on_capacity)(struct server *srv, void *arg);
@@ -83,7 +85,7 @@ void health_log_if_empty(const struct log_targets *const logs[2], const struct b
 /* HAProxy's sentence for a status ("Layer4 connection problem", ...). */
 const char *check_status_reason(const char *status);
 /* Writes HAProxy's sentence for a state change into buf. */
-void check_describe_change(const struct check *c, int up, char *buf, size_t len);
+void check_describe_change(const struct check *c, int up, int requeued, char *buf, size_t len);
 
 /* check_tcp.c: TCP connect and tcp-check rules. */
 enum check_eval { EVAL_OK, EVAL_FAIL, EVAL_WAIT };

@@ -230,15 +230,16 @@ struct server *unqueue_session(struct session *s);
 /* Gives srv's free slots to the oldest sessions of its queue and of the
  * backend's. Sessions of self are added to *mine (run them with
  * sessions_run_handed once the lock is released); others go to their
- * worker's inbox. Backend lock held. */
-void server_dequeue(struct worker *self, struct pbackend *be, struct server *srv,
-		    struct session ***mine);
+ * worker's inbox. Returns how many got a slot. Backend lock held. */
+int server_dequeue(struct worker *self, struct pbackend *be, struct server *srv,
+		   struct session ***mine);
 void sessions_run_handed(struct session *mine);
 /* After a change of servers' state, weight or maxconn: gives free slots to
  * waiting sessions, sends the sessions waiting for a server that is gone
  * elsewhere (option redispatch, or maintenance, as HAProxy), and closes
- * those of the backend's queue when no server is left at all. */
-void backend_dequeue(struct worker *self, struct pbackend *be);
+ * those of the backend's queue when no server is left at all. Returns how
+ * many sessions left a queue. */
+int backend_dequeue(struct worker *self, struct pbackend *be);
 /* Runs a session that left its queue (its worker's inbox, or *mine). */
 void session_handed(struct session *s);
 

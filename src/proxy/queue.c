@@ -75,13 +75,13 @@ struct server *unqueue_session(struct session *s)
 	return offer;
 }
 
-void server_dequeue(struct worker *self, struct pbackend *be, struct server *srv,
-		    struct session ***mine)
+int server_dequeue(struct worker *self, struct pbackend *be, struct server *srv,
+		   struct session ***mine)
 {
-	int px_ok;
+	int px_ok, given = 0;
 
 	if (!srv->q.head && !be->lb.q.head)
-		return; /* nobody waits: the common case, at every session's end */
+		return 0; /* nobody waits: the common case, at every session's end */
 	px_ok = srv_takes_backend_queue(&be->lb, srv);
 
 	while (!srv->maxconn || srv->cur_conns < srv->maxconn) {
@@ -98,7 +98,9 @@ void server_dequeue(struct worker *self, struct pbackend *be, struct server *srv
 			srv->max_conns_seen = c;
 		srv->cum_conns++;
 		hand(self, s, HANDOFF_SERVER, srv, mine);
+		given++;
 	}
+	return given;
 }
 
 void sessions_run_handed(struct session *mine)
@@ -111,16 +113,16 @@ void sessions_run_handed(struct session *mine)
 	}
 }
 
-void backend_dequeue(struct worker *self, struct pbackend *be)
+int backend_dequeue(struct worker *self, struct pbackend *be)
 {
 	struct session *mine = NULL, **tail = &mine;
 	const struct server *only;
-	int none = 0;
+	int none = 0, moved = 0;
 
 	backend_lock(&be->lb);
 	for (int i = 0; i < be->lb.nsrv; i++) {
 		struct server *srv = be->lb.srv[i];
-		server_dequeue(self, be, srv, &tail);
+		moved += server_dequeue(self, be, srv, &tail);
 		/* HAProxy's pendconn_redistribute: the sessions waiting for a
 		 * server that is gone choose again with option redispatch, or
 		 * when it is in maintenance; otherwise they wait for it (or
@@ -130,6 +132,7 @@ void backend_dequeue(struct worker *self, struct pbackend *be)
 				struct session *s = of_node(srv->q.head);
 				leave(s, 0);
 				hand(self, s, HANDOFF_REASSIGN, NULL, &tail);
+				moved++;
 			}
 		}
 	}
@@ -141,4 +144,5 @@ void backend_dequeue(struct worker *self, struct pbackend *be)
 	}
 	backend_unlock(&be->lb);
 	sessions_run_handed(mine);
+	return moved;
 }

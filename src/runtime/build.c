@@ -90,7 +90,7 @@ static void close_on_worker(struct worker *w, const void *arg)
 }
 
 /* Health checks run on worker 0; the sessions to close live on every worker. */
-static void on_server_change(struct server *srv, int up, void *arg)
+static int on_server_change(struct server *srv, int up, void *arg)
 {
 	struct runtime *rt = arg;
 
@@ -102,7 +102,7 @@ static void on_server_change(struct server *srv, int up, void *arg)
 		struct close_req r = { .be = srv->be, .term = "UD" };
 		workers_call(&rt->ws[0], close_on_worker, &r, sizeof(r));
 	}
-	backend_dequeue(&rt->ws[0], (struct pbackend *)srv->be);
+	return backend_dequeue(&rt->ws[0], (struct pbackend *)srv->be);
 }
 
 /* An agent changed a server's weight or maxconn: queued sessions may fit. */

@@ -344,6 +344,10 @@ def test_queue_of_a_server_that_goes_down(ferry, backends, redispatch):
     bs[0].sock.shutdown(socket.SHUT_RDWR)
     bs[0].sock.close()
     bs[0].sock = None
+    # HAProxy 2.6 (same exchange, log-health-checks aside): "... 1 sessions
+    # active, 1 requeued, 0 remaining in queue." with option redispatch
+    assert f.wait_log(r"Server be/s1 is DOWN, .* 1 sessions active, %s requeued, %s remaining in queue\.$"
+                      % (("1", "0") if redispatch else ("0", "1")), timeout=2, where="stderr"), f.stderr()
     if redispatch:  # HAProxy 2.6: "be/s2 584/0/1584 3 -- 2/2/1/0/+0 1/0"
         assert recv_within(b, 2) == b"s2\n"
         b.close()

@@ -635,7 +635,8 @@ def test_agent_drain_and_ready_are_logged_as_haproxy(agent_ferry):
     agent.reply = b"drain\n"
     assert f.wait_log(r"^Server l/s1 enters drain state\. 0 active and 0 backup servers online\. "
                       r"0 sessions requeued, 0 total in queue\.$", timeout=2), f.stdout()
-    assert f.wait_log(r"^backend l has no server available!$", timeout=1)
+    # a listen section: HAProxy says "proxy l" (proxy_type_str), "backend be" for a backend
+    assert f.wait_log(r"^proxy l has no server available!$", timeout=1)
     agent.reply = b"ready\n"
     assert f.wait_log(r"^Server l/s1 is UP \(leaving forced drain\)\.$", timeout=2), f.stdout()
     assert ask_name(port) == "s1"

@@ -146,3 +146,37 @@ def test_log_health_checks_lines_as_haproxy(ferry):
                          r"check duration: \d+ms, status: 1/1 UP\.$", f.stdout(), re.M)
     finally:
         b.stop()
+
+
+def test_backup_server_lines_as_haproxy(ferry, backends):
+    """HAProxy 2.6.12 for an active and a backup server of a listen section
+    going down one after the other, then the backup coming back:
+    Server l/s1 is DOWN, reason: ... 0 active and 1 backup servers left. Running on backup. 0 sessions active, ...
+    Backup Server l/b1 is DOWN, reason: ... 0 active and 0 backup servers left. 0 sessions active, ...
+    proxy l has no server available!
+    Backup Server l/b1 is UP, reason: ... 0 active and 1 backup servers online. Running on backup. 0 sessions requeued, 0 total in queue."""
+    s1, b1 = backends(2, names=["s1", "b1"])
+    port = free_port()
+    f = ferry("global\n    log stdout format raw local0\n" + DEFAULTS.replace("mode tcp", "mode tcp\n    log global") +
+              "listen l\n    bind 127.0.0.1:%d\n"
+              "    server s1 127.0.0.1:%d check inter 200ms fall 1 rise 1\n"
+              "    server b1 127.0.0.1:%d check inter 200ms fall 1 rise 1 backup\n" % (port, s1.port, b1.port),
+              wait_port=port)
+    s1.stop()
+    assert f.wait_log(r"^Server l/s1 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", "
+                      r"check duration: \d+ms\. 0 active and 1 backup servers left\. Running on backup\. "
+                      r"0 sessions active, 0 requeued, 0 remaining in queue\.$", timeout=2), f.stdout()
+    bport = b1.port
+    b1.stop()
+    assert f.wait_log(r"^Backup Server l/b1 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", "
+                      r"check duration: \d+ms\. 0 active and 0 backup servers left\. "
+                      r"0 sessions active, 0 requeued, 0 remaining in queue\.$", timeout=2), f.stdout()
+    assert f.wait_log(r"^proxy l has no server available!$", timeout=1)
+    assert f.wait_log(r"proxy 'l' has no server available!$", timeout=1, where="stderr")
+    again = Backend("b1", port=bport).start()
+    try:
+        assert f.wait_log(r"^Backup Server l/b1 is UP, reason: Layer4 check passed, check duration: \d+ms\. "
+                          r"0 active and 1 backup servers online\. Running on backup\. "
+                          r"0 sessions requeued, 0 total in queue\.$", timeout=2), f.stdout()
+    finally:
+        again.stop()

@@ -290,7 +290,7 @@ listen pg_rw
         f = ferry(conf, wait_port=port)
         assert f.wait_log(r"split brain: \w and \w both claim to be primary with different system identifiers "
                           r"\(\d+, \d+\); routing to neither", timeout=3), f.stdout()
-        assert f.wait_log(r"^backend pg_rw has no server available!", timeout=3)
+        assert f.wait_log(r"^proxy pg_rw has no server available!", timeout=3)  # a listen section (HAProxy: proxy_type_str)
         t0 = time.monotonic()
         assert psql(port, "SELECT 1", check=False) is None  # nothing routed
         assert time.monotonic() - t0 < 3
