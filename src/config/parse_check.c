@@ -13,6 +13,10 @@
 #include "core/strutil.h"
 #include "core/units.h"
 
+/* max-lag is ferry's own word, so HAProxy's 4 GiB size limit does not
+ * bind it: a WAL lag of tens of gigabytes is a real setting. */
+#define MAX_LAG_BYTES (1ULL << 40)
+
 static struct tcr *add_rule(struct pctx *p, enum tcr_kind kind)
 {
 	struct tcr_list *l = &p->px->rules;
@@ -408,11 +412,11 @@ static void opt_pgsql_check(struct pctx *p, struct cfg_words *w)
 			 * otherwise a size of WAL (16m, 16MB, 1g: "m" is megabytes). */
 			if (*v && strchr("shd", v[strlen(v) - 1]) && !parse_duration_ms(v, &ms))
 				pg.max_lag_ms = ms;
-			else if (!parse_size(v, &bytes))
+			else if (!parse_size_upto(v, MAX_LAG_BYTES, &bytes))
 				pg.max_lag_bytes = (int64_t)bytes;
 			else {
-				perr(p, "'option pgsql-check max-lag' expects a size (16m, at most %ld bytes) or a duration (10s, at most %d ms)",
-				     SIZE_MAX_BYTES, DURATION_MAX_MS);
+				perr(p, "'option pgsql-check max-lag' expects a size (16m, at most 1024g) or a duration (10s, at most %d ms)",
+				     DURATION_MAX_MS);
 				goto bad;
 			}
 		} else {

@@ -41,7 +41,7 @@ const char *parse_duration_ms(const char *s, int64_t *ms)
 	return "unknown time unit (expected us, ms, s, m, h or d)";
 }
 
-const char *parse_size(const char *s, uint64_t *bytes)
+const char *parse_size_upto(const char *s, uint64_t max, uint64_t *bytes)
 {
 	unsigned long long v = 0;
 	unsigned shift = 0;
@@ -51,8 +51,8 @@ const char *parse_size(const char *s, uint64_t *bytes)
 		return "expects a size such as 512, 16k, 64m";
 	while (isdigit((unsigned char)*p)) {
 		v = v * 10 + (unsigned)(*p++ - '0');
-		if (v > SIZE_MAX_BYTES)
-			return SIZE_RANGE;
+		if (v > max)
+			return "out of range";
 	}
 	switch (tolower((unsigned char)*p)) {
 	case 0: break;
@@ -63,10 +63,17 @@ const char *parse_size(const char *s, uint64_t *bytes)
 	}
 	if (*p && !(tolower((unsigned char)*p) == 'b' && !p[1]))
 		return "unknown size unit (expected k, m or g)";
-	if (v > (unsigned long long)SIZE_MAX_BYTES >> shift)
-		return SIZE_RANGE;
+	if (v > max >> shift)
+		return "out of range";
 	*bytes = v << shift;
 	return NULL;
+}
+
+const char *parse_size(const char *s, uint64_t *bytes)
+{
+	const char *e = parse_size_upto(s, SIZE_MAX_BYTES, bytes);
+
+	return e && !strcmp(e, "out of range") ? SIZE_RANGE : e;
 }
 
 const char *parse_int(const char *s, long min, long max, long *out)

@@ -16,6 +16,9 @@ const char *parse_duration_ms(const char *s, int64_t *ms);
 /* Size with optional k, m, g suffix (powers of 1024, any case, an optional
  * trailing b), at most SIZE_MAX_BYTES: anything larger is "out of range". */
 const char *parse_size(const char *s, uint64_t *bytes);
+/* The same with another limit (ferry's own keywords, such as a WAL lag):
+ * "out of range" past max. */
+const char *parse_size_upto(const char *s, uint64_t max, uint64_t *bytes);
 /* Decimal integer within [min, max]. */
 const char *parse_int(const char *s, long min, long max, long *out);
 

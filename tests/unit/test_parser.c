@@ -297,7 +297,7 @@ static const struct diag_case errors[] = {
 	{ BASE "backend b\n option pgsql-check user x role leader\n",
 	  "t.cfg:7: 'option pgsql-check role' expects primary, replica or any\n" },
 	{ BASE "backend b\n option pgsql-check user x max-lag lots\n",
-	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 4294967295 bytes) or a duration (10s, at most 2147483647 ms)\n" },
+	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 1024g) or a duration (10s, at most 2147483647 ms)\n" },
 	{ BASE "backend b\n server s 127.0.0.1:1 agent-check\n",
 	  "t.cfg:7: server 's': 'agent-check' needs 'agent-port'\n" },
 	{ BASE "backend b\n server s 127.0.0.1:1 on-marked-down kill\n",
@@ -366,7 +366,7 @@ static const struct diag_case missing_values[] = {
 	  "t.cfg:9: 'comment' expects a string\n"
 	  "t.cfg:10: 'comment' expects a string\n" },
 	{ BASE "backend b\n option pgsql-check user x max-lag \"\"\n",
-	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 4294967295 bytes) or a duration (10s, at most 2147483647 ms)\n" },
+	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 1024g) or a duration (10s, at most 2147483647 ms)\n" },
 };
 
 static void test_missing_values_are_errors(void **st)
@@ -387,9 +387,9 @@ static const struct diag_case out_of_range[] = {
 	{ "global\n hard-stop-after 99999999999999999999\n" BASE "backend b\n",
 	  "t.cfg:2: 'hard-stop-after': invalid duration '99999999999999999999': out of range (at most 2147483647 ms, about 24.8 days)\n" },
 	{ BASE "backend b\n option pgsql-check user x role replica max-lag 17179869184g\n",
-	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 4294967295 bytes) or a duration (10s, at most 2147483647 ms)\n" },
+	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 1024g) or a duration (10s, at most 2147483647 ms)\n" },
 	{ BASE "backend b\n option pgsql-check user x role replica max-lag 25d\n",
-	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 4294967295 bytes) or a duration (10s, at most 2147483647 ms)\n" },
+	  "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 1024g) or a duration (10s, at most 2147483647 ms)\n" },
 	{ BASE "backend b\n retries 99999999999999999999\n",
 	  "t.cfg:7: 'retries': invalid value '99999999999999999999' (expects an integer from 0 to 100)\n" },
 	{ BASE "backend b\n balance random(99999999999999999999)\n",
@@ -406,6 +406,12 @@ static void test_out_of_range_values_say_the_limit(void **st)
 	b = cfg_find_proxy(&cfg, "b", PX_CAP_BE);
 	assert_int_equal(b->to.connect, 2073600000);
 	assert_int_equal(b->pg.max_lag_bytes, 3ll << 30);
+	/* max-lag is ferry's own word: not bound by HAProxy's 4 GiB sizes */
+	assert_string_equal(parse(BASE "backend b\n option pgsql-check user x role replica max-lag 16g\n"), "");
+	b = cfg_find_proxy(&cfg, "b", PX_CAP_BE);
+	assert_int_equal(b->pg.max_lag_bytes, 16ll << 30);
+	assert_string_equal(parse(BASE "backend b\n option pgsql-check user x role replica max-lag 1025g\n"),
+			    "t.cfg:7: 'option pgsql-check max-lag' expects a size (16m, at most 1024g) or a duration (10s, at most 2147483647 ms)\n");
 }
 
 static void test_check_options(void **st)
