@@ -6,6 +6,7 @@ import resource
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -152,7 +153,6 @@ class HoldingServer:
         self.sock.listen(256)
         self.port = self.sock.getsockname()[1]
         self.conns = []
-        import threading
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
 

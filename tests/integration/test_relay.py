@@ -263,23 +263,28 @@ def test_connect_retries_then_sc(ferry):
     assert f.wait_log(r" fe be/s1 0/-1/\d+ 0 SC \d+/\d+/\d+/\d+/2 0/0")
 
 
-def test_redispatch_to_another_server(ferry, backends):
-    (b,) = backends(1, names=["alive"])
-    port = free_port()
-    dead = free_port()
-    cfg = DEFAULTS + """
+def dead_and_alive(port, dead, alive, retries):
+    """A logged frontend and a backend with option redispatch: a refusing
+    server first, a live one second."""
+    return DEFAULTS + """
 frontend fe
     bind 127.0.0.1:%d
     default_backend be
     log stdout format raw local0
     option tcplog
 backend be
-    retries 1
+    balance roundrobin
+    retries %d
     option redispatch
     server dead 127.0.0.1:%d
     server alive 127.0.0.1:%d
-""" % (port, dead, b.port)
-    f = ferry(cfg, wait_port=port)
+""" % (port, retries, dead, alive)
+
+
+def test_redispatch_to_another_server(ferry, backends):
+    (b,) = backends(1, names=["alive"])
+    port = free_port()
+    f = ferry(dead_and_alive(port, free_port(), b.port, 1), wait_port=port)
     names = []
     for _ in range(4):
         with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
@@ -557,6 +562,7 @@ def test_urgent_data_is_relayed_inline_without_loss_or_stall(ferry, direction, f
     s.close()
     srv.close()
 
+
 def test_redispatch_at_once_when_another_server_is_up(ferry, backends):
     """option redispatch, roundrobin, two active servers, one refusing: as
     HAProxy (stream_choose_redispatch, back_handle_st_cer), the retry goes
@@ -565,20 +571,7 @@ def test_redispatch_at_once_when_another_server_is_up(ferry, backends):
     connection took 2 s, logged 0/2004/...)."""
     (b,) = backends(1, names=["alive"])
     port = free_port()
-    dead = free_port()
-    f = ferry(DEFAULTS + """
-frontend fe
-    bind 127.0.0.1:%d
-    default_backend be
-    log stdout format raw local0
-    option tcplog
-backend be
-    balance roundrobin
-    retries 3
-    option redispatch
-    server dead 127.0.0.1:%d
-    server alive 127.0.0.1:%d
-""" % (port, dead, b.port), wait_port=port)
+    f = ferry(dead_and_alive(port, free_port(), b.port, 3), wait_port=port)
     for _ in range(6):
         t0 = time.monotonic()
         with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
