@@ -10,6 +10,7 @@
 
 #include "config/model.h"
 #include "core/log.h"
+#include "core/strutil.h"
 #include "runtime/runtime.h"
 
 #ifndef FERRY_VERSION
@@ -140,7 +141,7 @@ int main(int argc, char **argv)
 	const char *files[64];
 	int nfiles = 0, check_only = 0, quiet = 0, rc = 0, opt;
 	const char *pidfile = NULL;
-	struct cfg cfg;
+	struct cfg *cfg;
 	struct runtime rt;
 	sigset_t sigs;
 	char err[512];
@@ -169,45 +170,50 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_proc_set_quiet(quiet);
-	cfg_init(&cfg, stderr);
+	cfg = xcalloc(1, sizeof(*cfg));
+	cfg_init(cfg, stderr);
 	for (int i = 0; i < nfiles; i++)
-		cfg_parse_path(&cfg, files[i]);
-	cfg_validate(&cfg);
-	if (cfg.nerr) {
+		cfg_parse_path(cfg, files[i]);
+	cfg_validate(cfg);
+	if (cfg->nerr) {
 		fprintf(stderr, "ferry: configuration has %d error%s; nothing started\n",
-			cfg.nerr, cfg.nerr > 1 ? "s" : "");
-		cfg_free(&cfg);
+			cfg->nerr, cfg->nerr > 1 ? "s" : "");
+		cfg_free(cfg);
+		free(cfg);
 		return 1;
 	}
 	if (check_only) {
 		printf("Configuration file is valid\n");
-		cfg_free(&cfg);
+		cfg_free(cfg);
+		free(cfg);
 		return 0;
 	}
-	if (cfg.g.quiet)
+	if (cfg->g.quiet)
 		log_proc_set_quiet(1);
 	memset(&rt, 0, sizeof(rt));
-	rt.cfg = &cfg;
 	/* each thread holds an epoll and an eventfd descriptor besides its listeners */
-	runtime_limits(&cfg, 2 * (cfg.g.nbthread > 0 ? cfg.g.nbthread : runtime_default_threads()),
+	runtime_limits(cfg, 2 * (cfg->g.nbthread > 0 ? cfg->g.nbthread : runtime_default_threads()),
 		       &rt.maxconn, &rt.maxpipes);
-	if (log_targets_open(&cfg.g.logs, err, sizeof(err)))
+	if (log_targets_open(&cfg->g.logs, err, sizeof(err)))
 		goto fail;
-	for (struct cfg_proxy *px = cfg.proxies; px; px = px->next)
+	for (struct cfg_proxy *px = cfg->proxies; px; px = px->next)
 		if (log_targets_open(&px->logs, err, sizeof(err)))
 			goto fail;
 	block_signals(&sigs);
-	if (runtime_build(&rt, err, sizeof(err)) || runtime_start_threads(&rt, err, sizeof(err)))
+	if (runtime_build(&rt, cfg, err, sizeof(err)) || runtime_start_threads(&rt, err, sizeof(err)))
 		goto fail;
 	NOTICE("ferry %s started: %d frontend(s), %d backend(s), %d health check(s), maxconn %d, maxpipes %d, %d thread%s",
-	       FERRY_VERSION, rt.nfe, rt.nbe, rt.nchecks, rt.maxconn, rt.maxpipes, rt.nw, rt.nw > 1 ? "s" : "");
-	rc = run(&rt, pidfile ? pidfile : cfg.g.pidfile, &sigs);
+	       FERRY_VERSION, rt.gen->nfe, rt.gen->nbe, rt.gen->nchecks, rt.maxconn, rt.maxpipes, rt.nw,
+	       rt.nw > 1 ? "s" : "");
+	rc = run(&rt, pidfile ? pidfile : cfg->g.pidfile, &sigs);
 	runtime_destroy(&rt);
-	cfg_free(&cfg);
 	return rc;
 fail:
 	ALERT("%s", err);
+	if (!rt.gen) { /* not taken over by a generation */
+		cfg_free(cfg);
+		free(cfg);
+	}
 	runtime_destroy(&rt);
-	cfg_free(&cfg);
 	return 1;
 }

@@ -7,7 +7,8 @@
 
 int srv_usable(const struct server *s)
 {
-	return s->up && !(s->flags & (SRV_F_MAINT | SRV_F_AGENT_DOWN | SRV_F_AGENT_MAINT)) &&
+	return s->up && !(s->flags & (SRV_F_ANY_MAINT | SRV_F_AGENT_DOWN | SRV_F_FDRAIN |
+				      SRV_F_STOPPING | SRV_F_DELETED)) &&
 	       s->eweight > 0;
 }
 
@@ -137,10 +138,28 @@ void server_set_up(struct server *s, int up, uint64_t now_ms)
 	backend_update(s->be);
 }
 
+static void recalc_eweight(struct server *s)
+{
+	int w = (int)(((long)s->uweight * s->lag_permille + 500) / 1000);
+
+	if (!w && s->uweight && s->lag_permille)
+		w = 1; /* a lagging replica within its max-lag still gets a little */
+	if (w == s->eweight)
+		return;
+	s->eweight = w;
+	backend_update(s->be);
+}
+
 void server_set_weight(struct server *s, int weight)
 {
-	s->eweight = weight;
-	backend_update(s->be);
+	s->uweight = weight;
+	recalc_eweight(s);
+}
+
+void server_set_lag_permille(struct server *s, int permille)
+{
+	s->lag_permille = permille;
+	recalc_eweight(s);
 }
 
 void backend_count_usable(const struct backend *be, int *active, int *backup)

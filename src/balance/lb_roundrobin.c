@@ -15,7 +15,7 @@ static struct server *swrr_pick(struct backend *be, const struct server *avoid, 
 
 	for (int i = 0; i < be->nsrv; i++) {
 		struct server *s = be->srv[i];
-		int w = fixed ? s->uweight : s->eweight;
+		int w = fixed ? s->iweight : s->eweight;
 		int64_t *cur = fixed ? &s->srr_current : &s->rr_current;
 		if (!w || !lb_candidate(be, s, g, only, avoid))
 			continue;

@@ -9,13 +9,25 @@
 
 #include "balance/queue.h"
 #include "config/model.h"
+#include "core/counters.h"
 
 struct backend;
 
 #define SRV_F_BACKUP 0x1   /* used only when no active server is usable */
-#define SRV_F_MAINT 0x2    /* administratively disabled ("disabled") */
+#define SRV_F_MAINT 0x2    /* "disabled" in the configuration, or added at run time and
+                              not enabled yet (HAProxy's CMAINT) */
 #define SRV_F_AGENT_DOWN 0x4  /* the agent said down/fail/stopped */
 #define SRV_F_AGENT_MAINT 0x8 /* the agent said maint */
+#define SRV_F_FMAINT 0x10  /* put in maintenance at run time (HAProxy's FMAINT) */
+#define SRV_F_FDRAIN 0x20  /* drained at run time: no new connection, checks go on */
+#define SRV_F_STOPPING 0x40 /* health forced to "stopping": up, but no new connection */
+#define SRV_F_DYNAMIC 0x80 /* added at run time ("add server"): may be deleted */
+#define SRV_F_DELETED 0x100 /* deleted at run time: only its last sessions hold it */
+#define SRV_F_NOCHECK 0x200 /* its health check is disabled ("disable health") */
+#define SRV_F_NOAGENT 0x400 /* its agent check is disabled ("disable agent") */
+
+/* In maintenance, whoever put it there. */
+#define SRV_F_ANY_MAINT (SRV_F_MAINT | SRV_F_FMAINT | SRV_F_AGENT_MAINT)
 
 #define SRV_O_SHUT_ON_DOWN 0x1        /* on-marked-down shutdown-sessions */
 #define SRV_O_SHUT_BACKUP_ON_UP 0x2   /* on-marked-up shutdown-backup-sessions */
@@ -30,18 +42,22 @@ struct server {
 	unsigned flags;            /* SRV_F_* */
 	unsigned opts;             /* SRV_O_* */
 	int up;                    /* health: 1 = UP (running), 0 = DOWN */
-	int uweight;               /* weight from the configuration (0..256) */
-	int eweight;               /* effective weight used by the algorithms */
+	int iweight;               /* weight from the configuration (0..256): HAProxy's "initial" */
+	int uweight;               /* current weight, set at run time (set weight, agent N%) */
+	int eweight;               /* effective weight used by the algorithms: uweight scaled
+	                              by a replica's lag (lag_permille) */
+	int lag_permille;          /* 1000 = no reduction (PostgreSQL lag weighting) */
 	int maxconn, maxqueue;     /* 0 = unlimited */
 	int cur_conns;             /* sessions holding one of its slots (maxconn counts these) */
 	int cur_sess;              /* HAProxy's cur_sess: connecting to it or connected (atomic) */
 	int max_conns_seen;
 	struct queue q;            /* sessions that must go to this server, waiting for a slot */
-	uint64_t cum_conns;        /* connections sent to it since start */
 	uint64_t last_change_ms;   /* when up/down last changed */
 	int64_t rr_current;        /* smooth roundrobin state */
 	int64_t srr_current;       /* static-rr state */
 	void *check;               /* owned by the health layer */
+	void *agent;               /* owned by the health layer */
+	struct counters *ctr;      /* one block per thread */
 };
 
 struct lb_ops;
@@ -63,7 +79,8 @@ struct backend {
 	int cur_conns;             /* beconn */
 	struct queue q;            /* sessions that may go to any server, waiting for a slot */
 	uint64_t qseq;             /* arrivals in any queue of the backend: orders them */
-	uint64_t cum_conns;
+	int max_conns_seen;        /* smax (atomic) */
+	struct counters *ctr;      /* one block per thread */
 	/* With nbthread, every thread picks from the same backend: whoever reads
 	 * or changes the servers' state, counters, the algorithm's state or the
 	 * queue holds this lock. The algorithms themselves never take it. */
@@ -127,7 +144,10 @@ void backend_init(struct backend *be, enum lb_algo algo, enum hash_type ht, int 
 void backend_free_lb(struct backend *be);
 void backend_update(struct backend *be);
 void server_set_up(struct server *s, int up, uint64_t now_ms);
+/* Sets the current weight (uweight) and the effective one from it. */
 void server_set_weight(struct server *s, int weight);
+/* Sets the lag reduction (1000: none) and the effective weight from it. */
+void server_set_lag_permille(struct server *s, int permille);
 /* Counts servers that can take traffic: active and backup ones. */
 void backend_count_usable(const struct backend *be, int *active, int *backup);
 uint32_t lb_hash_addr(const struct sockaddr *sa);

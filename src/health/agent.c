@@ -30,10 +30,10 @@ static const char *parse_pct(const struct server *srv, const char *word, int *w)
 		return "Relative weight must be positive.";
 	if (v > 25600)
 		v = 25600;
-	*w = (int)((long)srv->uweight * v / 100);
+	*w = (int)((long)srv->iweight * v / 100); /* of the configured weight, as HAProxy */
 	if (*w > 256)
 		*w = 256;
-	if (v > 0 && !*w && srv->uweight)
+	if (v > 0 && !*w && srv->iweight)
 		*w = 1; /* ferry: a non-zero percentage keeps the server in rotation */
 	return NULL;
 }
@@ -71,7 +71,7 @@ static void note(char *warn, size_t wlen, const char *kind, const char *msg)
 int agent_apply(struct server *srv, const char *reply, char *warn, size_t wlen)
 {
 	const unsigned old_flags = srv->flags;
-	const int old_weight = srv->eweight, old_maxconn = srv->maxconn;
+	const int old_weight = srv->uweight, old_maxconn = srv->maxconn;
 	int weight = old_weight, maxconn = old_maxconn, res = 0;
 	const char *pct = NULL, *mc = NULL, *admin = NULL;
 	char buf[512], why[96], *save = NULL;
@@ -117,7 +117,7 @@ int agent_apply(struct server *srv, const char *reply, char *warn, size_t wlen)
 	} else if (admin) { /* ready */
 		srv->flags &= ~SRV_F_AGENT_MAINT;
 		if (!weight && !pct) {
-			weight = srv->uweight;
+			weight = srv->iweight;
 			res |= weight ? AGENT_R_READY : 0;
 		}
 	}

@@ -203,9 +203,9 @@ static void verdict(struct check *c)
 			check_done(c, 0, "L7STS", why);
 			return;
 		}
-		if (c->srv->eweight != c->srv->uweight) {
+		if (c->srv->lag_permille != 1000) {
 			backend_lock(c->srv->be);
-			server_set_weight(c->srv, c->srv->uweight);
+			server_set_lag_permille(c->srv, 1000);
 			backend_unlock(c->srv->be);
 		}
 		snprintf(why, sizeof(why), "primary, timeline %d", pg->timeline);
@@ -234,12 +234,10 @@ static void verdict(struct check *c)
 		else if (cfg->max_lag_ms)
 			frac = age * 1000 / (double)cfg->max_lag_ms;
 		{
-			int w = (int)((double)c->srv->uweight * (1.0 - frac) + 0.5);
-			if (w < 1 && c->srv->uweight)
-				w = 1;
-			if (w != c->srv->eweight) {
+			int permille = (int)((1.0 - frac) * 1000 + 0.5);
+			if (permille != c->srv->lag_permille) {
 				backend_lock(c->srv->be);
-				server_set_weight(c->srv, w);
+				server_set_lag_permille(c->srv, permille);
 				backend_unlock(c->srv->be);
 			}
 		}

@@ -17,6 +17,25 @@
 struct worker;
 struct session;
 
+/* A reference count on the configuration generation a frontend belongs
+ * to (runtime/generation.c). Sessions and workers hold one; the last to
+ * let go calls release (on its own thread), which frees the generation. */
+struct genref {
+	int refs;                      /* atomic */
+	void (*release)(struct genref *g, struct worker *w);
+};
+
+static inline void genref_get(struct genref *g)
+{
+	__atomic_add_fetch(&g->refs, 1, __ATOMIC_RELAXED);
+}
+
+static inline void genref_put(struct genref *g, struct worker *w)
+{
+	if (__atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		g->release(g, w);
+}
+
 /* The log targets one proxy writes to: its own, plus global ones with "log global". */
 struct log_set {
 	const struct log_targets *own;
@@ -44,13 +63,17 @@ struct listener {
 
 struct frontend {
 	char *name;
+	int uuid;                      /* HAProxy's iid: position among all proxies */
 	const struct cfg_proxy *cfg;
+	struct genref *gen;            /* the generation it belongs to */
 	struct pbackend *be;           /* NULL: connections are closed at once */
-	int cur_conns, maxconn;        /* cur_conns, cum_conns: atomic (every thread) */
-	uint64_t cum_conns;
+	int cur_conns, maxconn;        /* cur_conns: atomic (every thread) */
+	int max_conns_seen;            /* smax (atomic) */
+	int disabled;                  /* "disable frontend": listeners paused (atomic) */
 	unsigned options;
 	int64_t to_client, to_client_fin;
 	struct log_set logs;
+	struct counters *ctr;          /* one block per thread */
 };
 
 /* What the threads share: the global connection count and limit. */
@@ -82,11 +105,12 @@ struct worker {
 	int listeners_paused;          /* some listener is not accepting (atomic: others read it) */
 	int resume_asked;              /* another thread asked it to look again (atomic) */
 	int fd_exhausted;              /* accept() hit the fd limit: wait a little */
+	struct genref *gen;            /* the generation its listeners serve */
 	struct timer resume_timer;
 	int stopping;                  /* graceful stop: listeners closed */
 	struct bufpool pool;
 	struct pipepool pipes;
-	uint64_t cum_conns;
+	uint64_t cum_conns;            /* its sessions since start (ctr_add: others read it) */
 	struct session *sessions;      /* every live session */
 	/* inbox: queued sessions given a server by another thread, and calls */
 	pthread_mutex_t in_lock;
@@ -127,8 +151,10 @@ struct session {
 	struct timer timer;
 	struct defer_node defer;
 	struct worker *w;
+	struct genref *gen;            /* the configuration generation it started on */
 	struct frontend *fe;
 	struct pbackend *be;
+	struct counters *cf, *cb, *cs; /* this thread's blocks of fe, be and server counters */
 	struct server *server;         /* the one it connects to; when queued, the one it waits for (or NULL) */
 	struct qnode qn;               /* in its server's or its backend's queue (backend lock) */
 	struct server *handed;         /* HANDOFF_SERVER: the server it was given */
@@ -214,6 +240,8 @@ int sessions_close_server(struct worker *w, const struct server *srv,
 /* The server connection is given up (closed or retried elsewhere): the
  * slot goes to whoever waits for it. Backend lock held. */
 void session_release_server(struct session *s, struct session ***mine);
+/* s goes to srv: its per-server counters (session.c). */
+void session_counts_server(struct session *s, struct server *srv);
 /* Connects s to a server it was given (queue.c), or assigns it again. */
 void session_connect_assigned(struct session *s);
 void session_assign(struct session *s, const struct server *avoid);

@@ -96,7 +96,6 @@ int server_dequeue(struct worker *self, struct pbackend *be, struct server *srv,
 		c = ATOMIC_ADD(&srv->cur_conns, 1);
 		if (c > srv->max_conns_seen)
 			srv->max_conns_seen = c;
-		srv->cum_conns++;
 		hand(self, s, HANDOFF_SERVER, srv, mine);
 		given++;
 	}

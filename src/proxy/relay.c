@@ -51,6 +51,17 @@ static struct io *dst_io(struct session *s, int d)
 	return d ? &s->cli : &s->srv;
 }
 
+/* n bytes read for direction d: the session's figure, and the frontend's,
+ * backend's and server's counters (this thread's blocks: bin is what
+ * clients sent, bout what they received). */
+static inline void count_bytes(struct session *s, int d, uint64_t n)
+{
+	s->bytes[d] += n;
+	ctr_add(d ? &s->cf->bytes_out : &s->cf->bytes_in, n);
+	ctr_add(d ? &s->cb->bytes_out : &s->cb->bytes_in, n);
+	ctr_add(d ? &s->cs->bytes_out : &s->cs->bytes_in, n);
+}
+
 /* A side reset or failed: reset the other side too and close. side 0 is
  * the client, 1 the server. */
 static void relay_abort(struct session *s, int side)
@@ -130,7 +141,7 @@ static int pump_splice(struct session *s, int d)
 			n = splice(src, NULL, p->wfd, NULL, p->size - p->count, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 			if (n > 0) {
 				p->count += (uint32_t)n;
-				s->bytes[d] += (uint64_t)n;
+				count_bytes(s, d, (uint64_t)n);
 				s->last_act[d] = s->w->loop.now_ms;
 				moved = 1;
 			} else if (n == 0 && sock_at_urgent_mark(src)) {
@@ -193,7 +204,7 @@ static int pump(struct session *s, int d)
 		n = recv(src_io(s, d)->fd, b->data, room, MSG_DONTWAIT);
 		if (n > 0) {
 			b->tail = (uint32_t)n;
-			s->bytes[d] += (uint64_t)n;
+			count_bytes(s, d, (uint64_t)n);
 			s->last_act[d] = s->w->loop.now_ms;
 			/* a short read is "drained" unless it stopped at an urgent mark */
 			if ((size_t)n < room && !(s->flags & URG_F(d))) {

@@ -29,9 +29,17 @@ void session_dst_addr(struct session *s)
 		getsockname(s->cli.fd, &s->dst_addr.sa, &dl);
 }
 
+/* After the batch of events that closed it: the memory, and the
+ * session's hold on its configuration generation. */
 static void session_free(void *p)
 {
-	free(p);
+	struct session *s = p;
+	struct genref *g = s->gen;
+	struct worker *w = s->w;
+
+	free(s);
+	if (g)
+		genref_put(g, w);
 }
 
 /* The hash of the client's address, which only "balance source" reads. */
@@ -50,6 +58,18 @@ static void curr_sess(struct session *s, int on)
 	ATOMIC_ADD(&s->server->cur_sess, on ? 1 : -1);
 }
 
+/* s goes to srv (chosen by the algorithm, or given a slot from a queue):
+ * HAProxy's per-server session counters. */
+void session_counts_server(struct session *s, struct server *srv)
+{
+	s->cs = &srv->ctr[s->w->id];
+	ctr_add(&s->cs->cum_sess, 1);
+	ctr_add(&s->cs->lbtot, 1);
+	ctr_add(&s->cb->lbtot, 1);
+	counters_rate_add(s->cs, s->w->loop.now_ms);
+	ATOMIC_STORE(&s->cs->last_sess, (uint64_t)time(NULL));
+}
+
 /* Takes a connection slot of srv for s. Backend lock held. */
 static void claim_server(struct session *s, struct server *srv)
 {
@@ -57,7 +77,6 @@ static void claim_server(struct session *s, struct server *srv)
 
 	if (n > srv->max_conns_seen)
 		srv->max_conns_seen = n;
-	srv->cum_conns++;
 	s->server = srv;
 	s->flags |= SF_CLAIM;
 }
@@ -71,6 +90,27 @@ void session_release_server(struct session *s, struct session ***mine)
 	s->flags &= ~SF_CLAIM;
 	ATOMIC_ADD(&s->server->cur_conns, -1);
 	server_dequeue(s->w, s->be, s->server, mine);
+}
+
+/* A session's end in its backend's and server's counters: who aborted it,
+ * and HAProxy's queue, connect and total times (averaged over the last
+ * 1024 sessions that reached a server). */
+static void count_end(struct session *s)
+{
+	struct counters *c[2] = { s->cb, s->cs };
+	uint32_t tt = (uint32_t)(s->w->loop.now_ms - s->t_accept);
+
+	for (int i = 0; i < 2 && c[i]; i++) {
+		if (s->term[0] == 'C' || s->term[0] == 'c')
+			ctr_add(&c[i]->cli_abrt, 1);
+		else if ((s->term[0] == 'S' || s->term[0] == 's') && s->term[1] == 'D')
+			ctr_add(&c[i]->srv_abrt, 1);
+		if (s->tc < 0)
+			continue;
+		ctr_swrate(&c[i]->qtime_sw, &c[i]->qtime_n, &c[i]->qtime_max, (uint32_t)(s->tw > 0 ? s->tw : 0));
+		ctr_swrate(&c[i]->ctime_sw, &c[i]->ctime_n, &c[i]->ctime_max, (uint32_t)s->tc);
+		ctr_swrate(&c[i]->ttime_sw, &c[i]->ttime_n, &c[i]->ttime_max, tt);
+	}
 }
 
 void session_close(struct session *s, const char *term)
@@ -122,6 +162,8 @@ void session_close(struct session *s, const char *term)
 	curr_sess(s, 0);
 	if (be && (s->flags & SF_FE_COUNTED))
 		ATOMIC_ADD(&be->lb.cur_conns, -1);
+	if (s->cb)
+		count_end(s);
 	/* As HAProxy: logged once the backend and the server no longer
 	 * count it (%bc, %sc), while the process and frontend still do (%ac,
 	 * %fc). */
@@ -166,6 +208,7 @@ void session_handed(struct session *s)
 	s->t_phase = s->w->loop.now_ms; /* Tc counts from here, retries included */
 	s->server = srv;
 	s->flags |= SF_CLAIM;             /* server_dequeue took the slot for it */
+	session_counts_server(s, srv);
 	try_connect(s);
 }
 
@@ -224,6 +267,7 @@ void session_assign(struct session *s, const struct server *avoid)
 	}
 	claim_server(s, srv);
 	backend_unlock(&be->lb);
+	session_counts_server(s, srv);
 	if (avoid && srv != avoid)
 		s->flags |= SF_REDISP;
 	if (waited) { /* first choice, or out of a queue: HAProxy's Tw ends here */
@@ -273,12 +317,16 @@ static void connect_failed(struct session *s, const char *term)
 	loop_timer_cancel(&s->w->loop, &s->timer);
 	curr_sess(s, 0);
 	if (s->retries >= be->retries) {
+		ctr_add(&s->cs->failed_conns, 1); /* econ: the last attempt failed */
+		ctr_add(&s->cb->failed_conns, 1);
 		session_close(s, term);
 		return;
 	}
 	s->retries++;
 	backend_lock(&be->lb);
 	redisp = choose_redispatch(s, failed);
+	ctr_add(redisp ? &s->cs->redispatches : &s->cs->retries, 1);
+	ctr_add(redisp ? &s->cb->redispatches : &s->cb->retries, 1);
 	if (redisp) {
 		session_release_server(s, &tail);
 		backend_count_usable(&be->lb, &act, &bck);
@@ -311,6 +359,8 @@ static void try_connect(struct session *s)
 		addr_set_port((struct sockaddr *)&ss, addr_port(&s->dst_addr.sa));
 	}
 	curr_sess(s, 1);
+	ctr_add(&s->cs->connect, 1);
+	ctr_add(&s->cb->connect, 1);
 	fd = sock_connect((struct sockaddr *)&ss, srv->addrlen);
 	if (fd < 0) {
 		io_init(&s->srv, -1, srv_connect_cb);
@@ -384,8 +434,12 @@ int session_start(struct worker *w, struct frontend *fe, int fd,
 	if (!s)
 		return -1;
 	s->w = w;
+	s->gen = fe->gen;
+	if (s->gen)
+		genref_get(s->gen);
 	s->fe = fe;
 	s->be = fe->be;
+	s->cf = &fe->ctr[w->id];
 	s->tw = s->tc = -1;
 	s->t_accept = s->last_act[0] = s->last_act[1] = w->loop.now_ms;
 	if (fe->options & PXO_TCPLOG) /* the log's accept date: only when logged */
@@ -401,16 +455,29 @@ int session_start(struct worker *w, struct frontend *fe, int fd,
 	w->sessions = s;
 	s->flags |= SF_FE_COUNTED; /* accept_cb reserved the process and frontend slots */
 	w->actconn++;
-	w->cum_conns++;
-	ATOMIC_ADD(&fe->cum_conns, 1);
+	ctr_add(&w->cum_conns, 1);
+	ctr_add(&s->cf->cum_sess, 1);
+	counters_rate_add(s->cf, w->loop.now_ms);
+	{
+		int n = __atomic_load_n(&fe->cur_conns, __ATOMIC_RELAXED);
+		if (n > __atomic_load_n(&fe->max_conns_seen, __ATOMIC_RELAXED))
+			__atomic_store_n(&fe->max_conns_seen, n, __ATOMIC_RELAXED); /* smax: a moment's race is harmless */
+	}
 	/* TCP_NODELAY and SO_KEEPALIVE come from the listening socket */
 	session_log_connect(s);
 	if (!s->be) {
 		session_close(s, "--");
 		return 0;
 	}
-	ATOMIC_ADD(&s->be->lb.cur_conns, 1);
-	ATOMIC_ADD(&s->be->lb.cum_conns, 1);
+	s->cb = &s->be->lb.ctr[w->id];
+	ctr_add(&s->cb->cum_sess, 1);
+	counters_rate_add(s->cb, w->loop.now_ms);
+	ATOMIC_STORE(&s->cb->last_sess, (uint64_t)time(NULL));
+	{
+		int n = ATOMIC_ADD(&s->be->lb.cur_conns, 1);
+		if (n > ATOMIC_LOAD(&s->be->lb.max_conns_seen))
+			ATOMIC_STORE(&s->be->lb.max_conns_seen, n);
+	}
 	session_assign(s, NULL);
 	return 0;
 }

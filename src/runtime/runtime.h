@@ -1,32 +1,59 @@
-/* The configuration turned into live objects: backends with servers,
- * frontends with listeners, health checks; and the process limits. */
+/* The configuration turned into live objects. The process-wide part (worker
+ * threads, limits) lives as long as the process; the configuration's
+ * objects (frontends, backends, servers, checks) form a generation, which a
+ * reload replaces while the sessions started on the old one finish on it. */
 #ifndef FERRY_RUNTIME_RUNTIME_H
 #define FERRY_RUNTIME_RUNTIME_H
 #include "config/model.h"
+#include "health/agent.h"
 #include "health/check.h"
 #include "proxy/proxy.h"
 
-struct role_grace;
-struct agent;
+struct runtime;
 
-struct runtime {
-	struct cfg *cfg;
-	struct process proc;
-	struct worker *ws;         /* nbthread workers; ws[0] also runs checks and signals */
-	int nw;
-	pthread_t *threads;        /* ws[1..nw-1] */
+/* What the runtime keeps per server: the server itself first (a struct
+ * server * is a struct srv_rt *), its checks, and its role-change timer. */
+struct srv_rt {
+	struct server srv;
+	struct runtime *rt;
+	struct cfg_server *cs;     /* its configuration (owned when added at run time) */
+	int has_check, has_agent;
+	struct check check;
+	struct agent agent;
+	struct timer grace;        /* role-change-grace: closes its sessions when it fires */
+	struct srv_rt *next_dead;  /* deleted at run time: freed with the generation */
+};
+
+/* One configuration's live objects. */
+struct generation {
+	struct genref ref;         /* first; sessions, workers, and rt->gen each hold one */
+	int id;                    /* 1 at start, then one more per reload */
+	struct runtime *rt;
+	struct cfg *cfg;           /* owned */
 	struct frontend *fes;
 	int nfe;
 	struct pbackend **bes;
 	int nbe;
-	struct check *checks;
-	struct role_grace *graces;  /* one per check: closing sessions after a role change */
-	int nchecks;
-	struct agent *agents;
-	int nagents;
+	int nchecks, nagents;
+	struct srv_rt *dead;       /* servers deleted at run time */
+	struct generation *next;   /* rt->retired: replaced, waiting for its last session */
+};
+
+struct runtime {
+	struct cfg *cfg;           /* the current generation's (gen->cfg) */
+	struct generation *gen;    /* the current generation (thread 0 only) */
+	struct generation *retired;
+	int next_gen_id;
+	struct process proc;
+	struct worker *ws;         /* nbthread workers; ws[0] also runs checks and signals */
+	int nw;
+	pthread_t *threads;        /* ws[1..nw-1] */
 	struct check_env cenv;
 	int maxconn;
 	int maxpipes;
+	uint64_t start_ms;         /* monotonic */
+	time_t start_time;         /* realtime */
+	int exiting;               /* runtime_destroy: generations are freed by it */
 };
 
 /* Threads when nbthread is not set: one per CPU the process may run on
@@ -43,10 +70,34 @@ void runtime_fd_budget(long fds, int cfg_maxconn, int cfg_maxpipes, int *maxconn
  * an explicit maxconn needs, as HAProxy does). nfd_extra counts descriptors
  * needed besides connections and pipes. */
 void runtime_limits(const struct cfg *c, int nfd_extra, int *maxconn, int *maxpipes);
-/* Builds everything from rt->cfg. Returns 0, or -1 with err filled (the
- * caller then calls runtime_destroy). */
-int runtime_build(struct runtime *rt, char *err, size_t errlen);
+/* Builds the workers and the first generation from cfg (which it takes
+ * over), opens its listeners and starts its checks. Returns 0, or -1 with
+ * err filled (the caller then calls runtime_destroy). */
+int runtime_build(struct runtime *rt, struct cfg *cfg, char *err, size_t errlen);
 void runtime_destroy(struct runtime *rt);
+
+/* generation.c */
+/* Builds a generation's objects from cfg (taken over, also on failure): no
+ * listener, no check running yet. NULL with err filled on failure. */
+struct generation *gen_build(struct runtime *rt, struct cfg *cfg, char *err, size_t errlen);
+/* Starts the health and agent checks of every server of g. */
+void gen_start_checks(struct generation *g);
+/* Stops them (the generation is being replaced or freed). */
+void gen_stop_checks(struct generation *g);
+/* Frees g and everything it owns; its checks must be stopped. */
+void gen_free(struct generation *g);
+/* Creates a server of backend be from cs (taken over), as the
+ * configuration's server lines do; not yet in be's table. */
+struct srv_rt *gen_new_server(struct generation *g, struct pbackend *be, struct cfg_server *cs);
+struct pbackend *gen_find_backend(const struct generation *g, const char *name);
+struct frontend *gen_find_frontend(const struct generation *g, const char *name);
+struct server *gen_find_server(const struct pbackend *be, const char *name);
+
+/* events.c: what health checks tell the runtime, carried out on every
+ * worker (closing sessions, moving queues). */
+void runtime_events_init(struct runtime *rt);
+/* A new server's part in them (its role-change timer). */
+void runtime_server_events_init(struct srv_rt *x);
 
 /* threads.c: runs ws[1..] on their own threads until runtime_stop_threads. */
 int runtime_start_threads(struct runtime *rt, char *err, size_t errlen);

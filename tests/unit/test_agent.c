@@ -21,7 +21,8 @@ static void setup(int weight, int maxconn)
 	srv.id = 1;
 	srv.be = &be;
 	srv.up = 1;
-	srv.uweight = srv.eweight = weight;
+	srv.iweight = srv.uweight = srv.eweight = weight;
+	srv.lag_permille = 1000;
 	srv.maxconn = maxconn;
 	tab[0] = &srv;
 	be.name = "be";

@@ -28,7 +28,8 @@ static void setup_be(enum lb_algo a, int n, const int *weights)
 		srv[i].id = i + 1;
 		srv[i].be = &be;
 		srv[i].up = 1;
-		srv[i].uweight = srv[i].eweight = weights ? weights[i] : 1;
+		srv[i].iweight = srv[i].uweight = srv[i].eweight = weights ? weights[i] : 1;
+		srv[i].lag_permille = 1000;
 		tab[i] = &srv[i];
 	}
 	be.name = "be";
