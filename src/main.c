@@ -191,6 +191,8 @@ int main(int argc, char **argv)
 	if (cfg->g.quiet)
 		log_proc_set_quiet(1);
 	memset(&rt, 0, sizeof(rt));
+	rt.files = files;
+	rt.nfiles = nfiles;
 	/* each thread holds an epoll and an eventfd descriptor besides its listeners */
 	runtime_limits(cfg, 2 * (cfg->g.nbthread > 0 ? cfg->g.nbthread : runtime_default_threads()),
 		       &rt.maxconn, &rt.maxpipes);

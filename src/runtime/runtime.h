@@ -54,6 +54,8 @@ struct runtime {
 	uint64_t start_ms;         /* monotonic */
 	time_t start_time;         /* realtime */
 	int exiting;               /* runtime_destroy: generations are freed by it */
+	const char *const *files;  /* the configuration files (-f), read again by a reload */
+	int nfiles;
 };
 
 /* Threads when nbthread is not set: one per CPU the process may run on
@@ -98,6 +100,14 @@ struct server *gen_find_server(const struct pbackend *be, const char *name);
 void runtime_events_init(struct runtime *rt);
 /* A new server's part in them (its role-change timer). */
 void runtime_server_events_init(struct srv_rt *x);
+
+/* reload.c: reads the configuration files again and, when they hold no
+ * error, builds a new generation and switches to it; sessions go on
+ * untouched on the old one. Runs on worker 0. Returns 0 with a summary of
+ * what changed in out, or -1 with the errors (path:line: message lines)
+ * in out, the old configuration still serving. why: "SIGHUP", "stats
+ * socket", ... for the log. */
+int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen);
 
 /* threads.c: runs ws[1..] on their own threads until runtime_stop_threads. */
 int runtime_start_threads(struct runtime *rt, char *err, size_t errlen);
