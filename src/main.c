@@ -72,8 +72,13 @@ static void signal_cb(struct loop *l, struct io *io, uint32_t ev)
 					       l->now_ms + (uint64_t)rt->cfg->g.hard_stop_after);
 			break;
 		case SIGHUP:
-			WARN("Received SIGHUP: configuration reload is not implemented yet; nothing changed");
+		case SIGUSR2: { /* SIGUSR2: HAProxy master-worker's reload signal */
+			static char out[16384];
+			if (rt->ws[0].stopping)
+				break;
+			runtime_reload(rt, si.ssi_signo == SIGHUP ? "SIGHUP" : "SIGUSR2", out, sizeof(out));
 			break;
+		}
 		default:
 			break;
 		}
@@ -103,6 +108,7 @@ static void block_signals(sigset_t *set)
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGUSR1);
 	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }

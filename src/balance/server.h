@@ -58,6 +58,7 @@ struct server {
 	void *check;               /* owned by the health layer */
 	void *agent;               /* owned by the health layer */
 	struct counters *ctr;      /* one block per thread */
+	struct counters *snap;     /* replaced by a reload: its totals carried then */
 };
 
 struct lb_ops;
@@ -81,6 +82,7 @@ struct backend {
 	uint64_t qseq;             /* arrivals in any queue of the backend: orders them */
 	int max_conns_seen;        /* smax (atomic) */
 	struct counters *ctr;      /* one block per thread */
+	struct counters *snap;     /* replaced by a reload: its totals carried then */
 	/* With nbthread, every thread picks from the same backend: whoever reads
 	 * or changes the servers' state, counters, the algorithm's state or the
 	 * queue holds this lock. The algorithms themselves never take it. */

@@ -61,6 +61,17 @@ void counters_sum(const struct counters *c, int n, uint64_t now_ms, struct count
 	sum->rate_prev = (uint32_t)prev;
 }
 
+void counters_fold(struct counters *dst, const struct counters *sum, const struct counters *base)
+{
+#define FOLD(f) ctr_add(&dst->f, sum->f - (base ? base->f : 0))
+	FOLD(cum_sess); FOLD(bytes_in); FOLD(bytes_out); FOLD(failed_conns); FOLD(failed_resp);
+	FOLD(cli_abrt); FOLD(srv_abrt); FOLD(retries); FOLD(redispatches); FOLD(lbtot);
+	FOLD(connect); FOLD(denied_conn);
+#undef FOLD
+	if (sum->last_sess > ATOMIC_LOAD(&dst->last_sess))
+		ATOMIC_STORE(&dst->last_sess, sum->last_sess);
+}
+
 uint32_t counters_rate(const struct counters *sum)
 {
 	return sum->rate_cur;

@@ -72,6 +72,9 @@ uint32_t counters_rate(const struct counters *sum);
  * HAProxy's swrate_avg, each thread weighted by its samples up to 1024).
  * which: 0 qtime, 1 ctime, 2 ttime. */
 uint32_t counters_avg(const struct counters *c, int n, int which);
+/* Adds the totals of sum minus those of base (base may be NULL) to dst:
+ * a reload carries an object's counters to its successor. */
+void counters_fold(struct counters *dst, const struct counters *sum, const struct counters *base);
 /* Zeroes the blocks (clear counters all); with keep_totals, only the
  * maxima (clear counters). */
 void counters_clear(struct counters *c, int n, int keep_totals);

@@ -107,5 +107,9 @@ int proto_reply_info(struct check *c, const struct tcr *r, char *info, size_t il
 void pgcheck_run(struct check *c);
 void pgcheck_timeout(struct check *c);
 void pgcheck_release(struct check *c);
+/* A reload: c takes over what old (the same server's check in the
+ * generation being replaced) knew of the server's role, so a role change
+ * across the reload is still seen as one. */
+void pgcheck_inherit(struct check *c, const struct check *old);
 
 #endif

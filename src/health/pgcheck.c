@@ -463,3 +463,22 @@ void pgcheck_release(struct check *c)
 	free(c->pg);
 	c->pg = NULL;
 }
+
+void pgcheck_inherit(struct check *c, const struct check *old)
+{
+	const struct pgstate *o = old->pg;
+
+	if (!o || c->type != CHK_PGSQL)
+		return;
+	if (!c->pg && !(c->pg = calloc(1, sizeof(*c->pg))))
+		return;
+	/* the answers, not the connection: the new check logs in anew */
+	c->pg->valid = o->valid;
+	c->pg->in_recovery = o->in_recovery;
+	c->pg->known_role = o->known_role;
+	c->pg->lsn = o->lsn;
+	c->pg->received = o->received;
+	c->pg->replay_age = o->replay_age;
+	c->pg->timeline = o->timeline;
+	memcpy(c->pg->sysid, o->sysid, sizeof(c->pg->sysid));
+}

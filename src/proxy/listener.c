@@ -136,13 +136,13 @@ static void accept_cb(struct loop *l, struct io *io, uint32_t ev)
 	}
 }
 
-static int open_one(struct worker *w, struct frontend *fe, const struct cfg_bind *b,
-		    struct sockaddr_storage *ss, int v6only, char *err, size_t errlen)
+int listener_socket(const struct frontend *fe, const struct cfg_bind *b,
+		    const struct sockaddr_storage *ss, char *err, size_t errlen)
 {
+	int v6only = b->v6only ? 1 : b->v4v6 ? 0 : SOCK_V6_DEFAULT;
 	int backlog = b->backlog ? b->backlog : fe->cfg->backlog ? fe->cfg->backlog : fe->maxconn;
-	int fd = sock_listen((struct sockaddr *)ss, addr_len((struct sockaddr *)ss),
+	int fd = sock_listen((const struct sockaddr *)ss, addr_len((const struct sockaddr *)ss),
 			     backlog, v6only, err, errlen);
-	struct listener *li;
 
 	if (fd < 0)
 		return -1;
@@ -151,12 +151,15 @@ static int open_one(struct worker *w, struct frontend *fe, const struct cfg_bind
 	sock_set_oobinline(fd);
 	if (fe->options & PXO_CLITCPKA)
 		sock_set_keepalive(fd);
-	li = calloc(1, sizeof(*li));
-	if (!li) {
-		close(fd);
-		snprintf(err, errlen, "out of memory");
+	return fd;
+}
+
+int listener_adopt(struct worker *w, struct frontend *fe, int fd, const struct sockaddr_storage *ss)
+{
+	struct listener *li = calloc(1, sizeof(*li));
+
+	if (!li)
 		return -1;
-	}
 	io_init(&li->io, fd, accept_cb);
 	li->fe = fe;
 	li->w = w;
@@ -169,15 +172,31 @@ static int open_one(struct worker *w, struct frontend *fe, const struct cfg_bind
 int listener_open(struct worker *w, struct frontend *fe, const struct cfg_bind *b,
 		  const struct addr_spec *a, char *err, size_t errlen)
 {
-	int v6only = b->v6only ? 1 : b->v4v6 ? 0 : SOCK_V6_DEFAULT;
-
 	for (int port = a->port_lo; port <= a->port_hi; port++) {
 		struct sockaddr_storage ss = a->ss;
+		int fd;
 		addr_set_port((struct sockaddr *)&ss, port);
-		if (open_one(w, fe, b, &ss, v6only, err, errlen))
+		fd = listener_socket(fe, b, &ss, err, errlen);
+		if (fd < 0)
 			return -1;
+		if (listener_adopt(w, fe, fd, &ss)) {
+			close(fd);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
 	}
 	return 0;
+}
+
+void listener_close_one(struct worker *w, struct listener *li)
+{
+	for (struct listener **p = &w->listeners; *p; p = &(*p)->next)
+		if (*p == li) {
+			*p = li->next;
+			break;
+		}
+	loop_io_close(&w->loop, &li->io);
+	loop_defer(&w->loop, &li->defer, free, li);
 }
 
 /* Closes every listener of w. Their memory is released after the current

@@ -74,6 +74,7 @@ struct frontend {
 	int64_t to_client, to_client_fin;
 	struct log_set logs;
 	struct counters *ctr;          /* one block per thread */
+	struct counters *snap;         /* replaced by a reload: its totals carried then */
 };
 
 /* What the threads share: the global connection count and limit. */
@@ -209,6 +210,15 @@ void listener_worker_init(struct worker *w);
  * or -1 with err filled. */
 int listener_open(struct worker *w, struct frontend *fe, const struct cfg_bind *b,
 		  const struct addr_spec *a, char *err, size_t errlen);
+/* A listening socket for fe's bind line b at ss (any thread may open it):
+ * returns the fd, or -1 with err filled. */
+int listener_socket(const struct frontend *fe, const struct cfg_bind *b,
+		    const struct sockaddr_storage *ss, char *err, size_t errlen);
+/* Makes an open listening socket one of w's listeners, accepting for fe.
+ * On w's own thread (or before the threads start). Returns 0 or -1. */
+int listener_adopt(struct worker *w, struct frontend *fe, int fd, const struct sockaddr_storage *ss);
+/* Closes one of w's listeners (its memory goes after the event batch). */
+void listener_close_one(struct worker *w, struct listener *li);
 /* Reserves one connection slot of the process and of fe before accept();
  * returns 1 when both were taken, 0 when a limit is reached (or w stops). */
 int listener_slot_reserve(struct worker *w, struct frontend *fe);

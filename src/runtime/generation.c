@@ -142,6 +142,7 @@ static void free_on_worker0(struct worker *w, const void *arg)
 			*p = g->next;
 			break;
 		}
+	reload_fold_retired(rt, g);
 	gen_free(g);
 }
 
@@ -232,6 +233,7 @@ void gen_stop_checks(struct generation *g)
 static void free_server(struct srv_rt *x)
 {
 	free(x->srv.ctr);
+	free(x->srv.snap);
 	if (x->srv.flags & SRV_F_DYNAMIC) { /* its configuration is its own */
 		free(x->cs->name);
 		free(x->cs->addr_text);
@@ -251,6 +253,7 @@ void gen_free(struct generation *g)
 			free_server((struct srv_rt *)be->lb.srv[i]);
 		free(be->lb.srv);
 		free(be->lb.ctr);
+		free(be->lb.snap);
 		free(be);
 	}
 	while (g->dead) {
@@ -258,8 +261,10 @@ void gen_free(struct generation *g)
 		g->dead = x->next_dead;
 		free_server(x);
 	}
-	for (int i = 0; i < g->nfe; i++)
+	for (int i = 0; i < g->nfe; i++) {
 		free(g->fes[i].ctr);
+		free(g->fes[i].snap);
+	}
 	free(g->bes);
 	free(g->fes);
 	cfg_free(g->cfg);

@@ -108,6 +108,10 @@ void runtime_server_events_init(struct srv_rt *x);
  * in out, the old configuration still serving. why: "SIGHUP", "stats
  * socket", ... for the log. */
 int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen);
+/* A replaced generation is about to be freed (its last session ended):
+ * what its objects counted since the reload goes to their successors in
+ * the current one (worker 0: it writes worker 0's counter blocks). */
+void reload_fold_retired(struct runtime *rt, struct generation *old);
 
 /* threads.c: runs ws[1..] on their own threads until runtime_stop_threads. */
 int runtime_start_threads(struct runtime *rt, char *err, size_t errlen);
