@@ -24,6 +24,8 @@ int addr_parse(const char *s, int flags, struct addr_spec *out, char *err,
 /* Writes the IP (no port) of sa into buf. */
 void addr_ip_str(const struct sockaddr *sa, char *buf, size_t len);
 int addr_port(const struct sockaddr *sa);
+/* Whether a and b are the same IPv4/IPv6 address and port. */
+int addr_same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 void addr_set_port(struct sockaddr *sa, int port);
 /* "ip:port", with brackets around IPv6 addresses. */
 void addr_str(const struct sockaddr *sa, char *buf, size_t len);

@@ -154,12 +154,58 @@ int listener_socket(const struct frontend *fe, const struct cfg_bind *b,
 	return fd;
 }
 
+static void registry_add(struct process *p, int fd)
+{
+	int *v;
+
+	pthread_mutex_lock(&p->lsock_lock);
+	v = realloc(p->lsock, (size_t)(p->nlsock + 1) * sizeof(*v));
+	if (v) {
+		p->lsock = v;
+		p->lsock[p->nlsock++] = fd;
+	}
+	pthread_mutex_unlock(&p->lsock_lock);
+}
+
+/* Closes a listener's socket, taking it out of the registry first. */
+static void registry_close(struct worker *w, struct listener *li)
+{
+	struct process *p = w->proc;
+
+	pthread_mutex_lock(&p->lsock_lock);
+	for (int i = 0; i < p->nlsock; i++)
+		if (p->lsock[i] == li->io.fd) {
+			p->lsock[i] = p->lsock[--p->nlsock];
+			break;
+		}
+	loop_io_close(&w->loop, &li->io);
+	pthread_mutex_unlock(&p->lsock_lock);
+}
+
+int listeners_registry_lock(struct process *p, int **fds)
+{
+	pthread_mutex_lock(&p->lsock_lock);
+	*fds = malloc((size_t)(p->nlsock ? p->nlsock : 1) * sizeof(int));
+	if (!*fds) {
+		pthread_mutex_unlock(&p->lsock_lock);
+		return -1;
+	}
+	memcpy(*fds, p->lsock, (size_t)p->nlsock * sizeof(int));
+	return p->nlsock;
+}
+
+void listeners_registry_unlock(struct process *p)
+{
+	pthread_mutex_unlock(&p->lsock_lock);
+}
+
 int listener_adopt(struct worker *w, struct frontend *fe, int fd, const struct sockaddr_storage *ss)
 {
 	struct listener *li = calloc(1, sizeof(*li));
 
 	if (!li)
 		return -1;
+	registry_add(w->proc, fd);
 	io_init(&li->io, fd, accept_cb);
 	li->fe = fe;
 	li->w = w;
@@ -195,7 +241,7 @@ void listener_close_one(struct worker *w, struct listener *li)
 			*p = li->next;
 			break;
 		}
-	loop_io_close(&w->loop, &li->io);
+	registry_close(w, li);
 	loop_defer(&w->loop, &li->defer, free, li);
 }
 
@@ -208,7 +254,7 @@ void listeners_close(struct worker *w)
 	while (w->listeners) {
 		struct listener *li = w->listeners;
 		w->listeners = li->next;
-		loop_io_close(&w->loop, &li->io);
+		registry_close(w, li);
 		loop_defer(&w->loop, &li->defer, free, li);
 	}
 	ATOMIC_STORE(&w->listeners_paused, 0);

@@ -85,7 +85,19 @@ struct process {
 	int maxpipes;                  /* their budget: each holds two descriptors */
 	int nworkers;
 	struct worker **workers;
+	/* Every worker's listening sockets, for a binary upgrade that passes
+	 * them to the next process (runtime/upgrade.c): changed only when a
+	 * listener is adopted or closed, under the lock. */
+	pthread_mutex_t lsock_lock;
+	int *lsock;
+	int nlsock;
 };
+
+/* Copies the listening sockets' descriptors into a new array (caller frees)
+ * and holds the registry's lock so none is closed meanwhile; release with
+ * listeners_registry_unlock. Returns how many, or -1 (out of memory). */
+int listeners_registry_lock(struct process *p, int **fds);
+void listeners_registry_unlock(struct process *p);
 
 /* A function another thread asked this worker to run (see worker.c). */
 struct wmsg {

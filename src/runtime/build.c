@@ -5,9 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include "core/addr.h"
 #include "core/clock.h"
 #include "core/strutil.h"
+#include "runtime/upgrade.h"
 
 #define FD_RESERVE 64 /* descriptors kept for logs, checks, epoll, signals */
 #define DEFAULT_MAXCONN 100 /* HAProxy's floor when the fd limit allows less */
@@ -71,6 +74,27 @@ void runtime_limits(const struct cfg *c, int nfd_extra, int *maxconn, int *maxpi
 	runtime_fd_budget(limit - FD_RESERVE - nfd_extra, c->g.maxconn, c->g.maxpipes, maxconn, maxpipes);
 }
 
+/* One listening socket of fe at ss for a worker: one received from the
+ * process being replaced (-x) when it has one for that address, else a new
+ * one; when the address cannot be bound again beside the inherited ones
+ * (sockets without SO_REUSEPORT, as HAProxy may pass), the worker shares
+ * the first inherited one. Returns the fd or -1 with err filled. */
+static int socket_for(struct runtime *rt, const struct frontend *fe, const struct cfg_bind *b,
+		      const struct sockaddr_storage *ss, int *shared, char *err, size_t errlen)
+{
+	int fd = upgrade_take(rt->inherited, rt->ninherited, ss);
+
+	if (fd >= 0) {
+		if (*shared < 0)
+			*shared = fd;
+		return fd;
+	}
+	fd = listener_socket(fe, b, ss, err, errlen);
+	if (fd < 0 && *shared >= 0)
+		fd = dup(*shared);
+	return fd;
+}
+
 static void open_listeners(struct runtime *rt, struct generation *g, char *err, size_t errlen,
 			   int *failed)
 {
@@ -78,17 +102,29 @@ static void open_listeners(struct runtime *rt, struct generation *g, char *err, 
 	 * the kernel spreads new connections between the threads */
 	for (int f = 0; f < g->nfe && !*failed; f++) {
 		struct frontend *fe = &g->fes[f];
-		for (int t = 0; t < rt->nw && !*failed; t++)
-			for (const struct cfg_bind *b = fe->cfg->binds; b && !*failed; b = b->next)
-				for (int i = 0; i < b->naddr && !*failed; i++) {
-					char e[256];
-					if (listener_open(&rt->ws[t], fe, b, &b->addrs[i], e, sizeof(e))) {
-						snprintf(err, errlen, "%s:%d: Starting frontend %s: %s", b->file,
-							 b->line, fe->name, e);
-						*failed = 1;
+		for (const struct cfg_bind *b = fe->cfg->binds; b && !*failed; b = b->next)
+			for (int i = 0; i < b->naddr && !*failed; i++)
+				for (int port = b->addrs[i].port_lo; port <= b->addrs[i].port_hi && !*failed; port++) {
+					struct sockaddr_storage ss = b->addrs[i].ss;
+					int shared = -1;
+					addr_set_port((struct sockaddr *)&ss, port);
+					for (int t = 0; t < rt->nw && !*failed; t++) {
+						char e[256];
+						int fd = socket_for(rt, fe, b, &ss, &shared, e, sizeof(e));
+						if (fd < 0 || listener_adopt(&rt->ws[t], fe, fd, &ss)) {
+							snprintf(err, errlen, "%s:%d: Starting frontend %s: %s", b->file,
+								 b->line, fe->name, fd < 0 ? e : "out of memory");
+							*failed = 1;
+						}
 					}
+					/* sockets the old process had on top of ours: ours too */
+					for (int fd; !*failed && (fd = upgrade_take(rt->inherited, rt->ninherited, &ss)) >= 0;)
+						listener_adopt(&rt->ws[0], fe, fd, &ss);
 				}
 	}
+	upgrade_release(rt->inherited, rt->ninherited);
+	rt->inherited = NULL;
+	rt->ninherited = 0;
 }
 
 int runtime_build(struct runtime *rt, struct cfg *cfg, char *err, size_t errlen)
@@ -105,6 +141,7 @@ int runtime_build(struct runtime *rt, struct cfg *cfg, char *err, size_t errlen)
 	rt->proc.maxpipes = rt->maxpipes;
 	rt->proc.nworkers = rt->nw;
 	rt->proc.workers = xcalloc((size_t)rt->nw, sizeof(*rt->proc.workers));
+	pthread_mutex_init(&rt->proc.lsock_lock, NULL);
 	for (int t = 0; t < rt->nw; t++) {
 		rt->proc.workers[t] = &rt->ws[t];
 		if (worker_init(&rt->ws[t], &rt->proc, t)) {
@@ -144,6 +181,8 @@ void runtime_destroy(struct runtime *rt)
 		worker_destroy(&rt->ws[t]);
 	free(rt->ws);
 	free(rt->proc.workers);
+	free(rt->proc.lsock);
+	rt->proc.lsock = NULL;
 	rt->ws = NULL;
 	rt->proc.workers = NULL;
 	while (rt->retired) {

@@ -18,6 +18,7 @@
 #include "core/addr.h"
 #include "core/clock.h"
 #include "core/strutil.h"
+#include "event/sdnotify.h"
 
 /* One listening address of the new configuration. */
 struct bind_slot {
@@ -37,20 +38,6 @@ struct switch_plan {
 	int left;                  /* workers still to switch (atomic): the last frees it */
 };
 
-static int addr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-		return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
-	}
-	return 0;
-}
 
 /* Every address the frontends of g listen on (port ranges expanded). */
 static struct bind_slot *collect_binds(struct generation *g, int *n)
@@ -105,7 +92,7 @@ static int open_new_sockets(struct runtime *rt, struct switch_plan *p, char *out
 {
 	for (int s = 0; s < p->nslots; s++) {
 		for (struct listener *li = rt->ws[0].listeners; li; li = li->next)
-			if (addr_same(&li->addr, &p->slots[s].ss))
+			if (addr_same_endpoint(&li->addr, &p->slots[s].ss))
 				p->slots[s].kept = 1;
 		for (int t = 0; t < p->nw; t++) {
 			char e[256];
@@ -146,7 +133,7 @@ static void switch_worker(struct worker *w, const void *arg)
 		struct bind_slot *to = NULL;
 		next = li->next;
 		for (int s = 0; s < p->nslots && !to; s++)
-			if (addr_same(&li->addr, &p->slots[s].ss))
+			if (addr_same_endpoint(&li->addr, &p->slots[s].ss))
 				to = &p->slots[s];
 		if (to)
 			li->fe = to->fe;
@@ -342,6 +329,7 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 	size_t n;
 
 	out[0] = 0;
+	sd_notify_reloading();
 	c = load(rt, out, outlen);
 	if (!c || open_logs(c, out + strlen(out), outlen - strlen(out))) {
 		if (c) {
@@ -349,6 +337,7 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 			free(c);
 		}
 		WARN("Reload (%s) refused, the configuration in use goes on:\n%s", why, out);
+		sd_notify_ready("Serving (the last reload was refused)");
 		return -1;
 	}
 	g = gen_build(rt, c, err, sizeof(err));
@@ -364,6 +353,7 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 		plan_free(p);
 		gen_free(g);
 		WARN("Reload (%s) refused, the configuration in use goes on:\n%s", why, out);
+		sd_notify_ready("Serving (the last reload was refused)");
 		return -1;
 	}
 	/* nothing can fail from here on */
@@ -383,5 +373,7 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 		worker_call(&rt->ws[0], &rt->ws[t], switch_worker, &p, sizeof(p));
 	NOTICE("%s", out);
 	genref_put(&old->ref, &rt->ws[0]);
+	snprintf(err, sizeof(err), "Serving (generation %d)", g->id);
+	sd_notify_ready(err);
 	return 0;
 }

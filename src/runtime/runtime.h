@@ -10,6 +10,7 @@
 #include "proxy/proxy.h"
 
 struct runtime;
+struct inherited;
 
 /* What the runtime keeps per server: the server itself first (a struct
  * server * is a struct srv_rt *), its checks, and its role-change timer. */
@@ -56,6 +57,8 @@ struct runtime {
 	int exiting;               /* runtime_destroy: generations are freed by it */
 	const char *const *files;  /* the configuration files (-f), read again by a reload */
 	int nfiles;
+	struct inherited *inherited; /* -x: listening sockets of the process replaced */
+	int ninherited;
 };
 
 /* Threads when nbthread is not set: one per CPU the process may run on

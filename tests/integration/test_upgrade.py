@@ -1,0 +1,100 @@
+"""Binary upgrades that refuse no connection: the new process takes the
+listening sockets of the running one over its stats socket (-x, HAProxy's
+protocol), then tells it to finish (-sf). Also systemd's notifications."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import DEFAULTS, FERRY, free_port, wait_until
+
+TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools")
+
+
+def start_echo(ports):
+    p = subprocess.Popen([sys.executable, os.path.join(TOOLS, "echo.py")] + ["%s:%d" % kv for kv in ports.items()],
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    return p
+
+
+def start_load(short, long_, seconds):
+    p = subprocess.Popen([sys.executable, os.path.join(TOOLS, "load.py"), str(short), str(long_), "1000", "50",
+                          str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "started"
+    return p
+
+
+@pytest.mark.skipif(not shutil.which("haproxy"), reason="needs Debian's haproxy")
+def test_ferry_takes_over_a_running_haproxy(ferry, tmpdir_path):
+    """A user moving from HAProxy: ferry -x takes HAProxy's listening
+    sockets from its stats socket (expose-fd listeners) and -sf tells it to
+    finish; clients connecting all along are never refused, and the
+    streams HAProxy carried finish on it, byte-exact."""
+    ports = {n: free_port() for n in ("old", "new", "lold", "lnew")}
+    echo = start_echo(ports)
+    sock = os.path.join(tmpdir_path, "haproxy.sock")
+    short, long_ = free_port(), free_port()
+    common = DEFAULTS + "listen short\n    bind 127.0.0.1:%d\n    server s 127.0.0.1:%%d\n" \
+                        "listen long\n    bind 127.0.0.1:%d\n    server l 127.0.0.1:%%d\n" % (short, long_)
+    hcfg = os.path.join(tmpdir_path, "haproxy.cfg")
+    with open(hcfg, "w") as fh:
+        fh.write("global\n    stats socket %s mode 600 level admin expose-fd listeners\n" % sock +
+                 common % (ports["old"], ports["lold"]))
+    hap = subprocess.Popen(["haproxy", "-db", "-f", hcfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: os.path.exists(sock), 5)
+        load = start_load(short, long_, 6)
+        time.sleep(2)
+        f = ferry(common % (ports["new"], ports["lnew"]), wait_port=short,
+                  extra_args=("-x", sock, "-sf", str(hap.pid)))
+        assert hap.wait(timeout=15) == 0  # finished once its last stream ended
+        res = json.loads(load.stdout.readline())
+        load.wait(timeout=10)
+        fails = {k: res[k] for k in ("refused", "reset", "timeout", "other", "bad_data", "long_broken")}
+        assert all(v == 0 for v in fails.values()), (fails, res["errors"])
+        assert res["short_ok"] >= 5000 and res["long_ok"] == 50
+        assert "Told the old process %d to finish (SIGUSR1)" % hap.pid in f.stderr()
+        # after the switch, new connections reach the new configuration's server
+        with socket.create_connection(("127.0.0.1", short), timeout=5) as c:
+            assert c.recv(10) == b"new\n"
+    finally:
+        if hap.poll() is None:
+            hap.kill()
+            hap.wait()
+        echo.send_signal(signal.SIGTERM)
+        echo.wait(timeout=10)
+
+
+def test_systemd_notifications(ferry, tmpdir_path, backends):
+    """Type=notify: READY=1 once serving, RELOADING=1 with MONOTONIC_USEC
+    then READY=1 around a reload, STOPPING=1 at the end, each with a
+    STATUS line, on the socket named by NOTIFY_SOCKET (a datagram socket the
+    test listens on, as systemd does)."""
+    path = os.path.join(tmpdir_path, "notify.sock")
+    rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    rx.bind(path)
+    rx.settimeout(5)
+    (b,) = backends(1)
+    port = free_port()
+    f = ferry(DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    server s 127.0.0.1:%d\n" % (port, b.port),
+              wait_port=port, env={"NOTIFY_SOCKET": path})
+    msg = rx.recv(4096).decode()
+    assert msg.startswith("READY=1\n") and "STATUS=Serving" in msg
+    f.proc.send_signal(signal.SIGHUP)
+    msg = rx.recv(4096).decode().split("\n")
+    assert msg[0] == "RELOADING=1" and msg[1].startswith("MONOTONIC_USEC=")
+    usec = int(msg[1].split("=")[1])
+    assert abs(usec / 1e6 - time.monotonic()) < 5  # CLOCK_MONOTONIC, as systemd reads it
+    msg = rx.recv(4096).decode()
+    assert msg.startswith("READY=1\n") and "STATUS=Serving (generation 2)" in msg
+    f.proc.send_signal(signal.SIGTERM)
+    assert rx.recv(4096).decode().startswith("STOPPING=1\n")
+    f.proc.wait(timeout=5)
+    rx.close()
