@@ -17,7 +17,7 @@ UNIT_ASAN:= $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
 LIB_OBJ      := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC))
 LIB_ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRC))
 
-.PHONY: all asan unit deps test demo bench profile clean help check-style
+.PHONY: all asan unit deps test demo bench profile clean help check-style install
 
 all: build/ferry
 
@@ -27,6 +27,7 @@ help:
 	@echo "make test     install test dependencies, run unit + integration tests, also under ASan+UBSan"
 	@echo "make bench    performance comparison (see bench/README.md)"
 	@echo "make profile  where ferry's CPU time goes: perf and callgrind (see bench/README.md)"
+	@echo "make install  the binary, the systemd unit and the man page (PREFIX=/usr/local, DESTDIR)"
 
 build/ferry: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -73,6 +74,18 @@ bench: deps
 profile: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh profile
+
+PREFIX  ?= /usr/local
+SBINDIR  = $(PREFIX)/sbin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR   = $(PREFIX)/share/man/man8
+
+install: build/ferry
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)
+	install -m 755 build/ferry $(DESTDIR)$(SBINDIR)/ferry
+	sed 's|@SBINDIR@|$(SBINDIR)|g' contrib/ferry.service.in > $(DESTDIR)$(UNITDIR)/ferry.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/ferry.service
+	install -m 644 doc/ferry.8 $(DESTDIR)$(MANDIR)/ferry.8
 
 clean:
 	rm -rf build

@@ -98,3 +98,27 @@ def test_systemd_notifications(ferry, tmpdir_path, backends):
     assert rx.recv(4096).decode().startswith("STOPPING=1\n")
     f.proc.wait(timeout=5)
     rx.close()
+
+
+def test_make_install_puts_binary_unit_and_man_page_in_place(tmpdir_path):
+    """make install PREFIX=...: the binary, a systemd unit whose commands
+    point at it (systemd-analyze verify accepts it) and the man page."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    prefix = os.path.join(tmpdir_path, "prefix")
+    subprocess.run(["make", "-s", "-C", root, "install", "PREFIX=" + prefix], check=True,
+                   stdout=subprocess.DEVNULL)
+    binary = os.path.join(prefix, "sbin", "ferry")
+    unit = os.path.join(prefix, "lib", "systemd", "system", "ferry.service")
+    man = os.path.join(prefix, "share", "man", "man8", "ferry.8")
+    assert os.access(binary, os.X_OK)
+    assert subprocess.run([binary, "-v"], capture_output=True, text=True).stdout.startswith("ferry version")
+    text = open(unit).read()
+    assert "ExecStart=%s -f $CONFIG -p $PIDFILE" % binary in text
+    assert "Type=notify" in text and "ExecReload=/bin/kill -HUP $MAINPID" in text
+    assert "CapabilityBoundingSet=CAP_NET_BIND_SERVICE" in text and "NoNewPrivileges=yes" in text
+    if shutil.which("systemd-analyze"):
+        r = subprocess.run(["systemd-analyze", "verify", "--man=no", unit], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    out = subprocess.run(["man", "-l", man], capture_output=True, text=True,
+                         env=dict(os.environ, MANPAGER="cat", MANWIDTH="80")).stdout
+    assert "ferry - a TCP load balancer" in out and "UPGRADING THE BINARY" in out
