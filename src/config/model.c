@@ -65,6 +65,7 @@ static void free_proxy(struct cfg_proxy *px)
 	free_srv_opts(&px->dflt_srv);
 	tcr_list_free(&px->rules);
 	pgcheck_free(&px->pg);
+	free(px->state_file_name);
 	free(px->name);
 	free(px);
 }
@@ -84,6 +85,8 @@ void cfg_free(struct cfg *c)
 	log_targets_close(&c->g.logs);
 	free(c->g.logs.v);
 	free(c->g.pidfile);
+	free(c->g.state_file);
+	free(c->g.state_base);
 	for (int i = 0; i < c->nfiles; i++)
 		free(c->files[i]);
 	free(c->files);

@@ -162,6 +162,8 @@ struct cfg_proxy {
 	struct tcr_list rules;     /* tcp-check rules (CHK_TCPCHECK) */
 	struct cfg_pgcheck pg;     /* CHK_PGSQL */
 	int64_t role_change_grace; /* ms before sessions of a server whose role changed close */
+	enum { SSF_NONE, SSF_GLOBAL, SSF_LOCAL } load_state; /* load-server-state-from-file */
+	char *state_file_name;     /* server-state-file-name: NULL = the backend's name */
 };
 
 struct cfg_global {
@@ -173,6 +175,8 @@ struct cfg_global {
 	int busy_polling;          /* never sleep in epoll_wait (HAProxy's busy-polling) */
 	int quiet;
 	char *pidfile;
+	char *state_file;          /* server-state-file */
+	char *state_base;          /* server-state-base */
 	struct log_targets logs;
 };
 

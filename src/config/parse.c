@@ -62,7 +62,7 @@ const char *const unsupported_keywords[] = {
 	"acl", "use_backend", "use-server", "tcp-request", "tcp-response",
 	"stick-table", "stick", "source", "persist", "email-alert",
 	"external-check", "dynamic-cookie-key", "force-persist", "ignore-persist",
-	"server-template", "load-server-state-from-file", "rate-limit",
+	"server-template", "rate-limit",
 	"declare", "bind-process", "guid", NULL
 };
 
@@ -317,14 +317,30 @@ static void g_busy_polling(struct pctx *p, struct cfg_words *w)
 	p->c->g.busy_polling = 1;
 }
 
-static void g_pidfile(struct pctx *p, struct cfg_words *w)
+
+static void g_path(struct pctx *p, struct cfg_words *w, char **slot)
 {
 	if (!w->w[1]) {
-		perr(p, "'pidfile' expects a path");
+		perr(p, "'%s' expects a path", w->w[0]);
 		return;
 	}
-	free(p->c->g.pidfile);
-	p->c->g.pidfile = xstrdup(w->w[1]);
+	free(*slot);
+	*slot = xstrdup(w->w[1]);
+}
+
+static void g_pidfile(struct pctx *p, struct cfg_words *w)
+{
+	g_path(p, w, &p->c->g.pidfile);
+}
+
+static void g_state_file(struct pctx *p, struct cfg_words *w)
+{
+	g_path(p, w, &p->c->g.state_file);
+}
+
+static void g_state_base(struct pctx *p, struct cfg_words *w)
+{
+	g_path(p, w, &p->c->g.state_base);
 }
 
 static void g_foreground(struct pctx *p, struct cfg_words *w)
@@ -360,6 +376,8 @@ const struct kw global_keywords[] = {
 	{ "log", 0, g_log },
 	{ "quiet", 0, g_quiet },
 	{ "pidfile", 0, g_pidfile },
+	{ "server-state-file", 0, g_state_file },
+	{ "server-state-base", 0, g_state_base },
 	{ "daemon", 0, g_foreground },
 	{ "master-worker", 0, g_foreground },
 	{ "chroot", 0, g_ignored },

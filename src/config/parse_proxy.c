@@ -39,6 +39,7 @@ void proxy_init_from(struct cfg_proxy *px, const struct cfg_proxy *def)
 	px->options_set = 0;
 	px->default_backend_line = 0; /* an inherited one points at the proxy */
 	px->default_backend = def->default_backend ? xstrdup(def->default_backend) : NULL;
+	px->state_file_name = def->state_file_name ? xstrdup(def->state_file_name) : NULL;
 	px->dflt_srv.check_addr = def->dflt_srv.check_addr ? xstrdup(def->dflt_srv.check_addr) : NULL;
 	px->dflt_srv.agent_send = def->dflt_srv.agent_send ? xstrdup(def->dflt_srv.agent_send) : NULL;
 	tcr_list_copy(&px->rules, &def->rules);
@@ -180,6 +181,29 @@ static void kw_default_server(struct pctx *p, struct cfg_words *w)
 static void kw_log(struct pctx *p, struct cfg_words *w)
 {
 	parse_log_line(p, w, &p->px->logs, &p->px->log_global, 1);
+}
+
+static void kw_load_state(struct pctx *p, struct cfg_words *w)
+{
+	const char *v = w->w[1];
+
+	if (v && !strcmp(v, "global"))
+		p->px->load_state = SSF_GLOBAL;
+	else if (v && !strcmp(v, "local"))
+		p->px->load_state = SSF_LOCAL;
+	else if (v && !strcmp(v, "none"))
+		p->px->load_state = SSF_NONE;
+	else
+		perr(p, "'load-server-state-from-file' expects 'global', 'local' or 'none'");
+}
+
+static void kw_state_file_name(struct pctx *p, struct cfg_words *w)
+{
+	free(p->px->state_file_name);
+	p->px->state_file_name = NULL;
+	/* no argument or use-backend-name: the backend's own name */
+	if (w->w[1] && strcmp(w->w[1], "use-backend-name"))
+		p->px->state_file_name = xstrdup(w->w[1]);
 }
 
 static void kw_accepted(struct pctx *p, struct cfg_words *w)
@@ -413,6 +437,8 @@ const struct kw proxy_keywords[] = {
 	{ "timeout", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_timeout },
 	{ "tcp-check", PX_CAP_BE | PX_CAP_DEF, kw_tcp_check },
 	{ "role-change-grace", PX_CAP_BE | PX_CAP_DEF, kw_role_change_grace },
+	{ "load-server-state-from-file", PX_CAP_BE | PX_CAP_DEF, kw_load_state },
+	{ "server-state-file-name", PX_CAP_BE | PX_CAP_DEF, kw_state_file_name },
 	{ "description", PX_CAP_FE | PX_CAP_BE, kw_accepted_value },
 	{ "id", PX_CAP_FE | PX_CAP_BE, kw_accepted_value },
 	{ "enabled", PX_CAP_FE | PX_CAP_BE, kw_accepted },

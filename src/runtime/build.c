@@ -165,6 +165,7 @@ int runtime_build(struct runtime *rt, struct cfg *cfg, char *err, size_t errlen)
 	if (failed)
 		return -1;
 	gen_start_checks(g);
+	state_file_apply(g);
 	for (int t = 0; t < rt->nw; t++)
 		listeners_update(&rt->ws[t]);
 	return 0;

@@ -98,6 +98,11 @@ struct pbackend *gen_find_backend(const struct generation *g, const char *name);
 struct frontend *gen_find_frontend(const struct generation *g, const char *name);
 struct server *gen_find_server(const struct pbackend *be, const char *name);
 
+/* state_file.c: at start, servers take the state saved in the files named
+ * by server-state-file / load-server-state-from-file (after their checks
+ * started: the check counter is set too). */
+void state_file_apply(struct generation *g);
+
 /* events.c: what health checks tell the runtime, carried out on every
  * worker (closing sessions, moving queues). */
 void runtime_events_init(struct runtime *rt);

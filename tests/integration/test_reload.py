@@ -201,3 +201,37 @@ backend be
     finally:
         echo.send_signal(signal.SIGTERM)
         echo.wait(timeout=10)
+
+
+STATE_HEADER = ("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight "
+                "srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health "
+                "srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord "
+                "srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n")
+
+
+@pytest.mark.parametrize("where", ["global", "local"])
+def test_server_state_file_restores_states_at_start(ferry, backends, tmpdir_path, where):
+    """server-state-file / load-server-state-from-file, as HAProxy: a server
+    saved DOWN (op state 0) stays out until its checks see it rise, one
+    saved in maintenance (admin state 1) stays there, a weight set at run
+    time (uweight 3, iweight as configured) comes back."""
+    s1, s2, s3 = backends(3)
+    port = free_port()
+    lines = ["3 be 1 s1 127.0.0.1 0 0 1 1 5 8 2 0 6 0 0 0 - %d - 0 0 - - 0" % s1.port,
+             "3 be 2 s2 127.0.0.1 2 1 1 1 5 6 3 4 6 0 0 0 - %d - 0 0 - - 0" % s2.port,
+             "3 be 3 s3 127.0.0.1 2 0 3 1 5 6 3 4 6 0 0 0 - %d - 0 0 - - 0" % s3.port,
+             "3 gone 1 x 127.0.0.1 2 0 1 1 5 6 3 4 6 0 0 0 - 1 - 0 0 - - 0"]
+    name = os.path.join(tmpdir_path, "state" if where == "global" else "be")
+    with open(name, "w") as fh:
+        fh.write(STATE_HEADER + "\n".join(lines) + "\n")
+    glob = ("    server-state-file %s\n" % name) if where == "global" else ("    server-state-base %s\n" % tmpdir_path)
+    f = ferry("global\n" + glob + DEFAULTS + "    load-server-state-from-file %s\n" % where +
+              "listen be\n    bind 127.0.0.1:%d\n    balance roundrobin\n" % port +
+              "".join("    server s%d 127.0.0.1:%d check inter 300 rise 3\n" % (i + 1, b.port)
+                      for i, b in enumerate((s1, s2, s3))), wait_port=port)
+    got = [recv_line(port) for _ in range(6)]
+    assert got == ["s3"] * 6  # s1 DOWN as saved, s2 in maintenance
+    # s1's checks pass: it rises after 3 of them (300 ms apart), s2 stays out
+    assert f.wait_log(r"Server be/s1 is UP", timeout=3, where="stderr")
+    got = sorted(recv_line(port) for _ in range(8))
+    assert got.count("s3") == 6 and got.count("s1") == 2  # weights 1 and 3 (restored): 2 and 6 of 8
