@@ -340,6 +340,11 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 		sd_notify_ready("Serving (the last reload was refused)");
 		return -1;
 	}
+	if (c->g.nbthread && c->g.nbthread != rt->nw) {
+		n = strlen(out);
+		snprintf(out + n, outlen - n, "warning: 'nbthread %d' needs a restart; %d thread%s go on\n",
+			 c->g.nbthread, rt->nw, rt->nw > 1 ? "s" : "");
+	}
 	g = gen_build(rt, c, err, sizeof(err));
 	p = xcalloc(1, sizeof(*p));
 	p->g = g;
