@@ -84,6 +84,13 @@ void cfg_free(struct cfg *c)
 	log_targets_close(&c->g.logs);
 	free(c->g.logs.v);
 	free(c->g.pidfile);
+	while (c->g.stats_sockets) {
+		struct cfg_stats_socket *ss = c->g.stats_sockets;
+		c->g.stats_sockets = ss->next;
+		free(ss->text);
+		free(ss->path);
+		free(ss);
+	}
 	for (int i = 0; i < c->nfiles; i++)
 		free(c->files[i]);
 	free(c->files);

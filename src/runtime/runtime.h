@@ -10,6 +10,7 @@
 #include "proxy/proxy.h"
 
 struct runtime;
+struct ops;
 
 /* What the runtime keeps per server: the server itself first (a struct
  * server * is a struct srv_rt *), its checks, and its role-change timer. */
@@ -56,6 +57,7 @@ struct runtime {
 	int exiting;               /* runtime_destroy: generations are freed by it */
 	const char *const *files;  /* the configuration files (-f), read again by a reload */
 	int nfiles;
+	struct ops *ops;           /* the runtime API (src/ops): its sockets, sampled maxima */
 };
 
 /* Threads when nbthread is not set: one per CPU the process may run on
@@ -108,6 +110,13 @@ void runtime_server_events_init(struct srv_rt *x);
  * in out, the old configuration still serving. why: "SIGHUP", "stats
  * socket", ... for the log. */
 int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen);
+
+/* ops.c: the runtime API (stats sockets, src/ops). Opens the sockets of
+ * the configuration's "stats socket" lines on worker 0; returns 0, or -1
+ * with err filled. */
+int runtime_ops_start(struct runtime *rt, char *err, size_t errlen);
+/* Closes them (process exit). */
+void runtime_ops_stop(struct runtime *rt);
 
 /* threads.c: runs ws[1..] on their own threads until runtime_stop_threads. */
 int runtime_start_threads(struct runtime *rt, char *err, size_t errlen);
