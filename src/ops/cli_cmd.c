@@ -21,7 +21,7 @@
 #define CLI_MAX_MATCHES 5
 #define CLI_MAX_ENTRIES 256
 
-static const struct cli_cmd *const tables[] = { cli_cmds_base, cli_cmds_show };
+static const struct cli_cmd *const tables[] = { cli_cmds_base, cli_cmds_show, cli_cmds_proxy };
 
 #define FOREACH_CMD(c) \
 	for (size_t t_ = 0; t_ < sizeof(tables) / sizeof(tables[0]); t_++) \

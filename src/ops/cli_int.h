@@ -45,6 +45,7 @@ struct cli_cmd {
 /* The command tables, one per file, each ended by an entry without words. */
 extern const struct cli_cmd cli_cmds_base[];   /* cli_cmd.c: help, prompt, quit, levels */
 extern const struct cli_cmd cli_cmds_show[];   /* cmd_show.c: show info, stat, servers, backend, errors */
+extern const struct cli_cmd cli_cmds_proxy[];  /* cmd_proxy.c: clear counters, frontends, maxconn */
 
 /* Splits text into r->args as HAProxy does (blanks separate words, a
  * backslash makes the next character literal). */
