@@ -111,6 +111,10 @@ void backend_init(struct backend *be, enum lb_algo algo, enum hash_type ht, int 
 	if (!be->rng)
 		be->rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)be;
 	backend_update(be);
+	{
+		const struct server *only;
+		be->was_usable = lb_group(be, &only) != LB_GROUP_NONE;
+	}
 }
 
 void backend_update(struct backend *be)
@@ -132,10 +136,30 @@ void server_set_up(struct server *s, int up, uint64_t now_ms)
 	if (s->up == up)
 		return;
 	s->up = up;
+	if (!up)
+		s->down_trans++;
+	else if (s->last_change_ms && now_ms > s->last_change_ms)
+		s->down_time_ms += now_ms - s->last_change_ms;
 	s->last_change_ms = now_ms;
 	s->rr_current = 0;
 	s->srr_current = 0;
 	backend_update(s->be);
+	backend_note_state(s->be, now_ms);
+}
+
+void backend_note_state(struct backend *be, uint64_t now_ms)
+{
+	const struct server *only;
+	int usable = lb_group(be, &only) != LB_GROUP_NONE;
+
+	if (usable == be->was_usable)
+		return;
+	if (!usable)
+		be->down_trans++;
+	else if (be->last_change_ms && now_ms > be->last_change_ms)
+		be->down_time_ms += now_ms - be->last_change_ms;
+	be->was_usable = usable;
+	be->last_change_ms = now_ms;
 }
 
 static void recalc_eweight(struct server *s)

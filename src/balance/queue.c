@@ -16,7 +16,8 @@ void queue_push(struct queue *q, struct qnode *n, uint64_t seq)
 	else
 		q->head = n;
 	q->tail = n;
-	ATOMIC_ADD(&q->len, 1);
+	if (ATOMIC_ADD(&q->len, 1) > q->max)
+		ATOMIC_STORE(&q->max, q->len);
 }
 
 int queue_remove(struct qnode *n, int dequeued)

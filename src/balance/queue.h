@@ -21,6 +21,7 @@ struct qnode {
 struct queue {
 	struct qnode *head, *tail;
 	int len;                   /* also read without the lock (atomic) */
+	int max;                   /* the longest it was (qmax; "clear counters" resets it) */
 	uint32_t idx;              /* entries that left it with a slot so far */
 };
 

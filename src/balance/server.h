@@ -52,7 +52,10 @@ struct server {
 	int cur_sess;              /* HAProxy's cur_sess: connecting to it or connected (atomic) */
 	int max_conns_seen;
 	struct queue q;            /* sessions that must go to this server, waiting for a slot */
-	uint64_t last_change_ms;   /* when up/down last changed */
+	uint64_t last_change_ms;   /* when its state last changed (up/down, maintenance, drain);
+	                              0: not since the start */
+	uint64_t down_trans;       /* times it went DOWN (chkdown) */
+	uint64_t down_time_ms;     /* time spent DOWN before the last change (downtime) */
 	int64_t rr_current;        /* smooth roundrobin state */
 	int64_t srr_current;       /* static-rr state */
 	void *check;               /* owned by the health layer */
@@ -83,6 +86,12 @@ struct backend {
 	int max_conns_seen;        /* smax (atomic) */
 	struct counters *ctr;      /* one block per thread */
 	struct counters *snap;     /* replaced by a reload: its totals carried then */
+	/* HAProxy's backend state for the stats: UP while a server can take
+	 * traffic (backend_note_state keeps these) */
+	int was_usable;            /* 1 once backend_note_state saw a usable server */
+	uint64_t last_change_ms;   /* when it last went UP or DOWN; 0: not since the start */
+	uint64_t down_trans;       /* times it lost its last server (chkdown) */
+	uint64_t down_time_ms;     /* time spent DOWN before the last change (downtime) */
 	/* With nbthread, every thread picks from the same backend: whoever reads
 	 * or changes the servers' state, counters, the algorithm's state or the
 	 * queue holds this lock. The algorithms themselves never take it. */
@@ -145,7 +154,13 @@ int lb_candidate(const struct backend *be, const struct server *s, enum lb_group
 void backend_init(struct backend *be, enum lb_algo algo, enum hash_type ht, int draws);
 void backend_free_lb(struct backend *be);
 void backend_update(struct backend *be);
+/* Sets the health of s (1 UP, 0 DOWN) at now_ms (monotonic), counting the
+ * DOWN transitions and the time spent DOWN for the stats. */
 void server_set_up(struct server *s, int up, uint64_t now_ms);
+/* After a change of its servers' state: whether be went DOWN (no server
+ * can take traffic) or back UP, for the stats (chkdown, downtime, lastchg).
+ * Backend lock held. */
+void backend_note_state(struct backend *be, uint64_t now_ms);
 /* Sets the current weight (uweight) and the effective one from it. */
 void server_set_weight(struct server *s, int weight);
 /* Sets the lag reduction (1000: none) and the effective weight from it. */

@@ -87,6 +87,13 @@ void cfg_free(struct cfg *c)
 	free(c->g.pidfile);
 	free(c->g.state_file);
 	free(c->g.state_base);
+	while (c->g.stats_sockets) {
+		struct cfg_stats_socket *ss = c->g.stats_sockets;
+		c->g.stats_sockets = ss->next;
+		free(ss->text);
+		free(ss->path);
+		free(ss);
+	}
 	for (int i = 0; i < c->nfiles; i++)
 		free(c->files[i]);
 	free(c->files);

@@ -166,6 +166,27 @@ struct cfg_proxy {
 	char *state_file_name;     /* server-state-file-name: NULL = the backend's name */
 };
 
+/* Levels of the runtime API (stats socket), as HAProxy's ACCESS_LVL_*. */
+#define CLI_LEVEL_USER 1      /* reads only */
+#define CLI_LEVEL_OPER 2      /* also clear counters, show sess, show errors */
+#define CLI_LEVEL_ADMIN 3     /* everything */
+
+/* "stats socket ADDR [options]" in global: one listening socket of the
+ * runtime API. ADDR is a unix socket path (/path or unix@path) or a TCP
+ * address (ipv4@, ipv6@, host:port). */
+struct cfg_stats_socket {
+	struct cfg_stats_socket *next;
+	const char *file;
+	int line;
+	char *text;                /* ADDR as written */
+	char *path;                /* unix socket; NULL for TCP */
+	struct addr_spec addr;     /* TCP */
+	int mode;                  /* permissions of the unix socket; -1: umask's */
+	long uid, gid;             /* owner of the unix socket; -1: ferry's */
+	int level;                 /* CLI_LEVEL_*, operator unless set (as HAProxy) */
+	int expose_fd_listeners;   /* "expose-fd listeners": may hand listening sockets over */
+};
+
 struct cfg_global {
 	int maxconn;               /* 0 = derived from the fd limit */
 	int maxpipes;              /* splice pipes; 0 = maxconn/4 (as HAProxy) */
@@ -178,6 +199,9 @@ struct cfg_global {
 	char *state_file;          /* server-state-file */
 	char *state_base;          /* server-state-base */
 	struct log_targets logs;
+	struct cfg_stats_socket *stats_sockets; /* in order of declaration */
+	int64_t stats_timeout;     /* idle timeout of a runtime API connection; 0 = 10s */
+	int stats_maxconn;         /* runtime API connections at once; 0 = 10 */
 };
 
 struct cfg {

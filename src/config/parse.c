@@ -385,7 +385,7 @@ const struct kw global_keywords[] = {
 	{ "group", 0, g_ignored },
 	{ "uid", 0, g_ignored },
 	{ "gid", 0, g_ignored },
-	{ "stats", 0, g_ignored },
+	{ "stats", 0, kw_global_stats },
 	{ "ca-base", 0, g_ignored },
 	{ "crt-base", 0, g_ignored },
 	{ "ssl-default-bind-ciphers", 0, g_ignored },

@@ -54,6 +54,8 @@ int arg_duration(struct pctx *p, const char *kw, const char *arg, int64_t *out);
 int parse_check_option(struct pctx *p, struct cfg_words *w);   /* parse_check.c */
 void kw_tcp_check(struct pctx *p, struct cfg_words *w);
 void kw_role_change_grace(struct pctx *p, struct cfg_words *w);
+/* "stats socket|timeout|maxconn ..." in global (parse_stats.c). */
+void kw_global_stats(struct pctx *p, struct cfg_words *w);
 int arg_int(struct pctx *p, const char *kw, const char *arg, long min, long max, long *out);
 
 #endif

@@ -45,7 +45,7 @@ void counters_sum(const struct counters *c, int n, uint64_t now_ms, struct count
 		ADD(cli_abrt); ADD(srv_abrt); ADD(retries); ADD(redispatches); ADD(lbtot);
 		ADD(connect); ADD(denied_conn);
 		ADD(qtime_n); ADD(ctime_n); ADD(ttime_n);
-		MAX(qtime_max); MAX(ctime_max); MAX(ttime_max);
+		MAX(qtime_max); MAX(ctime_max); MAX(ttime_max); MAX(rate_max);
 		if (last > sum->last_sess)
 			sum->last_sess = last;
 		if (bs == sec) {
@@ -100,6 +100,7 @@ void counters_clear(struct counters *c, int n, int keep_totals)
 			ATOMIC_STORE(&c[i].qtime_max, 0);
 			ATOMIC_STORE(&c[i].ctime_max, 0);
 			ATOMIC_STORE(&c[i].ttime_max, 0);
+			ATOMIC_STORE(&c[i].rate_max, 0);
 			continue;
 		}
 		/* word by word: the owner thread may be writing its block */

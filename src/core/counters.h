@@ -31,6 +31,8 @@ struct counters {
 	uint32_t qtime_max, ctime_max, ttime_max;
 	uint32_t rate_sec;        /* the second rate_cur counts (monotonic seconds) */
 	uint32_t rate_cur, rate_prev;
+	uint32_t rate_max;        /* highest rate seen (rate_max): written by the stats
+	                             sampler on worker 0, in block 0 only */
 } __attribute__((aligned(64)));
 
 /* Adds v to a counter of the calling thread's own block: a plain load and

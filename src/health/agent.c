@@ -184,6 +184,15 @@ static void report(struct agent *a, int res, int was_usable, const char *warn)
 	}
 }
 
+/* The result of this round, for the stats. A reply is L7OK unless it says
+ * the server is down (L7STS), as HAProxy's agent statuses. */
+static void agent_record(struct agent *a, const char *status, const char *info)
+{
+	a->status = status;
+	snprintf(a->info, sizeof(a->info), "%.*s", (int)sizeof(a->info) - 1, info);
+	a->duration = (int)(a->env->loop->now_ms - a->started);
+}
+
 static void finish(struct agent *a, int got_reply)
 {
 	if (a->io.fd >= 0) {
@@ -198,7 +207,9 @@ static void finish(struct agent *a, int got_reply)
 		a->buf[strcspn(a->buf, "\r\n")] = 0;
 		backend_lock(a->srv->be);
 		res = agent_apply(a->srv, a->buf, warn, sizeof(warn));
+		backend_note_state(a->srv->be, a->env->loop->now_ms);
 		backend_unlock(a->srv->be);
+		agent_record(a, (a->srv->flags & SRV_F_AGENT_DOWN) ? "L7STS" : "L7OK", a->buf);
 		report(a, res, was_usable, warn);
 	}
 	schedule(a);
@@ -211,11 +222,19 @@ static void agent_timer(struct loop *l, struct timer *t)
 
 	(void)l;
 	if (a->running) { /* no full reply in time: use what came, if anything */
+		if (!a->len)
+			agent_record(a, "L4TOUT", "");
 		finish(a, a->len > 0);
 		return;
 	}
+	if (a->srv->flags & SRV_F_NOAGENT) { /* "disable agent": until "enable agent" */
+		schedule(a);
+		return;
+	}
+	a->started = a->env->loop->now_ms;
 	fd = sock_connect((struct sockaddr *)&a->addr, addr_len((struct sockaddr *)&a->addr));
 	if (fd < 0) {
+		agent_record(a, "L4CON", strerror(-fd));
 		schedule(a);
 		return;
 	}
@@ -232,7 +251,9 @@ static void agent_io(struct loop *l, struct io *io, uint32_t ev)
 
 	(void)l;
 	if (io->events & EPOLLOUT) {
-		if (sock_error(io->fd)) {
+		int err = sock_error(io->fd);
+		if (err) {
+			agent_record(a, "L4CON", strerror(err));
 			finish(a, 0);
 			return;
 		}
@@ -270,6 +291,7 @@ void agent_start(struct agent *a, struct server *srv, const struct cfg_server *c
 	a->logs[1] = global;
 	a->inter = cs->o.agent_inter ? cs->o.agent_inter : cs->o.inter;
 	a->send = cs->o.agent_send;
+	a->status = "INI";
 	memcpy(&a->addr, &cs->addr.ss, sizeof(a->addr));
 	addr_set_port((struct sockaddr *)&a->addr, cs->o.agent_port);
 	io_init(&a->io, -1, agent_io);

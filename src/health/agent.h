@@ -20,6 +20,11 @@ struct agent {
 	size_t len;
 	int running;
 	char warned[160];    /* the last complaint logged, so it is said once */
+	/* the last result, for the stats (agent_status, last_agt, ...) */
+	const char *status;  /* "INI", "L4CON", "L4TOUT", "L7OK", "L7STS" */
+	char info[128];      /* why it failed, or the agent's reply */
+	int duration;        /* ms */
+	uint64_t started;    /* monotonic ms of the running one */
 };
 
 void agent_start(struct agent *a, struct server *srv, const struct cfg_server *cs,

@@ -13,6 +13,7 @@ static void check_timer_cb(struct loop *l, struct timer *t);
 const char *check_status_reason(const char *st)
 {
 	static const struct { const char *st, *reason; } t[] = {
+		{ "INI", "Initializing" },
 		{ "L4OK", "Layer4 check passed" }, { "L4TOUT", "Layer4 timeout" },
 		{ "L4CON", "Layer4 connection problem" }, { "L6OK", "Layer6 check passed" },
 		{ "L6TOUT", "Layer6 timeout" }, { "L6RSP", "Layer6 invalid response" },
@@ -173,6 +174,8 @@ void check_done(struct check *c, int ok, const char *status, const char *info)
 	enum fsm_change ch;
 
 	record(c, status, info);
+	if (!ok && old > 0) /* as HAProxy: the failures that took health down */
+		c->failed++;
 	ch = check_fsm_result(&c->fsm, ok);
 	log_health(c, ok, old);
 	c->last_ok = ok;
@@ -186,6 +189,8 @@ void check_done_role_change(struct check *c, const char *status, const char *inf
 	int old = c->fsm.health, was_up = check_fsm_up(&c->fsm);
 
 	record(c, status, info);
+	if (old > 0)
+		c->failed++;
 	c->fsm.health = 0; /* no fall: it must not take new connections */
 	log_health(c, 0, old);
 	c->last_ok = 0;
@@ -217,7 +222,9 @@ static void check_timer_cb(struct loop *l, struct timer *t)
 			pgcheck_timeout(c);
 		else
 			tcpcheck_timeout(c);
-	} else if (c->srv->flags & SRV_F_MAINT) {
+	} else if (c->srv->flags & (SRV_F_MAINT | SRV_F_FMAINT | SRV_F_NOCHECK)) {
+		/* in maintenance, checks pause (as HAProxy's); "disable health"
+		 * stops them until "enable health" */
 		schedule(c);
 	} else {
 		run(c);

@@ -64,6 +64,7 @@ struct check {
 	char info[256];                       /* readable reason */
 	int duration;                         /* ms */
 	int last_ok;
+	uint64_t failed;                      /* failed checks that took health down (chkfail) */
 };
 
 /* Sets up c for srv; the first check runs after first_delay ms. */
@@ -111,5 +112,17 @@ void pgcheck_release(struct check *c);
  * generation being replaced) knew of the server's role, so a role change
  * across the reload is still seen as one. */
 void pgcheck_inherit(struct check *c, const struct check *old);
+/* What the last PostgreSQL role check of a server learned ("show pg"). */
+struct pg_info {
+	int answered;              /* the last check got an answer (else the rest is stale or 0) */
+	int in_recovery;           /* 1: a replica, 0: a primary */
+	int timeline;              /* primaries only (0 for replicas) */
+	long long lag_bytes;       /* WAL received but not replayed (replicas) */
+	double lag_seconds;        /* since the last replayed transaction, 0 when caught up */
+	char sysid[32];            /* system identifier */
+};
+/* Fills *out from c; returns 0, or -1 when c is not a role-aware
+ * PostgreSQL check or has not connected yet. */
+int pgcheck_info(const struct check *c, struct pg_info *out);
 
 #endif

@@ -455,6 +455,24 @@ void pgcheck_timeout(struct check *c)
 	     l4 ? "" : "PostgreSQL did not answer in time");
 }
 
+int pgcheck_info(const struct check *c, struct pg_info *out)
+{
+	const struct pgstate *pg = c->pg;
+
+	memset(out, 0, sizeof(*out));
+	if (c->type != CHK_PGSQL || !pg)
+		return -1;
+	out->answered = pg->valid;
+	out->in_recovery = pg->in_recovery;
+	out->timeline = pg->in_recovery ? 0 : pg->timeline;
+	if (pg->in_recovery) {
+		out->lag_bytes = pg->received > pg->lsn ? pg->received - pg->lsn : 0;
+		out->lag_seconds = out->lag_bytes ? pg->replay_age : 0; /* as verdict() */
+	}
+	snprintf(out->sysid, sizeof(out->sysid), "%s", pg->sysid);
+	return 0;
+}
+
 void pgcheck_release(struct check *c)
 {
 	if (!c->pg)

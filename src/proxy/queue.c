@@ -126,7 +126,7 @@ int backend_dequeue(struct worker *self, struct pbackend *be)
 		 * server that is gone choose again with option redispatch, or
 		 * when it is in maintenance; otherwise they wait for it (or
 		 * their queue timeout) */
-		if (!srv_usable(srv) && ((be->options & PXO_REDISPATCH) || (srv->flags & SRV_F_MAINT))) {
+		if (!srv_usable(srv) && ((be->options & PXO_REDISPATCH) || (srv->flags & SRV_F_ANY_MAINT))) {
 			while (srv->q.head) {
 				struct session *s = of_node(srv->q.head);
 				leave(s, 0);

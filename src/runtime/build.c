@@ -166,6 +166,8 @@ int runtime_build(struct runtime *rt, struct cfg *cfg, char *err, size_t errlen)
 		return -1;
 	gen_start_checks(g);
 	state_file_apply(g);
+	if (runtime_ops_start(rt, err, errlen))
+		return -1;
 	for (int t = 0; t < rt->nw; t++)
 		listeners_update(&rt->ws[t]);
 	return 0;
@@ -173,6 +175,7 @@ int runtime_build(struct runtime *rt, struct cfg *cfg, char *err, size_t errlen)
 
 void runtime_destroy(struct runtime *rt)
 {
+	runtime_ops_stop(rt);
 	if (rt->gen)
 		gen_stop_checks(rt->gen);
 	for (struct generation *g = rt->retired; g; g = g->next)

@@ -11,6 +11,7 @@
 
 struct runtime;
 struct inherited;
+struct ops;
 
 /* What the runtime keeps per server: the server itself first (a struct
  * server * is a struct srv_rt *), its checks, and its role-change timer. */
@@ -59,6 +60,7 @@ struct runtime {
 	int nfiles;
 	struct inherited *inherited; /* -x: listening sockets of the process replaced */
 	int ninherited;
+	struct ops *ops;           /* the runtime API (src/ops): its sockets, sampled maxima */
 };
 
 /* Threads when nbthread is not set: one per CPU the process may run on
@@ -120,6 +122,13 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
  * what its objects counted since the reload goes to their successors in
  * the current one (worker 0: it writes worker 0's counter blocks). */
 void reload_fold_retired(struct runtime *rt, struct generation *old);
+
+/* ops.c: the runtime API (stats sockets, src/ops). Opens the sockets of
+ * the configuration's "stats socket" lines on worker 0; returns 0, or -1
+ * with err filled. */
+int runtime_ops_start(struct runtime *rt, char *err, size_t errlen);
+/* Closes them (process exit). */
+void runtime_ops_stop(struct runtime *rt);
 
 /* threads.c: runs ws[1..] on their own threads until runtime_stop_threads. */
 int runtime_start_threads(struct runtime *rt, char *err, size_t errlen);

@@ -128,9 +128,11 @@ def test_failed_session_allocation_gives_its_slot_back(ferry, backends, tmpdir_p
     (b,) = backends(1)
     port = free_port()
     so = build_shim("fail_session_alloc", tmpdir_path)
+    trigger = os.path.join(tmpdir_path, "fail-now")
     ferry("global\n    maxconn 2\n" + DEFAULTS +
           "listen l\n    bind 127.0.0.1:%d\n    maxconn 2\n    server s1 127.0.0.1:%d\n" % (port, b.port),
-          wait_port=port, env={"LD_PRELOAD": so, "FAIL_SESSIONS": "2"})
+          wait_port=port, env={"LD_PRELOAD": so, "FAIL_SESSIONS": "2", "FAIL_AFTER": trigger})
+    open(trigger, "w").close()  # started: the next two sessions cannot be allocated
     for _ in range(2):
         with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
             try:

@@ -71,6 +71,9 @@ static int teardown(void **st)
 	(void)st;
 	for (int i = 0; i < 2; i++)
 		worker_destroy(&ws[i]);
+	free(proc.lsock); /* the process's registry of listening sockets */
+	proc.lsock = NULL;
+	proc.nlsock = 0;
 	return 0;
 }
 
