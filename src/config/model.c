@@ -66,6 +66,10 @@ static void free_proxy(struct cfg_proxy *px)
 	tcr_list_free(&px->rules);
 	pgcheck_free(&px->pg);
 	free(px->state_file_name);
+	cfg_stats_free(px->stats);
+	for (int i = 0; i < px->nhttp_lines; i++)
+		free(px->http_lines[i].msg);
+	free(px->http_lines);
 	free(px->name);
 	free(px);
 }
@@ -80,6 +84,11 @@ void cfg_free(struct cfg *c)
 	while (c->defaults) {
 		struct cfg_proxy *px = c->defaults;
 		c->defaults = px->next;
+		free_proxy(px);
+	}
+	while (c->stats_fes) {
+		struct cfg_proxy *px = c->stats_fes;
+		c->stats_fes = px->next;
 		free_proxy(px);
 	}
 	log_targets_close(&c->g.logs);

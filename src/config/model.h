@@ -14,6 +14,7 @@ enum hash_type { HASH_MAP, HASH_CONSISTENT };
 /* All durations in ms; 0 means "not set" (HAProxy: no timeout). */
 struct cfg_timeouts {
 	int64_t connect, client, server, tunnel, client_fin, server_fin, check, queue;
+	int64_t http_request;     /* stats frontend: the whole request must come within it */
 };
 
 /* One tcp-check rule (also what option pgsql-check, redis-check, ... expand to). */
@@ -132,6 +133,53 @@ struct cfg_bind {
 #define PXO_SRVTCPKA 0x20    /* SO_KEEPALIVE on the server side */
 #define PXO_LOGHCHK 0x40     /* option log-health-checks */
 
+/* An address block of "stats admin if { src ... }" (IPv4 or IPv6). */
+struct cfg_net {
+	int family;                /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	int prefix;                /* bits */
+};
+
+/* One "stats admin if|unless COND" rule, with the conditions ferry reads
+ * literally (ACLs are not supported yet): { src ADDR[/MASK] ... }, TRUE,
+ * FALSE, LOCALHOST (127.0.0.0/8 and ::1, HAProxy's predefined ACL). */
+struct cfg_stats_admin {
+	int unless;                /* the rule applies when the condition is false */
+	int always;                /* TRUE, or FALSE when nnets == 0 and !localhost */
+	struct cfg_net *nets;      /* src blocks (LOCALHOST adds its two) */
+	int nnets;
+};
+
+#define STATS_F_HIDEVER 0x1    /* stats hide-version */
+#define STATS_F_LEGENDS 0x2    /* stats show-legends */
+#define STATS_F_NODE 0x4       /* stats show-node */
+#define STATS_F_DESC 0x8       /* stats show-desc */
+
+/* The "stats" lines of a proxy (HAProxy's uri_auth): the statistics page
+ * a "mode http" stats frontend serves. Inherited from defaults whole, and
+ * replaced whole by the first "stats" line of the proxy, as HAProxy does. */
+struct cfg_stats {
+	const char *file;
+	int line;                  /* the first "stats" line */
+	char *uri;                 /* prefix; "/haproxy?stats" unless set */
+	char *realm;               /* NULL: "HAProxy Statistics" */
+	int64_t refresh_ms;        /* 0: no refresh */
+	char **auth;               /* "user:password", as written */
+	int nauth;
+	struct cfg_stats_admin *admin;
+	int nadmin;
+	unsigned flags;            /* STATS_F_* */
+	char *node, *desc;         /* show-node / show-desc values (NULL: none) */
+};
+
+/* A line accepted only if its proxy turns out to be a stats frontend:
+ * otherwise msg (today's sentence for it) is reported at validation. */
+struct cfg_http_line {
+	const char *file;
+	int line;
+	char *msg;
+};
+
 struct cfg_proxy {
 	struct cfg_proxy *next;
 	char *name;
@@ -164,6 +212,15 @@ struct cfg_proxy {
 	int64_t role_change_grace; /* ms before sessions of a server whose role changed close */
 	enum { SSF_NONE, SSF_GLOBAL, SSF_LOCAL } load_state; /* load-server-state-from-file */
 	char *state_file_name;     /* server-state-file-name: NULL = the backend's name */
+	/* the stats frontend (config/parse_stats_fe.c) */
+	int mode_http_line;        /* "mode http" written here (0: mode tcp) */
+	int stats_own;             /* stats lines written here (not inherited) */
+	struct cfg_stats *stats;   /* NULL: no "stats" line */
+	int prometheus;            /* "http-request use-service prometheus-exporter if { path /metrics }" */
+	struct cfg_http_line *http_lines; /* lines valid only in a stats frontend */
+	int nhttp_lines;
+	char other_kw[40];         /* the first keyword a stats frontend may not have */
+	int other_line;
 };
 
 /* Levels of the runtime API (stats socket), as HAProxy's ACCESS_LVL_*. */
@@ -208,6 +265,7 @@ struct cfg {
 	struct cfg_global g;
 	struct cfg_proxy *proxies;  /* frontends, backends, listens, in order */
 	struct cfg_proxy *defaults; /* all defaults sections, newest first */
+	struct cfg_proxy *stats_fes; /* "mode http" stats frontends, taken out of proxies by validation */
 	int nerr, nwarn;
 	FILE *diag;                 /* where errors and warnings go */
 	char **files;               /* file names (owned), for file pointers */
@@ -235,5 +293,18 @@ int cfg_parse_text(struct cfg *c, const char *name, const char *text);
  * the number of errors so far (c->nerr). */
 int cfg_validate(struct cfg *c);
 const char *lb_algo_name(enum lb_algo a);
+
+/* parse_stats_fe.c */
+struct cfg_stats *cfg_stats_copy(const struct cfg_stats *st);
+void cfg_stats_free(struct cfg_stats *st);
+/* Whether "stats admin" lets a client at sa act (HAProxy: the first rule
+ * whose condition holds grants it; no rule, no admin). */
+int cfg_stats_admin_allows(const struct cfg_stats *st, const struct sockaddr *sa);
+/* The realm the page asks credentials for, and the page's URI prefix. */
+const char *cfg_stats_realm(const struct cfg_stats *st);
+const char *cfg_stats_uri(const struct cfg_stats *st);
+/* Takes the valid stats frontends out of c->proxies into c->stats_fes,
+ * reports what is wrong with the others (cfg_validate calls it). */
+int cfg_validate_stats(struct cfg *c);
 
 #endif

@@ -56,6 +56,16 @@ void kw_tcp_check(struct pctx *p, struct cfg_words *w);
 void kw_role_change_grace(struct pctx *p, struct cfg_words *w);
 /* "stats socket|timeout|maxconn ..." in global (parse_stats.c). */
 void kw_global_stats(struct pctx *p, struct cfg_words *w);
+/* The stats frontend (parse_stats_fe.c). */
+void kw_stats(struct pctx *p, struct cfg_words *w);
+void kw_http_request(struct pctx *p, struct cfg_words *w);
+/* Keeps a sentence for validation: reported unless the proxy turns out to
+ * be a stats frontend. */
+void stats_fe_defer(struct pctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Notes the first keyword a stats frontend may not hold. */
+void stats_fe_note_keyword(struct pctx *p, struct cfg_words *w);
+/* "frontend 'x'", "section 'defaults'", ...: where the current line is. */
+const char *px_where(struct pctx *p);
 int arg_int(struct pctx *p, const char *kw, const char *arg, long min, long max, long *out);
 
 #endif

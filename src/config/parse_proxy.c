@@ -43,6 +43,13 @@ void proxy_init_from(struct cfg_proxy *px, const struct cfg_proxy *def)
 	px->dflt_srv.check_addr = def->dflt_srv.check_addr ? xstrdup(def->dflt_srv.check_addr) : NULL;
 	px->dflt_srv.agent_send = def->dflt_srv.agent_send ? xstrdup(def->dflt_srv.agent_send) : NULL;
 	tcr_list_copy(&px->rules, &def->rules);
+	px->stats = cfg_stats_copy(def->stats);
+	px->stats_own = 0;
+	px->http_lines = NULL;
+	px->nhttp_lines = 0;
+	px->other_kw[0] = 0;
+	px->mode_http_line = 0;
+	px->prometheus = 0;
 	pgcheck_copy(&px->pg, &def->pg);
 	px->logs.v = NULL;
 	if (def->logs.n) {
@@ -60,13 +67,22 @@ static const char *where(struct pctx *p)
 	return buf;
 }
 
+const char *px_where(struct pctx *p)
+{
+	return where(p);
+}
+
 static void kw_mode(struct pctx *p, struct cfg_words *w)
 {
 	if (!w->w[1])
 		perr(p, "'mode' expects 'tcp'");
+	else if (!strcmp(w->w[1], "http") && (p->px->cap & PX_CAP_FE) && p->px->cap != PX_CAP_DEF)
+		p->px->mode_http_line = p->line; /* a stats frontend, or an error (parse_stats_fe.c) */
 	else if (!strcmp(w->w[1], "http"))
 		perr(p, "'mode http' in %s: ferry balances TCP connections only; use 'mode tcp'", where(p));
-	else if (strcmp(w->w[1], "tcp"))
+	else if (!strcmp(w->w[1], "tcp"))
+		p->px->mode_http_line = 0;
+	else
 		perr(p, "unsupported mode '%s' in %s (ferry supports 'mode tcp')", w->w[1], where(p));
 }
 
@@ -235,7 +251,14 @@ static void kw_timeout(struct pctx *p, struct cfg_words *w)
 		return;
 	}
 	if (!strcmp(what, "http-request") || !strcmp(what, "http-keep-alive")) {
-		perr(p, "'timeout %s' is HTTP-only: ferry balances TCP connections and never parses HTTP", what);
+		const char *msg = "'timeout %s' is HTTP-only: ferry balances TCP connections and never parses HTTP";
+		if ((p->px->cap & PX_CAP_FE) && p->px->cap != PX_CAP_DEF) {
+			stats_fe_defer(p, msg, what); /* fine in a stats frontend */
+			if (!strcmp(what, "http-request"))
+				arg_duration(p, "timeout http-request", w->w[2], &p->px->to.http_request);
+		} else {
+			perr(p, msg, what);
+		}
 		return;
 	}
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -354,6 +377,10 @@ static void kw_option(struct pctx *p, struct cfg_words *w, int negate)
 			parse_check_option(p, w);
 		return;
 	}
+	if (!strcmp(o, "httplog") && (p->px->cap & PX_CAP_FE) && p->px->cap != PX_CAP_DEF) {
+		stats_fe_defer(p, "'option %s' is HTTP-only: ferry balances TCP connections and never parses HTTP", o);
+		return;
+	}
 	if (in(o, http_options)) {
 		perr(p, "'option %s' is HTTP-only: ferry balances TCP connections and never parses HTTP", o);
 		return;
@@ -443,6 +470,8 @@ const struct kw proxy_keywords[] = {
 	{ "id", PX_CAP_FE | PX_CAP_BE, kw_accepted_value },
 	{ "enabled", PX_CAP_FE | PX_CAP_BE, kw_accepted },
 	{ "fullconn", PX_CAP_BE | PX_CAP_DEF, kw_accepted_value },
+	{ "stats", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_stats },
+	{ "http-request", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_http_request },
 	{ NULL, 0, NULL }
 };
 
@@ -450,6 +479,7 @@ void parse_proxy_line(struct pctx *p, struct cfg_words *w)
 {
 	const char *k = w->w[0];
 
+	stats_fe_note_keyword(p, w);
 	for (const struct kw *kw = proxy_keywords; kw->name; kw++) {
 		if (strcmp(kw->name, k))
 			continue;

@@ -46,13 +46,14 @@ static void check_backend(struct cfg *c, struct cfg_proxy *px)
 
 int cfg_validate(struct cfg *c)
 {
+	cfg_validate_stats(c); /* the stats frontends leave c->proxies */
 	for (struct cfg_proxy *px = c->proxies; px; px = px->next) {
 		if (px->cap & PX_CAP_FE)
 			check_frontend(c, px);
 		if (px->cap & PX_CAP_BE)
 			check_backend(c, px);
 	}
-	if (!c->proxies)
+	if (!c->proxies && !c->stats_fes)
 		cfg_error(c, c->nfiles ? c->files[0] : "config", 0,
 			  "no frontend, backend or listen section: nothing to do");
 	return c->nerr;
