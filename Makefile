@@ -10,13 +10,16 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 
 SRC      := $(shell find src -name '*.c' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
-OBJ      := $(patsubst src/%.c,build/obj/%.o,$(SRC))
-ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(SRC))
+# files built into the binary (the dashboard page), as C arrays
+GEN_OBJ      := build/obj/gen/ops/dashboard_html.o
+GEN_ASAN_OBJ := build/asan/obj/gen/ops/dashboard_html.o
+OBJ      := $(patsubst src/%.c,build/obj/%.o,$(SRC)) $(GEN_OBJ)
+ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(SRC)) $(GEN_ASAN_OBJ)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
 UNIT_ASAN:= $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
-LIB_OBJ      := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC))
-LIB_ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRC))
+LIB_OBJ      := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC)) $(GEN_OBJ)
+LIB_ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRC)) $(GEN_ASAN_OBJ)
 
 .PHONY: all asan unit deps test demo bench profile clean help check-style install
 
@@ -36,6 +39,18 @@ build/ferry: $(OBJ)
 build/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
+
+build/gen/ops/dashboard_html.c: src/ops/dashboard.html scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh dashboard_html $< > $@.tmp && mv $@.tmp $@
+
+build/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+build/asan/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -c -o $@ $<
 
 build/asan/ferry: $(ASAN_OBJ)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)

@@ -159,6 +159,8 @@ static void announce(struct check *c, int up)
 		health_log_if_empty(c->logs, c->srv->be);
 }
 
+const int check_dur_bounds_ms[CHECK_DUR_NBUCKETS] = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000 };
+
 static void record(struct check *c, const char *status, const char *info)
 {
 	c->running = 0;
@@ -166,6 +168,11 @@ static void record(struct check *c, const char *status, const char *info)
 	c->status = status;
 	snprintf(c->info, sizeof(c->info), "%s", info ? info : "");
 	c->duration = (int)(c->env->loop->now_ms - c->started);
+	c->dur_count++;
+	c->dur_sum_ms += (uint64_t)c->duration;
+	for (int i = 0; i < CHECK_DUR_NBUCKETS; i++)
+		if (c->duration <= check_dur_bounds_ms[i])
+			c->dur_buckets[i]++;
 }
 
 void check_done(struct check *c, int ok, const char *status, const char *info)

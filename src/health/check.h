@@ -33,6 +33,11 @@ struct check_env {
 	void *arg;
 };
 
+/* The histogram of check durations (upper bounds, ms; a check longer than
+ * the last bound is only in dur_count, Prometheus' +Inf). */
+#define CHECK_DUR_NBUCKETS 11
+extern const int check_dur_bounds_ms[CHECK_DUR_NBUCKETS];
+
 struct check {
 	struct server *srv;
 	const struct check_env *env;
@@ -65,6 +70,9 @@ struct check {
 	int duration;                         /* ms */
 	int last_ok;
 	uint64_t failed;                      /* failed checks that took health down (chkfail) */
+	/* durations of every check done, for ferry_check_duration_seconds */
+	uint64_t dur_count, dur_sum_ms;
+	uint64_t dur_buckets[CHECK_DUR_NBUCKETS]; /* checks that took at most check_dur_bounds_ms[i] */
 };
 
 /* Sets up c for srv; the first check runs after first_delay ms. */

@@ -9,6 +9,7 @@
 
 struct cli_listener;
 struct cli_conn;
+struct http_srv;
 
 struct ops {
 	struct runtime *rt;
@@ -18,6 +19,7 @@ struct ops {
 	int maxconn;                      /* stats maxconn */
 	int64_t timeout_ms;               /* stats timeout */
 	int stopping;                     /* ops_stop ran: nothing new starts */
+	struct http_srv *http;            /* http.c: the stats frontends' listeners and connections */
 	struct timer sample_timer;        /* stats.c: once a second */
 	/* process-wide values sampled every second (stats.c) */
 	uint32_t max_conn_rate;           /* MaxConnRate */

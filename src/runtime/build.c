@@ -166,7 +166,7 @@ int runtime_build(struct runtime *rt, struct cfg *cfg, char *err, size_t errlen)
 		return -1;
 	gen_start_checks(g);
 	state_file_apply(g);
-	if (runtime_ops_start(rt, err, errlen))
+	if (runtime_ops_start(rt, err, errlen) || runtime_stats_fe_start(rt, err, errlen))
 		return -1;
 	for (int t = 0; t < rt->nw; t++)
 		listeners_update(&rt->ws[t]);
@@ -175,6 +175,7 @@ int runtime_build(struct runtime *rt, struct cfg *cfg, char *err, size_t errlen)
 
 void runtime_destroy(struct runtime *rt)
 {
+	runtime_stats_fe_stop(rt);
 	runtime_ops_stop(rt);
 	if (rt->gen)
 		gen_stop_checks(rt->gen);

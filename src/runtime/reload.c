@@ -354,7 +354,8 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 	for (int i = 0; i < p->nw * p->nslots; i++)
 		p->fds[i] = -1;
 	n = strlen(out); /* warnings of the new configuration, if any */
-	if (open_new_sockets(rt, p, out + n, outlen - n)) {
+	if (open_new_sockets(rt, p, out + n, outlen - n) ||
+	    runtime_stats_fe_prepare(rt, c, out + n, outlen - n)) {
 		plan_free(p);
 		gen_free(g);
 		WARN("Reload (%s) refused, the configuration in use goes on:\n%s", why, out);
@@ -370,6 +371,7 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 	gen_stop_checks(old);
 	rt->gen = g;
 	rt->cfg = c;
+	runtime_stats_fe_commit(rt); /* before the old configuration may go */
 	genref_get(&g->ref);
 	old->next = rt->retired;
 	rt->retired = old;

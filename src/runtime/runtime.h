@@ -130,6 +130,18 @@ int runtime_ops_start(struct runtime *rt, char *err, size_t errlen);
 /* Closes them (process exit). */
 void runtime_ops_stop(struct runtime *rt);
 
+/* stats_fe.c: the stats frontends' HTTP listeners (src/ops/http.c), on
+ * worker 0 only. start: those of rt->cfg (0, or -1 with err filled).
+ * prepare: opens the sockets a new configuration c adds (nothing changes
+ * on failure: -1 with err); commit: c (now rt->cfg) serves; abort: the
+ * reload failed later. */
+int runtime_stats_fe_start(struct runtime *rt, char *err, size_t errlen);
+int runtime_stats_fe_prepare(struct runtime *rt, const struct cfg *c, char *err, size_t errlen);
+void runtime_stats_fe_commit(struct runtime *rt);
+void runtime_stats_fe_abort(struct runtime *rt);
+void runtime_stats_fe_stop_listening(struct runtime *rt);
+void runtime_stats_fe_stop(struct runtime *rt);
+
 /* threads.c: runs ws[1..] on their own threads until runtime_stop_threads. */
 int runtime_start_threads(struct runtime *rt, char *err, size_t errlen);
 /* Graceful stop (SIGUSR1) on every worker: listeners close, sessions finish. */

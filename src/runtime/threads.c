@@ -71,6 +71,7 @@ static void graceful_on_worker(struct worker *w, const void *arg)
 void runtime_stop_gracefully(struct runtime *rt)
 {
 	workers_call(&rt->ws[0], graceful_on_worker, NULL, 0);
+	runtime_stats_fe_stop_listening(rt);
 }
 
 static void stop_on_worker(struct worker *w, const void *arg)
