@@ -179,13 +179,13 @@ def test_stats_lines_in_a_tcp_proxy_get_haproxys_warning(tmpdir_path):
 
 @pytest.fixture
 def stats_ferry(ferry, backends, tmpdir_path):
-    port = free_port()
+    port, aport = free_port(), free_port()
     bs = backends(2)
     sock = os.path.join(tmpdir_path, "admin.sock")
     extra = ("frontend authed\n    mode http\n    bind 127.0.0.1:%d\n    stats enable\n"
-             "    stats auth admin:s3cret\n    stats uri /stats\n    stats admin if { src 10.9.9.9 }\n") % (port + 1)
+             "    stats auth admin:s3cret\n    stats uri /stats\n    stats admin if { src 10.9.9.9 }\n") % aport
     f = ferry(stats_config(port, [b.port for b in bs], sock=sock, extra=extra), wait_port=port)
-    return f, port, port + 1, sock, bs
+    return f, port, aport, sock, bs
 
 
 def test_pages_auth_and_errors_as_haproxy(stats_ferry):
