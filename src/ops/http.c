@@ -604,46 +604,37 @@ int http_prepare(struct runtime *rt, const struct cfg *c, char *err, size_t errl
 	return 0;
 }
 
-void http_commit(struct runtime *rt)
+/* After http_prepare: commit keeps the listeners the new configuration
+ * lists and serves it from them; abort drops the ones it opened. */
+static void settle(struct runtime *rt, int commit)
 {
 	struct http_srv *h = rt->ops ? rt->ops->http : NULL;
-	struct http_listener **pp;
 
-	if (!h)
-		return;
-	for (pp = &h->listeners; *pp;) {
+	for (struct http_listener **pp = h ? &h->listeners : NULL; pp && *pp;) {
 		struct http_listener *li = *pp;
-		if (!li->keep) {
+		if (commit ? !li->keep : li->fresh) {
 			*pp = li->next;
 			listener_close(h, li);
 			continue;
 		}
-		li->px = li->npx;
+		if (commit)
+			li->px = li->npx;
 		li->npx = NULL;
 		li->fresh = 0;
+		li->keep = 1;
 		listener_arm(li);
 		pp = &li->next;
 	}
 }
 
+void http_commit(struct runtime *rt)
+{
+	settle(rt, 1);
+}
+
 void http_abort(struct runtime *rt)
 {
-	struct http_srv *h = rt->ops ? rt->ops->http : NULL;
-	struct http_listener **pp;
-
-	if (!h)
-		return;
-	for (pp = &h->listeners; *pp;) {
-		struct http_listener *li = *pp;
-		if (li->fresh) {
-			*pp = li->next;
-			listener_close(h, li);
-			continue;
-		}
-		li->npx = NULL;
-		li->keep = 1;
-		pp = &li->next;
-	}
+	settle(rt, 0);
 }
 
 void http_stop_listening(struct runtime *rt)

@@ -13,20 +13,7 @@
 
 #include "ops/stats.h"
 
-static void jstr(struct sbuf *o, const char *s)
-{
-	sbuf_puts(o, "\"");
-	for (; s && *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			sbuf_printf(o, "\\%c", ch);
-		else if (ch < 32)
-			sbuf_printf(o, "\\u%04x", ch);
-		else
-			sbuf_add(o, s, 1);
-	}
-	sbuf_puts(o, "\"");
-}
+#define jstr sbuf_json_str
 
 /* "name":value for a numeric field (null when empty). */
 static void num(struct sbuf *o, const char *name, const struct stat_value *v)

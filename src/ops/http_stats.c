@@ -293,17 +293,9 @@ static void post_reply(struct http_conn *c, struct post *p, const char *status, 
 
 	if (p->json) {
 		struct sbuf o = SBUF_INIT;
-		sbuf_printf(&o, "{\"status\":\"%s\",\"messages\":\"", status);
-		for (size_t i = 0; i < p->msgs.len; i++) {
-			unsigned char ch = (unsigned char)p->msgs.p[i];
-			if (ch == '"' || ch == '\\')
-				sbuf_printf(&o, "\\%c", ch);
-			else if (ch < 32)
-				sbuf_printf(&o, "\\u%04x", ch);
-			else
-				sbuf_add(&o, (const char *)&ch, 1);
-		}
-		sbuf_puts(&o, "\"}\n");
+		sbuf_printf(&o, "{\"status\":\"%s\",\"messages\":", status);
+		sbuf_json_str(&o, p->msgs.len ? p->msgs.p : "");
+		sbuf_puts(&o, "}\n");
 		http_reply(c, req, !strcmp(status, "DENY") ? 403 : 200, "application/json", NULL, o.p, o.len);
 		sbuf_free(&o);
 		return;

@@ -89,3 +89,18 @@ void sbuf_free(struct sbuf *b)
 	b->len = b->cap = 0;
 	b->oom = 0;
 }
+
+void sbuf_json_str(struct sbuf *b, const char *s)
+{
+	sbuf_add(b, "\"", 1);
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			sbuf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			sbuf_printf(b, "\\u%04x", c);
+		else
+			sbuf_add(b, s, 1);
+	}
+	sbuf_add(b, "\"", 1);
+}

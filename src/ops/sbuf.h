@@ -17,6 +17,8 @@ struct sbuf {
 void sbuf_add(struct sbuf *b, const char *s, size_t n);
 void sbuf_puts(struct sbuf *b, const char *s);
 void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s as a JSON string: quotes, backslashes and control bytes escaped. */
+void sbuf_json_str(struct sbuf *b, const char *s);
 /* Drops the first n bytes (what was sent). */
 void sbuf_consume(struct sbuf *b, size_t n);
 void sbuf_reset(struct sbuf *b);

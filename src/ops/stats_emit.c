@@ -66,17 +66,7 @@ static void emit_typed_value(struct sbuf *o, const struct stat_value *v)
  * quotes, backslashes and control bytes so the output is always JSON). */
 static void emit_json_str(struct sbuf *o, const char *s)
 {
-	sbuf_add(o, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			sbuf_printf(o, "\\%c", c);
-		else if (c < 0x20)
-			sbuf_printf(o, "\\u%04x", c);
-		else
-			sbuf_add(o, s, 1);
-	}
-	sbuf_add(o, "\"", 1);
+	sbuf_json_str(o, s);
 }
 
 static void emit_json_tags_value(struct sbuf *o, const struct stat_value *v)

@@ -52,19 +52,27 @@ def request(port, method, path, headers=None, body=None):
     return r.status, {k.lower(): v for k, v in r.getheaders()}, data
 
 
+def read_all(s):
+    """What s receives until the peer closes (or 5 s of silence)."""
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except socket.timeout:
+        pass
+    s.close()
+    return out
+
+
 def sock_cli(path, cmd):
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(5)
     s.connect(path)
     s.sendall(cmd.encode() + b"\n")
-    out = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        out += d
-    s.close()
-    return out.decode()
+    return read_all(s).decode()
 
 
 def stats_config(port, backends_ports, sock=None, extra="", check_opts="check inter 200 fall 1 rise 1"):
@@ -230,17 +238,7 @@ def test_admin_denied_to_a_client_stats_admin_does_not_allow(stats_ferry):
 def raw(port, data, timeout=5):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(data)
-    out = b""
-    try:
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            out += d
-    except socket.timeout:
-        pass
-    s.close()
-    return out
+    return read_all(s)
 
 
 def test_keep_alive_pipelining_and_close(stats_ferry):
@@ -249,13 +247,7 @@ def test_keep_alive_pipelining_and_close(stats_ferry):
     s.sendall(b"GET /;csv HTTP/1.1\r\nHost: x\r\n\r\nHEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
     time.sleep(0.3)
     s.sendall(b"GET /;json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    out = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        out += d
-    s.close()
+    out = read_all(s)
     assert out.count(b"HTTP/1.1 200 OK\r\n") == 3
     assert b"connection: close\r\n" in out
     # HTTP/1.0 closes unless asked
