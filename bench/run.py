@@ -122,12 +122,67 @@ class Proxy:
                 self.proc.wait()
 
 
-def haproxy_style_config(ports, backends, nbthread=1):
-    """The one config file given to both ferry and HAProxy."""
+def ops_config(ports, tmp):
+    """What ferry-ops adds: two stats sockets and the stats/metrics frontend
+    (issue 9: watching a ferry must cost its data path nothing measurable)."""
+    return """    stats socket {tmp}/ops1.sock level admin
+    stats socket {tmp}/ops2.sock level user
+frontend stats
+    mode http
+    bind 127.0.0.1:{stats}
+    http-request use-service prometheus-exporter if {{ path /metrics }}
+    stats enable
+    stats uri /
+    stats refresh 5s
+""".format(tmp=tmp, stats=ports["stats"])
+
+
+class OpsPoller:
+    """Polls ferry-ops every second as operators' tools do: show stat on
+    both sockets, the dashboard's data, and /metrics."""
+
+    def __init__(self, ports, tmp):
+        self.ports, self.tmp, self.running, self.polls = ports, tmp, True, 0
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _cli(self, path, cmd):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(2)
+            s.connect(path)
+            s.sendall(cmd.encode() + b"\n")
+            while s.recv(65536):
+                pass
+
+    def _http(self, path):
+        with socket.create_connection(("127.0.0.1", self.ports["stats"]), timeout=2) as s:
+            s.sendall(b"GET %s HTTP/1.0\r\n\r\n" % path.encode())
+            while s.recv(65536):
+                pass
+
+    def _loop(self):
+        while self.running:
+            try:
+                self._cli(os.path.join(self.tmp, "ops1.sock"), "show stat")
+                self._cli(os.path.join(self.tmp, "ops2.sock"), "show info")
+                self._http("/;data")
+                self._http("/metrics")
+                self.polls += 1
+            except OSError:
+                pass
+            time.sleep(1)
+
+    def stop(self):
+        self.running = False
+
+
+def haproxy_style_config(ports, backends, nbthread=1, ops=""):
+    """The one config file given to both ferry and HAProxy (ops: ferry-ops' lines)."""
     pg = "\n".join("    server pg%d 127.0.0.1:%d" % (i + 1, p) for i, p in enumerate(backends["pg"]))
     return """global
     nbthread {nbthread}
     maxconn 7000
+{ops}
 defaults
     mode tcp
     timeout connect 5s
@@ -148,7 +203,8 @@ listen pg
     balance roundrobin
 {pg}
 """.format(bulk=ports["bulk"], http=ports["http"], idle=ports["idle"], pgp=ports["pg"],
-           iperf=backends["iperf"], nginx=backends["nginx"], hold=backends["hold"], pg=pg, nbthread=nbthread)
+           iperf=backends["iperf"], nginx=backends["nginx"], hold=backends["hold"], pg=pg, nbthread=nbthread,
+           ops=ops)
 
 
 def nginx_stream_config(ports, backends, tmp):
@@ -300,18 +356,21 @@ def start_proxies(names, backends, tmp):
     """Starts every proxy but "direct", each with its own four listeners."""
     proxies = []
     for name in names[1:]:
-        ports = {k: free_port() for k in ("bulk", "http", "idle", "pg")}
+        ports = {k: free_port() for k in ("bulk", "http", "idle", "pg", "stats")}
         px = Proxy(name, ports)
-        if name in ("ferry", "ferry2t", "ferry-before", "haproxy", "haproxy-new"):
+        if name in ("ferry", "ferry2t", "ferry-before", "ferry-ops", "haproxy", "haproxy-new"):
             # ferry2t: ferry with nbthread 2, both threads on the same CPU 0,
             # to show what threads cost per connection (not to add a CPU)
             cfg = os.path.join(tmp, "%s.cfg" % name)
             with open(cfg, "w") as f:
-                f.write(haproxy_style_config(ports, backends, 2 if name == "ferry2t" else 1))
+                ops = ops_config(ports, tmp) if name == "ferry-ops" else ""
+                f.write(haproxy_style_config(ports, backends, 2 if name == "ferry2t" else 1, ops))
             binary = FERRY_BEFORE if name == "ferry-before" else os.path.join(ROOT, "build", "ferry")
             cmd = [binary, "-q", "-f", cfg] if name.startswith("ferry") \
                 else [HAPROXY_NEW if name == "haproxy-new" else "haproxy", "-db", "-f", cfg]
             px.start(cmd, ports["http"])
+            if name == "ferry-ops":
+                px.extra_poller = OpsPoller(ports, tmp)
         elif name == "nginx":
             conf = os.path.join(tmp, "proxy.conf")
             with open(conf, "w") as f:
@@ -335,6 +394,8 @@ def start_proxies(names, backends, tmp):
 
 def stop_proxies(proxies):
     for px in proxies:
+        if getattr(px, "extra_poller", None):
+            px.extra_poller.stop()
         for p in getattr(px, "extra", [px]):
             p.stop()
 
@@ -378,7 +439,7 @@ def main():
             names.append("haproxy-new")
         if FERRY_BEFORE and os.access(FERRY_BEFORE, os.X_OK):
             names.append("ferry-before")
-        proxies = start_proxies(names + ["ferry2t"], backends, tmp)
+        proxies = start_proxies(names + ["ferry2t", "ferry-ops"], backends, tmp)
         direct_ports = {"bulk": backends["iperf"], "http": backends["nginx"], "idle": backends["hold"],
                         "pg": backends["pg"][0]}
         table = {}
@@ -400,8 +461,8 @@ def main():
 
         run("bulk_1", lambda ports: iperf(ports["bulk"], 1))
         run("bulk_4", lambda ports: iperf(ports["bulk"], 4))
-        run("churn", lambda ports: wrk(ports["http"], True), extra=["ferry2t"])
-        run("requests", lambda ports: wrk(ports["http"], False), extra=["ferry2t"])
+        run("churn", lambda ports: wrk(ports["http"], True), extra=["ferry2t", "ferry-ops"])
+        run("requests", lambda ports: wrk(ports["http"], False), extra=["ferry2t", "ferry-ops"])
         run("pgbench", lambda ports: pgbench(ports["pg"], False))
         run("pgbench_C", lambda ports: pgbench(ports["pg"], True))
         # memory: fresh processes each round, so what earlier scenarios left
@@ -417,7 +478,7 @@ def main():
             finally:
                 stop_proxies(fresh)
         print("bench: idle done (%.0f s so far)" % (time.time() - T0), flush=True)
-        results["scenarios"] = summarize(table, idle, names + ["ferry2t"])
+        results["scenarios"] = summarize(table, idle, names + ["ferry2t", "ferry-ops"])
     finally:
         stop_proxies(proxies)
         for p in procs:
@@ -470,7 +531,7 @@ def report(res):
         vals = {n: d.get(field) for n, d in data.items() if d.get(field) is not None}
         if not vals:
             return
-        peers = {n: v for n, v in vals.items() if n not in ("ferry", "ferry2t", "ferry-before", "direct")}
+        peers = {n: v for n, v in vals.items() if n not in ("ferry", "ferry2t", "ferry-before", "ferry-ops", "direct")}
         f = vals.get("ferry")
         cells = " ".join("%s=%s" % (n, fmt % v) for n, v in vals.items())
         ratio = ""
@@ -503,6 +564,11 @@ def report(res):
         if one and two:
             lines.append("%-34s 1 thread=%.0f 2 threads=%.0f  2 threads/1=%.2f"
                          % ("nbthread 2 on one CPU, " + label.split(",")[0], one, two, two / one))
+        watched = d.get("ferry-ops", {}).get("per_cpu_s")
+        if one and watched:
+            lines.append("%-34s none=%.0f watched=%.0f  watched/none=%.2f"
+                         % ("2 stats sockets + page polled 1/s, " + label.split(",")[0], one, watched,
+                            watched / one))
     row("pgbench -S, tps", "pgbench", "tps", "%.0f")
     row("pgbench -S -C, tps", "pgbench_C", "tps", "%.0f")
     text = "\n".join(lines)

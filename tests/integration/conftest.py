@@ -234,8 +234,9 @@ def ferry(tmpdir_path):
     and a sanitizer report on its stderr fails the test."""
     made = []
 
-    def start(config, wait_port=None, **kw):
-        f = Ferry(config, tmpdir_path, wait_port=wait_port, **kw)
+    def start(config, wait_port=None, tmpdir=None, **kw):
+        """tmpdir: a directory of its own for its files (a second ferry)."""
+        f = Ferry(config, tmpdir or tmpdir_path, wait_port=wait_port, **kw)
         made.append(f)
         return f
 
