@@ -177,6 +177,13 @@ void check_done(struct check *c, int ok, const char *status, const char *info)
 	if (!ok && old > 0) /* as HAProxy: the failures that took health down */
 		c->failed++;
 	ch = check_fsm_result(&c->fsm, ok);
+	/* The server's state may disagree with the counter after "set server
+	 * health" or "enable health": as HAProxy, a failure at 0 takes it
+	 * down, a success reaching rise brings it up. */
+	if (ch == FSM_SAME && !ok && !c->fsm.health && c->srv->up)
+		ch = FSM_WENT_DOWN;
+	else if (ch == FSM_SAME && ok && check_fsm_up(&c->fsm) && !c->srv->up)
+		ch = FSM_WENT_UP;
 	log_health(c, ok, old);
 	c->last_ok = ok;
 	if (ch != FSM_SAME)
@@ -256,6 +263,7 @@ int check_start(struct check *c, struct server *srv, const struct cfg_server *cs
 	check_fsm_init(&c->fsm, cs->o.rise, cs->o.fall);
 	memcpy(&c->addr, cs->has_check_addr ? &cs->check_addr.ss : &cs->addr.ss, sizeof(c->addr));
 	c->addrlen = addr_len((struct sockaddr *)&c->addr);
+	c->port = cs->o.check_port;
 	{
 		int port = cs->o.check_port ? cs->o.check_port
 			   : cs->has_check_addr && cs->check_addr.port_lo ? cs->check_addr.port_lo

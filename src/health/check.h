@@ -65,6 +65,7 @@ struct check {
 	int duration;                         /* ms */
 	int last_ok;
 	uint64_t failed;                      /* failed checks that took health down (chkfail) */
+	int port;                             /* its own port ("port", "set server check-port"), 0: the server's */
 };
 
 /* Sets up c for srv; the first check runs after first_delay ms. */

@@ -21,7 +21,8 @@
 #define CLI_MAX_MATCHES 5
 #define CLI_MAX_ENTRIES 256
 
-static const struct cli_cmd *const tables[] = { cli_cmds_base, cli_cmds_show, cli_cmds_proxy };
+static const struct cli_cmd *const tables[] = { cli_cmds_base, cli_cmds_show, cli_cmds_proxy,
+						cli_cmds_server, cli_cmds_sess };
 
 #define FOREACH_CMD(c) \
 	for (size_t t_ = 0; t_ < sizeof(tables) / sizeof(tables[0]); t_++) \
@@ -214,6 +215,29 @@ int cli_req_run(struct cli_req *r)
 	}
 	usage(r, r->args);
 	return CLI_DONE;
+}
+
+static void fanout_done(void *arg, int total, char *const *texts, int n)
+{
+	struct cli_req *r = arg;
+
+	if (!r->orphan)
+		r->finish(r, total, texts, n);
+	if (r->in_call) {
+		r->finished = 1;
+		return;
+	}
+	cli_req_done(r);
+}
+
+int cli_fanout(struct cli_req *r, act_worker_fn fn, const void *req, size_t len,
+	       void (*finish)(struct cli_req *r, int total, char *const *texts, int n))
+{
+	r->finish = finish;
+	r->in_call = 1;
+	act_fanout(r->sess->rt, fn, req, len, fanout_done, r);
+	r->in_call = 0;
+	return r->finished ? CLI_DONE : CLI_ASYNC;
 }
 
 void cli_req_done(struct cli_req *r)

@@ -151,8 +151,8 @@ void stat_fill_frontend(struct stat_line *l, const struct runtime *rt, const str
 	u64(&v[ST_DREQ], "MCP", 0);
 	u64(&v[ST_DRESP], "MCP", 0);
 	u64(&v[ST_EREQ], "MCP", 0);
-	/* as HAProxy 2.6: a paused ("disable frontend") frontend stays OPEN */
-	LSTR(l, ST_STATUS, "SGP", "%s", ATOMIC_LOAD(&fe->disabled) == 2 ? "STOP" : "OPEN");
+	LSTR(l, ST_STATUS, "SGP", "%s", ATOMIC_LOAD(&fe->disabled) == FE_STOPPED ? "STOP"
+				     : ATOMIC_LOAD(&fe->disabled) == FE_PAUSED ? "PAUSED" : "OPEN");
 	u32(&v[ST_PID], "KGP", 1);
 	u32(&v[ST_IID], "KGS", (uint32_t)stat_iid(fe->uuid));
 	u32(&v[ST_SID], "KGS", 0);
@@ -222,15 +222,17 @@ void stat_server_status(const struct server *s, char *buf, size_t len)
 	int chk = check_enabled(s) && c, agt = agent_enabled(s);
 	int rise = c ? c->fsm.rise : x->cs->o.rise, fall = c ? c->fsm.fall : x->cs->o.fall;
 	int h = check_health(s), top = rise + fall - 1;
+	/* an agent's "down" stops the server, as HAProxy's */
+	int up = s->up && !(agt && (s->flags & SRV_F_AGENT_DOWN));
 	const char *st;
 
 	if (in_maint(s)) {
 		snprintf(buf, len, "MAINT");
 		return;
 	}
-	if (s->up && (s->flags & SRV_F_STOPPING)) {
+	if (up && (s->flags & SRV_F_STOPPING)) {
 		st = !chk || h == top ? "NOLB" : "NOLB %d/%d";
-	} else if (s->up) {
+	} else if (up) {
 		int going_down = chk && h < top;
 		st = going_down ? "UP %d/%d" : "UP";
 		if (s->flags & SRV_F_FDRAIN)
@@ -247,7 +249,7 @@ void stat_server_status(const struct server *s, char *buf, size_t len)
 		st = "DOWN";
 	}
 	/* going up: health/rise; going down: (health - rise + 1)/fall */
-	snprintf(buf, len, st, s->up ? h - rise + 1 : h, s->up ? fall : rise);
+	snprintf(buf, len, st, up ? h - rise + 1 : h, up ? fall : rise);
 }
 
 /* HAProxy's time spent DOWN, counting the current period. */
@@ -335,6 +337,8 @@ void stat_fill_server(struct stat_line *l, const struct runtime *rt, const struc
 	if (s->maxconn)
 		u32(&v[ST_SLIM], "CLP", (uint32_t)s->maxconn);
 	u32(&v[ST_SRV_ICUR], "MGP", 0);
+	if (s->flags & SRV_F_DYNAMIC) /* HAProxy 2.6 gives added servers an idle limit of 0 */
+		u32(&v[ST_SRC_ILIM], "CLP", 0);
 	u64(&v[ST_STOT], "MCP", sum.cum_sess);
 	u64(&v[ST_BIN], "MCP", sum.bytes_in);
 	u64(&v[ST_BOUT], "MCP", sum.bytes_out);
@@ -349,6 +353,12 @@ void stat_fill_server(struct stat_line *l, const struct runtime *rt, const struc
 	u64(&v[ST_REUSE], "MCP", 0);
 	for (int f = ST_IDLE_CONN_CUR; f <= ST_NEED_CONN_EST; f++)
 		u32(&v[f], "MGP", 0);
+	/* HAProxy's estimate of the connections a server needs counts its
+	 * checks' connections: 1 once a check or agent has connected */
+	if ((s->check && check_of(s)->status && strcmp(check_of(s)->status, "INI")) ||
+	    (s->agent && ((const struct agent *)s->agent)->status &&
+	     strcmp(((const struct agent *)s->agent)->status, "INI")))
+		v[ST_NEED_CONN_EST].u.u32 = 1;
 	stat_server_status(s, status, sizeof(status));
 	LSTR(l, ST_STATUS, "SGP", "%s", status);
 	u32(&v[ST_LASTCHG], "MAP", age_s(rt, s->last_change_ms));

@@ -37,7 +37,7 @@ void listener_worker_init(struct worker *w)
  * accept() (listener_slot_reserve), so two threads never overshoot a limit. */
 static int may_accept(const struct worker *w, const struct frontend *fe)
 {
-	return !w->stopping && !w->fd_exhausted &&
+	return !w->stopping && !w->fd_exhausted && !__atomic_load_n(&fe->disabled, __ATOMIC_RELAXED) &&
 	       __atomic_load_n(&w->proc->actconn, __ATOMIC_SEQ_CST) < w->proc->maxconn &&
 	       __atomic_load_n(&fe->cur_conns, __ATOMIC_SEQ_CST) < fe->maxconn;
 }
@@ -49,7 +49,7 @@ static int apply_limits(struct worker *w)
 
 	for (struct listener *li = w->listeners; li; li = li->next) {
 		int on = may_accept(w, li->fe);
-		if (li->io.fd < 0)
+		if (li->io.fd < 0 || li->paused) /* a paused one waits for "enable frontend" */
 			continue;
 		loop_io_set(&w->loop, &li->io, on ? EPOLLIN : 0);
 		paused |= !on;
@@ -158,6 +158,7 @@ static int open_one(struct worker *w, struct frontend *fe, const struct cfg_bind
 		return -1;
 	}
 	io_init(&li->io, fd, accept_cb);
+	li->backlog = backlog;
 	li->fe = fe;
 	li->w = w;
 	li->addr = *ss;
@@ -178,6 +179,49 @@ int listener_open(struct worker *w, struct frontend *fe, const struct cfg_bind *
 			return -1;
 	}
 	return 0;
+}
+
+int listeners_pause_frontend(struct worker *w, const struct frontend *fe, int pause)
+{
+	int n = 0, failed = 0;
+
+	for (struct listener *li = w->listeners; li; li = li->next) {
+		if (li->fe != fe || li->io.fd < 0 || li->paused == pause)
+			continue;
+		if (pause) {
+			/* as HAProxy on Linux: a shut down listening socket refuses
+			 * new connections, and listen() makes it accept again. Out
+			 * of epoll meanwhile: it would report a hangup forever. */
+			int fd = li->io.fd;
+			loop_io_forget(&w->loop, &li->io);
+			li->io.fd = fd; /* still ours; registered again on resume */
+			shutdown(fd, SHUT_RD);
+		} else if (listen(li->io.fd, li->backlog) == -1) {
+			failed = 1;
+			continue;
+		}
+		li->paused = pause;
+		n++;
+	}
+	listeners_update(w);
+	return failed ? -1 : n;
+}
+
+void listeners_close_frontend(struct worker *w, const struct frontend *fe)
+{
+	struct listener **p = &w->listeners;
+
+	while (*p) {
+		struct listener *li = *p;
+		if (li->fe != fe) {
+			p = &li->next;
+			continue;
+		}
+		*p = li->next;
+		loop_io_close(&w->loop, &li->io);
+		loop_defer(&w->loop, &li->defer, free, li);
+	}
+	listeners_update(w);
 }
 
 /* Closes every listener of w. Their memory is released after the current

@@ -166,7 +166,7 @@ def test_show_stat_csv_as_haproxy(hap_like):
     # HAProxy 2.6.12's lines for this configuration, with the values that
     # depend on time and on the fd limit (slim of frontends and backends)
     # replaced by X. Its frontend line is also ferry's, field for field.
-    masks = {"lastchg", "downtime", "slim", "chkfail"}
+    masks = {"lastchg", "downtime", "slim", "chkfail", "check_duration"}
     expect = [
         "fe,FRONTEND,,,0,0,X,0,0,0,0,0,0,,,,,OPEN,,,,,,,,,1,2,0,,,,0,0,0,0,,,,,,,,,,,0,0,0,,,0,0,0,0,,,,,,,,,,,,,,,,,,,,,tcp,,0,0,0,,0,0,0,,,,,,,,,,,0,,,,,,,,,-,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,",
         "be,s1,0,0,0,0,X,0,0,0,,0,,0,0,0,0,DOWN,1,1,0,X,1,X,X,,1,3,1,,0,,2,0,,0,L4CON,,0,,,,,,,,,,,0,0,,,,,-1,Connection refused,,0,0,0,0,,,,Layer4 connection problem,,2,3,0,,,,127.0.0.1:P1,,tcp,,,,,,,,0,0,0,,,0,,0,0,0,0,0,0,0,0,0,1,,,,-,0,0,0,,,,,,,,,,,,,,,,,,,,,,",
