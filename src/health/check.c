@@ -10,6 +10,8 @@
 
 static void check_timer_cb(struct loop *l, struct timer *t);
 
+const int check_hist_ms[CHECK_HIST_N] = { 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000 };
+
 const char *check_status_reason(const char *st)
 {
 	static const struct { const char *st, *reason; } t[] = {
@@ -166,6 +168,13 @@ static void record(struct check *c, const char *status, const char *info)
 	c->status = status;
 	snprintf(c->info, sizeof(c->info), "%s", info ? info : "");
 	c->duration = (int)(c->env->loop->now_ms - c->started);
+	{
+		int b = 0;
+		while (b < CHECK_HIST_N && c->duration > check_hist_ms[b])
+			b++;
+		c->hist[b]++;
+		c->hist_sum_ms += (uint64_t)c->duration;
+	}
 }
 
 void check_done(struct check *c, int ok, const char *status, const char *info)

@@ -17,6 +17,10 @@
 struct check;
 struct pgstate;
 
+/* Upper bounds (ms) of the buckets of the check duration histogram. */
+#define CHECK_HIST_N 12
+extern const int check_hist_ms[CHECK_HIST_N];
+
 struct check_env {
 	struct loop *loop;
 	int spread_pct;                       /* spread-checks */
@@ -66,6 +70,8 @@ struct check {
 	int last_ok;
 	uint64_t failed;                      /* failed checks that took health down (chkfail) */
 	int port;                             /* its own port ("port", "set server check-port"), 0: the server's */
+	uint64_t hist[CHECK_HIST_N + 1];      /* checks per duration bucket (the last: longer) */
+	uint64_t hist_sum_ms;                 /* their total duration */
 };
 
 /* Sets up c for srv; the first check runs after first_delay ms. */

@@ -10,6 +10,7 @@
 
 #include "core/addr.h"
 #include "core/atomic.h"
+#include "ops/metrics.h"
 #include "ops/stats.h"
 
 /* ---- lookups shared by the commands --------------------------------------------- */
@@ -349,6 +350,14 @@ static int cmd_show_pg(struct cli_req *r)
 	return CLI_DONE;
 }
 
+/* ferry's own, not in the help: the Prometheus scrape the HTTP listener
+ * serves at /metrics, here for scripts and tests. */
+static int cmd_show_metrics(struct cli_req *r)
+{
+	metrics_render(r->sess->rt, &r->out);
+	return CLI_DONE;
+}
+
 const struct cli_cmd cli_cmds_show[] = {
 	{ { "show", "info", NULL },
 	  "show info [desc|json|typed|float]*      : report information about the running process", cmd_show_info },
@@ -365,5 +374,6 @@ const struct cli_cmd cli_cmds_show[] = {
 	{ { "show", "pg", NULL },
 	  "show pg [<backend>]                     : PostgreSQL role, timeline and lag of role-checked servers (ferry)",
 	  cmd_show_pg },
+	{ { "show", "metrics", NULL }, NULL, cmd_show_metrics },
 	{ { NULL }, NULL, NULL }
 };
