@@ -1,5 +1,6 @@
 """Talking to ferry's stats socket in tests: one command, CSV rows, an
 interactive (prompt) session."""
+import csv
 import socket
 
 # HAProxy 2.6.12's "show stat" header, byte for byte.
@@ -48,9 +49,10 @@ def cmd(path, line):
 
 
 def csv_rows(path, line="show stat"):
+    """The lines of "show stat" as dicts (CSV-quoted values unquoted)."""
     out = cmd(path, line).splitlines()
     assert out[0] == CSV_HEADER
-    return [dict(zip(COLUMNS, r.split(","))) for r in out[1:]]
+    return [dict(zip(COLUMNS, r)) for r in csv.reader(out[1:])]
 
 
 def row(rows, px, sv):
