@@ -176,21 +176,6 @@ static void run_command(struct cli_conn *c, const char *text, size_t len)
 	after_command(c);
 }
 
-/* The end of the first command in the input: a line feed or a ';' not
- * escaped by a backslash. Returns its offset, or -1 when none came yet. */
-static long find_end(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\\') {
-			i++;
-			continue;
-		}
-		if (s[i] == '\n' || s[i] == ';')
-			return (long)i;
-	}
-	return -1;
-}
-
 /* Runs the commands that have arrived, one at a time. */
 static void conn_process(struct cli_conn *c)
 {
@@ -209,7 +194,7 @@ static void conn_process(struct cli_conn *c)
 			after_command(c);
 			continue;
 		}
-		end = find_end(c->in, c->inlen);
+		end = cli_command_end(c->in, c->inlen);
 		if (end < 0) {
 			if (c->inlen == sizeof(c->in))
 				c->discarding = 1; /* full, and no end in sight */

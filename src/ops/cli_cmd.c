@@ -350,9 +350,7 @@ struct cli_job {
 	struct cli_req *req;     /* the command running, when it went async */
 };
 
-/* The end of the next command in s[0..len): a line feed or a ';' not
- * escaped by a backslash. Returns its offset, or len. */
-static size_t command_end(const char *s, size_t len)
+long cli_command_end(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '\\') {
@@ -360,9 +358,9 @@ static size_t command_end(const char *s, size_t len)
 			continue;
 		}
 		if (s[i] == ';' || s[i] == '\n')
-			return i;
+			return (long)i;
 	}
-	return len;
+	return -1;
 }
 
 static void job_finish(struct cli_job *j)
@@ -381,7 +379,8 @@ static void job_resume(struct cli_req *r);
 static int job_run(struct cli_job *j)
 {
 	while (j->pos < j->len && !j->sess.quit) {
-		size_t n = command_end(j->line + j->pos, j->len - j->pos);
+		long end = cli_command_end(j->line + j->pos, j->len - j->pos);
+		size_t n = end < 0 ? j->len - j->pos : (size_t)end;
 		struct cli_req *r = calloc(1, sizeof(*r));
 		if (!r)
 			break;

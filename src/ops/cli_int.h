@@ -53,6 +53,9 @@ extern const struct cli_cmd cli_cmds_proxy[];  /* cmd_proxy.c: clear counters, f
 extern const struct cli_cmd cli_cmds_server[]; /* cmd_server.c: set server, weights, add/del server */
 extern const struct cli_cmd cli_cmds_sess[];   /* cmd_sess.c: show sess, shutdown session(s) */
 
+/* The end of the first command in s[0..len): a line feed or a ';' that no
+ * backslash escapes. Its offset, or -1 when it has not come yet. */
+long cli_command_end(const char *s, size_t len);
 /* Splits text into r->args as HAProxy does (blanks separate words, a
  * backslash makes the next character literal). */
 void cli_req_parse(struct cli_req *r, const char *text, size_t len);

@@ -179,6 +179,39 @@ void stat_fill_frontend(struct stat_line *l, const struct runtime *rt, const str
 
 /* ---- servers ------------------------------------------------------------------ */
 
+/* What backends and servers share: traffic, errors, connection attempts,
+ * aborts, and HAProxy's queue, connect and total times (ferry measures no
+ * response time: rtime is 0). */
+static void fill_traffic(struct stat_line *l, const struct runtime *rt, const struct counters *sum,
+			 const struct counters *blocks)
+{
+	struct stat_value *v = l->v;
+
+	u64(&v[ST_STOT], "MCP", sum->cum_sess);
+	u64(&v[ST_BIN], "MCP", sum->bytes_in);
+	u64(&v[ST_BOUT], "MCP", sum->bytes_out);
+	u64(&v[ST_DRESP], "MCP", 0);
+	u64(&v[ST_ECON], "MCP", sum->failed_conns);
+	u64(&v[ST_ERESP], "MCP", sum->failed_resp);
+	u64(&v[ST_WRETR], "MCP", sum->retries);
+	u64(&v[ST_WREDIS], "MCP", sum->redispatches);
+	u64(&v[ST_WREW], "MCP", 0);
+	u64(&v[ST_EINT], "MCP", 0);
+	u64(&v[ST_CONNECT], "MCP", sum->connect);
+	u64(&v[ST_REUSE], "MCP", 0);
+	u64(&v[ST_CLI_ABRT], "MCP", sum->cli_abrt);
+	u64(&v[ST_SRV_ABRT], "MCP", sum->srv_abrt);
+	s32(&v[ST_LASTSESS], "MAP", last_sess(sum->last_sess));
+	u32(&v[ST_QTIME], "MaP", counters_avg(blocks, rt->nw, 0));
+	u32(&v[ST_CTIME], "MaP", counters_avg(blocks, rt->nw, 1));
+	u32(&v[ST_RTIME], "MaP", 0);
+	u32(&v[ST_TTIME], "MaP", counters_avg(blocks, rt->nw, 2));
+	u32(&v[ST_QTIME_MAX], "MMP", sum->qtime_max);
+	u32(&v[ST_CTIME_MAX], "MMP", sum->ctime_max);
+	u32(&v[ST_RTIME_MAX], "MMP", 0);
+	u32(&v[ST_TTIME_MAX], "MMP", sum->ttime_max);
+}
+
 static const struct srv_rt *rt_of(const struct server *s)
 {
 	return (const struct srv_rt *)s;
@@ -339,18 +372,7 @@ void stat_fill_server(struct stat_line *l, const struct runtime *rt, const struc
 	u32(&v[ST_SRV_ICUR], "MGP", 0);
 	if (s->flags & SRV_F_DYNAMIC) /* HAProxy 2.6 gives added servers an idle limit of 0 */
 		u32(&v[ST_SRC_ILIM], "CLP", 0);
-	u64(&v[ST_STOT], "MCP", sum.cum_sess);
-	u64(&v[ST_BIN], "MCP", sum.bytes_in);
-	u64(&v[ST_BOUT], "MCP", sum.bytes_out);
-	u64(&v[ST_DRESP], "MCP", 0);
-	u64(&v[ST_ECON], "MCP", sum.failed_conns);
-	u64(&v[ST_ERESP], "MCP", sum.failed_resp);
-	u64(&v[ST_WRETR], "MCP", sum.retries);
-	u64(&v[ST_WREDIS], "MCP", sum.redispatches);
-	u64(&v[ST_WREW], "MCP", 0);
-	u64(&v[ST_EINT], "MCP", 0);
-	u64(&v[ST_CONNECT], "MCP", sum.connect);
-	u64(&v[ST_REUSE], "MCP", 0);
+	fill_traffic(l, rt, &sum, s->ctr);
 	for (int f = ST_IDLE_CONN_CUR; f <= ST_NEED_CONN_EST; f++)
 		u32(&v[f], "MGP", 0);
 	/* HAProxy's estimate of the connections a server needs counts its
@@ -382,17 +404,6 @@ void stat_fill_server(struct stat_line *l, const struct runtime *rt, const struc
 	u32(&v[ST_RATE_MAX], "MMP", rate_max(&sum));
 	fill_check(l, s);
 	fill_agent(l, s);
-	u64(&v[ST_CLI_ABRT], "MCP", sum.cli_abrt);
-	u64(&v[ST_SRV_ABRT], "MCP", sum.srv_abrt);
-	s32(&v[ST_LASTSESS], "MAP", last_sess(sum.last_sess));
-	u32(&v[ST_QTIME], "MaP", counters_avg(s->ctr, rt->nw, 0));
-	u32(&v[ST_CTIME], "MaP", counters_avg(s->ctr, rt->nw, 1));
-	u32(&v[ST_RTIME], "MaP", 0);
-	u32(&v[ST_TTIME], "MaP", counters_avg(s->ctr, rt->nw, 2));
-	u32(&v[ST_QTIME_MAX], "MMP", sum.qtime_max);
-	u32(&v[ST_CTIME_MAX], "MMP", sum.ctime_max);
-	u32(&v[ST_RTIME_MAX], "MMP", 0);
-	u32(&v[ST_TTIME_MAX], "MMP", sum.ttime_max);
 	if (flags & STAT_F_LEGENDS)
 		fill_addr(l, s);
 	modules(l, 1);
@@ -460,19 +471,8 @@ void stat_fill_backend(struct stat_line *l, const struct runtime *rt, const stru
 	u32(&v[ST_SCUR], "MGP", (uint32_t)ATOMIC_LOAD(&b->cur_conns));
 	u32(&v[ST_SMAX], "MMP", (uint32_t)ATOMIC_LOAD(&b->max_conns_seen));
 	u32(&v[ST_SLIM], "CLP", (uint32_t)stat_backend_fullconn(rt->gen, be));
-	u64(&v[ST_STOT], "MCP", sum.cum_sess);
-	u64(&v[ST_BIN], "MCP", sum.bytes_in);
-	u64(&v[ST_BOUT], "MCP", sum.bytes_out);
 	u64(&v[ST_DREQ], "MCP", 0);
-	u64(&v[ST_DRESP], "MCP", 0);
-	u64(&v[ST_ECON], "MCP", sum.failed_conns);
-	u64(&v[ST_ERESP], "MCP", sum.failed_resp);
-	u64(&v[ST_WRETR], "MCP", sum.retries);
-	u64(&v[ST_WREDIS], "MCP", sum.redispatches);
-	u64(&v[ST_WREW], "MCP", 0);
-	u64(&v[ST_EINT], "MCP", 0);
-	u64(&v[ST_CONNECT], "MCP", sum.connect);
-	u64(&v[ST_REUSE], "MCP", 0);
+	fill_traffic(l, rt, &sum, b->ctr);
 	if (flags & (STAT_F_HIDE_DOWN | STAT_F_HIDE_MAINT))
 		LSTR(l, ST_STATUS, "SGP", "%s (%d/%d)", up ? "UP" : "DOWN", nbup, b->nsrv);
 	else
@@ -497,19 +497,8 @@ void stat_fill_backend(struct stat_line *l, const struct runtime *rt, const stru
 	u32(&v[ST_RATE_MAX], "MGP", rate_max(&sum));
 	if (flags & STAT_F_LEGENDS)
 		LSTR(l, ST_ALGO, "CGS", "%s", lb_algo_name(b->algo));
-	u64(&v[ST_CLI_ABRT], "MCP", sum.cli_abrt);
-	u64(&v[ST_SRV_ABRT], "MCP", sum.srv_abrt);
 	for (int f = ST_COMP_IN; f <= ST_COMP_RSP; f++)
 		u64(&v[f], "MCP", 0);
-	s32(&v[ST_LASTSESS], "MAP", last_sess(sum.last_sess));
-	u32(&v[ST_QTIME], "MaP", counters_avg(b->ctr, rt->nw, 0));
-	u32(&v[ST_CTIME], "MaP", counters_avg(b->ctr, rt->nw, 1));
-	u32(&v[ST_RTIME], "MaP", 0);
-	u32(&v[ST_TTIME], "MaP", counters_avg(b->ctr, rt->nw, 2));
-	u32(&v[ST_QTIME_MAX], "MMP", sum.qtime_max);
-	u32(&v[ST_CTIME_MAX], "MMP", sum.ctime_max);
-	u32(&v[ST_RTIME_MAX], "MMP", 0);
-	u32(&v[ST_TTIME_MAX], "MMP", sum.ttime_max);
 	modules(l, 0);
 }
 

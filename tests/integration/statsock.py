@@ -81,3 +81,12 @@ class Prompt:
 
     def close(self):
         self.s.close()
+
+
+def sockets_cfg(tmp, extra=""):
+    """A global section with three stats sockets in tmp: admin.sock,
+    user.sock and oper.sock, at their levels (and extra lines)."""
+    return ("global\n"
+            "    stats socket %s/admin.sock mode 600 level admin\n"
+            "    stats socket %s/user.sock mode 600 level user\n"
+            "    stats socket %s/oper.sock mode 600 level operator\n%s" % (tmp, tmp, tmp, extra))

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import DEFAULTS, free_port, wait_until
-from statsock import Prompt, cli, cmd, csv_rows, row
+from statsock import Prompt, cli, cmd, csv_rows, row, sockets_cfg
 
 
 def hello(port, timeout=5):
@@ -36,10 +36,7 @@ def lab(ferry, tmpdir_path, backends):
     answers) and a static-rr listen section."""
     s1, s2, s3, x1 = backends(4, names=["s1", "s2", "s3", "x1"])
     fe, l = free_port(), free_port()
-    cfg = ("global\n"
-           "    stats socket %s/admin.sock level admin\n"
-           "    stats socket %s/oper.sock level operator\n"
-           "    stats socket %s/user.sock level user\n" % ((tmpdir_path,) * 3)) + DEFAULTS + """
+    cfg = sockets_cfg(tmpdir_path) + DEFAULTS + """
 frontend fe
     bind 127.0.0.1:%d
     default_backend be

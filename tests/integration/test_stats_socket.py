@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import DEFAULTS, FERRY, free_port, wait_until
-from statsock import COLUMNS, CSV_HEADER, Prompt, cli, cmd, csv_rows, row
+from statsock import COLUMNS, CSV_HEADER, Prompt, cli, cmd, csv_rows, row, sockets_cfg
 
 # HAProxy 2.6.12's "show info" field names, in order (ZlibMemUsage and
 # description are absent from Debian's build as from ferry's output).
@@ -38,13 +38,6 @@ SERVERS_STATE_HEADER = (
 HELP_TAIL = ("  help [<command>]                        : list matching or all commands\n"
              "  prompt                                  : toggle interactive mode with prompt\n"
              "  quit                                    : disconnect\n")
-
-
-def sockets_cfg(tmp, extra=""):
-    return ("global\n"
-            "    stats socket %s/admin.sock mode 600 level admin\n"
-            "    stats socket %s/user.sock mode 600 level user\n"
-            "    stats socket %s/oper.sock mode 600 level operator\n%s" % (tmp, tmp, tmp, extra))
 
 
 @pytest.fixture
