@@ -30,6 +30,7 @@
 #define DEFAULT_TIMEOUT_MS 10000 /* HAProxy's stats timeout */
 #define DEFAULT_MAXCONN 10       /* HAProxy's stats maxconn */
 #define SEND_CHUNK 65536
+#define OUT_HIGH (1 << 20)       /* answers waiting beyond this: read no more commands */
 
 struct cli_listener {
 	struct io io;
@@ -125,7 +126,10 @@ static void conn_flush(struct cli_conn *c)
 		conn_close(c);
 		return;
 	}
-	loop_io_set(loop_of(c->ops), &c->io, (c->out.len ? EPOLLOUT : 0) | (c->eof ? 0 : EPOLLIN));
+	/* no reading while a command runs with the input full, or while the
+	 * client does not read its answers */
+	loop_io_set(loop_of(c->ops), &c->io, (c->out.len ? EPOLLOUT : 0) |
+		    (c->eof || c->inlen == sizeof(c->in) || c->out.len > OUT_HIGH ? 0 : EPOLLIN));
 }
 
 /* After a command (or the refusal of a line): the prompt, then, without
@@ -179,7 +183,7 @@ static void run_command(struct cli_conn *c, const char *text, size_t len)
 /* Runs the commands that have arrived, one at a time. */
 static void conn_process(struct cli_conn *c)
 {
-	while (!c->req && !c->closing && c->io.fd >= 0) {
+	while (!c->req && !c->closing && c->io.fd >= 0 && c->out.len <= OUT_HIGH) {
 		long end;
 
 		if (c->discarding) {
@@ -216,7 +220,7 @@ static void conn_process(struct cli_conn *c)
 	if (c->io.fd < 0)
 		return;
 	/* the client closed its side: what it sent is answered, then the end */
-	if (c->eof && !c->req)
+	if (c->eof && !c->req && c->out.len <= OUT_HIGH)
 		c->closing = 1;
 	conn_flush(c);
 }
