@@ -398,6 +398,7 @@ int ops_start(struct runtime *rt, char *err, size_t errlen)
 		return -1;
 	}
 	o->rt = rt;
+	timer_init(&o->sample_timer, NULL); /* ops_stop cancels it even if start fails */
 	o->timeout_ms = rt->cfg->g.stats_timeout ? rt->cfg->g.stats_timeout : DEFAULT_TIMEOUT_MS;
 	o->maxconn = rt->cfg->g.stats_maxconn ? rt->cfg->g.stats_maxconn : DEFAULT_MAXCONN;
 	rt->ops = o;
