@@ -180,6 +180,33 @@ void server_set_weight(struct server *s, int weight)
 	recalc_eweight(s);
 }
 
+socklen_t server_copy_addr(const struct server *s, struct sockaddr_storage *out, int *port_omitted)
+{
+	unsigned seq;
+	socklen_t len;
+
+	do {
+		seq = __atomic_load_n(&s->addr_seq, __ATOMIC_ACQUIRE);
+		memcpy(out, &s->addr, sizeof(*out));
+		len = s->addrlen;
+		*port_omitted = s->port_omitted;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	} while ((seq & 1) || seq != __atomic_load_n(&s->addr_seq, __ATOMIC_RELAXED));
+	return len;
+}
+
+void server_set_addr(struct server *s, const struct sockaddr_storage *ss, socklen_t len, int port_omitted)
+{
+	unsigned seq = s->addr_seq;
+
+	__atomic_store_n(&s->addr_seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(&s->addr, ss, sizeof(s->addr));
+	s->addrlen = len;
+	s->port_omitted = port_omitted;
+	__atomic_store_n(&s->addr_seq, seq + 2, __ATOMIC_RELEASE);
+}
+
 void server_set_lag_permille(struct server *s, int permille)
 {
 	s->lag_permille = permille;

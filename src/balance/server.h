@@ -39,6 +39,7 @@ struct server {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	int port_omitted;          /* no port: use the client's destination port */
+	unsigned addr_seq;         /* odd while "set server addr" rewrites the three above */
 	unsigned flags;            /* SRV_F_* */
 	unsigned opts;             /* SRV_O_* */
 	int up;                    /* health: 1 = UP (running), 0 = DOWN */
@@ -161,6 +162,12 @@ void server_set_up(struct server *s, int up, uint64_t now_ms);
  * can take traffic) or back UP, for the stats (chkdown, downtime, lastchg).
  * Backend lock held. */
 void backend_note_state(struct backend *be, uint64_t now_ms);
+/* Copies s's address (and whether its port is the client's), whole even
+ * while another thread changes it: a sequence lock, so connecting takes no
+ * lock. Returns its length. */
+socklen_t server_copy_addr(const struct server *s, struct sockaddr_storage *out, int *port_omitted);
+/* Changes s's address ("set server addr"); one writer at a time. */
+void server_set_addr(struct server *s, const struct sockaddr_storage *ss, socklen_t len, int port_omitted);
 /* Sets the current weight (uweight) and the effective one from it. */
 void server_set_weight(struct server *s, int weight);
 /* Sets the lag reduction (1000: none) and the effective weight from it. */

@@ -293,6 +293,13 @@ int cfg_parse_text(struct cfg *c, const char *name, const char *text);
  * the number of errors so far (c->nerr). */
 int cfg_validate(struct cfg *c);
 const char *lb_algo_name(enum lb_algo a);
+/* "add server" at run time: words are NAME ADDR [options...] (n of them),
+ * parsed as a server line with HAProxy 2.6's rules for dynamic servers (the
+ * built-in defaults, not default-server; no-check, no-agent-check and
+ * init-addr refused). Returns the server (the caller owns it and its name,
+ * addr_text, check_addr and agent_send), or NULL with the first error in
+ * err. */
+struct cfg_server *cfg_parse_dynamic_server(char *const *words, int n, char *err, size_t errlen);
 
 /* parse_stats_fe.c */
 struct cfg_stats *cfg_stats_copy(const struct cfg_stats *st);

@@ -1,6 +1,7 @@
 /* "bind", "server" and "default-server" lines. */
 #include "config/parse_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +177,8 @@ void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 	}
 }
 
+static void server_check_opts(struct pctx *p, struct cfg_server *s);
+
 void parse_server_line(struct pctx *p, struct cfg_words *w)
 {
 	struct cfg_proxy *px = p->px;
@@ -213,6 +216,15 @@ void parse_server_line(struct pctx *p, struct cfg_words *w)
 			perr(p, "server '%s': address '%s' is a wildcard; a server needs a real address", s->name, a);
 	}
 	parse_srv_opts(p, w, 3, &s->o, 0, s);
+	server_check_opts(p, s);
+}
+
+/* What a server's options need besides themselves: its check address
+ * resolved, a port to check, an agent port. */
+static void server_check_opts(struct pctx *p, struct cfg_server *s)
+{
+	char err[300];
+
 	if (s->o.check_addr) {
 		if (addr_parse(s->o.check_addr, ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE,
 			       &s->check_addr, err, sizeof(err)))
@@ -224,6 +236,79 @@ void parse_server_line(struct pctx *p, struct cfg_words *w)
 		perr(p, "server '%s' has no port: health checks need 'port' or a port in the address", s->name);
 	if (s->o.agent_check && !s->o.agent_port)
 		perr(p, "server '%s': 'agent-check' needs 'agent-port'", s->name);
+}
+
+/* The options a dynamic server refuses, as HAProxy 2.6, and those taking a
+ * value (to tell a keyword from a value). */
+static const char *const dynamic_refused[] = { "no-check", "no-agent-check", "init-addr", NULL };
+static const char *const with_value[] = {
+	"weight", "maxconn", "maxqueue", "inter", "fastinter", "downinter", "rise", "fall", "port",
+	"addr", "agent-port", "agent-inter", "agent-send", "on-marked-down", "on-marked-up", "id",
+	"init-addr", NULL
+};
+
+struct cfg_server *cfg_parse_dynamic_server(char *const *words, int n, char *err, size_t errlen)
+{
+	struct cfg c;
+	struct cfg_proxy px;
+	struct cfg_words w;
+	struct pctx p;
+	struct cfg_server *s;
+	char *msg = NULL;
+	size_t msglen = 0;
+
+	if (n < 2 || n > CFG_MAX_WORDS - 2) {
+		snprintf(err, errlen, "'server' expects <name> and <addr>[:<port>] as arguments.");
+		return NULL;
+	}
+	for (int i = 2; i < n; i++) {
+		if (in(words[i], dynamic_refused)) {
+			snprintf(err, errlen, "'%s' option is not accepted for dynamic server", words[i]);
+			return NULL;
+		}
+		i += in(words[i], with_value);
+	}
+	memset(&w, 0, sizeof(w));
+	w.w[0] = "server";
+	for (int i = 0; i < n; i++)
+		w.w[i + 1] = words[i];
+	w.n = n + 1;
+	cfg_init(&c, open_memstream(&msg, &msglen));
+	proxy_defaults_builtin(&px); /* as HAProxy: no default-server for dynamic servers */
+	p = (struct pctx){ .c = &c, .sec = SEC_PROXY, .px = &px };
+	s = xcalloc(1, sizeof(*s));
+	s->name = xstrdup(words[0]);
+	s->addr_text = xstrdup(words[1]);
+	s->o = px.dflt_srv;
+	if (addr_parse(words[1], ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE, &s->addr, err, errlen) == 0 &&
+	    !s->addr.wildcard) {
+		parse_srv_opts(&p, &w, 3, &s->o, 0, s);
+		if (!c.nerr)
+			server_check_opts(&p, s);
+	} else if (s->addr.wildcard) {
+		snprintf(err, errlen, "address '%s' is a wildcard; a server needs a real address", words[1]);
+		c.nerr++;
+	} else {
+		c.nerr++; /* err holds addr_parse's sentence */
+	}
+	if (c.diag)
+		fclose(c.diag);
+	if (c.nerr && msg && *msg)
+		snprintf(err, errlen, "%.*s", (int)strcspn(msg, "\n"), msg); /* the first error */
+	free(msg);
+	if (c.nerr) {
+		free(s->name);
+		free(s->addr_text);
+		free(s->o.check_addr);
+		free(s->o.agent_send);
+		free(s);
+		return NULL;
+	}
+	if (!s->o.fastinter)
+		s->o.fastinter = s->o.inter;
+	if (!s->o.downinter)
+		s->o.downinter = s->o.inter;
+	return s;
 }
 
 void parse_bind_line(struct pctx *p, struct cfg_words *w)

@@ -57,8 +57,10 @@ void loop_io_close(struct loop *l, struct io *io)
 	(void)l;
 	if (io->fd < 0)
 		return;
-	/* close() removes the fd from the epoll set (ferry never dup()s its
-	 * sockets), so no EPOLL_CTL_DEL: one system call less per socket. */
+	/* close() removes the fd from the epoll set when it was the socket's
+	 * only descriptor (every connection's), so no EPOLL_CTL_DEL: one system
+	 * call less per socket. Shared sockets (listeners) use loop_io_forget
+	 * then close. */
 	close(io->fd);
 	io->fd = -1;
 	io->registered = 0;

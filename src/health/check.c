@@ -10,6 +10,8 @@
 
 static void check_timer_cb(struct loop *l, struct timer *t);
 
+const int check_hist_ms[CHECK_HIST_N] = { 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000 };
+
 const char *check_status_reason(const char *st)
 {
 	static const struct { const char *st, *reason; } t[] = {
@@ -159,8 +161,6 @@ static void announce(struct check *c, int up)
 		health_log_if_empty(c->logs, c->srv->be);
 }
 
-const int check_dur_bounds_ms[CHECK_DUR_NBUCKETS] = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000 };
-
 static void record(struct check *c, const char *status, const char *info)
 {
 	c->running = 0;
@@ -168,11 +168,13 @@ static void record(struct check *c, const char *status, const char *info)
 	c->status = status;
 	snprintf(c->info, sizeof(c->info), "%s", info ? info : "");
 	c->duration = (int)(c->env->loop->now_ms - c->started);
-	c->dur_count++;
-	c->dur_sum_ms += (uint64_t)c->duration;
-	for (int i = 0; i < CHECK_DUR_NBUCKETS; i++)
-		if (c->duration <= check_dur_bounds_ms[i])
-			c->dur_buckets[i]++;
+	{
+		int b = 0;
+		while (b < CHECK_HIST_N && c->duration > check_hist_ms[b])
+			b++;
+		c->hist[b]++;
+		c->hist_sum_ms += (uint64_t)c->duration;
+	}
 }
 
 void check_done(struct check *c, int ok, const char *status, const char *info)
@@ -184,6 +186,13 @@ void check_done(struct check *c, int ok, const char *status, const char *info)
 	if (!ok && old > 0) /* as HAProxy: the failures that took health down */
 		c->failed++;
 	ch = check_fsm_result(&c->fsm, ok);
+	/* The server's state may disagree with the counter after "set server
+	 * health" or "enable health": as HAProxy, a failure at 0 takes it
+	 * down, a success reaching rise brings it up. */
+	if (ch == FSM_SAME && !ok && !c->fsm.health && c->srv->up)
+		ch = FSM_WENT_DOWN;
+	else if (ch == FSM_SAME && ok && check_fsm_up(&c->fsm) && !c->srv->up)
+		ch = FSM_WENT_UP;
 	log_health(c, ok, old);
 	c->last_ok = ok;
 	if (ch != FSM_SAME)
@@ -263,6 +272,7 @@ int check_start(struct check *c, struct server *srv, const struct cfg_server *cs
 	check_fsm_init(&c->fsm, cs->o.rise, cs->o.fall);
 	memcpy(&c->addr, cs->has_check_addr ? &cs->check_addr.ss : &cs->addr.ss, sizeof(c->addr));
 	c->addrlen = addr_len((struct sockaddr *)&c->addr);
+	c->port = cs->o.check_port;
 	{
 		int port = cs->o.check_port ? cs->o.check_port
 			   : cs->has_check_addr && cs->check_addr.port_lo ? cs->check_addr.port_lo

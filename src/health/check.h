@@ -17,6 +17,10 @@
 struct check;
 struct pgstate;
 
+/* Upper bounds (ms) of the buckets of the check duration histogram. */
+#define CHECK_HIST_N 12
+extern const int check_hist_ms[CHECK_HIST_N];
+
 struct check_env {
 	struct loop *loop;
 	int spread_pct;                       /* spread-checks */
@@ -32,11 +36,6 @@ struct check_env {
 	void (*on_role_change)(struct server *srv, void *arg);
 	void *arg;
 };
-
-/* The histogram of check durations (upper bounds, ms; a check longer than
- * the last bound is only in dur_count, Prometheus' +Inf). */
-#define CHECK_DUR_NBUCKETS 11
-extern const int check_dur_bounds_ms[CHECK_DUR_NBUCKETS];
 
 struct check {
 	struct server *srv;
@@ -70,9 +69,9 @@ struct check {
 	int duration;                         /* ms */
 	int last_ok;
 	uint64_t failed;                      /* failed checks that took health down (chkfail) */
-	/* durations of every check done, for ferry_check_duration_seconds */
-	uint64_t dur_count, dur_sum_ms;
-	uint64_t dur_buckets[CHECK_DUR_NBUCKETS]; /* checks that took at most check_dur_bounds_ms[i] */
+	int port;                             /* its own port ("port", "set server check-port"), 0: the server's */
+	uint64_t hist[CHECK_HIST_N + 1];      /* checks per duration bucket (the last: longer) */
+	uint64_t hist_sum_ms;                 /* their total duration */
 };
 
 /* Sets up c for srv; the first check runs after first_delay ms. */

@@ -30,12 +30,14 @@
 #define DEFAULT_TIMEOUT_MS 10000 /* HAProxy's stats timeout */
 #define DEFAULT_MAXCONN 10       /* HAProxy's stats maxconn */
 #define SEND_CHUNK 65536
+#define OUT_HIGH (1 << 20)       /* answers waiting beyond this: read no more commands */
 
 struct cli_listener {
 	struct io io;
 	struct ops *ops;
 	struct cli_listener *next;
 	int level;
+	int expose_fd;               /* "expose-fd listeners" */
 	char *path;                  /* a unix socket ferry created: removed at stop */
 	dev_t dev;                   /* ... unless another process replaced it meanwhile */
 	ino_t ino;
@@ -125,7 +127,10 @@ static void conn_flush(struct cli_conn *c)
 		conn_close(c);
 		return;
 	}
-	loop_io_set(loop_of(c->ops), &c->io, (c->out.len ? EPOLLOUT : 0) | (c->eof ? 0 : EPOLLIN));
+	/* no reading while a command runs with the input full, or while the
+	 * client does not read its answers */
+	loop_io_set(loop_of(c->ops), &c->io, (c->out.len ? EPOLLOUT : 0) |
+		    (c->eof || c->inlen == sizeof(c->in) || c->out.len > OUT_HIGH ? 0 : EPOLLIN));
 }
 
 /* After a command (or the refusal of a line): the prompt, then, without
@@ -176,25 +181,10 @@ static void run_command(struct cli_conn *c, const char *text, size_t len)
 	after_command(c);
 }
 
-/* The end of the first command in the input: a line feed or a ';' not
- * escaped by a backslash. Returns its offset, or -1 when none came yet. */
-static long find_end(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\\') {
-			i++;
-			continue;
-		}
-		if (s[i] == '\n' || s[i] == ';')
-			return (long)i;
-	}
-	return -1;
-}
-
 /* Runs the commands that have arrived, one at a time. */
 static void conn_process(struct cli_conn *c)
 {
-	while (!c->req && !c->closing && c->io.fd >= 0) {
+	while (!c->req && !c->closing && c->io.fd >= 0 && c->out.len <= OUT_HIGH) {
 		long end;
 
 		if (c->discarding) {
@@ -209,7 +199,7 @@ static void conn_process(struct cli_conn *c)
 			after_command(c);
 			continue;
 		}
-		end = find_end(c->in, c->inlen);
+		end = cli_command_end(c->in, c->inlen);
 		if (end < 0) {
 			if (c->inlen == sizeof(c->in))
 				c->discarding = 1; /* full, and no end in sight */
@@ -231,7 +221,7 @@ static void conn_process(struct cli_conn *c)
 	if (c->io.fd < 0)
 		return;
 	/* the client closed its side: what it sent is answered, then the end */
-	if (c->eof && !c->req)
+	if (c->eof && !c->req && c->out.len <= OUT_HIGH)
 		c->closing = 1;
 	conn_flush(c);
 }
@@ -305,6 +295,8 @@ static void accept_cb(struct loop *l, struct io *io, uint32_t ev)
 		c->sess.rt = o->rt;
 		c->sess.level = c->sess.sock_level = li->level;
 		c->sess.timeout_ms = o->timeout_ms;
+		c->sess.expose_fd = li->expose_fd;
+		c->sess.fd = fd;
 		c->next = o->conns;
 		if (o->conns)
 			o->conns->prev = c;
@@ -371,6 +363,7 @@ static int open_listener(struct ops *o, const struct cfg_stats_socket *ss, char 
 	}
 	li->ops = o;
 	li->level = ss->level;
+	li->expose_fd = ss->expose_fd_listeners;
 	if (ss->path) {
 		fd = open_unix(li, ss, e, sizeof(e));
 	} else {
@@ -409,6 +402,7 @@ int ops_start(struct runtime *rt, char *err, size_t errlen)
 		return -1;
 	}
 	o->rt = rt;
+	timer_init(&o->sample_timer, NULL); /* ops_stop cancels it even if start fails */
 	o->timeout_ms = rt->cfg->g.stats_timeout ? rt->cfg->g.stats_timeout : DEFAULT_TIMEOUT_MS;
 	o->maxconn = rt->cfg->g.stats_maxconn ? rt->cfg->g.stats_maxconn : DEFAULT_MAXCONN;
 	rt->ops = o;

@@ -8,10 +8,13 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <syslog.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/units.h"
+#include "runtime/upgrade.h"
 
 #ifndef FERRY_VERSION
 #define FERRY_VERSION "dev"
@@ -21,7 +24,8 @@
 #define CLI_MAX_MATCHES 5
 #define CLI_MAX_ENTRIES 256
 
-static const struct cli_cmd *const tables[] = { cli_cmds_base, cli_cmds_show, cli_cmds_proxy };
+static const struct cli_cmd *const tables[] = { cli_cmds_base, cli_cmds_show, cli_cmds_proxy,
+						cli_cmds_server, cli_cmds_sess };
 
 #define FOREACH_CMD(c) \
 	for (size_t t_ = 0; t_ < sizeof(tables) / sizeof(tables[0]); t_++) \
@@ -216,6 +220,29 @@ int cli_req_run(struct cli_req *r)
 	return CLI_DONE;
 }
 
+static void fanout_done(void *arg, int total, char *const *texts, int n)
+{
+	struct cli_req *r = arg;
+
+	if (!r->orphan)
+		r->finish(r, total, texts, n);
+	if (r->in_call) {
+		r->finished = 1;
+		return;
+	}
+	cli_req_done(r);
+}
+
+int cli_fanout(struct cli_req *r, act_worker_fn fn, const void *req, size_t len,
+	       void (*finish)(struct cli_req *r, int total, char *const *texts, int n))
+{
+	r->finish = finish;
+	r->in_call = 1;
+	act_fanout(r->sess->rt, fn, req, len, fanout_done, r);
+	r->in_call = 0;
+	return r->finished ? CLI_DONE : CLI_ASYNC;
+}
+
 void cli_req_done(struct cli_req *r)
 {
 	if (r->orphan) {
@@ -296,7 +323,30 @@ static int cmd_show_version(struct cli_req *r)
 	return CLI_DONE;
 }
 
+/* "_getsocks": HAProxy's exchange for a binary upgrade (-x): on a socket
+ * with "expose-fd listeners" (at any level, as HAProxy), every listening
+ * socket goes to the asking process (SCM_RIGHTS), and the connection
+ * closes; elsewhere nothing is sent. Not in the help, as in HAProxy. */
+static int cmd_getsocks(struct cli_req *r)
+{
+	struct process *p = &r->sess->rt->proc;
+	int *fds, n;
+
+	if (!r->sess->expose_fd)
+		return CLI_DONE;
+	n = listeners_registry_lock(p, &fds);
+	if (n < 0)
+		return CLI_DONE;
+	if (upgrade_send(r->sess->fd, fds, n) == 0)
+		log_proc(LOG_NOTICE, "stats socket: %d listening sockets sent for a binary upgrade", n);
+	listeners_registry_unlock(p);
+	free(fds);
+	r->sess->quit = 1;
+	return CLI_DONE;
+}
+
 const struct cli_cmd cli_cmds_base[] = {
+	{ { "_getsocks", NULL }, NULL, cmd_getsocks },
 	{ { "help", NULL }, NULL, cmd_help },
 	{ { "prompt", NULL }, NULL, cmd_prompt },
 	{ { "quit", NULL }, NULL, cmd_quit },
@@ -326,9 +376,7 @@ struct cli_job {
 	struct cli_req *req;     /* the command running, when it went async */
 };
 
-/* The end of the next command in s[0..len): a line feed or a ';' not
- * escaped by a backslash. Returns its offset, or len. */
-static size_t command_end(const char *s, size_t len)
+long cli_command_end(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '\\') {
@@ -336,9 +384,9 @@ static size_t command_end(const char *s, size_t len)
 			continue;
 		}
 		if (s[i] == ';' || s[i] == '\n')
-			return i;
+			return (long)i;
 	}
-	return len;
+	return -1;
 }
 
 static void job_finish(struct cli_job *j)
@@ -357,7 +405,8 @@ static void job_resume(struct cli_req *r);
 static int job_run(struct cli_job *j)
 {
 	while (j->pos < j->len && !j->sess.quit) {
-		size_t n = command_end(j->line + j->pos, j->len - j->pos);
+		long end = cli_command_end(j->line + j->pos, j->len - j->pos);
+		size_t n = end < 0 ? j->len - j->pos : (size_t)end;
 		struct cli_req *r = calloc(1, sizeof(*r));
 		if (!r)
 			break;

@@ -5,6 +5,7 @@
 #include "ops/cli.h"
 #include "ops/ops_int.h"
 #include "ops/sbuf.h"
+#include "runtime/actions.h"
 
 #define CLI_MAX_ARGS 64
 #define CLI_LINE_MAX 16384  /* HAProxy's tune.bufsize: a longer line is refused */
@@ -17,6 +18,8 @@ struct cli_sess {
 	int prompt;                /* interactive mode ("prompt") */
 	int quit;                  /* "quit" was read */
 	int64_t timeout_ms;        /* the idle timeout ("set timeout cli") */
+	int expose_fd;             /* a socket with "expose-fd listeners" (never a job) ... */
+	int fd;                    /* ... and its connection: "_getsocks" sends there */
 };
 
 /* One command being run. A command that needs other threads (sessions live
@@ -28,6 +31,9 @@ struct cli_req {
 	int orphan;                /* its owner left while it ran: cli_req_done frees it */
 	void (*resume)(struct cli_req *r); /* the owner's continuation (async commands) */
 	void *owner;
+	/* cli_fanout: writes the output from every worker's answer */
+	void (*finish)(struct cli_req *r, int total, char *const *texts, int n);
+	int in_call, finished;     /* the answers came before act_fanout returned */
 	char *args[CLI_MAX_ARGS + 1]; /* the words; every slot past the last is "" */
 	char buf[CLI_LINE_MAX];    /* their storage */
 };
@@ -44,9 +50,14 @@ struct cli_cmd {
 
 /* The command tables, one per file, each ended by an entry without words. */
 extern const struct cli_cmd cli_cmds_base[];   /* cli_cmd.c: help, prompt, quit, levels */
-extern const struct cli_cmd cli_cmds_show[];   /* cmd_show.c: show info, stat, servers, backend, errors */
-extern const struct cli_cmd cli_cmds_proxy[];  /* cmd_proxy.c: clear counters, frontends, maxconn */
+extern const struct cli_cmd cli_cmds_show[];   /* cmd_show.c: show info, stat, servers, backend, errors, pg */
+extern const struct cli_cmd cli_cmds_proxy[];  /* cmd_proxy.c: clear counters, frontends, maxconn, reload */
+extern const struct cli_cmd cli_cmds_server[]; /* cmd_server.c: set server, weights, add/del server */
+extern const struct cli_cmd cli_cmds_sess[];   /* cmd_sess.c: show sess, shutdown session(s) */
 
+/* The end of the first command in s[0..len): a line feed or a ';' that no
+ * backslash escapes. Its offset, or -1 when it has not come yet. */
+long cli_command_end(const char *s, size_t len);
 /* Splits text into r->args as HAProxy does (blanks separate words, a
  * backslash makes the next character literal). */
 void cli_req_parse(struct cli_req *r, const char *text, size_t len);
@@ -54,6 +65,12 @@ void cli_req_parse(struct cli_req *r, const char *text, size_t len);
 int cli_req_run(struct cli_req *r);
 /* An async command finished: the owner resumes (or r is freed if orphaned). */
 void cli_req_done(struct cli_req *r);
+
+/* Asks every worker (act_fanout) and writes the output with finish once
+ * all have answered. Returns CLI_DONE when that happened at once (one
+ * worker), else CLI_ASYNC. */
+int cli_fanout(struct cli_req *r, act_worker_fn fn, const void *req, size_t len,
+	       void (*finish)(struct cli_req *r, int total, char *const *texts, int n));
 
 /* Level check as HAProxy's cli_has_level: writes "Permission denied" and
  * returns 0 when the session is below level. */

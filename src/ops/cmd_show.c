@@ -10,6 +10,7 @@
 
 #include "core/addr.h"
 #include "core/atomic.h"
+#include "ops/metrics.h"
 #include "ops/stats.h"
 
 /* ---- lookups shared by the commands --------------------------------------------- */
@@ -233,12 +234,14 @@ static void server_state_line(struct cli_req *r, const struct pbackend *be, cons
 	uint64_t since = s->last_change_ms ? s->last_change_ms : r->sess->rt->start_ms;
 	int maint = (s->flags & SRV_F_ANY_MAINT) != 0;
 	int chk_en = x->has_check && !(s->flags & SRV_F_NOCHECK);
-	int op = !s->up || maint ? 0 : (s->flags & SRV_F_STOPPING) ? 3 : 2;
+	int agent_down = x->has_agent && !(s->flags & SRV_F_NOAGENT) && (s->flags & SRV_F_AGENT_DOWN);
+	int op = !s->up || maint || agent_down ? 0 : (s->flags & SRV_F_STOPPING) ? 3 : 2;
 	int admin = ((s->flags & (SRV_F_MAINT | SRV_F_FMAINT | SRV_F_AGENT_MAINT)) ? 0x01 : 0) |
 		    (x->cs->o.disabled ? 0x04 : 0) | ((s->flags & SRV_F_FDRAIN) ? 0x08 : 0);
 	int health = maint ? 0 : c ? c->fsm.health : x->cs->o.rise;
-	int chk_state = (x->has_check ? 0x02 : 0) | (chk_en ? 0x04 : 0) | (maint ? 0x08 : 0) |
-			(c && c->running ? 0x01 : 0);
+	/* paused: in maintenance with its check on, or disabled in the configuration */
+	int chk_state = (x->has_check ? 0x02 : 0) | (chk_en ? 0x04 : 0) |
+			(maint && (chk_en || x->cs->o.disabled) ? 0x08 : 0) | (c && c->running ? 0x01 : 0);
 	int agt_state = x->has_agent ? 0x12 | (!(s->flags & SRV_F_NOAGENT) ? 0x04 : 0) : 0;
 	char ip[64], fqdn[256], chk_addr[64] = "-";
 
@@ -251,7 +254,7 @@ static void server_state_line(struct cli_req *r, const struct pbackend *be, cons
 		    s->iweight, (long)((now > since ? now - since : 0) / 1000),
 		    check_status_num(c ? c->status : "INI"), check_result_num(c), health, chk_state,
 		    agt_state, fqdn, s->port_omitted ? 0 : addr_port((const struct sockaddr *)&s->addr),
-		    x->cs->o.check_port, chk_addr, x->has_agent ? x->cs->o.agent_port : 0);
+		    c ? c->port : x->cs->o.check_port, chk_addr, x->has_agent ? x->cs->o.agent_port : 0);
 }
 
 static int cmd_show_servers_state(struct cli_req *r)
@@ -312,6 +315,49 @@ static int cmd_show_errors(struct cli_req *r)
 	return CLI_DONE;
 }
 
+/* ---- show pg (ferry's own) ------------------------------------------------------------ */
+
+/* One line per server with a role-aware PostgreSQL check: its role, the
+ * primary's timeline, a replica's lag in bytes and seconds, the last
+ * check's status and reason. */
+static int cmd_show_pg(struct cli_req *r)
+{
+	const struct generation *g = r->sess->rt->gen;
+	const struct pbackend *only = NULL;
+
+	if (*r->args[2] && !(only = cli_find_backend(r, r->args[2])))
+		return CLI_DONE;
+	sbuf_puts(&r->out, "# be_name srv_name role timeline lag_bytes lag_seconds check_status last_chk\n");
+	for (int b = 0; b < g->nbe; b++) {
+		const struct pbackend *be = g->bes[b];
+		if ((only && be != only) || be->cfg->check_type != CHK_PGSQL)
+			continue;
+		for (int i = 0; i < be->lb.nsrv; i++) {
+			const struct server *s = be->lb.srv[i];
+			const struct check *c = s->check;
+			struct pg_info pg;
+			char tl[16] = "-";
+			if (!c || pgcheck_info(c, &pg))
+				memset(&pg, 0, sizeof(pg));
+			if (pg.answered && !pg.in_recovery)
+				snprintf(tl, sizeof(tl), "%d", pg.timeline);
+			sbuf_printf(&r->out, "%s %s %s %s %lld %.3f %s %s\n", be->lb.name, s->name,
+				    !pg.answered ? "-" : pg.in_recovery ? "replica" : "primary", tl,
+				    pg.lag_bytes, pg.lag_seconds, c && c->status ? c->status : "INI",
+				    c ? c->info : "");
+		}
+	}
+	return CLI_DONE;
+}
+
+/* ferry's own, not in the help: the Prometheus scrape the HTTP listener
+ * serves at /metrics, here for scripts and tests. */
+static int cmd_show_metrics(struct cli_req *r)
+{
+	metrics_render(r->sess->rt, &r->out);
+	return CLI_DONE;
+}
+
 const struct cli_cmd cli_cmds_show[] = {
 	{ { "show", "info", NULL },
 	  "show info [desc|json|typed|float]*      : report information about the running process", cmd_show_info },
@@ -325,5 +371,9 @@ const struct cli_cmd cli_cmds_show[] = {
 	{ { "show", "errors", NULL },
 	  "show errors [<px>] [request|response]   : report last request and/or response errors for each proxy",
 	  cmd_show_errors },
+	{ { "show", "pg", NULL },
+	  "show pg [<backend>]                     : PostgreSQL role, timeline and lag of role-checked servers (ferry)",
+	  cmd_show_pg },
+	{ { "show", "metrics", NULL }, NULL, cmd_show_metrics },
 	{ { NULL }, NULL, NULL }
 };

@@ -48,9 +48,6 @@ void http_async_done(struct http_conn *c);
 /* Registers what http_stats_cancel gets if the connection closes first. */
 void http_async_set(struct http_conn *c, void *async);
 
-/* prom.c: the Prometheus exporter's text (HAProxy's metric names, labels,
- * types and help lines, plus ferry's own under ferry_). */
-void prom_render(struct sbuf *o, const struct runtime *rt);
 /* http_data.c: the dashboard's JSON (";data"). */
 void http_data_render(struct sbuf *o, const struct runtime *rt, const struct cfg_proxy *px, int admin);
 

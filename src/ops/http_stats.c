@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "ops/cli.h"
+#include "ops/metrics.h"
 
 #define MAX_ACTIONS 64   /* servers in one POST */
 
@@ -398,7 +399,7 @@ int http_stats_handle(struct runtime *rt, struct http_conn *c, const struct cfg_
 	int admin;
 
 	if (px->prometheus && path_is(req->uri, "/metrics")) {
-		prom_render(&o, rt);
+		metrics_render(rt, &o);
 		http_reply(c, req, 200, "text/plain; version=0.0.4", NULL, o.p, o.len);
 		sbuf_free(&o);
 		return HTTP_DONE;

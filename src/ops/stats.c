@@ -151,8 +151,8 @@ void stat_fill_frontend(struct stat_line *l, const struct runtime *rt, const str
 	u64(&v[ST_DREQ], "MCP", 0);
 	u64(&v[ST_DRESP], "MCP", 0);
 	u64(&v[ST_EREQ], "MCP", 0);
-	/* as HAProxy 2.6: a paused ("disable frontend") frontend stays OPEN */
-	LSTR(l, ST_STATUS, "SGP", "%s", ATOMIC_LOAD(&fe->disabled) == 2 ? "STOP" : "OPEN");
+	LSTR(l, ST_STATUS, "SGP", "%s", ATOMIC_LOAD(&fe->disabled) == FE_STOPPED ? "STOP"
+				     : ATOMIC_LOAD(&fe->disabled) == FE_PAUSED ? "PAUSED" : "OPEN");
 	u32(&v[ST_PID], "KGP", 1);
 	u32(&v[ST_IID], "KGS", (uint32_t)stat_iid(fe->uuid));
 	u32(&v[ST_SID], "KGS", 0);
@@ -178,6 +178,39 @@ void stat_fill_frontend(struct stat_line *l, const struct runtime *rt, const str
 }
 
 /* ---- servers ------------------------------------------------------------------ */
+
+/* What backends and servers share: traffic, errors, connection attempts,
+ * aborts, and HAProxy's queue, connect and total times (ferry measures no
+ * response time: rtime is 0). */
+static void fill_traffic(struct stat_line *l, const struct runtime *rt, const struct counters *sum,
+			 const struct counters *blocks)
+{
+	struct stat_value *v = l->v;
+
+	u64(&v[ST_STOT], "MCP", sum->cum_sess);
+	u64(&v[ST_BIN], "MCP", sum->bytes_in);
+	u64(&v[ST_BOUT], "MCP", sum->bytes_out);
+	u64(&v[ST_DRESP], "MCP", 0);
+	u64(&v[ST_ECON], "MCP", sum->failed_conns);
+	u64(&v[ST_ERESP], "MCP", sum->failed_resp);
+	u64(&v[ST_WRETR], "MCP", sum->retries);
+	u64(&v[ST_WREDIS], "MCP", sum->redispatches);
+	u64(&v[ST_WREW], "MCP", 0);
+	u64(&v[ST_EINT], "MCP", 0);
+	u64(&v[ST_CONNECT], "MCP", sum->connect);
+	u64(&v[ST_REUSE], "MCP", 0);
+	u64(&v[ST_CLI_ABRT], "MCP", sum->cli_abrt);
+	u64(&v[ST_SRV_ABRT], "MCP", sum->srv_abrt);
+	s32(&v[ST_LASTSESS], "MAP", last_sess(sum->last_sess));
+	u32(&v[ST_QTIME], "MaP", counters_avg(blocks, rt->nw, 0));
+	u32(&v[ST_CTIME], "MaP", counters_avg(blocks, rt->nw, 1));
+	u32(&v[ST_RTIME], "MaP", 0);
+	u32(&v[ST_TTIME], "MaP", counters_avg(blocks, rt->nw, 2));
+	u32(&v[ST_QTIME_MAX], "MMP", sum->qtime_max);
+	u32(&v[ST_CTIME_MAX], "MMP", sum->ctime_max);
+	u32(&v[ST_RTIME_MAX], "MMP", 0);
+	u32(&v[ST_TTIME_MAX], "MMP", sum->ttime_max);
+}
 
 static const struct srv_rt *rt_of(const struct server *s)
 {
@@ -222,15 +255,17 @@ void stat_server_status(const struct server *s, char *buf, size_t len)
 	int chk = check_enabled(s) && c, agt = agent_enabled(s);
 	int rise = c ? c->fsm.rise : x->cs->o.rise, fall = c ? c->fsm.fall : x->cs->o.fall;
 	int h = check_health(s), top = rise + fall - 1;
+	/* an agent's "down" stops the server, as HAProxy's */
+	int up = s->up && !(agt && (s->flags & SRV_F_AGENT_DOWN));
 	const char *st;
 
 	if (in_maint(s)) {
 		snprintf(buf, len, "MAINT");
 		return;
 	}
-	if (s->up && (s->flags & SRV_F_STOPPING)) {
+	if (up && (s->flags & SRV_F_STOPPING)) {
 		st = !chk || h == top ? "NOLB" : "NOLB %d/%d";
-	} else if (s->up) {
+	} else if (up) {
 		int going_down = chk && h < top;
 		st = going_down ? "UP %d/%d" : "UP";
 		if (s->flags & SRV_F_FDRAIN)
@@ -247,7 +282,7 @@ void stat_server_status(const struct server *s, char *buf, size_t len)
 		st = "DOWN";
 	}
 	/* going up: health/rise; going down: (health - rise + 1)/fall */
-	snprintf(buf, len, st, s->up ? h - rise + 1 : h, s->up ? fall : rise);
+	snprintf(buf, len, st, up ? h - rise + 1 : h, up ? fall : rise);
 }
 
 /* HAProxy's time spent DOWN, counting the current period. */
@@ -335,20 +370,17 @@ void stat_fill_server(struct stat_line *l, const struct runtime *rt, const struc
 	if (s->maxconn)
 		u32(&v[ST_SLIM], "CLP", (uint32_t)s->maxconn);
 	u32(&v[ST_SRV_ICUR], "MGP", 0);
-	u64(&v[ST_STOT], "MCP", sum.cum_sess);
-	u64(&v[ST_BIN], "MCP", sum.bytes_in);
-	u64(&v[ST_BOUT], "MCP", sum.bytes_out);
-	u64(&v[ST_DRESP], "MCP", 0);
-	u64(&v[ST_ECON], "MCP", sum.failed_conns);
-	u64(&v[ST_ERESP], "MCP", sum.failed_resp);
-	u64(&v[ST_WRETR], "MCP", sum.retries);
-	u64(&v[ST_WREDIS], "MCP", sum.redispatches);
-	u64(&v[ST_WREW], "MCP", 0);
-	u64(&v[ST_EINT], "MCP", 0);
-	u64(&v[ST_CONNECT], "MCP", sum.connect);
-	u64(&v[ST_REUSE], "MCP", 0);
+	if (s->flags & SRV_F_DYNAMIC) /* HAProxy 2.6 gives added servers an idle limit of 0 */
+		u32(&v[ST_SRC_ILIM], "CLP", 0);
+	fill_traffic(l, rt, &sum, s->ctr);
 	for (int f = ST_IDLE_CONN_CUR; f <= ST_NEED_CONN_EST; f++)
 		u32(&v[f], "MGP", 0);
+	/* HAProxy's estimate of the connections a server needs counts its
+	 * checks' connections: 1 once a check or agent has connected */
+	if ((s->check && check_of(s)->status && strcmp(check_of(s)->status, "INI")) ||
+	    (s->agent && ((const struct agent *)s->agent)->status &&
+	     strcmp(((const struct agent *)s->agent)->status, "INI")))
+		v[ST_NEED_CONN_EST].u.u32 = 1;
 	stat_server_status(s, status, sizeof(status));
 	LSTR(l, ST_STATUS, "SGP", "%s", status);
 	u32(&v[ST_LASTCHG], "MAP", age_s(rt, s->last_change_ms));
@@ -372,17 +404,6 @@ void stat_fill_server(struct stat_line *l, const struct runtime *rt, const struc
 	u32(&v[ST_RATE_MAX], "MMP", rate_max(&sum));
 	fill_check(l, s);
 	fill_agent(l, s);
-	u64(&v[ST_CLI_ABRT], "MCP", sum.cli_abrt);
-	u64(&v[ST_SRV_ABRT], "MCP", sum.srv_abrt);
-	s32(&v[ST_LASTSESS], "MAP", last_sess(sum.last_sess));
-	u32(&v[ST_QTIME], "MaP", counters_avg(s->ctr, rt->nw, 0));
-	u32(&v[ST_CTIME], "MaP", counters_avg(s->ctr, rt->nw, 1));
-	u32(&v[ST_RTIME], "MaP", 0);
-	u32(&v[ST_TTIME], "MaP", counters_avg(s->ctr, rt->nw, 2));
-	u32(&v[ST_QTIME_MAX], "MMP", sum.qtime_max);
-	u32(&v[ST_CTIME_MAX], "MMP", sum.ctime_max);
-	u32(&v[ST_RTIME_MAX], "MMP", 0);
-	u32(&v[ST_TTIME_MAX], "MMP", sum.ttime_max);
 	if (flags & STAT_F_LEGENDS)
 		fill_addr(l, s);
 	modules(l, 1);
@@ -450,19 +471,8 @@ void stat_fill_backend(struct stat_line *l, const struct runtime *rt, const stru
 	u32(&v[ST_SCUR], "MGP", (uint32_t)ATOMIC_LOAD(&b->cur_conns));
 	u32(&v[ST_SMAX], "MMP", (uint32_t)ATOMIC_LOAD(&b->max_conns_seen));
 	u32(&v[ST_SLIM], "CLP", (uint32_t)stat_backend_fullconn(rt->gen, be));
-	u64(&v[ST_STOT], "MCP", sum.cum_sess);
-	u64(&v[ST_BIN], "MCP", sum.bytes_in);
-	u64(&v[ST_BOUT], "MCP", sum.bytes_out);
 	u64(&v[ST_DREQ], "MCP", 0);
-	u64(&v[ST_DRESP], "MCP", 0);
-	u64(&v[ST_ECON], "MCP", sum.failed_conns);
-	u64(&v[ST_ERESP], "MCP", sum.failed_resp);
-	u64(&v[ST_WRETR], "MCP", sum.retries);
-	u64(&v[ST_WREDIS], "MCP", sum.redispatches);
-	u64(&v[ST_WREW], "MCP", 0);
-	u64(&v[ST_EINT], "MCP", 0);
-	u64(&v[ST_CONNECT], "MCP", sum.connect);
-	u64(&v[ST_REUSE], "MCP", 0);
+	fill_traffic(l, rt, &sum, b->ctr);
 	if (flags & (STAT_F_HIDE_DOWN | STAT_F_HIDE_MAINT))
 		LSTR(l, ST_STATUS, "SGP", "%s (%d/%d)", up ? "UP" : "DOWN", nbup, b->nsrv);
 	else
@@ -487,19 +497,8 @@ void stat_fill_backend(struct stat_line *l, const struct runtime *rt, const stru
 	u32(&v[ST_RATE_MAX], "MGP", rate_max(&sum));
 	if (flags & STAT_F_LEGENDS)
 		LSTR(l, ST_ALGO, "CGS", "%s", lb_algo_name(b->algo));
-	u64(&v[ST_CLI_ABRT], "MCP", sum.cli_abrt);
-	u64(&v[ST_SRV_ABRT], "MCP", sum.srv_abrt);
 	for (int f = ST_COMP_IN; f <= ST_COMP_RSP; f++)
 		u64(&v[f], "MCP", 0);
-	s32(&v[ST_LASTSESS], "MAP", last_sess(sum.last_sess));
-	u32(&v[ST_QTIME], "MaP", counters_avg(b->ctr, rt->nw, 0));
-	u32(&v[ST_CTIME], "MaP", counters_avg(b->ctr, rt->nw, 1));
-	u32(&v[ST_RTIME], "MaP", 0);
-	u32(&v[ST_TTIME], "MaP", counters_avg(b->ctr, rt->nw, 2));
-	u32(&v[ST_QTIME_MAX], "MMP", sum.qtime_max);
-	u32(&v[ST_CTIME_MAX], "MMP", sum.ctime_max);
-	u32(&v[ST_RTIME_MAX], "MMP", 0);
-	u32(&v[ST_TTIME_MAX], "MMP", sum.ttime_max);
 	modules(l, 0);
 }
 

@@ -254,7 +254,7 @@ static void sample_cb(struct loop *lp, struct timer *t)
 void stats_sampler_start(struct ops *o)
 {
 	o->idle_pct = 100;
-	timer_init(&o->sample_timer, sample_cb);
+	o->sample_timer.cb = sample_cb;
 	loop_timer_arm(&o->rt->ws[0].loop, &o->sample_timer, o->rt->ws[0].loop.now_ms + SAMPLE_MS);
 }
 

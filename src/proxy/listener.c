@@ -37,7 +37,7 @@ void listener_worker_init(struct worker *w)
  * accept() (listener_slot_reserve), so two threads never overshoot a limit. */
 static int may_accept(const struct worker *w, const struct frontend *fe)
 {
-	return !w->stopping && !w->fd_exhausted &&
+	return !w->stopping && !w->fd_exhausted && !__atomic_load_n(&fe->disabled, __ATOMIC_RELAXED) &&
 	       __atomic_load_n(&w->proc->actconn, __ATOMIC_SEQ_CST) < w->proc->maxconn &&
 	       __atomic_load_n(&fe->cur_conns, __ATOMIC_SEQ_CST) < fe->maxconn;
 }
@@ -49,7 +49,7 @@ static int apply_limits(struct worker *w)
 
 	for (struct listener *li = w->listeners; li; li = li->next) {
 		int on = may_accept(w, li->fe);
-		if (li->io.fd < 0)
+		if (li->io.fd < 0 || li->paused) /* a paused one waits for "enable frontend" */
 			continue;
 		loop_io_set(&w->loop, &li->io, on ? EPOLLIN : 0);
 		paused |= !on;
@@ -136,13 +136,18 @@ static void accept_cb(struct loop *l, struct io *io, uint32_t ev)
 	}
 }
 
+/* listen()'s backlog: the bind's, the frontend's, else its maxconn (HAProxy's). */
+static int listener_backlog(const struct frontend *fe, const struct cfg_bind *b)
+{
+	return b->backlog ? b->backlog : fe->cfg->backlog ? fe->cfg->backlog : fe->maxconn;
+}
+
 int listener_socket(const struct frontend *fe, const struct cfg_bind *b,
 		    const struct sockaddr_storage *ss, char *err, size_t errlen)
 {
 	int v6only = b->v6only ? 1 : b->v4v6 ? 0 : SOCK_V6_DEFAULT;
-	int backlog = b->backlog ? b->backlog : fe->cfg->backlog ? fe->cfg->backlog : fe->maxconn;
 	int fd = sock_listen((const struct sockaddr *)ss, addr_len((const struct sockaddr *)ss),
-			     backlog, v6only, err, errlen);
+			     listener_backlog(fe, b), v6only, err, errlen);
 
 	if (fd < 0)
 		return -1;
@@ -167,18 +172,25 @@ static void registry_add(struct process *p, int fd)
 	pthread_mutex_unlock(&p->lsock_lock);
 }
 
-/* Closes a listener's socket, taking it out of the registry first. */
+/* Closes a listener's socket, taking it out of the registry first. Out of
+ * epoll explicitly: close() alone leaves the registration in place while
+ * another descriptor shares the socket (a dup, or the new process's copy
+ * after a binary upgrade), and epoll would go on reporting the freed
+ * listener. */
 static void registry_close(struct worker *w, struct listener *li)
 {
 	struct process *p = w->proc;
+	int fd = li->io.fd;
 
 	pthread_mutex_lock(&p->lsock_lock);
 	for (int i = 0; i < p->nlsock; i++)
-		if (p->lsock[i] == li->io.fd) {
+		if (p->lsock[i] == fd) {
 			p->lsock[i] = p->lsock[--p->nlsock];
 			break;
 		}
-	loop_io_close(&w->loop, &li->io);
+	loop_io_forget(&w->loop, &li->io);
+	if (fd >= 0)
+		close(fd);
 	pthread_mutex_unlock(&p->lsock_lock);
 }
 
@@ -199,7 +211,8 @@ void listeners_registry_unlock(struct process *p)
 	pthread_mutex_unlock(&p->lsock_lock);
 }
 
-int listener_adopt(struct worker *w, struct frontend *fe, int fd, const struct sockaddr_storage *ss)
+int listener_adopt(struct worker *w, struct frontend *fe, const struct cfg_bind *b, int fd,
+		   const struct sockaddr_storage *ss)
 {
 	struct listener *li = calloc(1, sizeof(*li));
 
@@ -207,6 +220,7 @@ int listener_adopt(struct worker *w, struct frontend *fe, int fd, const struct s
 		return -1;
 	registry_add(w->proc, fd);
 	io_init(&li->io, fd, accept_cb);
+	li->backlog = listener_backlog(fe, b);
 	li->fe = fe;
 	li->w = w;
 	li->addr = *ss;
@@ -225,13 +239,23 @@ int listener_open(struct worker *w, struct frontend *fe, const struct cfg_bind *
 		fd = listener_socket(fe, b, &ss, err, errlen);
 		if (fd < 0)
 			return -1;
-		if (listener_adopt(w, fe, fd, &ss)) {
+		if (listener_adopt(w, fe, b, fd, &ss)) {
 			close(fd);
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
 	}
 	return 0;
+}
+
+void listener_move(struct listener *li, struct frontend *fe, const struct cfg_bind *b)
+{
+	li->fe = fe;
+	li->backlog = listener_backlog(fe, b);
+	/* the new configuration's frontend is enabled: one paused by
+	 * "disable frontend" listens again (HAProxy's new process does) */
+	if (li->paused && listen(li->io.fd, li->backlog) == 0)
+		li->paused = 0;
 }
 
 void listener_close_one(struct worker *w, struct listener *li)
@@ -243,6 +267,49 @@ void listener_close_one(struct worker *w, struct listener *li)
 		}
 	registry_close(w, li);
 	loop_defer(&w->loop, &li->defer, free, li);
+}
+
+int listeners_pause_frontend(struct worker *w, const struct frontend *fe, int pause)
+{
+	int n = 0, failed = 0;
+
+	for (struct listener *li = w->listeners; li; li = li->next) {
+		if (li->fe != fe || li->io.fd < 0 || li->paused == pause)
+			continue;
+		if (pause) {
+			/* as HAProxy on Linux: a shut down listening socket refuses
+			 * new connections, and listen() makes it accept again. Out
+			 * of epoll meanwhile: it would report a hangup forever. */
+			int fd = li->io.fd;
+			loop_io_forget(&w->loop, &li->io);
+			li->io.fd = fd; /* still ours; registered again on resume */
+			shutdown(fd, SHUT_RD);
+		} else if (listen(li->io.fd, li->backlog) == -1) {
+			failed = 1;
+			continue;
+		}
+		li->paused = pause;
+		n++;
+	}
+	listeners_update(w);
+	return failed ? -1 : n;
+}
+
+void listeners_close_frontend(struct worker *w, const struct frontend *fe)
+{
+	struct listener **p = &w->listeners;
+
+	while (*p) {
+		struct listener *li = *p;
+		if (li->fe != fe) {
+			p = &li->next;
+			continue;
+		}
+		*p = li->next;
+		registry_close(w, li);
+		loop_defer(&w->loop, &li->defer, free, li);
+	}
+	listeners_update(w);
 }
 
 /* Closes every listener of w. Their memory is released after the current

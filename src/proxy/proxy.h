@@ -58,8 +58,13 @@ struct listener {
 	struct worker *w;
 	struct listener *next;         /* all listeners of the worker */
 	struct sockaddr_storage addr;
+	int backlog;                   /* listen()'s, again when it resumes */
+	int paused;                    /* "disable frontend": not listening (shutdown) */
 	struct defer_node defer;       /* freed after the current batch of events */
 };
+
+#define FE_PAUSED 1                /* "disable frontend": new connections are refused */
+#define FE_STOPPED 2               /* "shutdown frontend": its listeners are closed */
 
 struct frontend {
 	char *name;
@@ -69,7 +74,7 @@ struct frontend {
 	struct pbackend *be;           /* NULL: connections are closed at once */
 	int cur_conns, maxconn;        /* cur_conns: atomic (every thread) */
 	int max_conns_seen;            /* smax (atomic) */
-	int disabled;                  /* "disable frontend": listeners paused (atomic) */
+	int disabled;                  /* FE_PAUSED, FE_STOPPED or 0 (atomic) */
 	unsigned options;
 	int64_t to_client, to_client_fin;
 	struct log_set logs;
@@ -228,7 +233,11 @@ int listener_socket(const struct frontend *fe, const struct cfg_bind *b,
 		    const struct sockaddr_storage *ss, char *err, size_t errlen);
 /* Makes an open listening socket one of w's listeners, accepting for fe.
  * On w's own thread (or before the threads start). Returns 0 or -1. */
-int listener_adopt(struct worker *w, struct frontend *fe, int fd, const struct sockaddr_storage *ss);
+int listener_adopt(struct worker *w, struct frontend *fe, const struct cfg_bind *b, int fd,
+		   const struct sockaddr_storage *ss);
+/* A kept listener moved to a reloaded configuration's frontend fe (bind b);
+ * one paused by "disable frontend" listens again. */
+void listener_move(struct listener *li, struct frontend *fe, const struct cfg_bind *b);
 /* Closes one of w's listeners (its memory goes after the event batch). */
 void listener_close_one(struct worker *w, struct listener *li);
 /* Reserves one connection slot of the process and of fe before accept();
@@ -240,6 +249,12 @@ void listener_slot_release(struct worker *w, struct frontend *fe);
 /* Starts or stops accepting on every listener according to the limits. */
 void listeners_update(struct worker *w);
 void listeners_close(struct worker *w);
+/* "disable frontend" / "enable frontend" on this worker: its sockets of fe
+ * stop listening (clients are refused, as HAProxy's paused listeners) or
+ * listen again. Returns how many changed; -1 when one could not listen. */
+int listeners_pause_frontend(struct worker *w, const struct frontend *fe, int pause);
+/* "shutdown frontend": closes this worker's sockets of fe. */
+void listeners_close_frontend(struct worker *w, const struct frontend *fe);
 
 /* session.c */
 /* Starts a session for an accepted client fd whose process and frontend

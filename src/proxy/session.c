@@ -350,18 +350,19 @@ static void try_connect(struct session *s)
 	struct server *srv = s->server;
 	struct pbackend *be = s->be;
 	struct sockaddr_storage ss;
-	int fd;
+	socklen_t len;
+	int fd, port_omitted;
 
 	s->state = SESS_CONNECTING;
-	memcpy(&ss, &srv->addr, srv->addrlen);
-	if (srv->port_omitted) {
+	len = server_copy_addr(srv, &ss, &port_omitted); /* "set server addr" may change it */
+	if (port_omitted) {
 		session_dst_addr(s);
 		addr_set_port((struct sockaddr *)&ss, addr_port(&s->dst_addr.sa));
 	}
 	curr_sess(s, 1);
 	ctr_add(&s->cs->connect, 1);
 	ctr_add(&s->cb->connect, 1);
-	fd = sock_connect((struct sockaddr *)&ss, srv->addrlen);
+	fd = sock_connect((struct sockaddr *)&ss, len);
 	if (fd < 0) {
 		io_init(&s->srv, -1, srv_connect_cb);
 		connect_failed(s, "SC");

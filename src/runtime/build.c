@@ -111,7 +111,7 @@ static void open_listeners(struct runtime *rt, struct generation *g, char *err, 
 					for (int t = 0; t < rt->nw && !*failed; t++) {
 						char e[256];
 						int fd = socket_for(rt, fe, b, &ss, &shared, e, sizeof(e));
-						if (fd < 0 || listener_adopt(&rt->ws[t], fe, fd, &ss)) {
+						if (fd < 0 || listener_adopt(&rt->ws[t], fe, b, fd, &ss)) {
 							snprintf(err, errlen, "%s:%d: Starting frontend %s: %s", b->file,
 								 b->line, fe->name, fd < 0 ? e : "out of memory");
 							*failed = 1;
@@ -119,7 +119,7 @@ static void open_listeners(struct runtime *rt, struct generation *g, char *err, 
 					}
 					/* sockets the old process had on top of ours: ours too */
 					for (int fd; !*failed && (fd = upgrade_take(rt->inherited, rt->ninherited, &ss)) >= 0;)
-						listener_adopt(&rt->ws[0], fe, fd, &ss);
+						listener_adopt(&rt->ws[0], fe, b, fd, &ss);
 				}
 	}
 	upgrade_release(rt->inherited, rt->ninherited);

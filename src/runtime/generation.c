@@ -182,23 +182,37 @@ struct generation *gen_build(struct runtime *rt, struct cfg *cfg, char *err, siz
 	return g;
 }
 
-static void start_server_checks(struct generation *g, struct pbackend *be, struct srv_rt *x,
-				int *n)
+/* Starts x's health check (the first after first ms) and agent check. */
+static void start_checks(struct generation *g, struct pbackend *be, struct srv_rt *x, uint64_t first)
 {
 	const struct log_targets *global = be->cfg->log_global ? &g->cfg->g.logs : NULL;
 	struct cfg_server *cs = x->cs;
 
-	if (cs->o.disabled && !(x->srv.flags & SRV_F_DYNAMIC))
-		return; /* "disabled" in the configuration: no check, as HAProxy */
-	if (x->has_check) {
-		/* stagger first checks across one interval, as HAProxy does */
-		uint64_t first = g->nchecks ? (uint64_t)cs->o.inter * (uint64_t)(*n)++ / (uint64_t)g->nchecks : 0;
+	if (x->has_check)
 		check_start(&x->check, &x->srv, cs, be->cfg, &g->rt->cenv, &be->cfg->logs, global, first);
-	}
 	if (x->has_agent) {
 		agent_start(&x->agent, &x->srv, cs, &g->rt->cenv, &be->cfg->logs, global, 0);
 		x->srv.agent = &x->agent;
 	}
+}
+
+static void start_server_checks(struct generation *g, struct pbackend *be, struct srv_rt *x,
+				int *n)
+{
+	struct cfg_server *cs = x->cs;
+	uint64_t first = 0;
+
+	if (cs->o.disabled && !(x->srv.flags & SRV_F_DYNAMIC))
+		return; /* "disabled" in the configuration: no check, as HAProxy */
+	/* stagger first checks across one interval, as HAProxy does */
+	if (x->has_check && g->nchecks)
+		first = (uint64_t)cs->o.inter * (uint64_t)(*n)++ / (uint64_t)g->nchecks;
+	start_checks(g, be, x, first);
+}
+
+void gen_start_server_checks(struct generation *g, struct pbackend *be, struct srv_rt *x)
+{
+	start_checks(g, be, x, 0);
 }
 
 void gen_start_checks(struct generation *g)
@@ -211,7 +225,7 @@ void gen_start_checks(struct generation *g)
 			start_server_checks(g, g->bes[b], (struct srv_rt *)g->bes[b]->lb.srv[i], &n);
 }
 
-static void stop_server_checks(struct srv_rt *x)
+void gen_stop_server_checks(struct srv_rt *x)
 {
 	if (x->srv.check)
 		check_stop(&x->check);
@@ -226,7 +240,7 @@ void gen_stop_checks(struct generation *g)
 {
 	for (int b = 0; b < g->nbe; b++)
 		for (int i = 0; i < g->bes[b]->lb.nsrv; i++)
-			stop_server_checks((struct srv_rt *)g->bes[b]->lb.srv[i]);
+			gen_stop_server_checks((struct srv_rt *)g->bes[b]->lb.srv[i]);
 }
 
 /* Frees x; its checks were stopped (gen_stop_checks, or when deleted). */

@@ -3,6 +3,7 @@
 #include "runtime/runtime.h"
 
 #include "ops/cli.h"
+#include "runtime/actions.h"
 
 int runtime_ops_start(struct runtime *rt, char *err, size_t errlen)
 {
@@ -12,4 +13,5 @@ int runtime_ops_start(struct runtime *rt, char *err, size_t errlen)
 void runtime_ops_stop(struct runtime *rt)
 {
 	ops_stop(rt);
+	act_fanout_abandon(rt); /* the other threads have stopped: no answer will come */
 }

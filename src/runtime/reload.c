@@ -136,13 +136,13 @@ static void switch_worker(struct worker *w, const void *arg)
 			if (addr_same_endpoint(&li->addr, &p->slots[s].ss))
 				to = &p->slots[s];
 		if (to)
-			li->fe = to->fe;
+			listener_move(li, to->fe, to->b);
 		else
 			listener_close_one(w, li);
 	}
 	for (int s = 0; s < p->nslots; s++) {
 		int *fd = &p->fds[w->id * p->nslots + s];
-		if (*fd >= 0 && !listener_adopt(w, p->slots[s].fe, *fd, &p->slots[s].ss))
+		if (*fd >= 0 && !listener_adopt(w, p->slots[s].fe, p->slots[s].b, *fd, &p->slots[s].ss))
 			*fd = -1; /* the listener owns it now */
 	}
 	genref_get(&p->g->ref);

@@ -12,6 +12,7 @@
 struct runtime;
 struct inherited;
 struct ops;
+struct act_fanout;
 
 /* What the runtime keeps per server: the server itself first (a struct
  * server * is a struct srv_rt *), its checks, and its role-change timer. */
@@ -61,6 +62,7 @@ struct runtime {
 	struct inherited *inherited; /* -x: listening sockets of the process replaced */
 	int ninherited;
 	struct ops *ops;           /* the runtime API (src/ops): its sockets, sampled maxima */
+	struct act_fanout *fanouts; /* actions.c: requests waiting for every worker's answer */
 };
 
 /* Threads when nbthread is not set: one per CPU the process may run on
@@ -91,6 +93,10 @@ struct generation *gen_build(struct runtime *rt, struct cfg *cfg, char *err, siz
 void gen_start_checks(struct generation *g);
 /* Stops them (the generation is being replaced or freed). */
 void gen_stop_checks(struct generation *g);
+/* The same for one server: started at once (a server added, or enabled
+ * after "disabled" in the configuration), or stopped (deleted). */
+void gen_start_server_checks(struct generation *g, struct pbackend *be, struct srv_rt *x);
+void gen_stop_server_checks(struct srv_rt *x);
 /* Frees g and everything it owns; its checks must be stopped. */
 void gen_free(struct generation *g);
 /* Creates a server of backend be from cs (taken over), as the

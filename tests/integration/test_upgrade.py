@@ -122,3 +122,68 @@ def test_make_install_puts_binary_unit_and_man_page_in_place(tmpdir_path):
     out = subprocess.run(["man", "-l", man], capture_output=True, text=True,
                          env=dict(os.environ, MANPAGER="cat", MANWIDTH="80")).stdout
     assert "ferry - a TCP load balancer" in out and "UPGRADING THE BINARY" in out
+
+
+def cli(path, cmd):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(path)
+        s.sendall(cmd.encode() + b"\n")
+        out = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return out.decode()
+            out += d
+
+
+def test_binary_upgrade_from_ferry_refuses_nothing(ferry, tmpdir_path):
+    """The issue's measure for an upgrade (old and new process both the
+    current build): under 1000 new connections per second and long-lived
+    streams, the new process takes the sockets (-x), tells the old one to
+    finish (-sf), no connect is refused, reset or timed out, every stream is
+    byte-exact, and the old process exits when its last session ends."""
+    ports = {n: free_port() for n in ("e1", "e2")}
+    echo = start_echo(ports)
+    try:
+        short, long_ = free_port(), free_port()
+        sock = os.path.join(tmpdir_path, "admin.sock")
+
+        stats = free_port()
+        # the same files and ports for both processes, as in real life: the
+        # new one puts its socket in place of the old one's and binds the
+        # stats page's port beside it
+        conf = ("global\n    stats socket %s level admin expose-fd listeners\n" % sock + DEFAULTS +
+                "listen short\n    bind 127.0.0.1:%d\n    server e1 127.0.0.1:%d\n" % (short, ports["e1"]) +
+                "listen long\n    bind 127.0.0.1:%d\n    server e2 127.0.0.1:%d\n" % (long_, ports["e2"]) +
+                "frontend stats\n    mode http\n    bind 127.0.0.1:%d\n    stats enable\n    stats uri /\n" % stats)
+        old = ferry(conf, wait_port=short)
+        load = start_load(short, long_, 6)
+        time.sleep(2)
+        sub = os.path.join(tmpdir_path, "new")
+        os.mkdir(sub)
+        new = ferry(conf, wait_port=short, extra_args=("-x", sock, "-sf", str(old.proc.pid)), tmpdir=sub)
+        assert old.proc.wait(timeout=15) == 0  # finished once its last stream ended
+        res = json.loads(load.stdout.readline())
+        load.wait(timeout=10)
+        fails = {k: res[k] for k in ("refused", "reset", "timeout", "other", "bad_data", "long_broken")}
+        assert all(v == 0 for v in fails.values()), (fails, res["errors"])
+        assert res["short_ok"] >= 5000 and res["long_ok"] == 50
+        assert "Told the old process %d to finish (SIGUSR1)" % old.proc.pid in new.stderr()
+        assert "stopping gracefully" in old.stderr()
+        assert "listening sockets sent for a binary upgrade" in old.stderr()
+        # the socket and the stats page are the new process's, still there
+        # after the old one left
+        assert "Pid: %d\n" % new.proc.pid in cli(sock, "show info")
+        with socket.create_connection(("127.0.0.1", stats), timeout=5) as c:
+            c.sendall(b"GET /;csv HTTP/1.0\r\n\r\n")
+            page = b""
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                page += d
+        assert page.startswith(b"HTTP/1.1 200") and b"short,FRONTEND," in page
+    finally:
+        echo.send_signal(signal.SIGTERM)
+        echo.wait(timeout=10)

@@ -8,7 +8,9 @@
  * proxies. Then ferry's own, under ferry_: the PostgreSQL role, timeline
  * and lag of servers with a role-aware check, and a histogram of check
  * durations. Pure reading (stats.h): nothing here touches the data path. */
-#include "ops/http_int.h"
+#include "ops/metrics.h"
+
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -433,29 +435,30 @@ static void emit_check_hist(struct sbuf *o, const struct runtime *rt)
 				sbuf_puts(o, "# HELP ferry_check_duration_seconds Duration of the server's health checks.\n"
 					     "# TYPE ferry_check_duration_seconds histogram\n");
 			first = 0;
-			for (int k = 0; k <= CHECK_DUR_NBUCKETS; k++) {
+			uint64_t cum = 0;
+			for (int k = 0; k <= CHECK_HIST_N; k++) {
 				char le[32];
-				if (k < CHECK_DUR_NBUCKETS)
-					snprintf(le, sizeof(le), "%g", check_dur_bounds_ms[k] / 1000.0);
+				cum += c->hist[k];
+				if (k < CHECK_HIST_N)
+					snprintf(le, sizeof(le), "%g", check_hist_ms[k] / 1000.0);
 				else
 					snprintf(le, sizeof(le), "+Inf");
 				sbuf_puts(o, "ferry_check_duration_seconds_bucket");
 				srv_labels(o, g->bes[b], s);
 				sbuf_puts(o, ",");
 				label(o, "le", le);
-				sbuf_printf(o, "} %llu\n",
-					    (unsigned long long)(k < CHECK_DUR_NBUCKETS ? c->dur_buckets[k] : c->dur_count));
+				sbuf_printf(o, "} %llu\n", (unsigned long long)cum);
 			}
 			sbuf_puts(o, "ferry_check_duration_seconds_sum");
 			srv_labels(o, g->bes[b], s);
-			sbuf_printf(o, "} %f\n", (double)c->dur_sum_ms / 1000.0);
+			sbuf_printf(o, "} %f\n", (double)c->hist_sum_ms / 1000.0);
 			sbuf_puts(o, "ferry_check_duration_seconds_count");
 			srv_labels(o, g->bes[b], s);
-			sbuf_printf(o, "} %llu\n", (unsigned long long)c->dur_count);
+			sbuf_printf(o, "} %llu\n", (unsigned long long)cum);
 		}
 }
 
-void prom_render(struct sbuf *o, const struct runtime *rt)
+void metrics_render(const struct runtime *rt, struct sbuf *o)
 {
 	struct stat_filter all = STAT_FILTER_ALL;
 	struct lines ls = { 0 };
