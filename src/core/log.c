@@ -5,11 +5,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 static int proc_quiet;
+static unsigned long dropped;   /* log lines a full pipe or socket refused (atomic) */
 
 static const char *const level_names[] = { "emerg", "alert", "crit", "err",
 					   "warning", "notice", "info", "debug", NULL };
@@ -42,6 +44,17 @@ int log_targets_open(struct log_targets *t, char *err, size_t errlen)
 		struct log_target *l = &t->v[i];
 		int dom;
 
+		if (l->kind == LOGT_STDOUT || l->kind == LOGT_STDERR) {
+			/* as HAProxy's fd@1/fd@2: a pipe or socket nobody reads
+			 * (a stalled log collector) must not stop the traffic, so
+			 * writes to it never block and a full one drops the line;
+			 * a terminal or file is written as is */
+			int fd = l->kind == LOGT_STDOUT ? 1 : 2, fl = fcntl(fd, F_GETFL);
+			struct stat st;
+			if (fl != -1 && fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+				fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+			continue;
+		}
 		if (l->kind != LOGT_UDP && l->kind != LOGT_UNIX)
 			continue;
 		if (l->fd >= 0)
@@ -117,18 +130,22 @@ void log_send(const struct log_targets *t, int level, const char *line)
 		case LOGT_STDOUT:
 		case LOGT_STDERR:
 			/* one write() per line keeps lines whole between processes */
-			if (write(l->kind == LOGT_STDOUT ? 1 : 2, buf, n) < 0) {
-				/* nothing sensible to do: logging must not stop traffic */
-			}
+			if (write(l->kind == LOGT_STDOUT ? 1 : 2, buf, n) != (ssize_t)n)
+				__atomic_add_fetch(&dropped, 1, __ATOMIC_RELAXED);
 			break;
 		case LOGT_UDP:
 		case LOGT_UNIX:
-			if (l->fd >= 0)
-				sendto(l->fd, buf, n - 1, MSG_DONTWAIT | MSG_NOSIGNAL,
-				       (const struct sockaddr *)&l->addr, l->addrlen);
+			if (l->fd < 0 || sendto(l->fd, buf, n - 1, MSG_DONTWAIT | MSG_NOSIGNAL,
+						(const struct sockaddr *)&l->addr, l->addrlen) < 0)
+				__atomic_add_fetch(&dropped, 1, __ATOMIC_RELAXED);
 			break;
 		}
 	}
+}
+
+unsigned long log_dropped(void)
+{
+	return __atomic_load_n(&dropped, __ATOMIC_RELAXED);
 }
 
 void log_proc_set_quiet(int quiet)

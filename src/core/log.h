@@ -33,8 +33,12 @@ int log_facility_by_name(const char *name);
 int log_targets_open(struct log_targets *t, char *err, size_t errlen);
 void log_targets_close(struct log_targets *t);
 /* Sends one line (without trailing newline) to every target whose level lets
- * it through. Never blocks: a full socket drops the line. */
+ * it through. Never blocks on a socket or pipe: a full one drops the line
+ * (stdout/stderr are made non-blocking by log_targets_open when they are a
+ * pipe or socket, as HAProxy's fd@ targets). */
 void log_send(const struct log_targets *t, int level, const char *line);
+/* Lines dropped so far (HAProxy's DroppedLogs). */
+unsigned long log_dropped(void);
 
 /* Process messages to stderr. level uses syslog numbering. */
 void log_proc(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -12,6 +12,7 @@
 
 #include "core/atomic.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "ops/ops_int.h"
 
 #ifndef FERRY_VERSION
@@ -180,6 +181,7 @@ void stat_fill_info(struct info_line *l, const struct runtime *rt)
 	num(l, INF_STOPPING, (uint64_t)(rt->ws[0].stopping != 0));
 	num(l, INF_JOBS, (uint64_t)proc_actconn(&rt->proc) + count_listeners(rt) + (uint64_t)(o ? o->nconns : 0));
 	num(l, INF_LISTENERS, count_listeners(rt));
+	num(l, INF_DROPPED_LOGS, (uint64_t)log_dropped());
 	num(l, INF_BUSY_POLLING, (uint64_t)(rt->cfg->g.busy_polling != 0));
 	num(l, INF_TOTAL_BYTES_OUT, bytes_out);
 	num(l, INF_BYTES_OUT_RATE, o ? o->bytes_out_rate : 0);

@@ -2,10 +2,11 @@
 import os
 import re
 import socket
+import subprocess
 import tempfile
 import time
 
-from conftest import DEFAULTS, ask_name, free_port, wait_until
+from conftest import DEFAULTS, FERRY, SANITIZER_MARKS, ask_name, free_port, wait_until
 
 TCPLOG = re.compile(
     r"^127\.0\.0\.1:(?P<cp>\d+) \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] fe be/s1 "
@@ -128,3 +129,55 @@ def test_unix_socket_target_and_level_filter(ferry, backends):
     rx.close()
     os.unlink(path)
     os.rmdir(d)
+
+
+def test_log_pipe_nobody_reads_drops_lines_not_traffic(backends, tmpdir_path):
+    """'log stdout' into a pipe nobody reads (a stalled log collector): once
+    the pipe is full, lines are dropped and counted (show info DroppedLogs,
+    as HAProxy's non-blocking fd@ targets), and connections go on."""
+    (b,) = backends(1)
+    port = free_port()
+    sock = os.path.join(tmpdir_path, "s.sock")
+    path = os.path.join(tmpdir_path, "ferry.cfg")
+    with open(path, "w") as f:
+        f.write(cfg(port, b.port, log="log stdout format raw local0\n    stats socket %s level admin" % sock))
+    err = open(os.path.join(tmpdir_path, "ferry.err"), "wb")
+    proc = subprocess.Popen([FERRY, "-f", path], stdout=subprocess.PIPE, stderr=err)
+    try:
+        assert wait_until(lambda: os.path.exists(sock), 10)
+        assert wait_until(lambda: _can_connect(port), 10)
+        # a tcplog line is about 100 bytes: 2000 of them overfill a 64 KiB pipe
+        for i in range(2000):
+            assert ask_name(port, timeout=5) == "s1", i
+        info = _cli(sock, "show info")
+        dropped = int(re.search(r"^DroppedLogs: (\d+)$", info, re.M).group(1))
+        assert dropped > 0, info
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+        err.close()
+    with open(os.path.join(tmpdir_path, "ferry.err"), errors="replace") as f:
+        text = f.read()
+    assert not any(m in text for m in SANITIZER_MARKS), text
+
+
+def _can_connect(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _cli(path, cmd):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(path)
+        s.sendall(cmd.encode() + b"\n")
+        out = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return out.decode()
+            out += d
