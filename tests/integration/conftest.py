@@ -2,7 +2,9 @@
 backends that say who they are, and helpers to talk through ferry.
 
 Every process a test starts is stopped by that test (by its own pid)."""
+import errno
 import os
+import random
 import re
 import signal
 import socket
@@ -22,9 +24,51 @@ THREADS = os.environ.get("FERRY_TEST_NBTHREAD")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_GIVEN = set()
+
+
+def _bindable(port):
+    """Whether a listener could bind port on every address (v4 and, where
+    there is IPv6, v6: tests bind "*" and ":::" too)."""
+    tries = [(socket.AF_INET, ("0.0.0.0", port))]
+    if socket.has_ipv6:
+        tries.append((socket.AF_INET6, ("::", port)))
+    for fam, addr in tries:
+        try:
+            with socket.socket(fam) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if fam == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind(addr)
+        except OSError as e:
+            if fam == socket.AF_INET6 and e.errno == errno.EADDRNOTAVAIL:
+                continue  # no IPv6 here
+            return False
+    return True
+
+
 def free_port():
-    """A TCP port nobody listens on right now (loopback)."""
-    with socket.socket() as s:
+    """A TCP port nobody uses right now, on any address, taken below the
+    kernel's ephemeral range: the ports of outgoing connections (the load
+    generators', ferry's own) come from that range, so none of them can take
+    this one before the test binds it. Never the same port twice in a run."""
+    lo, _ = _ephemeral_range()
+    first = 10000 if lo > 12000 else 1024
+    for _ in range(2000):
+        port = random.randrange(first, lo)
+        if port not in _GIVEN and _bindable(port):
+            _GIVEN.add(port)
+            return port
+    with socket.socket() as s:  # a crowded machine: any port the kernel gives
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
