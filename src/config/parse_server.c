@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/haproxy_kw.h"
 #include "core/strutil.h"
 
 const char *const server_keywords[] = {
@@ -14,14 +15,8 @@ const char *const server_keywords[] = {
 	"agent-port", "agent-inter", "agent-send", "on-marked-down", "on-marked-up", NULL
 };
 
-static const char *const server_later[] = {
-	"send-proxy", "send-proxy-v2", "agent-addr", "on-error", "observe", "error-limit", "slowstart", "track", "ssl",
-	"check-ssl", "verify", "sni", "alpn", "check-send-proxy", "source",
-	"namespace", "proto", "pool-max-conn", "init-state", "resolvers",
-	"resolve-prefer", "crt", "ca-file", "usesrc", NULL
-};
-static const char *const server_http[] = { "cookie", "redir", "check-alpn",
-					   "check-proto", NULL };
+/* Server options of later HAProxy versions (2.6's are in haproxy_kw.c). */
+static const char *const server_later[] = { "init-state", NULL };
 
 static int in(const char *w, const char *const *l)
 {
@@ -156,10 +151,16 @@ void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 			/* accepted: ferry numbers servers in order and resolves at startup */
 			if (!opt_value(p, w, &i, "a value"))
 				return;
-		} else if (in(k, server_http)) {
-			perr(p, "server option '%s' is HTTP-only: ferry balances TCP connections and never parses HTTP", k);
-			return;
-		} else if (in(k, server_later)) {
+		} else if (!strcmp(k, "cookie") || !strcmp(k, "redir")) {
+			/* HTTP-only: a TCP backend warns about the cookie and
+			 * refuses the redirection, as HAProxy (parse_http.c) */
+			if (!opt_value(p, w, &i, !strcmp(k, "cookie") ? "a value" : "a prefix"))
+				return;
+			if (!strcmp(k, "cookie"))
+				o->http_cookie = 1;
+			else
+				o->http_redir = 1;
+		} else if (in(k, server_later) || haproxy_kw_find(HKW_SERVER, &w->w[i])) {
 			perr(p, "server option '%s' is an HAProxy keyword that ferry does not support yet", k);
 			return;
 		} else {
@@ -356,9 +357,7 @@ void parse_bind_line(struct pctx *p, struct cfg_words *w)
 		} else if (!strcmp(k, "ssl") || !strcmp(k, "crt") || !strcmp(k, "alpn")) {
 			perr(p, "bind option '%s' is not supported: ferry relays TLS untouched and terminates none", k);
 			break;
-		} else if (!strcmp(k, "accept-proxy") || !strcmp(k, "interface") ||
-			   !strcmp(k, "transparent") || !strcmp(k, "maxconn") ||
-			   !strcmp(k, "namespace") || !strcmp(k, "mss")) {
+		} else if (haproxy_kw_find(HKW_BIND, &w->w[i])) {
 			perr(p, "bind option '%s' is an HAProxy keyword that ferry does not support yet", k);
 			break;
 		} else {
