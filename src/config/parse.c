@@ -586,7 +586,9 @@ static void start_proxy(struct pctx *p, struct cfg_words *w, int cap)
 		}
 		i += 2;
 	}
-	if (i < w->n)
+	if (i < w->n && (cap & PX_CAP_FE) && cap != PX_CAP_DEF && strchr(w->w[i], ':'))
+		perr(p, "please use the 'bind' keyword for listening addresses."); /* HAProxy's words */
+	else if (i < w->n)
 		perr(p, "unexpected word '%s' after the section name", w->w[i]);
 	if (!name && cap != PX_CAP_DEF)
 		perr(p, "'%s' expects a name", w->w[0]);

@@ -223,7 +223,7 @@ int http_option(struct pctx *p, struct cfg_words *w, int negate)
 		return 0;
 	if (!strcmp(o, "forwardfor") || !strcmp(o, "originalto")) {
 		if (negate) {
-			perr(p, "'no option %s' is not supported: HAProxy has no such option to negate", o);
+			perr(p, "negation/default is not supported for option '%s'.", o);
 			return 1;
 		}
 		if (fwd_args(p, w))
@@ -498,8 +498,9 @@ static void kw_filter(struct pctx *p, struct cfg_words *w)
 }
 
 /* Keywords HAProxy 2.1 removed: its own sentences. */
-static int removed(struct pctx *p, const char *k)
+static int removed(struct pctx *p, struct cfg_words *w)
 {
+	const char *k = w->w[0];
 	static const struct { const char *kw; const char *use; } t[] = {
 		{ "reqadd", "http-request add-header" }, { "rspadd", "http-response add-header" },
 		{ "reqdel", "http-request del-header" }, { "rspdel", "http-response del-header" },
@@ -511,7 +512,7 @@ static int removed(struct pctx *p, const char *k)
 
 	if (!strcmp(k, "monitor-net")) {
 		perr(p, "'monitor-net' doesn't exist anymore. Please use 'http-request return status 200 if { src %s }' instead.",
-		     "<network>");
+		     w->w[1] ? w->w[1] : "");
 		return 1;
 	}
 	if (!strcmp(k, "block")) {
@@ -558,7 +559,7 @@ int http_proxy_line(struct pctx *p, struct cfg_words *w)
 		 !strcmp(k, "http-reuse"))
 		kw_silent(p, w);
 	else
-		return removed(p, k);
+		return removed(p, w);
 	return 1;
 }
 
