@@ -95,6 +95,8 @@ struct cfg_srv_opts {
 	char *agent_send;
 	int shutdown_on_down;        /* on-marked-down shutdown-sessions */
 	int shutdown_backup_on_up;   /* on-marked-up shutdown-backup-sessions */
+	struct addr_spec source; /* "source ADDR[:PORT]": bound before connecting */
+	int has_source;
 	int http_cookie;     /* "cookie X": HTTP-only, ignored with HAProxy's warning */
 	int http_redir;      /* "redir PREFIX": HTTP-only, refused as HAProxy does */
 };
@@ -242,6 +244,8 @@ struct cfg_proxy {
 	int64_t role_change_grace; /* ms before sessions of a server whose role changed close */
 	enum { SSF_NONE, SSF_GLOBAL, SSF_LOCAL } load_state; /* load-server-state-from-file */
 	char *state_file_name;     /* server-state-file-name: NULL = the backend's name */
+	struct addr_spec source;   /* "source ADDR[:PORT]" for servers without their own */
+	int has_source;
 	/* the stats frontend (config/parse_stats_fe.c) */
 	int mode_http_line;        /* "mode http" written here (0: mode tcp) */
 	int stats_own;             /* stats lines written here (not inherited) */

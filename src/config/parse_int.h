@@ -43,6 +43,10 @@ const char *px_kind(const struct cfg_proxy *px);
 /* Parses the options of a server or default-server line from w->w[from]. */
 void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 		    struct cfg_srv_opts *o, int is_default, struct cfg_server *srv);
+/* "source ADDR[:PORT]" at w->w[*i] (server option or proxy keyword): moves
+ * *i onto the address. usesrc and interface are not supported yet. Returns
+ * 0 or -1 (reported). */
+int parse_source(struct pctx *p, struct cfg_words *w, int *i, struct addr_spec *out);
 void parse_log_line(struct pctx *p, struct cfg_words *w, struct log_targets *t,
 		    int *log_global, int allow_global);
 void proxy_init_from(struct cfg_proxy *px, const struct cfg_proxy *def);

@@ -234,6 +234,19 @@ static void kw_state_file_name(struct pctx *p, struct cfg_words *w)
 		p->px->state_file_name = xstrdup(w->w[1]);
 }
 
+/* "source ADDR[:PORT]": where the backend's connections come from, for the
+ * servers without a "source" of their own. */
+static void kw_source(struct pctx *p, struct cfg_words *w)
+{
+	int i = 0;
+
+	if (parse_source(p, w, &i, &p->px->source))
+		return;
+	p->px->has_source = 1;
+	if (w->w[i + 1])
+		perr(p, "unexpected word '%s' after 'source %s'", w->w[i + 1], w->w[i]);
+}
+
 static void kw_bind_process(struct pctx *p, struct cfg_words *w)
 {
 	(void)w;
@@ -508,6 +521,7 @@ const struct kw proxy_keywords[] = {
 	{ "stats", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_stats },
 	{ "http-request", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_http_request },
 	{ "bind-process", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_bind_process },
+	{ "source", PX_CAP_BE | PX_CAP_DEF, kw_source },
 	{ NULL, 0, NULL }
 };
 

@@ -66,6 +66,41 @@ static const char *opt_value(struct pctx *p, struct cfg_words *w, int *i, const 
 	return w->w[++*i];
 }
 
+int parse_source(struct pctx *p, struct cfg_words *w, int *i, struct addr_spec *out)
+{
+	char err[300];
+	const char *a = w->w[*i + 1];
+
+	if (!a) {
+		perr(p, "'source' expects <addr>[:<port>] as argument.");
+		return -1;
+	}
+	{
+		/* port 0 is "any port", as no port */
+		char buf[300];
+		size_t l = strlen(a);
+		snprintf(buf, sizeof(buf), "%s", a);
+		if (l > 2 && l < sizeof(buf) && !strcmp(buf + l - 2, ":0") && buf[l - 3] != ':')
+			buf[l - 2] = 0;
+		if (addr_parse(buf, ADDR_F_PORT_OPTIONAL | ADDR_F_RANGE | ADDR_F_RESOLVE, out, err, sizeof(err))) {
+			perr(p, "'source %s': %s", a, err);
+			return -1;
+		}
+	}
+	if (out->port_hi != out->port_lo) {
+		perr(p, "'source %s': a port range is an HAProxy feature that ferry does not support yet", a);
+		return -1;
+	}
+	*i += 1;
+	if (w->w[*i + 1] && (!strcmp(w->w[*i + 1], "usesrc") || !strcmp(w->w[*i + 1], "interface"))) {
+		/* usesrc needs IP_TRANSPARENT (connecting from the client's
+		 * address); interface, SO_BINDTODEVICE */
+		perr(p, "'source ... %s' is an HAProxy keyword that ferry does not support yet", w->w[*i + 1]);
+		return -1;
+	}
+	return 0;
+}
+
 void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 		    struct cfg_srv_opts *o, int is_default, struct cfg_server *srv)
 {
@@ -151,6 +186,10 @@ void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 			/* accepted: ferry numbers servers in order and resolves at startup */
 			if (!opt_value(p, w, &i, "a value"))
 				return;
+		} else if (!strcmp(k, "source")) {
+			if (parse_source(p, w, &i, &o->source))
+				return;
+			o->has_source = 1;
 		} else if (!strcmp(k, "cookie") || !strcmp(k, "redir")) {
 			/* HTTP-only: a TCP backend warns about the cookie and
 			 * refuses the redirection, as HAProxy (parse_http.c) */
@@ -214,7 +253,8 @@ void parse_server_line(struct pctx *p, struct cfg_words *w)
 		else if (addr_parse(a, ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE, &s->addr, err, sizeof(err)))
 			perr(p, "server '%s': %s", s->name, err);
 		else if (s->addr.wildcard)
-			perr(p, "server '%s': address '%s' is a wildcard; a server needs a real address", s->name, a);
+			perr(p, "server '%s': address '%s' (connecting to the client's original destination, HAProxy's transparent mode) is an HAProxy feature that ferry does not support yet",
+			     s->name, a);
 	}
 	parse_srv_opts(p, w, 3, &s->o, 0, s);
 	server_check_opts(p, s);
