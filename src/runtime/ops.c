@@ -1,6 +1,10 @@
 /* The runtime API's place in the runtime: its sockets open with the first
- * generation and close with the process (src/ops does the work). */
+ * generation, follow each reload (prepared beside the serving ones, kept
+ * when the path or address stays, switched with the generation) and close
+ * with the process (src/ops does the work). */
 #include "runtime/runtime.h"
+
+#include <string.h>
 
 #include "ops/cli.h"
 #include "runtime/actions.h"
@@ -8,6 +12,24 @@
 int runtime_ops_start(struct runtime *rt, char *err, size_t errlen)
 {
 	return ops_start(rt, err, errlen);
+}
+
+int runtime_ops_prepare(struct runtime *rt, const struct cfg *c, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (!ops_cli_prepare(rt, c, err, errlen))
+		return 0;
+	ops_cli_abort(rt);
+	n = strlen(err); /* one line of the reload's answer */
+	if (n + 1 < errlen)
+		memcpy(err + n, "\n", 2);
+	return -1;
+}
+
+void runtime_ops_commit(struct runtime *rt)
+{
+	ops_cli_commit(rt, rt->cfg);
 }
 
 void runtime_ops_stop(struct runtime *rt)

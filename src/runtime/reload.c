@@ -320,6 +320,19 @@ fail:
 	return -1;
 }
 
+/* The stats frontends' and the stats sockets' new listeners: both or
+ * neither. */
+static int prepare_admin(struct runtime *rt, const struct cfg *c, char *out, size_t outlen)
+{
+	if (runtime_stats_fe_prepare(rt, c, out, outlen))
+		return -1;
+	if (runtime_ops_prepare(rt, c, out, outlen)) {
+		runtime_stats_fe_abort(rt);
+		return -1;
+	}
+	return 0;
+}
+
 int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen)
 {
 	struct generation *old = rt->gen, *g;
@@ -355,7 +368,7 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 		p->fds[i] = -1;
 	n = strlen(out); /* warnings of the new configuration, if any */
 	if (open_new_sockets(rt, p, out + n, outlen - n) ||
-	    runtime_stats_fe_prepare(rt, c, out + n, outlen - n)) {
+	    prepare_admin(rt, c, out + n, outlen - n)) {
 		plan_free(p);
 		gen_free(g);
 		WARN("Reload (%s) refused, the configuration in use goes on:\n%s", why, out);
@@ -372,6 +385,7 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 	rt->gen = g;
 	rt->cfg = c;
 	runtime_stats_fe_commit(rt); /* before the old configuration may go */
+	runtime_ops_commit(rt);
 	genref_get(&g->ref);
 	old->next = rt->retired;
 	rt->retired = old;
