@@ -4,8 +4,6 @@
  * with the process (src/ops does the work). */
 #include "runtime/runtime.h"
 
-#include <string.h>
-
 #include "ops/cli.h"
 #include "runtime/actions.h"
 
@@ -16,14 +14,9 @@ int runtime_ops_start(struct runtime *rt, char *err, size_t errlen)
 
 int runtime_ops_prepare(struct runtime *rt, const struct cfg *c, char *err, size_t errlen)
 {
-	size_t n;
-
 	if (!ops_cli_prepare(rt, c, err, errlen))
 		return 0;
 	ops_cli_abort(rt);
-	n = strlen(err); /* one line of the reload's answer */
-	if (n + 1 < errlen)
-		memcpy(err + n, "\n", 2);
 	return -1;
 }
 

@@ -321,16 +321,20 @@ fail:
 }
 
 /* The stats frontends' and the stats sockets' new listeners: both or
- * neither. */
+ * neither. A failure is one line of the reload's answer. */
 static int prepare_admin(struct runtime *rt, const struct cfg *c, char *out, size_t outlen)
 {
-	if (runtime_stats_fe_prepare(rt, c, out, outlen))
-		return -1;
-	if (runtime_ops_prepare(rt, c, out, outlen)) {
+	size_t n;
+
+	if (!runtime_stats_fe_prepare(rt, c, out, outlen)) {
+		if (!runtime_ops_prepare(rt, c, out, outlen))
+			return 0;
 		runtime_stats_fe_abort(rt);
-		return -1;
 	}
-	return 0;
+	n = strlen(out);
+	if (n + 1 < outlen)
+		memcpy(out + n, "\n", 2);
+	return -1;
 }
 
 int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen)
