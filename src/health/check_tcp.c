@@ -515,7 +515,8 @@ static void tcpcheck_io(struct loop *l, struct io *io, uint32_t ev)
 		int e = sock_error(io->fd);
 		c->in_connect = 0;
 		if (e) {
-			conn_fail(c, "L4CON", e);
+			/* a reset once connected is no Layer4 failure to HAProxy: a socket error */
+			conn_fail(c, e == ECONNRESET ? "SOCKERR" : "L4CON", e);
 			return;
 		}
 		c->must_read = 1;
