@@ -191,12 +191,11 @@ def test_patroni_like_api_routes_traffic_to_up_servers(ferry, backends, tmpdir_p
         assert {ask_name(ro) for _ in range(6)} == {"pg2"}
         assert s1.accepted == 6 and s2.accepted == 6
         assert api1.requests[0] == b"GET /primary HTTP/1.0\r\n\r\n"
-        rows = csv_rows(sock)
         want = {("pg_rw", "pg1"): ("UP", "L7OK", "200", "Layer7 check passed"),
                 ("pg_rw", "pg2"): ("DOWN", "L7STS", "503", "Layer7 wrong status"),
                 ("pg_ro", "pg1"): ("DOWN", "L7STS", "503", "Layer7 wrong status"),
                 ("pg_ro", "pg2"): ("UP", "L7OK", "200", "Layer7 check passed")}
-        assert {k: check_fields(rows, *k) for k in want} == want
+        assert wait_until(lambda: {k: check_fields(csv_rows(sock), *k) for k in want} == want, 3)
         down = ('Server pg_rw/pg2 is DOWN, reason: Layer7 wrong status, code: 503, info: "Service Unavailable", '
                 'check duration: Xms. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, '
                 '0 remaining in queue.')
@@ -426,3 +425,155 @@ def test_hostile_server_floods_and_resets(ferry, tmpdir_path):
         t.join(2)
         reset.close()
         flood.stop()
+
+
+# ---- a real Patroni cluster ---------------------------------------------------------------------
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+PATRONI = shutil.which("patroni")
+ETCD = shutil.which("etcd")
+PSQL = shutil.which("psql") or "/usr/bin/psql"
+
+PATRONI_YML = """scope: ferrytest
+name: {name}
+restapi:
+  listen: 127.0.0.1:{api}
+  connect_address: 127.0.0.1:{api}
+etcd:
+  host: 127.0.0.1:{etcd}
+bootstrap:
+  dcs:
+    ttl: 20
+    loop_wait: 1
+    retry_timeout: 5
+    maximum_lag_on_failover: 1048576
+    postgresql:
+      use_pg_rewind: false
+      parameters:
+        fsync: 'off'
+        max_connections: 20
+  initdb:
+  - encoding: UTF8
+  - locale: C
+  pg_hba:
+  - host replication replicator 127.0.0.1/32 trust
+  - host all all 127.0.0.1/32 trust
+  - local all all trust
+postgresql:
+  listen: 127.0.0.1:{pg}
+  connect_address: 127.0.0.1:{pg}
+  data_dir: {base}/{name}
+  bin_dir: {bin}
+  pgpass: {base}/pgpass-{name}
+  authentication:
+    replication:
+      username: replicator
+      password: rep
+    superuser:
+      username: postgres
+      password: pg
+  parameters:
+    unix_socket_directories: '{base}'
+"""
+
+
+def _as_postgres():
+    import pwd
+    pw = pwd.getpwnam("postgres")
+    return {"user": pw.pw_uid, "group": pw.pw_gid} if os.geteuid() == 0 else {}
+
+
+@pytest.mark.skipif(not (PATRONI and ETCD and os.path.exists(PG_BIN + "/initdb")),
+                    reason="needs Debian's patroni, etcd-server and postgresql-15")
+def test_real_patroni_behind_its_published_haproxy_config(ferry, tmpdir_path):
+    """Patroni's own sample haproxy.cfg (its `listen batman` block, ports
+    moved to free ones): the primary is UP, the replica DOWN (its REST API
+    answers 503 to OPTIONS /), and psql through ferry reaches the primary."""
+    import tempfile
+    base = tempfile.mkdtemp(prefix="ferry-patroni-")
+    os.chmod(base, 0o755)
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    procs = []
+    ports = {"etcd": free_port(), "peer": free_port()}
+    nodes = [{"name": "node%d" % i, "api": free_port(), "pg": free_port()} for i in (1, 2)]
+    deadline = time.monotonic() + 45
+
+    def start(cmd, log, **kw):
+        out = open(os.path.join(base, log), "wb")
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, **kw)
+        procs.append((p, out))
+        return p
+
+    def api_status(node, path):
+        try:
+            with socket.create_connection(("127.0.0.1", node["api"]), timeout=1) as s:
+                s.sendall(b"GET %s HTTP/1.0\r\n\r\n" % path.encode())
+                return s.recv(64).split(b" ")[1].decode()
+        except (OSError, IndexError):
+            return None
+
+    try:
+        start([ETCD, "--name", "ferry-etcd", "--data-dir", os.path.join(base, "etcd"), "--enable-v2=true",
+               "--listen-client-urls", "http://127.0.0.1:%d" % ports["etcd"],
+               "--advertise-client-urls", "http://127.0.0.1:%d" % ports["etcd"],
+               "--listen-peer-urls", "http://127.0.0.1:%d" % ports["peer"],
+               "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % ports["peer"],
+               "--initial-cluster", "ferry-etcd=http://127.0.0.1:%d" % ports["peer"]], "etcd.log")
+        if not wait_until(lambda: can_connect(ports["etcd"]), 10):
+            pytest.skip("etcd did not start here")
+        for n in nodes:
+            path = os.path.join(base, n["name"] + ".yml")
+            with open(path, "w") as f:
+                f.write(PATRONI_YML.format(base=base, bin=PG_BIN, etcd=ports["etcd"], **n))
+            start([PATRONI, path], n["name"] + ".log", cwd=base, **_as_postgres())
+            if n is nodes[0] and not wait_until(lambda: api_status(nodes[0], "/primary") == "200",
+                                                deadline - time.monotonic()):
+                pytest.skip("Patroni did not bootstrap a primary within the time given here")
+        if not wait_until(lambda: api_status(nodes[1], "/replica") == "200", deadline - time.monotonic()):
+            pytest.skip("Patroni did not start a replica within the time given here")
+        # Patroni 3.0.2's /usr/share/doc/patroni/examples/haproxy.cfg, ports moved
+        front, stats = free_port(), free_port()
+        with open(os.path.join(os.path.dirname(__file__), "configs", "httpchk-patroni.cfg")) as f:
+            text = "".join(l for l in f if not l.startswith("#"))
+        for old, new in (("*:5000", "127.0.0.1:%d" % front), ("*:7000", "127.0.0.1:%d" % stats),
+                         ("127.0.0.1_5432 127.0.0.1:5432", "node1 127.0.0.1:%d" % nodes[0]["pg"]),
+                         ("127.0.0.1_5433 127.0.0.1:5433", "node2 127.0.0.1:%d" % nodes[1]["pg"]),
+                         ("port 8008", "port %d" % nodes[0]["api"]), ("port 8009", "port %d" % nodes[1]["api"])):
+            assert old in text
+            text = text.replace(old, new)
+        text = text.replace("global\n", "global\n    log stdout format raw local0\n", 1)
+        f = ferry(text, wait_port=front)
+        assert f.wait_log(r"Server batman/postgresql_node2 is DOWN, reason: Layer7 wrong status, code: 503, "
+                          r"info: \"Service Unavailable\"", timeout=8)
+        assert not re.search(r"postgresql_node1 is DOWN", f.stdout())
+        r = subprocess.run([PSQL, "-h", "127.0.0.1", "-p", str(front), "-U", "postgres", "-d", "postgres",
+                            "-tAc", "select pg_is_in_recovery(), current_setting('port')"],
+                           capture_output=True, text=True, timeout=10)
+        assert r.stdout.strip() == "f|%d" % nodes[0]["pg"], r.stderr
+    finally:
+        for p, out in reversed(procs):  # Patroni stops its PostgreSQL before it exits
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            out.close()
+        for n in nodes:  # a postmaster left behind (Patroni killed): stop it by its pid
+            pidfile = os.path.join(base, n["name"], "postmaster.pid")
+            if os.path.exists(pidfile):
+                try:
+                    os.kill(int(open(pidfile).readline()), signal.SIGQUIT)
+                except (OSError, ValueError):
+                    pass
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def can_connect(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
