@@ -428,12 +428,32 @@ static int hdr_method(struct pctx *p, struct cfg_words *w, int *i, const char *k
 	return -1;
 }
 
+/* [-m M] PATTERN at w->w[*j] for a header's name or value: the method,
+ * the pattern, its regex when M is reg. *j ends on the pattern. */
+static int hdr_pattern(struct pctx *p, struct cfg_words *w, int *j, const char *kw, const char *missing,
+		       enum httpchk_m *m, char **pat, struct rx **re)
+{
+	char e[200];
+
+	if (hdr_method(p, w, j, kw, m))
+		return -1;
+	if (!w->w[*j]) {
+		perr(p, "'http-check expect': '%s' %s", kw, missing);
+		return -1;
+	}
+	*pat = xstrdup(w->w[*j]);
+	if (*m == HM_REG && !(*re = rx_compile(*pat, 0, e, sizeof(e)))) {
+		perr(p, "'http-check expect %s': invalid regular expression '%s': %s", kw, *pat, e);
+		return -1;
+	}
+	return 0;
+}
+
 /* hdr|fhdr name [-m M] NAME [value [-m M] VALUE], from w->w[*i] (the
  * keyword); *i ends on the last word used. */
 static int parse_hdr(struct pctx *p, struct cfg_words *w, int *i, struct tcr_http *h)
 {
 	const char *kw = w->w[*i];
-	char e[200];
 	int j = *i + 1;
 
 	h->full = kw[0] == 'f';
@@ -446,17 +466,8 @@ static int parse_hdr(struct pctx *p, struct cfg_words *w, int *i, struct tcr_htt
 		return -1;
 	}
 	j++;
-	if (hdr_method(p, w, &j, kw, &h->hname_m))
+	if (hdr_pattern(p, w, &j, kw, "expects a name pattern", &h->hname_m, &h->hname, &h->hname_re))
 		return -1;
-	if (!w->w[j]) {
-		perr(p, "'http-check expect %s' expects a name pattern", kw);
-		return -1;
-	}
-	h->hname = xstrdup(w->w[j]);
-	if (h->hname_m == HM_REG && !(h->hname_re = rx_compile(h->hname, 0, e, sizeof(e)))) {
-		perr(p, "'http-check expect %s': invalid regular expression '%s': %s", kw, h->hname, e);
-		return -1;
-	}
 	h->hvalue_m = HM_NONE;
 	if (w->w[j + 1] && !strcmp(w->w[j + 1], "value-lf")) {
 		perr(p, "'http-check expect %s value-lf' needs HAProxy's log-format strings, which ferry does not support yet", kw);
@@ -464,17 +475,9 @@ static int parse_hdr(struct pctx *p, struct cfg_words *w, int *i, struct tcr_htt
 	}
 	if (w->w[j + 1] && !strcmp(w->w[j + 1], "value")) {
 		j += 2;
-		if (hdr_method(p, w, &j, kw, &h->hvalue_m))
+		if (hdr_pattern(p, w, &j, kw, "expect a pattern with the value keyword", &h->hvalue_m, &h->hvalue,
+				&h->hvalue_re))
 			return -1;
-		if (!w->w[j]) {
-			perr(p, "'http-check expect': '%s' expect a pattern with the value keyword", kw);
-			return -1;
-		}
-		h->hvalue = xstrdup(w->w[j]);
-		if (h->hvalue_m == HM_REG && !(h->hvalue_re = rx_compile(h->hvalue, 0, e, sizeof(e)))) {
-			perr(p, "'http-check expect %s': invalid regular expression '%s': %s", kw, h->hvalue, e);
-			return -1;
-		}
 	}
 	*i = j;
 	return 0;

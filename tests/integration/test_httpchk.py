@@ -19,16 +19,17 @@ import time
 
 import pytest
 
-from conftest import DEFAULTS, ask_name, free_port, wait_until
+from conftest import DEFAULTS, Ferry, ScriptServer, ask_name, free_port, wait_until
 from statsock import csv_rows, row
 
 HAPROXY = shutil.which("haproxy")
 
 
-class Api:
+class Api(ScriptServer):
     """A small HTTP server on 127.0.0.1, as Patroni's REST API answers
-    health checks: routes map a path to a status (or to raw bytes, or to
-    "silent" / "close"); every raw request is kept in self.requests."""
+    health checks: routes map a path to a status (or to raw bytes, to a
+    list of pieces sent 50 ms apart, or to "silent" / "close"); every raw
+    request is kept in self.requests."""
 
     REASONS = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}
 
@@ -36,22 +37,7 @@ class Api:
         self.routes = dict(routes)
         self.default = default
         self.requests = []
-        self.port = free_port()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", self.port))
-        self.sock.listen(64)
-        self.running = True
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def _loop(self):
-        while self.running:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+        super().__init__(None)
 
     def _read_request(self, c):
         data = b""
@@ -70,7 +56,7 @@ class Api:
                 data += d
         return data
 
-    def _serve(self, c):
+    def _play(self, c):
         c.settimeout(5)
         try:
             data = self._read_request(c)
@@ -96,10 +82,6 @@ class Api:
         finally:
             c.close()
 
-    def stop(self):
-        self.running = False
-        self.sock.close()
-
 
 def norm(line):
     return re.sub(r"check duration: \d+ms", "check duration: Xms", line)
@@ -114,6 +96,17 @@ def server_lines(text):
 def check_fields(rows, px, sv):
     r = row(rows, px, sv)
     return (r["status"], r["check_status"].lstrip("* "), r["check_code"], r["check_desc"])
+
+
+def stop_proc(p, timeout=10):
+    """SIGTERM to p (by its pid), then SIGKILL when it does not exit in time."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 class HAProxy:
@@ -136,13 +129,7 @@ class HAProxy:
             return f.read().decode(errors="replace")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_proc(self.proc)
         self.out.close()
 
 
@@ -381,7 +368,7 @@ def test_disable_on_404_drains_without_cutting_sessions(ferry, backends, tmpdir_
 def test_hostile_server_floods_and_resets(ferry, tmpdir_path):
     """A server that sends a megabyte of junk, or resets: judged, bounded."""
     class Flood(Api):
-        def _serve(self, c):
+        def _play(self, c):
             try:
                 self._read_request(c)
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n" + b"x" * (1 << 20))
@@ -520,7 +507,7 @@ def test_real_patroni_behind_its_published_haproxy_config(ferry, tmpdir_path):
                "--listen-peer-urls", "http://127.0.0.1:%d" % ports["peer"],
                "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % ports["peer"],
                "--initial-cluster", "ferry-etcd=http://127.0.0.1:%d" % ports["peer"]], "etcd.log")
-        if not wait_until(lambda: can_connect(ports["etcd"]), 10):
+        if not wait_until(lambda: Ferry._can_connect(ports["etcd"]), 10):
             pytest.skip("etcd did not start here")
         for n in nodes:
             path = os.path.join(base, n["name"] + ".yml")
@@ -553,13 +540,7 @@ def test_real_patroni_behind_its_published_haproxy_config(ferry, tmpdir_path):
         assert r.stdout.strip() == "f|%d" % nodes[0]["pg"], r.stderr
     finally:
         for p, out in reversed(procs):  # Patroni stops its PostgreSQL before it exits
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            stop_proc(p, 20)
             out.close()
         for n in nodes:  # a postmaster left behind (Patroni killed): stop it by its pid
             pidfile = os.path.join(base, n["name"], "postmaster.pid")
@@ -570,10 +551,3 @@ def test_real_patroni_behind_its_published_haproxy_config(ferry, tmpdir_path):
                     pass
         shutil.rmtree(base, ignore_errors=True)
 
-
-def can_connect(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
