@@ -50,7 +50,7 @@ int arg_int(struct pctx *p, const char *kw, const char *arg, long min, long max,
 /* ---- sentences for keywords ferry does not take -------------------------- */
 
 const char *const http_only_keywords[] = {
-	"http-request", "http-response", "http-after-response", "http-check",
+	"http-request", "http-response", "http-after-response",
 	"http-reuse", "http-error", "http-send-name-header", "errorfile",
 	"errorfiles", "errorloc", "errorloc302", "errorloc303", "redirect",
 	"cookie", "capture", "compression", "unique-id-format",

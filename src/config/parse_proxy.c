@@ -43,6 +43,9 @@ void proxy_init_from(struct cfg_proxy *px, const struct cfg_proxy *def)
 	px->dflt_srv.check_addr = def->dflt_srv.check_addr ? xstrdup(def->dflt_srv.check_addr) : NULL;
 	px->dflt_srv.agent_send = def->dflt_srv.agent_send ? xstrdup(def->dflt_srv.agent_send) : NULL;
 	tcr_list_copy(&px->rules, &def->rules);
+	tcr_list_copy(&px->hrules, &def->hrules); /* until a line here starts its own (HAProxy) */
+	px->hrules_own = 0;
+	px->httpchk &= ~HTTPCHK_F_UNUSED;
 	px->stats = cfg_stats_copy(def->stats);
 	px->stats_own = 0;
 	px->http_lines = NULL;
@@ -308,7 +311,7 @@ static const char *const ignored_options[] = {
 	"contstats", "transparent", "persist", NULL
 };
 static const char *const http_options[] = {
-	"httpchk", "httplog", "forwardfor", "http-server-close", "httpclose",
+	"httplog", "forwardfor", "http-server-close", "httpclose",
 	"http-keep-alive", "http-use-htx", "http-buffer-request", "originalto",
 	"http-pretend-keepalive", "http-no-delay", "http-ignore-probes",
 	"http-use-proxy-header", "http-restrict-req-hdr-names", "accept-invalid-http-request",
@@ -320,7 +323,7 @@ static const char *const http_options[] = {
 static const char *const later_options[] = { "external-check", "spop-check", NULL };
 static const char *const check_options[] = {
 	"tcp-check", "pgsql-check", "redis-check", "mysql-check", "ssl-hello-chk",
-	"smtpchk", "ldap-check", NULL
+	"smtpchk", "ldap-check", "httpchk", NULL
 };
 
 static int in(const char *w, const char *const *l)
@@ -463,6 +466,7 @@ const struct kw proxy_keywords[] = {
 	{ "log", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_log },
 	{ "timeout", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_timeout },
 	{ "tcp-check", PX_CAP_BE | PX_CAP_DEF, kw_tcp_check },
+	{ "http-check", PX_CAP_BE | PX_CAP_DEF, kw_http_check },
 	{ "role-change-grace", PX_CAP_BE | PX_CAP_DEF, kw_role_change_grace },
 	{ "load-server-state-from-file", PX_CAP_BE | PX_CAP_DEF, kw_load_state },
 	{ "server-state-file-name", PX_CAP_BE | PX_CAP_DEF, kw_state_file_name },

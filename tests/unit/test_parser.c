@@ -210,8 +210,8 @@ static const struct diag_case errors[] = {
 	{ BASE "frontend f\n bind :1\n http-request deny\n",
 	  "t.cfg:8: 'http-request' in frontend 'f' is HTTP-only: ferry balances TCP connections and never parses HTTP\n"
 	  "t.cfg:6: warning: frontend 'f' has no default_backend: its connections will be closed at once\n" },
-	{ BASE "backend b\n option httpchk GET /\n",
-	  "t.cfg:7: 'option httpchk' is HTTP-only: ferry balances TCP connections and never parses HTTP\n" },
+	{ BASE "backend b\n option forwardfor\n",
+	  "t.cfg:7: 'option forwardfor' is HTTP-only: ferry balances TCP connections and never parses HTTP\n" },
 	{ BASE "backend b\n timeout http-request 5s\n",
 	  "t.cfg:7: 'timeout http-request' is HTTP-only: ferry balances TCP connections and never parses HTTP\n" },
 	{ BASE "backend b\n balance uri\n",
