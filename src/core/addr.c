@@ -146,9 +146,9 @@ int addr_env_expand(const char *s, char *out, size_t outlen, char *err, size_t e
 		name = s + 1 + brace;
 		for (end = name; isalnum((unsigned char)*end) || *end == '_'; end++)
 			;
-		if (brace && *end != '}') {
-			snprintf(err, errlen, "'%s': outside double quotes an address expands only $NAME and ${NAME} (HAProxy 2.6 would keep '%s' as it is); write \"%s\" in double quotes",
-				 s, end, s);
+		if (brace && (*end == '-' || *end == '[')) {
+			snprintf(err, errlen, "'%s': outside double quotes an address expands only $NAME and ${NAME} (HAProxy 2.6 would leave '%s' in the address); put it in double quotes",
+				 s, end);
 			return -1;
 		}
 		if ((size_t)(end - name) >= sizeof(nm))

@@ -29,9 +29,10 @@ struct addr_spec {
 #define ADDR_F_FD 0x8            /* fd@N and sockpair@N are allowed (bind lines) */
 
 /* Expands $NAME and ${NAME} in s into out as HAProxy 2.6's env_expand()
- * (an unset variable is empty). Returns 0, or -1 with a message in err:
- * out too small, or ${NAME-default} / ${NAME[*]}, which HAProxy reads only
- * inside double quotes (unquoted, it leaves "-default}" in the address). */
+ * (an unset variable is empty, so is a '$' without a name). Returns 0, or
+ * -1 with a message in err: out too small, or ${NAME-default} /
+ * ${NAME[*]}, which HAProxy reads only inside double quotes (unquoted, it
+ * leaves "-default}" in the address: ferry refuses it). */
 int addr_env_expand(const char *s, char *out, size_t outlen, char *err, size_t errlen);
 /* Parses s into out (after addr_env_expand). Returns 0, or -1 with a
  * message in err. fd@N is checked as HAProxy checks it: an open socket of

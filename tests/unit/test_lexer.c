@@ -7,7 +7,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
 #include "config/lexer.h"
+#include "core/addr.h"
 
 static struct cfg_words w;
 static char err[256];
@@ -138,6 +143,80 @@ static void test_expansion_too_many_words(void **st)
 	setenv("MANY", v, 1);
 	assert_int_equal(cfg_split("x \"${MANY[*]}\"", &w, err, sizeof(err)), -1);
 	assert_string_equal(err, "too many words on this line (max 64)");
+}
+
+/* Addresses expand $NAME and ${NAME} without quotes, as HAProxy 2.6.12's
+ * str2sa_range (env_expand): checked by binding with it (with P=18001,
+ * P2=8003, UNS unset, haproxy binds 127.0.0.1:18001 and :18003). */
+static void test_address_expansion(void **st)
+{
+	static const struct { const char *in, *out; } ok[] = {
+		{ "127.0.0.1:$P", "127.0.0.1:18001" },
+		{ "127.0.0.1:1${P2}", "127.0.0.1:18003" },
+		{ "${P}x", "18001x" },
+		{ "$P.x", "18001.x" },
+		{ "$UNS", "" },
+		{ "a$", "a" },                          /* a '$' without a name goes */
+		{ "a${}b", "ab" },
+		{ "${P:80", "18001:80" },               /* no closing brace: as $P */
+		{ "fd@$FD", "fd@7" },
+		{ "no variable", "no variable" },
+	};
+	static const char *const refused[] = { "127.0.0.1:${P-18099}", "${LIST[*]}" };
+	char out[64];
+	struct addr_spec a;
+	(void)st;
+	setenv("P", "18001", 1);
+	setenv("P2", "8003", 1);
+	setenv("FD", "7", 1);
+	unsetenv("UNS");
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(addr_env_expand(ok[i].in, out, sizeof(out), err, sizeof(err)), 0);
+		assert_string_equal(out, ok[i].out);
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(addr_env_expand(refused[i], out, sizeof(out), err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "outside double quotes an address expands only $NAME and ${NAME}"));
+	}
+	assert_int_equal(addr_parse("127.0.0.1:$P", 0, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.port_lo, 18001);
+	assert_int_equal(a.kind, ADDR_K_IP);
+	assert_int_equal(addr_parse("$UNS", 0, &a, err, sizeof(err)), -1);
+	assert_string_equal(err, "'$UNS' resolves to an empty address (environment variable missing?)");
+}
+
+/* fd@N is read from the socket itself (getsockname), on bind lines only. */
+static void test_fd_addresses(void **st)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(sin);
+	struct addr_spec a;
+	char text[128];
+	int fd = socket(AF_INET, SOCK_STREAM, 0), udp = socket(AF_INET, SOCK_DGRAM, 0);
+	(void)st;
+	assert_true(fd >= 0 && udp >= 0);
+	snprintf(text, sizeof(text), "fd@%d", fd);
+	assert_int_equal(addr_parse(text, ADDR_F_FD, &a, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "is not bound to an address and port"));
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &l), 0);
+	assert_int_equal(addr_parse(text, ADDR_F_FD | ADDR_F_RANGE, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.kind, ADDR_K_FD);
+	assert_int_equal(a.fd, fd);
+	assert_int_equal(a.port_lo, ntohs(sin.sin_port));
+	assert_int_equal(a.port_hi, a.port_lo);
+	assert_int_equal(addr_port((struct sockaddr *)&a.ss), a.port_lo);
+	assert_int_equal(addr_parse(text, 0, &a, err, sizeof(err)), -1);
+	snprintf(text, sizeof(text), "a file descriptor is not acceptable here in 'fd@%d'", fd);
+	assert_string_equal(err, text);
+	snprintf(text, sizeof(text), "fd@%d", udp);
+	assert_int_equal(addr_parse(text, ADDR_F_FD, &a, err, sizeof(err)), -1);
+	snprintf(text, sizeof(text), "socket on file descriptor '%d' is of the wrong type.", udp);
+	assert_string_equal(err, text);
+	assert_int_equal(addr_parse("fd@-1", ADDR_F_FD, &a, err, sizeof(err)), -1);
+	assert_string_equal(err, "file descriptor '-1' is not a valid integer in 'fd@-1'");
+	close(fd);
+	close(udp);
 }
 
 struct split_error { const char *line, *err; };
@@ -275,6 +354,8 @@ int main(void)
 		cmocka_unit_test(test_expansions_as_haproxy),
 		cmocka_unit_test(test_no_comment),
 		cmocka_unit_test(test_expansion_too_many_words),
+		cmocka_unit_test(test_address_expansion),
+		cmocka_unit_test(test_fd_addresses),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_too_many_words),
 		cmocka_unit_test(test_backslashes_as_haproxy),
