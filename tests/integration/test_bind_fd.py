@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import DEFAULTS, FERRY, SANITIZER_MARKS, free_port, wait_until
+from conftest import DEFAULTS, FERRY, SANITIZER_MARKS, ask_name, wait_until
 
 HAPROXY = shutil.which("haproxy")
 
@@ -87,66 +87,35 @@ def tcp_listener(listen=True):
     return s
 
 
-class NameServer:
-    """A backend that sends its name and closes."""
-
-    def __init__(self, name):
-        self.name = name.encode() + b"\n"
-        self.sock = tcp_listener()
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def _loop(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with c:
-                try:
-                    c.sendall(self.name)
-                except OSError:
-                    pass
-
-    def close(self):
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-
-
-@pytest.fixture
-def name_server():
-    made = []
-
-    def make(name):
-        s = NameServer(name)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.close()
-
-
-def ask(port, timeout=5):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
-        data = b""
-        while not data.endswith(b"\n"):
-            d = c.recv(100)
-            if not d:
-                break
-            data += d
-        return data.decode().strip()
-
-
 def refused(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
         return False
     except ConnectionRefusedError:
         return True
+
+
+class Clients:
+    """Clients connecting to port one after the other, in a thread, until
+    stopped: what each was told, and every failure."""
+
+    def __init__(self, port):
+        self.port = port
+        self.seen, self.failed = [], []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def _run(self):
+        while not self.done.is_set():
+            try:
+                self.seen.append(ask_name(self.port))
+            except OSError as e:
+                self.failed.append(repr(e))
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(10)
 
 
 def holders(pid, port):
@@ -164,12 +133,12 @@ def proxy(bind, server_port, nbthread=2):
 
 
 @pytest.mark.parametrize("nbthread", [1, 4])
-def test_traffic_through_the_parents_socket(inheriting, name_server, nbthread):
+def test_traffic_through_the_parents_socket(inheriting, backends, nbthread):
     """fd@${VAR} and fd@N: ferry accepts on the very socket the test opened
     (no other socket listens on that port), each thread holding a
     descriptor of it; 200 clients, 8 at a time, all served; once ferry has
     stopped, the socket is gone (the test closed its own copy)."""
-    srv = name_server("s1")
+    (srv,) = backends(1)
     a, b = tcp_listener(), tcp_listener()
     pa, pb = a.getsockname()[1], b.getsockname()[1]
     inode = str(os.fstat(a.fileno()).st_ino)
@@ -183,7 +152,7 @@ def test_traffic_through_the_parents_socket(inheriting, name_server, nbthread):
 
     def client(n):
         for _ in range(n):
-            results.append(ask(pa))
+            results.append(ask_name(pa))
 
     threads = [threading.Thread(target=client, args=(25,)) for _ in range(8)]
     for t in threads:
@@ -191,19 +160,19 @@ def test_traffic_through_the_parents_socket(inheriting, name_server, nbthread):
     for t in threads:
         t.join(30)
     assert results == ["s1"] * 200
-    assert ask(pb) == "s1"
+    assert ask_name(pb) == "s1"
     f.stop()
     assert refused(pa) and refused(pb)
 
 
-def test_a_socket_only_bound_is_made_to_listen(inheriting, name_server):
+def test_a_socket_only_bound_is_made_to_listen(inheriting, backends):
     """As HAProxy: a bound socket that does not listen yet is listen()ed."""
-    srv = name_server("s1")
+    (srv,) = backends(1)
     s = tcp_listener(listen=False)
     port = s.getsockname()[1]
     f = inheriting(proxy("fd@%d" % s.fileno(), srv.port), [s.fileno()]).started()
     s.close()
-    assert ask(port) == "s1"
+    assert ask_name(port) == "s1"
     f.stop()
 
 
@@ -265,12 +234,12 @@ def test_the_same_descriptor_twice_is_refused(tmpdir_path):
                      % (fd, fd), out), out
 
 
-def test_reloads_keep_add_and_remove_inherited_sockets(inheriting, name_server):
+def test_reloads_keep_add_and_remove_inherited_sockets(inheriting, backends):
     """A reload keeps a socket still named (the same socket: clients during
     the reloads are all served), adopts one a reload names for the first
     time, and closes one no longer named; a failed reload leaves the
     parent's socket untouched, ready for the next one."""
-    s1, s2 = name_server("s1"), name_server("s2")
+    s1, s2 = backends(2)
     a, b = tcp_listener(), tcp_listener()
     pa, pb = a.getsockname()[1], b.getsockname()[1]
     fa, fb = a.fileno(), b.fileno()
@@ -279,18 +248,7 @@ def test_reloads_keep_add_and_remove_inherited_sockets(inheriting, name_server):
     a.close()
     b.close()
     inodes = holders(f.proc.pid, pa)[0]
-    stop = threading.Event()
-    served, failed = [], []
-
-    def clients():
-        while not stop.is_set():
-            try:
-                served.append(ask(pa))
-            except OSError as e:
-                failed.append(repr(e))
-
-    t = threading.Thread(target=clients)
-    t.start()
+    clients = Clients(pa)
     try:
         assert "Reloaded (SIGHUP)" in f.reload()
         assert holders(f.proc.pid, pa)[0] == inodes
@@ -303,25 +261,25 @@ def test_reloads_keep_add_and_remove_inherited_sockets(inheriting, name_server):
         f.write(first + "frontend fe2\n    bind fd@%d\n    default_backend be2\n"
                 "backend be2\n    server s 127.0.0.1:%d\n" % (fb, s2.port))
         assert "Reloaded (SIGHUP)" in f.reload()
-        assert ask(pb) == "s2"
+        assert ask_name(pb) == "s2"
         assert holders(f.proc.pid, pa)[0] == inodes
     finally:
-        stop.set()
-        t.join(10)
-    assert not failed and served and set(served) == {"s1"}, (failed[:3], len(served))
+        clients.stop()
+    assert not clients.failed and clients.seen and set(clients.seen) == {"s1"}, \
+        (clients.failed[:3], len(clients.seen))
     # fd@fa no longer named: closed, nobody holds it any more
     f.write(proxy("fd@%d" % fb, s2.port))
     assert "Reloaded (SIGHUP)" in f.reload()
     assert wait_until(lambda: refused(pa), 3)
-    assert ask(pb) == "s2"
+    assert ask_name(pb) == "s2"
 
 
-def test_upgrade_hands_the_inherited_socket_over(inheriting, ferry, name_server, tmpdir_path):
+def test_upgrade_hands_the_inherited_socket_over(inheriting, ferry, backends, tmpdir_path):
     """A binary upgrade (-x) passes an fd@ socket as any listener: the new
     process, started without that descriptor, names the socket's address and
     takes it (one copy, however many threads the old one had); clients
     connecting all along are never refused."""
-    old_srv, new_srv = name_server("old"), name_server("new")
+    old_srv, new_srv = backends(2, names=["old", "new"])
     s = tcp_listener()
     port = s.getsockname()[1]
     sock = os.path.join(tmpdir_path, "stats.sock")
@@ -329,19 +287,8 @@ def test_upgrade_hands_the_inherited_socket_over(inheriting, ferry, name_server,
     old = inheriting(stats + proxy("fd@%d" % s.fileno(), old_srv.port, 3), [s.fileno()]).started()
     inode = str(os.fstat(s.fileno()).st_ino)
     s.close()
-    assert ask(port) == "old"
-    stop = threading.Event()
-    seen, failed = [], []
-
-    def clients():
-        while not stop.is_set():
-            try:
-                seen.append(ask(port))
-            except OSError as e:
-                failed.append(repr(e))
-
-    t = threading.Thread(target=clients)
-    t.start()
+    assert ask_name(port) == "old"
+    clients = Clients(port)
     try:
         time.sleep(0.3)
         sub = os.path.join(tmpdir_path, "new")
@@ -350,10 +297,9 @@ def test_upgrade_hands_the_inherited_socket_over(inheriting, ferry, name_server,
                     wait_port=port, extra_args=("-x", sock, "-sf", str(old.proc.pid)), tmpdir=sub,
                     env_threads=False)
         assert old.proc.wait(timeout=15) == 0
-        assert wait_until(lambda: len(seen) > 0 and seen[-1] == "new", 5)
+        assert wait_until(lambda: clients.seen and clients.seen[-1] == "new", 5)
     finally:
-        stop.set()
-        t.join(10)
-    assert not failed, failed[:3]
+        clients.stop()
+    assert not clients.failed, clients.failed[:3]
     inodes, fds = holders(new.proc.pid, port)
     assert inodes == {inode} and len(fds) == 2, (inodes, fds)
