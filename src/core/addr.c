@@ -179,7 +179,8 @@ static int parse_fd(const char *orig, const char *s, int flags, struct addr_spec
 {
 	int pair = s[0] == 's', type = 0;
 	const char *num = s + (pair ? 9 : 3);
-	socklen_t l = sizeof(out->ss), tl = sizeof(type);
+	struct sockaddr_storage peer;
+	socklen_t l = sizeof(out->ss), tl = sizeof(type), pl = sizeof(peer);
 	char *end;
 	long fd;
 
@@ -212,6 +213,13 @@ static int parse_fd(const char *orig, const char *s, int flags, struct addr_spec
 		return -1;
 	}
 	out->port_lo = out->port_hi = addr_port((struct sockaddr *)&out->ss);
+	if (getpeername((int)fd, (struct sockaddr *)&peer, &pl) == 0) {
+		/* HAProxy would fail at start (listen() on it); this also keeps a
+		 * reload from taking ferry's own connection that reused the number
+		 * of an fd@ socket closed earlier */
+		snprintf(err, errlen, "socket on file descriptor '%ld' is a connection, not a listening socket", fd);
+		return -1;
+	}
 	if (!out->port_lo) {
 		snprintf(err, errlen, "socket on file descriptor '%ld' is not bound to an address and port", fd);
 		return -1;

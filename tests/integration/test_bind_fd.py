@@ -191,6 +191,8 @@ def test_descriptors_refused_as_haproxy(tmpdir_path):
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     unix_a, unix_b = socket.socketpair()
     unbound = socket.socket()
+    server = tcp_listener()
+    conn = socket.create_connection(server.getsockname())
     r, w = os.pipe()
     closed = os.dup(r)
     os.close(closed)
@@ -204,9 +206,10 @@ def test_descriptors_refused_as_haproxy(tmpdir_path):
         ("fd@3:80", "file descriptor '3:80' is not a valid integer in 'fd@3:80'", True),
         ("fd@%d" % unix_a.fileno(), "is not an IPv4 or IPv6 socket", False),
         ("fd@%d" % unbound.fileno(), "is not bound to an address and port", False),
+        ("fd@%d" % conn.fileno(), "is a connection, not a listening socket", False),
         ("sockpair@%d" % unix_a.fileno(), "(sockpair@) is not supported yet", False),
     ]
-    fds = [udp.fileno(), unix_a.fileno(), unbound.fileno(), r]
+    fds = [udp.fileno(), unix_a.fileno(), unbound.fileno(), conn.fileno(), r]
     try:
         for bind, want, same in cases:
             cfg = proxy(bind, 1)
@@ -216,7 +219,7 @@ def test_descriptors_refused_as_haproxy(tmpdir_path):
                 hrc, hout = check(HAPROXY, tmpdir_path, cfg, fds)
                 assert hrc == 1 and want in hout, hout
     finally:
-        for s in (udp, unix_a, unix_b, unbound):
+        for s in (udp, unix_a, unix_b, unbound, conn, server):
             s.close()
         os.close(r)
         os.close(w)
