@@ -9,14 +9,10 @@
 #include <string.h>
 
 #define MAX_RECURSION 1024         /* HAProxy's MAX_CFG_RECURSION */
-#define ARG_MAX 1024
+#define COND_ARG_MAX 1024          /* the room of one predicate argument */
 
-/* One evaluation: where the text starts, the first error, and whether the
- * terms read now count (after a decided && or ||, the rest of the
- * expression is still parsed, as HAProxy parses it all before evaluating,
- * but not evaluated). */
+/* One evaluation's first error: its sentence and where in the text. */
 struct ceval {
-	const char *text;
 	char *err;
 	size_t errlen;
 	const char *errptr;
@@ -151,7 +147,7 @@ static int read_arg(const char **inp, char *out, int argno, char *why, size_t wh
 	int sq = 0, dq = 0;
 	size_t o = 0;
 
-	while (*in && o < ARG_MAX - 1) {
+	while (*in && o < COND_ARG_MAX - 1) {
 		if (*in == '"' && !sq) {
 			dq = !dq;
 			in++;
@@ -188,12 +184,12 @@ static int read_arg(const char **inp, char *out, int argno, char *why, size_t wh
  * make_arg_list(): without '(' the predicate gets one empty argument.
  * Returns 0 with *inp after them, or -1 with HAProxy's "... in argument N
  * of predicate 'x' used in conditional expression". */
-static int pred_args(struct ceval *e, const char **inp, int k, char args[2][ARG_MAX])
+static int pred_args(struct ceval *e, const char **inp, int k, char args[2][COND_ARG_MAX])
 {
 	const int nargs = preds[k].nargs;
 	const char *in = *inp;
 	int pos = 0, bare = *in != '(';
-	char why[2 * ARG_MAX + 80];
+	char why[2 * COND_ARG_MAX + 80];
 
 	if (!bare)
 		in++;
@@ -214,7 +210,7 @@ static int pred_args(struct ceval *e, const char **inp, int k, char args[2][ARG_
 	if (!bare) {
 		if (*in != ')') {
 			if (*in)
-				snprintf(why, sizeof(why), "expected ')' before '%.*s'", ARG_MAX, in);
+				snprintf(why, sizeof(why), "expected ')' before '%.*s'", COND_ARG_MAX, in);
 			else
 				snprintf(why, sizeof(why), "expected ')'");
 			if (pos > 1)
@@ -235,7 +231,7 @@ err:
 /* Evaluates predicate k on its arguments: 1, 0, or -1 (ferry has no SSL
  * library: the OpenSSL version predicates fail as in an HAProxy built
  * without one). */
-static int pred_eval(struct ceval *e, int k, char args[2][ARG_MAX])
+static int pred_eval(struct ceval *e, int k, char args[2][COND_ARG_MAX])
 {
 	switch (preds[k].p) {
 	case P_DEFINED: return getenv(args[0]) != NULL;
@@ -270,7 +266,7 @@ static int parse_expr(struct ceval *e, const char **text, int live, int *val, in
 static int parse_pred(struct ceval *e, const char **inp, int live, int *val)
 {
 	size_t l = strcspn(*inp, " (");
-	char args[2][ARG_MAX];
+	char args[2][COND_ARG_MAX];
 
 	for (size_t k = 0; k < sizeof(preds) / sizeof(preds[0]); k++) {
 		if (l != strlen(preds[k].word) || strncmp(*inp, preds[k].word, l))
@@ -373,7 +369,7 @@ static int parse_expr(struct ceval *e, const char **text, int live, int *val, in
 
 int cond_eval(const char *text, char *err, size_t errlen, int *pos)
 {
-	struct ceval e = { .text = text, .err = err, .errlen = errlen };
+	struct ceval e = { .err = err, .errlen = errlen };
 	const char *in = text;
 	int val = 0, r;
 
