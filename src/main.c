@@ -150,18 +150,14 @@ static int check_condition(const char *cond)
 {
 	struct cfg_lex lx = { .no_comment = 1 };
 	static struct cfg_words w;
-	char text[sizeof(w.buf) + CFG_MAX_WORDS], err[2048];
-	size_t o = 0;
+	char err[2048];
 	int r, pos;
 
 	if (cfg_split_lex(cond, &lx, &w, err, sizeof(err))) {
 		ALERT("Syntax Error in condition: %s.", err);
 		return 2;
 	}
-	text[0] = 0;
-	for (int i = 0; i < w.n; i++)
-		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%s", i ? " " : "", w.w[i]);
-	r = cond_eval(text, err, sizeof(err), &pos);
+	r = cond_eval_words(w.n, w.w, err, sizeof(err), &pos);
 	if (r < 0) {
 		ALERT("Failed to evaluate condition: %s", err);
 		return 2;

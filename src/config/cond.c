@@ -408,26 +408,24 @@ static int masked(const struct cond_blocks *b)
 	return b->over || (b->depth && masks(b->st[b->depth - 1]));
 }
 
-/* Joins words 1..n-1 with single spaces into out, as HAProxy merges the
- * words of a .if line back into one expression. */
-static void join_words(int n, char *const *w, char *out, size_t len)
+int cond_eval_words(int n, char *const *w, char *err, size_t errlen, int *pos)
 {
+	char text[4096 + 2 * 64];
 	size_t o = 0;
 
-	out[0] = 0;
-	for (int i = 1; i < n && o + 1 < len; i++)
-		o += (size_t)snprintf(out + o, len - o, "%s%s", i > 1 ? " " : "", w[i]);
+	text[0] = 0;
+	for (int i = 0; i < n && o + 1 < sizeof(text); i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%s", i ? " " : "", w[i]);
+	return cond_eval(text, err, errlen, pos);
 }
 
 /* Evaluates the condition of a .if/.elif line: 1, 0, or -1 with err set
  * to HAProxy's "<why> in '.if' at position N". */
 static int eval_line(int n, char *const *w, char *err, size_t errlen)
 {
-	char text[4096 + 2 * 64], why[2048 + 256];
-	int pos, r;
+	char why[2048 + 256];
+	int pos, r = cond_eval_words(n - 1, w + 1, why, sizeof(why), &pos);
 
-	join_words(n, w, text, sizeof(text));
-	r = cond_eval(text, why, sizeof(why), &pos);
 	if (r < 0)
 		snprintf(err, errlen, "%s in '%s' at position %d", why, w[0], pos);
 	return r;

@@ -25,6 +25,9 @@
  * 0 (false, also for an empty text), or -1 with HAProxy's sentence in err
  * and the 1-based position of the offending character in text in *pos. */
 int cond_eval(const char *text, char *err, size_t errlen, int *pos);
+/* cond_eval on n words joined by single spaces, as HAProxy merges the
+ * words of a .if line (or of -cc's argument) back into one expression. */
+int cond_eval_words(int n, char *const *w, char *err, size_t errlen, int *pos);
 
 #define COND_MAX_NEST 100          /* HAProxy's MAXNESTEDCONDS */
 
