@@ -298,6 +298,7 @@ struct cfg {
 	struct cfg_proxy *stats_fes; /* "mode http" stats frontends, taken out of proxies by validation */
 	int nerr, nwarn;
 	FILE *diag;                 /* where errors and warnings go */
+	int diag_mode;              /* -dD: .diag lines are printed */
 	char **files;               /* file names (owned), for file pointers */
 	int nfiles;
 };

@@ -59,6 +59,7 @@ struct runtime {
 	int exiting;               /* runtime_destroy: generations are freed by it */
 	const char *const *files;  /* the configuration files (-f), read again by a reload */
 	int nfiles;
+	int diag_mode;             /* -dD: a reload prints .diag lines too */
 	struct inherited *inherited; /* -x: listening sockets of the process replaced */
 	int ninherited;
 	struct ops *ops;           /* the runtime API (src/ops): its sockets, sampled maxima */
