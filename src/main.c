@@ -9,6 +9,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "config/cond.h"
+#include "config/lexer.h"
 #include "config/model.h"
 #include "core/log.h"
 #include "core/strutil.h"
@@ -32,6 +34,9 @@ struct options {
 	const char *files[64];
 	int nfiles;
 	int check_only, quiet;
+	int diag_mode;                 /* -dD: .diag lines are printed */
+	const char *condition;         /* -cc: evaluate this and exit */
+	int has_condition;
 	const char *pidfile;
 	const char *upgrade_from;      /* -x: the running process's stats socket */
 	int old_pids[64];              /* -sf / -st: told to finish / stop once started */
@@ -42,13 +47,17 @@ struct options {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: ferry -f <config file|dir> [-f ...] [-c] [-p <pidfile>] [-q] [-v]\n"
+		"Usage: ferry -f <config file|dir> [-f ...] [-c] [-dD] [-L <name>] [-p <pidfile>] [-q] [-v]\n"
 		"             [-x <socket>] [-sf <pid>... | -st <pid>...]\n"
+		"       ferry -cc <condition>\n"
 		"  -f FILE  read a configuration file, or every *.cfg of a directory in name order\n"
 		"  -c       check the configuration only: exit 0 if valid, else print every error and exit 1\n"
+		"  -cc COND evaluate a condition of .if: exit 0 if true, 1 if false, 2 on error\n"
+		"  -dD      diagnostic mode: print the configuration's .diag messages\n"
+		"  -L NAME  the local peer name, in $HAPROXY_LOCALPEER (default: the host name)\n"
 		"  -p FILE  write the process id to FILE\n"
 		"  -q       quiet: no notices or warnings on stderr\n"
-		"  -v       print the version\n"
+		"  -v       print the version; -vv also the feature list .if feature() reads\n"
 		"  -x SOCK  take the listening sockets of the running process (ferry or HAProxy) from\n"
 		"           its stats socket SOCK ('expose-fd listeners') instead of binding them\n"
 		"  -sf PID  once started, tell these processes to finish (SIGUSR1); -st: to stop (SIGTERM)\n"
@@ -57,24 +66,59 @@ static void usage(FILE *f)
 		"SIGHUP and SIGUSR2 reload the configuration.\n");
 }
 
+static void print_version(int verbose)
+{
+	printf("ferry version %s - a TCP load balancer that reads HAProxy configurations\n",
+	       FERRY_VERSION);
+	if (verbose)
+		printf("Reads the configuration language of HAProxy %s (version_atleast/version_before compare with it)\n"
+		       "Feature list : %s\n", COND_HAPROXY_VERSION, COND_FEATURES);
+}
+
+/* HAProxy's options that getopt cannot read: -sf/-st take every number
+ * that follows them, -cc and -L a value, -dD and -vv are words of their
+ * own. Takes them out of argv into o and rest (argv without them).
+ * Returns -1 on a missing value, 1 when done (-vv). */
+static int take_special_args(int argc, char **argv, struct options *o, char **rest, int *nrest)
+{
+	for (int i = 0; i < argc && *nrest < 255; i++) {
+		const char *a = argv[i];
+		if (i && (!strcmp(a, "-sf") || !strcmp(a, "-st"))) {
+			o->old_sig = a[2] == 'f' ? SIGUSR1 : SIGTERM;
+			while (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9' && o->nold < 64)
+				o->old_pids[o->nold++] = atoi(argv[++i]);
+		} else if (i && (!strcmp(a, "-cc") || !strcmp(a, "-L"))) {
+			if (i + 1 >= argc)
+				return -1;
+			if (a[1] == 'c') {
+				o->condition = argv[++i];
+				o->has_condition = 1;
+			} else if (setenv("HAPROXY_LOCALPEER", argv[++i], 1)) {
+				return -1;
+			}
+		} else if (i && !strcmp(a, "-dD")) {
+			o->diag_mode = 1;
+		} else if (i && !strcmp(a, "-vv")) {
+			print_version(1);
+			return 1;
+		} else {
+			rest[(*nrest)++] = argv[i];
+		}
+	}
+	rest[*nrest] = NULL;
+	return 0;
+}
+
 /* Parses argv into o. Returns -1 (print usage, exit 1), 0, or 1 when done
- * (-v, -h). HAProxy's -sf/-st take every number that follows them, which
- * getopt cannot express: they are taken out first. */
+ * (-v, -h). */
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	char *rest[256];
-	int nrest = 0, opt;
+	int nrest = 0, opt, rc;
 
-	for (int i = 0; i < argc && nrest < 255; i++) {
-		if (i && (!strcmp(argv[i], "-sf") || !strcmp(argv[i], "-st"))) {
-			o->old_sig = argv[i][2] == 'f' ? SIGUSR1 : SIGTERM;
-			while (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9' && o->nold < 64)
-				o->old_pids[o->nold++] = atoi(argv[++i]);
-			continue;
-		}
-		rest[nrest++] = argv[i];
-	}
-	rest[nrest] = NULL;
+	rc = take_special_args(argc, argv, o, rest, &nrest);
+	if (rc)
+		return rc;
 	while ((opt = getopt(nrest, rest, "f:cp:qvVhDWdx:")) != -1) {
 		switch (opt) {
 		case 'f':
@@ -86,8 +130,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'q': o->quiet = 1; break;
 		case 'x': o->upgrade_from = optarg; break;
 		case 'v':
-			printf("ferry version %s - a TCP load balancer that reads HAProxy configurations\n",
-			       FERRY_VERSION);
+			print_version(0);
 			return 1;
 		case 'h': usage(stdout); return 1;
 		case 'D': case 'W': case 'd': case 'V':
@@ -95,7 +138,61 @@ static int parse_args(int argc, char **argv, struct options *o)
 		default: return -1;
 		}
 	}
+	if (o->has_condition)
+		return optind < nrest ? -1 : 0;
 	return optind < nrest || !o->nfiles ? -1 : 0;
+}
+
+/* -cc: the condition is split as a configuration line (no comments) and
+ * its words joined again, as HAProxy does. Returns the exit status: 0 when
+ * it holds, 1 when not, 2 on error (said on stderr). */
+static int check_condition(const char *cond)
+{
+	struct cfg_lex lx = { .no_comment = 1 };
+	static struct cfg_words w;
+	char err[2048];
+	int r, pos;
+
+	if (cfg_split_lex(cond, &lx, &w, err, sizeof(err))) {
+		ALERT("Syntax Error in condition: %s.", err);
+		return 2;
+	}
+	r = cond_eval_words(w.n, w.w, err, sizeof(err), &pos);
+	if (r < 0) {
+		ALERT("Failed to evaluate condition: %s", err);
+		return 2;
+	}
+	return r ? 0 : 1;
+}
+
+/* HAPROXY_LOCALPEER: the host name, as HAProxy sets it before reading
+ * its command line (-L replaces it). */
+static void set_localpeer(void)
+{
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	setenv("HAPROXY_LOCALPEER", host, 1);
+}
+
+/* HAPROXY_CFGFILES: the files read, separated by semicolons; set once
+ * they are read, so a reload's reading sees it (as HAProxy's re-executed
+ * process does). */
+static void set_cfgfiles(const struct cfg *cfg)
+{
+	size_t len = 1;
+	char *v;
+
+	for (int i = 0; i < cfg->nfiles; i++)
+		len += strlen(cfg->files[i]) + 1;
+	v = xcalloc(1, len);
+	for (int i = 0; i < cfg->nfiles; i++) {
+		if (i)
+			strcat(v, ";");
+		strcat(v, cfg->files[i]);
+	}
+	setenv("HAPROXY_CFGFILES", v, 1);
+	free(v);
 }
 
 static void hard_stop_cb(struct loop *l, struct timer *t)
@@ -221,6 +318,7 @@ static struct cfg *load_config(const struct options *o)
 	struct cfg *cfg = xcalloc(1, sizeof(*cfg));
 
 	cfg_init(cfg, stderr);
+	cfg->diag_mode = o->diag_mode;
 	for (int i = 0; i < o->nfiles; i++)
 		cfg_parse_path(cfg, o->files[i]);
 	cfg_validate(cfg);
@@ -247,14 +345,18 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	char err[512];
 
+	set_localpeer();
 	rc = parse_args(argc, argv, &o);
 	if (rc) {
 		if (rc < 0)
 			usage(stderr);
 		return rc < 0 ? 1 : 0;
 	}
+	if (o.has_condition)
+		return check_condition(o.condition);
 	log_proc_set_quiet(o.quiet);
 	cfg = load_config(&o);
+	set_cfgfiles(cfg);
 	if (cfg->nerr || o.check_only) {
 		rc = cfg->nerr ? 1 : 0;
 		if (cfg->nerr)
@@ -271,6 +373,7 @@ int main(int argc, char **argv)
 	memset(&rt, 0, sizeof(rt));
 	rt.files = o.files;
 	rt.nfiles = o.nfiles;
+	rt.diag_mode = o.diag_mode;
 	if (o.pidfile || cfg->g.pidfile) /* a reload may free the configuration */
 		pidfile = xstrdup(o.pidfile ? o.pidfile : cfg->g.pidfile);
 	/* each thread holds an epoll and an eventfd descriptor besides its listeners */

@@ -27,6 +27,7 @@ void tcr_list_free(struct tcr_list *l)
 		free(l->v[i].on_success);
 		free(l->v[i].comment);
 		rx_free(l->v[i].re);
+		tcr_http_free(l->v[i].http);
 	}
 	free(l->v);
 	l->v = NULL;
@@ -64,6 +65,7 @@ static void free_proxy(struct cfg_proxy *px)
 	free(px->default_backend);
 	free_srv_opts(&px->dflt_srv);
 	tcr_list_free(&px->rules);
+	tcr_list_free(&px->hrules);
 	pgcheck_free(&px->pg);
 	free(px->state_file_name);
 	cfg_stats_free(px->stats);
@@ -188,6 +190,7 @@ void tcr_list_copy(struct tcr_list *dst, const struct tcr_list *src)
 		/* each list owns its compiled expressions */
 		if (src->v[i].re && !(r->re = rx_dup(src->v[i].re)))
 			abort();
+		r->http = tcr_http_dup(src->v[i].http);
 	}
 	dst->n = src->n;
 }

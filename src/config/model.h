@@ -22,6 +22,9 @@ enum tcr_kind { TCR_CONNECT, TCR_SEND, TCR_EXPECT, TCR_COMMENT };
 enum tcr_match {
 	TCRM_STRING, TCRM_RSTRING, TCRM_BINARY, TCRM_RBINARY,
 	TCRM_CUSTOM,              /* a protocol's own parser, chosen by TCR_F_MYSQL_* / TCR_F_LDAP_BIND */
+	TCRM_STATUS,              /* http-check: the status code is in one of http->codes */
+	TCRM_RSTATUS,             /* http-check: the regex matches the status code's digits */
+	TCRM_HDR,                 /* http-check: a response header (http->hname, ->hvalue) */
 };
 
 /* What HAProxy's option xxx-check rulesets do beyond plain tcp-check rules. */
@@ -33,6 +36,24 @@ enum tcr_match {
 #define TCR_F_SMTP 0x20       /* expect: info is the reply's text, code its 3 digits */
 #define TCR_F_HELLO_TIME 0x40 /* send: bytes 11-14 are the current Unix time (ssl-hello-chk) */
 #define TCR_F_PROTO 0x80      /* built by an option xxx-check, not written as tcp-check rules */
+
+/* What an http-check rule has beyond a tcp-check rule (parse_httpchk.c). */
+enum httpchk_m { HM_NONE, HM_STR, HM_BEG, HM_END, HM_SUB, HM_REG }; /* hdr -m methods */
+struct tcr_http {
+	/* send: NULL when not written (HAProxy's defaults apply) */
+	char *meth, *uri, *ver, *body;
+	char **hdrs;              /* name, value, name, value, ... */
+	int nhdrs;                /* pairs */
+	int from_opt;             /* the request of "option httpchk", not an "http-check send" */
+	/* expect status: ranges [lo, hi] */
+	int (*codes)[2];
+	int ncodes;
+	/* expect hdr/fhdr */
+	char *hname, *hvalue;
+	enum httpchk_m hname_m, hvalue_m; /* hvalue_m HM_NONE: the name is enough */
+	int full;                 /* fhdr: the whole value, commas included */
+	struct rx *hname_re, *hvalue_re;
+};
 
 struct tcr {
 	enum tcr_kind kind;
@@ -55,6 +76,7 @@ struct tcr {
 	unsigned flags;           /* TCR_F_* */
 	char *comment;
 	struct rx *re;            /* rstring/rbinary: compiled once by the parser (core/regex.h) */
+	struct tcr_http *http;    /* http-check rules only */
 };
 
 struct tcr_list {
@@ -76,7 +98,12 @@ enum check_type {
 	CHK_CONNECT,   /* plain TCP connect (the default for "check") */
 	CHK_TCPCHECK,  /* tcp-check rules (option tcp-check, redis-check, ...) */
 	CHK_PGSQL,     /* ferry's role-aware PostgreSQL check through libpq */
+	CHK_HTTP,      /* option httpchk: the http-check rules (hrules) */
 };
+
+#define HTTPCHK_F_404 0x1      /* http-check disable-on-404 */
+#define HTTPCHK_F_SENDSTATE 0x2 /* http-check send-state */
+#define HTTPCHK_F_UNUSED 0x4   /* http-check rules written while the check was not httpchk */
 
 /* Options shared by "server" and "default-server". -1 means "not set". */
 struct cfg_srv_opts {
@@ -241,6 +268,9 @@ struct cfg_proxy {
 	enum check_type check_type;
 	struct tcr_list rules;     /* tcp-check rules (CHK_TCPCHECK) */
 	struct cfg_pgcheck pg;     /* CHK_PGSQL */
+	struct tcr_list hrules;    /* http-check rules (CHK_HTTP), a list of their own as in HAProxy */
+	int hrules_own;            /* hrules were written here, not inherited from defaults */
+	unsigned httpchk;          /* HTTPCHK_F_* */
 	int64_t role_change_grace; /* ms before sessions of a server whose role changed close */
 	enum { SSF_NONE, SSF_GLOBAL, SSF_LOCAL } load_state; /* load-server-state-from-file */
 	char *state_file_name;     /* server-state-file-name: NULL = the backend's name */
@@ -306,6 +336,7 @@ struct cfg {
 	struct cfg_proxy *stats_fes; /* "mode http" stats frontends, taken out of proxies by validation */
 	int nerr, nwarn;
 	FILE *diag;                 /* where errors and warnings go */
+	int diag_mode;              /* -dD: .diag lines are printed */
 	char **files;               /* file names (owned), for file pointers */
 	int nfiles;
 };
@@ -315,6 +346,13 @@ void tcr_list_free(struct tcr_list *l);
 /* Deep copy (defaults inheritance). */
 void tcr_list_copy(struct tcr_list *dst, const struct tcr_list *src);
 void pgcheck_free(struct cfg_pgcheck *pg);
+/* parse_httpchk.c: an http-check rule's own data, and the checks of a
+ * backend's http-check rules once its section is read (implicit rules,
+ * HAProxy's warnings). */
+void tcr_http_free(struct tcr_http *h);
+struct tcr_http *tcr_http_dup(const struct tcr_http *h);
+struct cfg;
+void httpchk_validate(struct cfg *c, struct cfg_proxy *px);
 void pgcheck_copy(struct cfg_pgcheck *dst, const struct cfg_pgcheck *src);
 void cfg_free(struct cfg *c);
 struct cfg_proxy *cfg_find_proxy(const struct cfg *c, const char *name, int cap);

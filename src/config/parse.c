@@ -12,6 +12,7 @@
 #include <sys/un.h>
 
 #include "config/haproxy_kw.h"
+#include "config/preproc.h"
 #include "core/strutil.h"
 #include "core/units.h"
 
@@ -54,7 +55,7 @@ int arg_int(struct pctx *p, const char *kw, const char *arg, long min, long max,
  * HTTP one and that ferry cannot ignore. The HTTP-only lines HAProxy
  * accepts in a TCP proxy and ignores are in parse_http.c. */
 const char *const http_only_keywords[] = {
-	"http-check", "use-fcgi-app", NULL
+	"use-fcgi-app", NULL
 };
 
 static int in_list(const char *w, const char *const *list)
@@ -683,10 +684,21 @@ static const char *keep_name(struct cfg *c, const char *name)
 	return c->files[c->nfiles++];
 }
 
+/* What ${.SECTION} says after line w: HAProxy's name of the section it
+ * starts (its name, else its keyword), or the one before. */
+static void note_section(const struct cfg_words *w, char *section, size_t len)
+{
+	if (in_list(w->w[0], section_names) || other_section(w->w[0]))
+		snprintf(section, len, "%s", w->n > 1 && *w->w[1] ? w->w[1] : w->w[0]);
+}
+
 int cfg_parse_text(struct cfg *c, const char *name, const char *text)
 {
 	struct pctx p = { .c = c, .file = keep_name(c, name), .sec = SEC_NONE };
 	struct cfg_words *w = malloc(sizeof(*w));
+	struct cond_blocks blocks = { 0 };
+	char section[256] = "";
+	struct cfg_lex lx = { .file = p.file, .section = section };
 	const char *line = text;
 	char err[256];
 
@@ -701,10 +713,11 @@ int cfg_parse_text(struct cfg *c, const char *name, const char *text)
 			abort();
 		memcpy(buf, line, len);
 		buf[len] = 0;
-		p.line++;
-		if (cfg_split(buf, w, err, sizeof(err))) {
+		lx.line = ++p.line;
+		if (cfg_split_lex(buf, &lx, w, err, sizeof(err))) {
 			cfg_error(c, p.file, p.line, "%s", err);
-		} else if (w->n > 0) {
+		} else if (w->n > 0 && cfg_preproc_line(c, &blocks, p.file, p.line, w)) {
+			note_section(w, section, sizeof(section));
 			if (p.sec != SEC_SKIP || in_list(w->w[0], section_names) ||
 			    other_section(w->w[0]))
 				parse_line(&p, w);
@@ -712,6 +725,7 @@ int cfg_parse_text(struct cfg *c, const char *name, const char *text)
 		free(buf);
 		line += len + (eol ? 1 : 0);
 	}
+	cfg_preproc_end(c, &blocks, p.file, p.line);
 	free(w);
 	return 0;
 }

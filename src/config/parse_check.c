@@ -17,9 +17,8 @@
  * bind it: a WAL lag of tens of gigabytes is a real setting. */
 #define MAX_LAG_BYTES (1ULL << 40)
 
-static struct tcr *add_rule(struct pctx *p, enum tcr_kind kind)
+struct tcr *tcr_add(struct pctx *p, struct tcr_list *l, enum tcr_kind kind)
 {
-	struct tcr_list *l = &p->px->rules;
 	struct tcr *r;
 
 	l->v = realloc(l->v, (size_t)(l->n + 1) * sizeof(*l->v));
@@ -32,6 +31,11 @@ static struct tcr *add_rule(struct pctx *p, enum tcr_kind kind)
 	r->line = p->line;
 	r->min_recv = -1;
 	return r;
+}
+
+static struct tcr *add_rule(struct pctx *p, enum tcr_kind kind)
+{
+	return tcr_add(p, &p->px->rules, kind);
 }
 
 static void set_data(struct tcr *r, const void *d, size_t len)
@@ -90,10 +94,7 @@ static int compile_re(struct tcr *r, char *err, size_t errlen)
 	return r->re ? 0 : -1;
 }
 
-/* One option of "tcp-check expect" at w->w[*i] (HAProxy takes them before
- * and after the pattern). Returns 1 when it was one (*i moved past its
- * value), 0 when w->w[*i] is no option, -1 after an error. */
-static int expect_option(struct pctx *p, struct tcr *r, struct cfg_words *w, int *i)
+int tcr_expect_option(struct pctx *p, struct tcr *r, struct cfg_words *w, int *i)
 {
 	const char *k = w->w[*i];
 
@@ -147,7 +148,7 @@ static void parse_expect(struct pctx *p, struct cfg_words *w, int i)
 	char e[200];
 	int o = 1;
 
-	for (; i < w->n && (o = expect_option(p, r, w, &i)) == 1; i++)
+	for (; i < w->n && (o = tcr_expect_option(p, r, w, &i)) == 1; i++)
 		;
 	if (o < 0)
 		return;
@@ -184,15 +185,15 @@ static void parse_expect(struct pctx *p, struct cfg_words *w, int i)
 		perr(p, "'tcp-check expect %s': invalid regular expression '%s': %s", m, w->w[i + 1], e);
 		return;
 	}
-	for (o = 1, i += 2; i < w->n && (o = expect_option(p, r, w, &i)) == 1; i++)
+	for (o = 1, i += 2; i < w->n && (o = tcr_expect_option(p, r, w, &i)) == 1; i++)
 		;
 	if (!o)
 		perr(p, "unexpected word '%s' after the pattern", w->w[i]);
 }
 
-static void parse_connect(struct pctx *p, struct cfg_words *w)
+struct tcr *tcr_parse_connect(struct pctx *p, struct cfg_words *w, struct tcr_list *l, const char *kw)
 {
-	struct tcr *r = add_rule(p, TCR_CONNECT);
+	struct tcr *r = tcr_add(p, l, TCR_CONNECT);
 	char err[256];
 
 	for (int i = 2; i < w->n; i++) {
@@ -202,13 +203,13 @@ static void parse_connect(struct pctx *p, struct cfg_words *w)
 		} else if (!strcmp(k, "port")) {
 			long v;
 			if (arg_int(p, "port", w->w[++i], 1, 65535, &v))
-				return;
+				return NULL;
 			r->port = (int)v;
 		} else if (!strcmp(k, "addr")) {
 			if (!w->w[++i] || addr_parse(w->w[i], ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE,
 						     &r->addr, err, sizeof(err))) {
-				perr(p, "'tcp-check connect addr': %s", w->w[i] ? err : "expects an address");
-				return;
+				perr(p, "'%s connect addr': %s", kw, w->w[i] ? err : "expects an address");
+				return NULL;
 			}
 			r->has_addr = 1;
 		} else if (!strcmp(k, "linger")) {
@@ -216,20 +217,21 @@ static void parse_connect(struct pctx *p, struct cfg_words *w)
 		} else if (!strcmp(k, "comment")) {
 			if (!w->w[i + 1]) {
 				perr(p, "'comment' expects a string");
-				return;
+				return NULL;
 			}
 			r->comment = xstrdup(w->w[++i]);
 		} else if (!strcmp(k, "send-proxy")) {
 			r->send_proxy = 1;
 		} else if (!strcmp(k, "via-socks4") || !strcmp(k, "ssl") ||
 			   !strcmp(k, "sni") || !strcmp(k, "alpn") || !strcmp(k, "proto")) {
-			perr(p, "'tcp-check connect %s' is an HAProxy option that ferry does not support yet", k);
-			return;
+			perr(p, "'%s connect %s' is an HAProxy option that ferry does not support yet", kw, k);
+			return NULL;
 		} else {
-			perr(p, "unknown 'tcp-check connect' option '%s'", k);
-			return;
+			perr(p, "unknown '%s connect' option '%s'", kw, k);
+			return NULL;
 		}
 	}
+	return r;
 }
 
 void kw_tcp_check(struct pctx *p, struct cfg_words *w)
@@ -243,7 +245,7 @@ void kw_tcp_check(struct pctx *p, struct cfg_words *w)
 		return;
 	}
 	if (!strcmp(a, "connect")) {
-		parse_connect(p, w);
+		tcr_parse_connect(p, w, &p->px->rules, "tcp-check");
 	} else if (!strcmp(a, "send") || !strcmp(a, "send-binary")) {
 		struct tcr *r;
 		if (!w->w[2]) {
@@ -580,6 +582,7 @@ int parse_check_option(struct pctx *p, struct cfg_words *w)
 {
 	const char *o = w->w[1];
 
+	p->px->httpchk &= ~HTTPCHK_F_UNUSED; /* as HAProxy: any check option clears it */
 	if (!strcmp(o, "tcp-check")) {
 		p->px->check_type = CHK_TCPCHECK;
 		pgcheck_free(&p->px->pg);
@@ -595,6 +598,8 @@ int parse_check_option(struct pctx *p, struct cfg_words *w)
 		opt_smtpchk(p, w);
 	} else if (!strcmp(o, "ldap-check")) {
 		opt_ldap_check(p);
+	} else if (!strcmp(o, "httpchk")) {
+		opt_httpchk(p, w);
 	} else {
 		return 0;
 	}

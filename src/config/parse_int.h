@@ -58,6 +58,16 @@ void kw_accepted_value(struct pctx *p, struct cfg_words *w);
 int arg_duration(struct pctx *p, const char *kw, const char *arg, int64_t *out);
 int parse_check_option(struct pctx *p, struct cfg_words *w);   /* parse_check.c */
 void kw_tcp_check(struct pctx *p, struct cfg_words *w);
+/* Shared by tcp-check and http-check (parse_check.c): a new rule at the
+ * end of l; one option of an expect rule at w->w[*i] (HAProxy takes them
+ * before and after the pattern: returns 1 when it was one and *i moved
+ * past its value, 0 when w->w[*i] is no option, -1 after an error); a
+ * connect rule (NULL after an error, which kw names). */
+struct tcr *tcr_add(struct pctx *p, struct tcr_list *l, enum tcr_kind kind);
+int tcr_expect_option(struct pctx *p, struct tcr *r, struct cfg_words *w, int *i);
+struct tcr *tcr_parse_connect(struct pctx *p, struct cfg_words *w, struct tcr_list *l, const char *kw);
+void kw_http_check(struct pctx *p, struct cfg_words *w);     /* parse_httpchk.c */
+void opt_httpchk(struct pctx *p, struct cfg_words *w);
 void kw_role_change_grace(struct pctx *p, struct cfg_words *w);
 /* "stats socket|timeout|maxconn ..." in global (parse_stats.c). */
 void kw_global_stats(struct pctx *p, struct cfg_words *w);

@@ -44,6 +44,9 @@ void proxy_init_from(struct cfg_proxy *px, const struct cfg_proxy *def)
 	px->dflt_srv.check_addr = def->dflt_srv.check_addr ? xstrdup(def->dflt_srv.check_addr) : NULL;
 	px->dflt_srv.agent_send = def->dflt_srv.agent_send ? xstrdup(def->dflt_srv.agent_send) : NULL;
 	tcr_list_copy(&px->rules, &def->rules);
+	tcr_list_copy(&px->hrules, &def->hrules); /* until a line here starts its own (HAProxy) */
+	px->hrules_own = 0;
+	px->httpchk &= ~HTTPCHK_F_UNUSED;
 	px->stats = cfg_stats_copy(def->stats);
 	px->stats_own = 0;
 	px->http_lines = NULL;
@@ -343,16 +346,11 @@ static const int ignored_caps[] = {
 	PX_CAP_FE, PX_CAP_FE, PX_CAP_BE, PX_CAP_FE,
 	PX_CAP_FE, PX_CAP_BE,
 };
-/* HTTP-only options ferry refuses (those HAProxy ignores in a TCP proxy
- * are in parse_http.c) */
-static const char *const http_options[] = {
-	"httpchk", NULL
-};
 /* "option transparent" would connect to the client's original destination */
 static const char *const later_options[] = { "external-check", "spop-check", "transparent", NULL };
 static const char *const check_options[] = {
 	"tcp-check", "pgsql-check", "redis-check", "mysql-check", "ssl-hello-chk",
-	"smtpchk", "ldap-check", NULL
+	"smtpchk", "ldap-check", "httpchk", NULL
 };
 
 static int in(const char *w, const char *const *l)
@@ -416,10 +414,6 @@ static void kw_option(struct pctx *p, struct cfg_words *w, int negate)
 	}
 	if (http_option(p, w, negate))
 		return;
-	if (in(o, http_options)) {
-		perr(p, "'option %s' is HTTP-only: ferry balances TCP connections and never parses HTTP", o);
-		return;
-	}
 	if (in(o, later_options)) {
 		perr(p, "'option %s' is an HAProxy keyword that ferry does not support yet", o);
 		return;
@@ -511,6 +505,7 @@ const struct kw proxy_keywords[] = {
 	{ "log", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_log },
 	{ "timeout", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_timeout },
 	{ "tcp-check", PX_CAP_BE | PX_CAP_DEF, kw_tcp_check },
+	{ "http-check", PX_CAP_BE | PX_CAP_DEF, kw_http_check },
 	{ "role-change-grace", PX_CAP_BE | PX_CAP_DEF, kw_role_change_grace },
 	{ "load-server-state-from-file", PX_CAP_BE | PX_CAP_DEF, kw_load_state },
 	{ "server-state-file-name", PX_CAP_BE | PX_CAP_DEF, kw_state_file_name },

@@ -352,6 +352,40 @@ struct cfg_server *cfg_parse_dynamic_server(char *const *words, int n, char *err
 	return s;
 }
 
+/* The bind among b and those after it that names fd@fd, or NULL. */
+static const struct cfg_bind *bind_with_fd(const struct cfg_bind *b, int fd)
+{
+	for (; b; b = b->next)
+		for (int i = 0; i < b->naddr; i++)
+			if (b->addrs[i].kind == ADDR_K_FD && b->addrs[i].fd == fd)
+				return b;
+	return NULL;
+}
+
+/* Whether the address a of the bind nb being read is refused here:
+ * sockpair@N (not supported yet), or an fd@N another bind names already
+ * (the socket would be closed twice). Says why. */
+static int bind_fd_taken(struct pctx *p, struct cfg_bind *nb, const struct addr_spec *a,
+			 const char *text)
+{
+	const struct cfg_bind *dup = NULL;
+
+	if (a->kind == ADDR_K_SOCKPAIR) {
+		perr(p, "bind '%s': receiving connections over a socket pair (sockpair@) is not supported yet", text);
+		return 1;
+	}
+	if (a->kind != ADDR_K_FD)
+		return 0;
+	nb->next = NULL;
+	dup = bind_with_fd(nb, a->fd);
+	for (const struct cfg_proxy *px = p->c->proxies; px && !dup; px = px->next)
+		dup = bind_with_fd(px->binds, a->fd);
+	if (dup)
+		perr(p, "bind '%s': file descriptor %d is already used by the bind at %s:%d",
+		     text, a->fd, dup->file, dup->line);
+	return dup != NULL;
+}
+
 void parse_bind_line(struct pctx *p, struct cfg_words *w)
 {
 	struct cfg_bind *b, **tail;
@@ -368,10 +402,12 @@ void parse_bind_line(struct pctx *p, struct cfg_words *w)
 	list = xstrdup(w->w[1]);
 	for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
 		struct addr_spec spec;
-		if (addr_parse(a, ADDR_F_RANGE | ADDR_F_RESOLVE, &spec, err, sizeof(err))) {
+		if (addr_parse(a, ADDR_F_RANGE | ADDR_F_RESOLVE | ADDR_F_FD, &spec, err, sizeof(err))) {
 			perr(p, "bind '%s': %s", a, err);
 			continue;
 		}
+		if (bind_fd_taken(p, b, &spec, a))
+			continue;
 		b->addrs = realloc(b->addrs, (size_t)(b->naddr + 1) * sizeof(*b->addrs));
 		if (!b->addrs)
 			abort();

@@ -36,6 +36,7 @@ static void check_backend(struct cfg *c, struct cfg_proxy *px)
 		cfg_warn(c, px->file, px->line,
 			 "%s '%s' is missing 'timeout connect' or 'timeout server': connections may hang forever",
 			 px->cap == PX_CAP_BE ? "backend" : "listen", px->name);
+	httpchk_validate(c, px);
 	for (struct cfg_server *s = px->servers; s; s = s->next) {
 		if (!s->o.fastinter)
 			s->o.fastinter = s->o.inter;

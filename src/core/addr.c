@@ -1,6 +1,9 @@
 #include "core/addr.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -77,6 +80,16 @@ static int parse_port(const char *p, int flags, struct addr_spec *out,
 	return 0;
 }
 
+static void set_wildcard(struct addr_spec *out)
+{
+	if (out->ss.ss_family == AF_INET6) {
+		const struct in6_addr *a = &((struct sockaddr_in6 *)&out->ss)->sin6_addr;
+		out->wildcard = IN6_IS_ADDR_UNSPECIFIED(a);
+	} else {
+		out->wildcard = ((struct sockaddr_in *)&out->ss)->sin_addr.s_addr == 0;
+	}
+}
+
 static int resolve(const char *host, int family, int flags, struct addr_spec *out,
 		   char *err, size_t errlen)
 {
@@ -110,25 +123,131 @@ static int resolve(const char *host, int family, int flags, struct addr_spec *ou
 	}
 	memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
-	if (out->ss.ss_family == AF_INET6) {
-		const struct in6_addr *a = &((struct sockaddr_in6 *)&out->ss)->sin6_addr;
-		out->wildcard = IN6_IS_ADDR_UNSPECIFIED(a);
-	} else {
-		out->wildcard = ((struct sockaddr_in *)&out->ss)->sin_addr.s_addr == 0;
-	}
+	set_wildcard(out);
 	return 0;
 }
 
-int addr_parse(const char *s, int flags, struct addr_spec *out, char *err,
+int addr_env_expand(const char *s, char *out, size_t outlen, char *err, size_t errlen)
+{
+	size_t o = 0;
+
+	while (*s) {
+		const char *name, *end, *val;
+		char nm[256];
+		int brace;
+
+		if (*s != '$') {
+			if (o + 1 >= outlen)
+				goto full;
+			out[o++] = *s++;
+			continue;
+		}
+		brace = s[1] == '{';
+		name = s + 1 + brace;
+		for (end = name; isalnum((unsigned char)*end) || *end == '_'; end++)
+			;
+		if (brace && (*end == '-' || *end == '[')) {
+			snprintf(err, errlen, "'%s': outside double quotes an address expands only $NAME and ${NAME} (HAProxy 2.6 would leave '%s' in the address); put it in double quotes",
+				 s, end);
+			return -1;
+		}
+		if ((size_t)(end - name) >= sizeof(nm))
+			goto full;
+		memcpy(nm, name, (size_t)(end - name));
+		nm[end - name] = 0;
+		val = getenv(nm); /* "$" alone: getenv("") is NULL, the '$' goes */
+		if (val) {
+			size_t l = strlen(val);
+			if (o + l >= outlen)
+				goto full;
+			memcpy(out + o, val, l);
+			o += l;
+		}
+		s = end + (brace && *end == '}');
+	}
+	out[o] = 0;
+	return 0;
+full:
+	snprintf(err, errlen, "address too long");
+	return -1;
+}
+
+/* fd@N and sockpair@N (s, expanded from orig), with HAProxy's sentences
+ * for what it refuses too. */
+static int parse_fd(const char *orig, const char *s, int flags, struct addr_spec *out,
+		    char *err, size_t errlen)
+{
+	int pair = s[0] == 's', type = 0;
+	const char *num = s + (pair ? 9 : 3);
+	struct sockaddr_storage peer;
+	socklen_t l = sizeof(out->ss), tl = sizeof(type), pl = sizeof(peer);
+	char *end;
+	long fd;
+
+	errno = 0;
+	fd = strtol(num, &end, 10);
+	if (!*num || fd < 0 || fd > INT_MAX || *end) {
+		snprintf(err, errlen, "file descriptor '%s' is not a valid integer in '%s'", num, orig);
+		return -1;
+	}
+	if (!(flags & ADDR_F_FD)) {
+		snprintf(err, errlen, "a file descriptor is not acceptable here in '%s'", orig);
+		return -1;
+	}
+	if (getsockname((int)fd, (struct sockaddr *)&out->ss, &l) == -1) {
+		snprintf(err, errlen, "cannot use file descriptor '%ld' : %s.", fd, strerror(errno));
+		return -1;
+	}
+	out->fd = (int)fd;
+	out->len = l;
+	if (pair) {
+		out->kind = ADDR_K_SOCKPAIR;
+		return 0;
+	}
+	if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_STREAM) {
+		snprintf(err, errlen, "socket on file descriptor '%ld' is of the wrong type.", fd);
+		return -1;
+	}
+	if (out->ss.ss_family != AF_INET && out->ss.ss_family != AF_INET6) {
+		snprintf(err, errlen, "socket on file descriptor '%ld' is not an IPv4 or IPv6 socket (ferry balances TCP over IPv4/IPv6)", fd);
+		return -1;
+	}
+	out->port_lo = out->port_hi = addr_port((struct sockaddr *)&out->ss);
+	if (getpeername((int)fd, (struct sockaddr *)&peer, &pl) == 0) {
+		/* HAProxy would fail at start (listen() on it); this also keeps a
+		 * reload from taking ferry's own connection that reused the number
+		 * of an fd@ socket closed earlier */
+		snprintf(err, errlen, "socket on file descriptor '%ld' is a connection, not a listening socket", fd);
+		return -1;
+	}
+	if (!out->port_lo) {
+		snprintf(err, errlen, "socket on file descriptor '%ld' is not bound to an address and port", fd);
+		return -1;
+	}
+	out->kind = ADDR_K_FD;
+	set_wildcard(out);
+	return 0;
+}
+
+int addr_parse(const char *orig, int flags, struct addr_spec *out, char *err,
 	       size_t errlen)
 {
-	char host[256];
-	const char *port = "";
+	char host[256], buf[512];
+	const char *port = "", *s = buf;
 	int family = AF_UNSPEC;
 	const char *colon;
 	size_t hl;
 
 	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	if (addr_env_expand(orig, buf, sizeof(buf), err, errlen))
+		return -1;
+	if (!*buf && *orig) {
+		snprintf(err, errlen, "'%s' resolves to an empty address (environment variable missing?)", orig);
+		return -1;
+	}
+	if (!strncmp(s, "fd@", 3) || !strncmp(s, "sockpair@", 9))
+		return parse_fd(orig, s, flags, out, err, errlen);
 	if (!strncmp(s, "ipv4@", 5)) {
 		family = AF_INET;
 		s += 5;

@@ -130,7 +130,8 @@ static void log_health(const struct check *c, int ok, int old_health)
 		return;
 	reason_part(c, reason, sizeof(reason));
 	snprintf(msg, sizeof(msg), "Health check for server %s/%s %s%s, status: %d/%d %s.",
-		 c->srv->be->name, c->srv->name, ok ? "succeeded" : "failed", reason,
+		 c->srv->be->name, c->srv->name,
+		 !ok ? "failed" : !strcmp(c->status, "L7OKC") ? "conditionally succeeded" : "succeeded", reason,
 		 up ? f->health - f->rise + 1 : f->health, up ? f->fall : f->rise,
 		 up ? (c->srv->uweight ? "UP" : "DRAIN") : "DOWN");
 	health_log(c->logs, LOG_NOTICE, -1, msg);
@@ -148,17 +149,63 @@ static void schedule(struct check *c)
 static void announce(struct check *c, int up)
 {
 	char msg[900];
-	int requeued = 0;
+	int requeued = 0, was_stopping = 0;
 
 	backend_lock(c->srv->be);
+	if (!up && c->type == CHK_HTTP) { /* HAProxy's STOPPING gives way to STOPPED */
+		was_stopping = (c->srv->flags & SRV_F_STOPPING) != 0;
+		c->srv->flags &= ~SRV_F_STOPPING;
+	}
 	server_set_up(c->srv, up, c->env->loop->now_ms);
 	backend_unlock(c->srv->be);
 	if (c->env->on_change)
 		requeued = c->env->on_change(c->srv, up, c->env->arg);
 	check_describe_change(c, up, requeued, msg, sizeof(msg));
-	health_log(c->logs, up ? LOG_NOTICE : LOG_ALERT, 4, msg);
+	/* as HAProxy, no alert for a server that was already stopping */
+	health_log(c->logs, up || was_stopping ? LOG_NOTICE : LOG_ALERT, 4, msg);
 	if (!up)
 		health_log_if_empty(c->logs, c->srv->be);
+}
+
+/* http-check disable-on-404 (HAProxy's check_notify_stopping and
+ * srv_set_running): an UP server that passed conditionally (L7OKC) stops
+ * taking new connections (NOLB) but keeps its sessions; a plain pass
+ * brings it back. */
+static void http_nolb(struct check *c, int ok, const char *status)
+{
+	struct server *s = c->srv;
+	int cond = !strcmp(status, "L7OKC"), stopping = (s->flags & SRV_F_STOPPING) != 0;
+	char msg[900], reason[600];
+	int act, bck;
+
+	if (!ok || !s->up || !check_fsm_up(&c->fsm) || cond == stopping ||
+	    (s->flags & (SRV_F_MAINT | SRV_F_FMAINT)))
+		return;
+	backend_lock(s->be);
+	if (cond)
+		s->flags |= SRV_F_STOPPING;
+	else
+		s->flags &= ~SRV_F_STOPPING;
+	s->last_change_ms = c->env->loop->now_ms;
+	backend_update(s->be);
+	backend_note_state(s->be, c->env->loop->now_ms);
+	backend_unlock(s->be);
+	if (!cond) {
+		announce(c, 1);
+		return;
+	}
+	if (c->env->on_capacity) /* its queue goes to the other servers */
+		c->env->on_capacity(s, c->env->arg);
+	backend_count_usable(s->be, &act, &bck);
+	reason[0] = 0;
+	if (!(c->pxcfg->options & PXO_LOGHCHK))
+		reason_part(c, reason, sizeof(reason));
+	snprintf(msg, sizeof(msg),
+		 "%sServer %s/%s is stopping%s. %d active and %d backup servers online.%s 0 sessions requeued, %d total in queue.",
+		 (s->flags & SRV_F_BACKUP) ? "Backup " : "", s->be->name, s->name, reason, act, bck,
+		 bck && !act ? " Running on backup." : "", ATOMIC_LOAD(&s->q.len));
+	health_log(c->logs, LOG_NOTICE, 4, msg);
+	health_log_if_empty(c->logs, s->be);
 }
 
 static void record(struct check *c, const char *status, const char *info)
@@ -197,6 +244,8 @@ void check_done(struct check *c, int ok, const char *status, const char *info)
 	c->last_ok = ok;
 	if (ch != FSM_SAME)
 		announce(c, ch == FSM_WENT_UP);
+	if (c->type == CHK_HTTP)
+		http_nolb(c, ok, status);
 	schedule(c);
 }
 
@@ -264,7 +313,7 @@ int check_start(struct check *c, struct server *srv, const struct cfg_server *cs
 	c->to_connect = be->to.connect;
 	c->to_check = be->to.check;
 	c->type = be->check_type;
-	c->rules = &be->rules;
+	c->rules = be->check_type == CHK_HTTP ? &be->hrules : &be->rules;
 	c->status = "INI";
 	c->last_ok = -1; /* the first result is always news */
 	io_init(&c->io, -1, NULL);

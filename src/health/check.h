@@ -60,6 +60,9 @@ struct check {
 	int must_read;                        /* an expect waits for a read first */
 	char *rbuf;                           /* received data, NUL-terminated */
 	size_t rlen;
+	/* http-check (check_http.c) */
+	int http_head;                        /* the last request was HEAD: no body comes back */
+	int http404;                          /* the last expect saw a 404 under disable-on-404 */
 	/* PostgreSQL (pgcheck.c) */
 	struct pgstate *pg;
 	/* last result */
@@ -110,6 +113,15 @@ void tcpcheck_abort(struct check *c);
 enum check_eval proto_expect(struct check *c, const struct tcr *r, int last_read, const char **status,
 			     char *info, size_t ilen);
 int proto_reply_info(struct check *c, const struct tcr *r, char *info, size_t ilen);
+
+/* check_http.c: option httpchk. httpchk_request writes send rule r's
+ * request into out (returns its length, 0 when it does not fit);
+ * httpchk_expect judges the response in c->rbuf for expect rule r (whose
+ * comment, carried from "http-check comment" lines, is given), setting
+ * c->code, and on EVAL_FAIL *status and info, as check_proto.c's. */
+size_t httpchk_request(struct check *c, const struct tcr *r, char *out, size_t cap);
+enum check_eval httpchk_expect(struct check *c, const struct tcr *r, const char *comment, int last_read,
+			       const char **status, char *info, size_t ilen);
 
 /* pgcheck.c: role-aware PostgreSQL check through libpq. */
 void pgcheck_run(struct check *c);

@@ -152,6 +152,10 @@ static int describe_rule(const struct tcr *r, char *out, size_t len)
 		return snprintf(out, len, " (expect binary regex)");
 	case TCRM_CUSTOM:
 		return snprintf(out, len, " (expect custom function)");
+	case TCRM_STATUS:
+	case TCRM_RSTATUS:
+	case TCRM_HDR: /* http-check: its failures name no step */
+		break;
 	}
 	return 0;
 }
@@ -238,6 +242,9 @@ static int matches(const struct check *c, const struct tcr *r)
 		return m;
 	}
 	case TCRM_CUSTOM:
+	case TCRM_STATUS:
+	case TCRM_RSTATUS:
+	case TCRM_HDR:
 		return 0;
 	}
 	return 0;
@@ -280,6 +287,8 @@ static enum check_eval eval_expect(struct check *c, const struct tcr *r, int las
 
 	info[0] = 0;
 	c->code = 0;
+	if (c->type == CHK_HTTP)
+		return httpchk_expect(c, r, comment_of(c, c->step), last_read, status, info, ilen);
 	last_read |= c->rlen >= CHECK_BUFSIZE;
 	if (!last_read) {
 		if ((r->match == TCRM_STRING || r->match == TCRM_BINARY) && c->rlen < r->len)
@@ -310,6 +319,10 @@ static void succeed(struct check *c)
 			r = &c->rules->v[i];
 	if (!r) { /* only the implicit connect: a plain L4 check */
 		finish(c, 1, "L4OK", "");
+		return;
+	}
+	if (r->kind == TCR_EXPECT && c->http404) { /* disable-on-404: a stopping server */
+		finish(c, 1, "L7OKC", "");
 		return;
 	}
 	if (r->kind == TCR_CONNECT) {
@@ -366,6 +379,8 @@ static void do_send(struct check *c)
 	const struct tcr *r = rule(c);
 	unsigned char tmp[256];
 	const void *data = r->data;
+	size_t len = r->len;
+	char *req = NULL;
 
 	c->rlen = 0; /* as HAProxy: an expect after a send sees only the new reply */
 	c->rbuf[0] = 0;
@@ -379,20 +394,35 @@ static void do_send(struct check *c)
 		tmp[14] = (unsigned char)now;
 		data = tmp;
 	}
+	if (r->http) { /* an http-check request */
+		req = malloc(CHECK_BUFSIZE);
+		len = req ? httpchk_request(c, r, req, CHECK_BUFSIZE) : 0;
+		if (!len) {
+			char info[CHECK_DESC_LEN];
+			free(req);
+			snprintf(info, sizeof(info), "tcp-check send : failed to build HTTP request at step %d", c->step + 1);
+			finish(c, 0, "L7RSP", info);
+			return;
+		}
+		data = req;
+	}
 	for (;;) {
-		ssize_t n = send(c->io.fd, data, r->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n == (ssize_t)r->len)
+		ssize_t n = send(c->io.fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == (ssize_t)len)
 			break;
 		if (n >= 0 || errno == EAGAIN) {
-			/* check requests are tiny: a partial send means a broken peer */
+			/* check requests are small: a partial send means a broken peer */
+			free(req);
 			finish(c, 0, "L7RSP", "TCPCHK could not send its request at once");
 			return;
 		}
 		if (errno == EINTR)
 			continue;
+		free(req);
 		conn_fail(c, "SOCKERR", errno);
 		return;
 	}
+	free(req);
 	c->step++;
 	advance(c);
 }
@@ -459,6 +489,10 @@ static void read_more(struct check *c)
 		conn_fail(c, "SOCKERR", err);
 		return;
 	}
+	if (!c->rlen && last && c->type == CHK_HTTP) { /* as HAProxy's H1 layer: no response */
+		finish(c, 0, "L7RSP", "");
+		return;
+	}
 	if (!c->rlen && last) {
 		const struct tcr *r = rule(c);
 		const char *cm = comment_of(c, c->step);
@@ -482,7 +516,8 @@ static void tcpcheck_io(struct loop *l, struct io *io, uint32_t ev)
 		int e = sock_error(io->fd);
 		c->in_connect = 0;
 		if (e) {
-			conn_fail(c, "L4CON", e);
+			/* a reset once connected is no Layer4 failure to HAProxy: a socket error */
+			conn_fail(c, e == ECONNRESET ? "SOCKERR" : "L4CON", e);
 			return;
 		}
 		c->must_read = 1;

@@ -41,6 +41,12 @@ struct cli_listener {
 	char *path;                  /* a unix socket ferry created: removed at stop */
 	dev_t dev;                   /* ... unless another process replaced it meanwhile */
 	ino_t ino;
+	struct sockaddr_storage addr; /* a TCP socket's address */
+	socklen_t addrlen;
+	/* a reload (ops_cli_prepare, then commit or abort) */
+	int fresh;                   /* opened for the configuration being prepared */
+	int keep;                    /* listed by the configuration being prepared */
+	const struct cfg_stats_socket *nss; /* its line there */
 };
 
 struct cli_conn {
@@ -364,6 +370,7 @@ static int open_listener(struct ops *o, const struct cfg_stats_socket *ss, char 
 	li->ops = o;
 	li->level = ss->level;
 	li->expose_fd = ss->expose_fd_listeners;
+	li->fresh = li->keep = 1;
 	if (ss->path) {
 		fd = open_unix(li, ss, e, sizeof(e));
 	} else {
@@ -374,6 +381,10 @@ static int open_listener(struct ops *o, const struct cfg_stats_socket *ss, char 
 		snprintf(err, errlen, "%s:%d: Starting stats socket %s: %s", ss->file, ss->line, ss->text, e);
 		free(li);
 		return -1;
+	}
+	if (!ss->path) {
+		memcpy(&li->addr, &ss->addr.ss, sizeof(li->addr));
+		li->addrlen = ss->addr.len;
 	}
 	io_init(&li->io, fd, accept_cb);
 	li->next = o->listeners;
@@ -393,6 +404,87 @@ static void close_listener(struct ops *o, struct cli_listener *li)
 	free(li);
 }
 
+/* The listener a reload keeps for ss: the same unix path, or the same TCP
+ * address (its level, expose-fd, mode and owner follow the new line). */
+static struct cli_listener *find_listener(struct ops *o, const struct cfg_stats_socket *ss)
+{
+	for (struct cli_listener *li = o->listeners; li; li = li->next) {
+		if (li->fresh)
+			continue;
+		if (ss->path ? li->path && !strcmp(li->path, ss->path)
+			     : !li->path && li->addrlen == ss->addr.len && !memcmp(&li->addr, &ss->addr.ss, li->addrlen))
+			return li;
+	}
+	return NULL;
+}
+
+int ops_cli_prepare(struct runtime *rt, const struct cfg *c, char *err, size_t errlen)
+{
+	struct ops *o = rt->ops;
+
+	for (struct cli_listener *li = o->listeners; li; li = li->next)
+		li->keep = 0;
+	for (const struct cfg_stats_socket *ss = c->g.stats_sockets; ss; ss = ss->next) {
+		struct cli_listener *li = find_listener(o, ss);
+		if (!li && open_listener(o, ss, err, errlen))
+			return -1;
+		li = li ? li : o->listeners; /* open_listener puts it first */
+		li->keep = 1;
+		li->nss = ss;
+	}
+	return 0;
+}
+
+/* A kept unix socket takes the new line's mode and owner; failing that
+ * (a user that does not exist any more...) it keeps the old ones, said in
+ * the log. */
+static void apply_owner(const struct cli_listener *li, const struct cfg_stats_socket *ss)
+{
+	if (!li->path)
+		return;
+	if ((ss->mode >= 0 && chmod(li->path, (mode_t)ss->mode) == -1) ||
+	    ((ss->uid >= 0 || ss->gid >= 0) && chown(li->path, (uid_t)ss->uid, (gid_t)ss->gid) == -1))
+		WARN("stats socket %s: cannot change its ownership or mode (%s); the old ones stay", li->path,
+		     strerror(errno));
+}
+
+static void settle(struct ops *o, int commit)
+{
+	for (struct cli_listener **pp = &o->listeners; *pp;) {
+		struct cli_listener *li = *pp;
+		if (commit ? !li->keep : li->fresh) {
+			*pp = li->next;
+			close_listener(o, li);
+			continue;
+		}
+		if (commit && li->nss) {
+			if (!li->fresh)
+				apply_owner(li, li->nss);
+			li->level = li->nss->level; /* for the connections accepted from now on */
+			li->expose_fd = li->nss->expose_fd_listeners;
+		}
+		li->nss = NULL;
+		li->fresh = 0;
+		li->keep = 1;
+		pp = &li->next;
+	}
+}
+
+void ops_cli_commit(struct runtime *rt, const struct cfg *c)
+{
+	struct ops *o = rt->ops;
+
+	settle(o, 1);
+	o->timeout_ms = c->g.stats_timeout ? c->g.stats_timeout : DEFAULT_TIMEOUT_MS;
+	o->maxconn = c->g.stats_maxconn ? c->g.stats_maxconn : DEFAULT_MAXCONN;
+	listeners_set(o);
+}
+
+void ops_cli_abort(struct runtime *rt)
+{
+	settle(rt->ops, 0);
+}
+
 int ops_start(struct runtime *rt, char *err, size_t errlen)
 {
 	struct ops *o = calloc(1, sizeof(*o));
@@ -403,13 +495,10 @@ int ops_start(struct runtime *rt, char *err, size_t errlen)
 	}
 	o->rt = rt;
 	timer_init(&o->sample_timer, NULL); /* ops_stop cancels it even if start fails */
-	o->timeout_ms = rt->cfg->g.stats_timeout ? rt->cfg->g.stats_timeout : DEFAULT_TIMEOUT_MS;
-	o->maxconn = rt->cfg->g.stats_maxconn ? rt->cfg->g.stats_maxconn : DEFAULT_MAXCONN;
 	rt->ops = o;
-	for (const struct cfg_stats_socket *ss = rt->cfg->g.stats_sockets; ss; ss = ss->next)
-		if (open_listener(o, ss, err, errlen))
-			return -1; /* ops_stop closes what was opened */
-	listeners_set(o);
+	if (ops_cli_prepare(rt, rt->cfg, err, errlen))
+		return -1; /* ops_stop closes what was opened */
+	ops_cli_commit(rt, rt->cfg);
 	stats_sampler_start(o);
 	return 0;
 }

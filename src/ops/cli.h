@@ -20,6 +20,17 @@ int ops_start(struct runtime *rt, char *err, size_t errlen);
  * abandoned (their replies are never read: the threads have stopped). */
 void ops_stop(struct runtime *rt);
 
+/* A reload: prepare opens the sockets of c that are not open yet (a
+ * socket whose unix path or TCP address stays is kept, with the connections
+ * it has), returning -1 with err filled when one cannot be opened (the
+ * caller then aborts); commit closes the sockets c no longer lists, gives
+ * the kept ones c's level, expose-fd, mode and owner, and takes c's stats
+ * timeout and maxconn; abort closes what prepare opened. Connections
+ * already open stay as they are until they close. */
+int ops_cli_prepare(struct runtime *rt, const struct cfg *c, char *err, size_t errlen);
+void ops_cli_commit(struct runtime *rt, const struct cfg *c);
+void ops_cli_abort(struct runtime *rt);
+
 /* A command line run outside a socket (the dashboard). */
 struct cli_job;
 

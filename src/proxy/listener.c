@@ -5,6 +5,7 @@
 #include "proxy/proxy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,35 @@ int listener_socket(const struct frontend *fe, const struct cfg_bind *b,
 	if (fe->options & PXO_CLITCPKA)
 		sock_set_keepalive(fd);
 	return fd;
+}
+
+int listener_inherit(const struct frontend *fe, const struct cfg_bind *b, int fd,
+		     char *err, size_t errlen)
+{
+	int listening = 0, fl;
+	socklen_t l = sizeof(listening);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l) == -1) {
+		snprintf(err, errlen, "file descriptor %d: %s", fd, strerror(errno));
+		return -1;
+	}
+	if (!listening && listen(fd, listener_backlog(fe, b)) == -1) {
+		snprintf(err, errlen, "cannot listen on file descriptor %d: %s", fd, strerror(errno));
+		return -1;
+	}
+	/* every worker's accept() must return at once when another took the
+	 * client; the parent's copy shares this flag (HAProxy sets it too) */
+	fl = fcntl(fd, F_GETFL);
+	if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+		snprintf(err, errlen, "file descriptor %d: %s", fd, strerror(errno));
+		return -1;
+	}
+	sock_set_nodelay(fd);
+	sock_set_oobinline(fd);
+	if (fe->options & PXO_CLITCPKA)
+		sock_set_keepalive(fd);
+	return 0;
 }
 
 static void registry_add(struct process *p, int fd)

@@ -231,6 +231,12 @@ int listener_open(struct worker *w, struct frontend *fe, const struct cfg_bind *
  * returns the fd, or -1 with err filled. */
 int listener_socket(const struct frontend *fe, const struct cfg_bind *b,
 		    const struct sockaddr_storage *ss, char *err, size_t errlen);
+/* Readies the socket a bind's fd@N names (opened by the parent process):
+ * listening (listen() when it is only bound, as HAProxy does),
+ * non-blocking, with the options listener_socket sets. Returns 0 or -1
+ * with err filled. Workers share it: each adopts fd or a dup of it. */
+int listener_inherit(const struct frontend *fe, const struct cfg_bind *b, int fd,
+		     char *err, size_t errlen);
 /* Makes an open listening socket one of w's listeners, accepting for fe.
  * On w's own thread (or before the threads start). Returns 0 or -1. */
 int listener_adopt(struct worker *w, struct frontend *fe, const struct cfg_bind *b, int fd,

@@ -1,5 +1,7 @@
 #include "runtime/runtime.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,32 +97,67 @@ static int socket_for(struct runtime *rt, const struct frontend *fe, const struc
 	return fd;
 }
 
+/* fd@N: the one socket the parent process opened, shared by every worker
+ * (the first takes N itself, each other a dup): each thread's epoll
+ * reports a new client and the first accept() takes it. N stays a
+ * listener's own descriptor, so a reload reads the same socket at fd@N. */
+static int open_inherited(struct runtime *rt, struct frontend *fe, const struct cfg_bind *b,
+			  const struct addr_spec *a, char *err, size_t errlen)
+{
+	char e[256];
+
+	if (listener_inherit(fe, b, a->fd, e, sizeof(e))) {
+		snprintf(err, errlen, "%s:%d: Starting frontend %s: %s", b->file, b->line, fe->name, e);
+		return -1;
+	}
+	for (int t = 0; t < rt->nw; t++) {
+		int fd = t ? fcntl(a->fd, F_DUPFD_CLOEXEC, 0) : a->fd;
+		if (fd < 0 || listener_adopt(&rt->ws[t], fe, b, fd, &a->ss)) {
+			snprintf(err, errlen, "%s:%d: Starting frontend %s: %s", b->file, b->line, fe->name,
+				 fd < 0 ? strerror(errno) : "out of memory");
+			if (fd > 0 && t)
+				close(fd);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Each worker's listening sockets for one address of a bind line (each
+ * port of a range): its own socket per address (SO_REUSEPORT: the kernel
+ * spreads new connections between the threads). */
+static int open_address(struct runtime *rt, struct frontend *fe, const struct cfg_bind *b,
+			const struct addr_spec *a, char *err, size_t errlen)
+{
+	for (int port = a->port_lo; port <= a->port_hi; port++) {
+		struct sockaddr_storage ss = a->ss;
+		int shared = -1;
+		addr_set_port((struct sockaddr *)&ss, port);
+		for (int t = 0; t < rt->nw; t++) {
+			char e[256];
+			int fd = socket_for(rt, fe, b, &ss, &shared, e, sizeof(e));
+			if (fd < 0 || listener_adopt(&rt->ws[t], fe, b, fd, &ss)) {
+				snprintf(err, errlen, "%s:%d: Starting frontend %s: %s", b->file,
+					 b->line, fe->name, fd < 0 ? e : "out of memory");
+				return -1;
+			}
+		}
+		/* sockets the old process had on top of ours: ours too */
+		for (int fd; (fd = upgrade_take(rt->inherited, rt->ninherited, &ss)) >= 0;)
+			listener_adopt(&rt->ws[0], fe, b, fd, &ss);
+	}
+	return 0;
+}
+
 static void open_listeners(struct runtime *rt, struct generation *g, char *err, size_t errlen,
 			   int *failed)
 {
-	/* each worker has its own listening socket per address (SO_REUSEPORT):
-	 * the kernel spreads new connections between the threads */
 	for (int f = 0; f < g->nfe && !*failed; f++) {
 		struct frontend *fe = &g->fes[f];
 		for (const struct cfg_bind *b = fe->cfg->binds; b && !*failed; b = b->next)
 			for (int i = 0; i < b->naddr && !*failed; i++)
-				for (int port = b->addrs[i].port_lo; port <= b->addrs[i].port_hi && !*failed; port++) {
-					struct sockaddr_storage ss = b->addrs[i].ss;
-					int shared = -1;
-					addr_set_port((struct sockaddr *)&ss, port);
-					for (int t = 0; t < rt->nw && !*failed; t++) {
-						char e[256];
-						int fd = socket_for(rt, fe, b, &ss, &shared, e, sizeof(e));
-						if (fd < 0 || listener_adopt(&rt->ws[t], fe, b, fd, &ss)) {
-							snprintf(err, errlen, "%s:%d: Starting frontend %s: %s", b->file,
-								 b->line, fe->name, fd < 0 ? e : "out of memory");
-							*failed = 1;
-						}
-					}
-					/* sockets the old process had on top of ours: ours too */
-					for (int fd; !*failed && (fd = upgrade_take(rt->inherited, rt->ninherited, &ss)) >= 0;)
-						listener_adopt(&rt->ws[0], fe, b, fd, &ss);
-				}
+				*failed = (b->addrs[i].kind == ADDR_K_FD ? open_inherited : open_address)
+					(rt, fe, b, &b->addrs[i], err, errlen) != 0;
 	}
 	upgrade_release(rt->inherited, rt->ninherited);
 	rt->inherited = NULL;

@@ -10,6 +10,8 @@
  * old generation lives on until its last session ends. */
 #include "runtime/runtime.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@ struct bind_slot {
 	struct sockaddr_storage ss;
 	struct frontend *fe;
 	const struct cfg_bind *b;
+	int fd;                    /* fd@N: N (the parent's socket), else -1 */
 	int kept;                  /* an open listener has this address */
 };
 
@@ -57,6 +60,7 @@ static struct bind_slot *collect_binds(struct generation *g, int *n)
 					addr_set_port((struct sockaddr *)&v[*n].ss, port);
 					v[*n].fe = &g->fes[f];
 					v[*n].b = b;
+					v[*n].fd = b->addrs[i].kind == ADDR_K_FD ? b->addrs[i].fd : -1;
 					(*n)++;
 				}
 	return v;
@@ -73,6 +77,7 @@ static struct cfg *load(struct runtime *rt, char *out, size_t outlen)
 	if (!m)
 		abort();
 	cfg_init(c, m);
+	c->diag_mode = rt->diag_mode;
 	for (int i = 0; i < rt->nfiles; i++)
 		cfg_parse_path(c, rt->files[i]);
 	cfg_validate(c);
@@ -86,6 +91,24 @@ static struct cfg *load(struct runtime *rt, char *out, size_t outlen)
 	return NULL;
 }
 
+/* Worker t's socket for slot s: a new one, or for fd@N (an address a
+ * reload adds, the parent's socket) N itself for the first worker and a
+ * dup for the others, as at start. Returns the fd or -1 with err filled. */
+static int new_socket(struct switch_plan *p, int s, int t, char *err, size_t errlen)
+{
+	const struct bind_slot *sl = &p->slots[s];
+	int fd;
+
+	if (sl->fd < 0)
+		return listener_socket(sl->fe, sl->b, &sl->ss, err, errlen);
+	if (!t && listener_inherit(sl->fe, sl->b, sl->fd, err, errlen))
+		return -1;
+	fd = t ? fcntl(sl->fd, F_DUPFD_CLOEXEC, 0) : sl->fd;
+	if (fd < 0)
+		snprintf(err, errlen, "file descriptor %d: %s", sl->fd, strerror(errno));
+	return fd;
+}
+
 /* Opens a socket per worker for every address no listener has yet, before
  * anything is switched: a failure leaves the old configuration untouched. */
 static int open_new_sockets(struct runtime *rt, struct switch_plan *p, char *out, size_t outlen)
@@ -94,12 +117,9 @@ static int open_new_sockets(struct runtime *rt, struct switch_plan *p, char *out
 		for (struct listener *li = rt->ws[0].listeners; li; li = li->next)
 			if (addr_same_endpoint(&li->addr, &p->slots[s].ss))
 				p->slots[s].kept = 1;
-		for (int t = 0; t < p->nw; t++) {
+		for (int t = 0; t < p->nw && !p->slots[s].kept; t++) {
 			char e[256];
-			int fd;
-			if (p->slots[s].kept)
-				continue;
-			fd = listener_socket(p->slots[s].fe, p->slots[s].b, &p->slots[s].ss, e, sizeof(e));
+			int fd = new_socket(p, s, t, e, sizeof(e));
 			if (fd < 0) {
 				snprintf(out, outlen, "%s:%d: Starting frontend %s: %s\n", p->slots[s].b->file,
 					 p->slots[s].b->line, p->slots[s].fe->name, e);
@@ -111,10 +131,12 @@ static int open_new_sockets(struct runtime *rt, struct switch_plan *p, char *out
 	return 0;
 }
 
+/* Closes the sockets no worker took, but never an fd@N itself: a reload
+ * that failed leaves the parent's socket where it was. */
 static void plan_free(struct switch_plan *p)
 {
 	for (int i = 0; i < p->nw * p->nslots; i++)
-		if (p->fds[i] >= 0)
+		if (p->fds[i] >= 0 && p->fds[i] != p->slots[i % p->nslots].fd)
 			close(p->fds[i]);
 	free(p->fds);
 	free(p->slots);
@@ -320,6 +342,23 @@ fail:
 	return -1;
 }
 
+/* The stats frontends' and the stats sockets' new listeners: both or
+ * neither. A failure is one line of the reload's answer. */
+static int prepare_admin(struct runtime *rt, const struct cfg *c, char *out, size_t outlen)
+{
+	size_t n;
+
+	if (!runtime_stats_fe_prepare(rt, c, out, outlen)) {
+		if (!runtime_ops_prepare(rt, c, out, outlen))
+			return 0;
+		runtime_stats_fe_abort(rt);
+	}
+	n = strlen(out);
+	if (n + 1 < outlen)
+		memcpy(out + n, "\n", 2);
+	return -1;
+}
+
 int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen)
 {
 	struct generation *old = rt->gen, *g;
@@ -355,7 +394,7 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 		p->fds[i] = -1;
 	n = strlen(out); /* warnings of the new configuration, if any */
 	if (open_new_sockets(rt, p, out + n, outlen - n) ||
-	    runtime_stats_fe_prepare(rt, c, out + n, outlen - n)) {
+	    prepare_admin(rt, c, out + n, outlen - n)) {
 		plan_free(p);
 		gen_free(g);
 		WARN("Reload (%s) refused, the configuration in use goes on:\n%s", why, out);
@@ -372,6 +411,7 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 	rt->gen = g;
 	rt->cfg = c;
 	runtime_stats_fe_commit(rt); /* before the old configuration may go */
+	runtime_ops_commit(rt);
 	genref_get(&g->ref);
 	old->next = rt->retired;
 	rt->retired = old;

@@ -59,6 +59,7 @@ struct runtime {
 	int exiting;               /* runtime_destroy: generations are freed by it */
 	const char *const *files;  /* the configuration files (-f), read again by a reload */
 	int nfiles;
+	int diag_mode;             /* -dD: a reload prints .diag lines too */
 	struct inherited *inherited; /* -x: listening sockets of the process replaced */
 	int ninherited;
 	struct ops *ops;           /* the runtime API (src/ops): its sockets, sampled maxima */
@@ -135,6 +136,11 @@ void reload_fold_retired(struct runtime *rt, struct generation *old);
 int runtime_ops_start(struct runtime *rt, char *err, size_t errlen);
 /* Closes them (process exit). */
 void runtime_ops_stop(struct runtime *rt);
+/* ops.c: the stats sockets follow a reload as the stats frontends do:
+ * prepare opens those a new configuration c adds (nothing changes on
+ * failure: -1 with err); commit: c (now rt->cfg) is in use. */
+int runtime_ops_prepare(struct runtime *rt, const struct cfg *c, char *err, size_t errlen);
+void runtime_ops_commit(struct runtime *rt);
 
 /* stats_fe.c: the stats frontends' HTTP listeners (src/ops/http.c), on
  * worker 0 only. start: those of rt->cfg (0, or -1 with err filled).

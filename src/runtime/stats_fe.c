@@ -5,8 +5,6 @@
  * at a graceful stop and at exit. */
 #include "runtime/runtime.h"
 
-#include <string.h>
-
 #include "ops/http.h"
 
 int runtime_stats_fe_start(struct runtime *rt, char *err, size_t errlen)
@@ -21,14 +19,9 @@ int runtime_stats_fe_start(struct runtime *rt, char *err, size_t errlen)
 
 int runtime_stats_fe_prepare(struct runtime *rt, const struct cfg *c, char *err, size_t errlen)
 {
-	size_t n;
-
 	if (!http_prepare(rt, c, err, errlen))
 		return 0;
 	http_abort(rt);
-	n = strlen(err); /* one line of the reload's answer */
-	if (n + 1 < errlen)
-		memcpy(err + n, "\n", 2);
 	return -1;
 }
 

@@ -17,12 +17,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define MAX_SEND_FD 252           /* HAProxy's batch size */
 #define DESC_MAX (1 + 255 + 1 + 16 + 4) /* ns len, ns, if len, if, options */
+
+/* A socket the old process held under several descriptors (an fd@ bind:
+ * one per worker) arrives as many times: one copy is enough here, the
+ * others are closed (the socket lives on in the one kept). */
+static void drop_copies(struct inherited *v, int n)
+{
+	struct stat *st = calloc(n > 0 ? (size_t)n : 1, sizeof(*st));
+
+	if (!st)
+		return; /* copies stay: each is adopted, which only wastes a little */
+	for (int i = 0; i < n; i++)
+		if (v[i].used || fstat(v[i].fd, &st[i]) == -1)
+			st[i].st_ino = 0;
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; st[i].st_ino && j < n; j++)
+			if (st[j].st_ino == st[i].st_ino && st[j].st_dev == st[i].st_dev && !v[j].used) {
+				close(v[j].fd);
+				v[j].fd = -1;
+				v[j].used = 1;
+				st[j].st_ino = 0;
+			}
+	free(st);
+}
 
 int upgrade_fetch(const char *path, struct inherited **out, int *n, char *err, size_t errlen)
 {
@@ -99,6 +123,7 @@ int upgrade_fetch(const char *path, struct inherited **out, int *n, char *err, s
 		    (v[i].ss.ss_family != AF_INET && v[i].ss.ss_family != AF_INET6))
 			v[i].used = 1; /* not a TCP listener (e.g. a stats socket): not ours to take */
 	}
+	drop_copies(v, got);
 	*out = v;
 	*n = got;
 	v = NULL;

@@ -519,3 +519,58 @@ def test_socket_that_cannot_open_stops_start(tmpdir_path):
     r = subprocess.run([FERRY, "-f", path], capture_output=True, text=True, timeout=10)
     assert r.returncode != 0
     assert "%s:2: Starting stats socket" % path in r.stderr and "cannot bind UNIX socket" in r.stderr
+
+
+def test_sockets_follow_reloads(ferry, tmpdir_path):
+    """A reload opens the stats sockets the new configuration adds, closes
+    those it drops, keeps the others (and their open sessions), gives a kept
+    socket its new level, mode and stats timeout; a socket that cannot open
+    refuses the reload whole."""
+    port, tcp = free_port(), free_port()
+    a, b, c = (os.path.join(tmpdir_path, n) for n in ("a.sock", "b.sock", "c.sock"))
+    tail = DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    server x 127.0.0.1:1\n" % port
+
+    def write(lines):
+        with open(os.path.join(tmpdir_path, "ferry.cfg"), "w") as f:
+            f.write("global\n" + "".join("    %s\n" % l for l in lines) + tail)
+
+    f = ferry("global\n    stats socket %s level admin\n    stats socket %s level user\n" % (a, b) + tail,
+              wait_port=port)
+    assert cmd(b, "show cli level") == "user\n"
+    ino_a = os.stat(a).st_ino
+    kept = Prompt(a)  # an interactive session on a socket that stays
+    write(["stats socket %s level admin" % a,
+           "stats socket %s level operator mode 600" % b,  # changed: new level and mode
+           "stats socket %s" % c,                          # added
+           "stats socket ipv4@127.0.0.1:%d level user" % tcp,
+           "stats timeout 1500ms"])
+    out = kept.ask("reload")
+    assert "Reloaded" in out, out
+    assert kept.ask("show cli level") == "admin\n\n> "  # the session goes on
+    assert os.stat(a).st_ino == ino_a  # the same socket, not a new one
+    assert cmd(b, "show cli level") == "operator\n"
+    assert stat.S_IMODE(os.stat(b).st_mode) == 0o600
+    assert cmd(c, "show cli level") == "operator\n"
+    assert cli(("127.0.0.1", tcp), "show cli level\n") == "user\n\n"
+    # the new stats timeout applies to sessions opened from now on
+    p = Prompt(c)
+    t = time.monotonic()
+    assert p.s.recv(100) == b""
+    assert time.monotonic() - t < 5
+    p.close()
+    # dropped: b and the TCP socket close, b's file goes
+    write(["stats socket %s level admin" % a, "stats socket %s" % c])
+    assert "Reloaded" in kept.ask("reload")
+    assert not os.path.exists(b)
+    with pytest.raises(OSError):
+        cli(("127.0.0.1", tcp), "show cli level\n", timeout=1)
+    # a socket that cannot open: nothing changes, the error says which line
+    write(["stats socket %s level admin" % a, "stats socket %s/no/such/dir/d.sock" % tmpdir_path])
+    out = kept.ask("reload")
+    assert "Starting stats socket" in out and "ferry.cfg:3:" in out, out
+    assert "Reloaded" not in out
+    assert os.path.exists(c) and cmd(c, "show cli level") == "operator\n"
+    assert cmd(a, "show cli level") == "admin\n"
+    kept.close()
+    f.stop()
+    assert not os.path.exists(a) and not os.path.exists(c)

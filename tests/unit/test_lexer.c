@@ -7,7 +7,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
 #include "config/lexer.h"
+#include "core/addr.h"
 
 static struct cfg_words w;
 static char err[256];
@@ -61,6 +66,159 @@ static void test_environment(void **st)
 	assert_string_equal(w.w[1], "");
 }
 
+/* Each expansion as HAProxy 2.6.12 makes it (checked with haproxy -c,
+ * which names the expanded word in "unknown keyword '...'"), with
+ * A=aa EMPTY= LIST="p  q r" SP="x y" and UNS unset. */
+static const struct { const char *line, *words; } expansions[] = {
+	{ "\"k$A\"", "kaa" },
+	{ "\"k${A}z\"", "kaaz" },
+	{ "\"k$A.x\"", "kaa.x" },
+	{ "\"k$A-x\"", "kaa-x" },                /* no braces: '-' ends the name */
+	{ "\"k${A}}\"", "kaa}" },
+	{ "\"k$_A\"", "k" },
+	{ "k$A", "k$A" },                         /* unquoted: kept */
+	{ "'k$A'", "k$A" },
+	{ "\"k\\$A\"", "k$A" },
+	{ "\"k${A-d}\"", "kaa" },
+	{ "\"k${EMPTY-d}z\"", "kz" },            /* the default is for unset only */
+	{ "\"k${UNS-d}z\"", "kdz" },
+	{ "\"k${UNS-}z\"", "kz" },
+	{ "\"k${UNS-a b}z\"", "ka bz" },
+	{ "\"k${UNS-${A}}z\"", "k${A}z" },       /* the default is not expanded */
+	{ "\"k${UNS}z\"", "kz" },
+	{ "\"k${SP}z\"", "kx yz" },
+	{ "\"${LIST[*]}\"", "p|q|r" },
+	{ "\"k${LIST[*]}z\"", "kp|q|rz" },
+	{ "\"k$LIST[*]\"", "kp  q r[*]" },       /* [*] needs braces */
+	{ "\"k${UNS[*]-d e}z\"", "kd|ez" },      /* the default is split too */
+	{ "\"${SP[*]} more\"", "x|y more" },
+	{ "\"k${EMPTY[*]}\"", "k" },
+	{ "\"${.LINE}:${.FILE}:${.SECTION}\"", "7:f.cfg:fe" },
+	{ "\"$.LINE\"", "7" },
+	{ "a\"$A\"'$A'\"${A}\"", "aaa$Aaa" },
+};
+
+static void test_expansions_as_haproxy(void **st)
+{
+	const struct cfg_lex lx = { .file = "f.cfg", .line = 7, .section = "fe" };
+	char line[256], joined[256];
+	(void)st;
+	setenv("A", "aa", 1);
+	setenv("EMPTY", "", 1);
+	setenv("LIST", "p  q r", 1);
+	setenv("SP", "x y", 1);
+	unsetenv("UNS");
+	for (size_t i = 0; i < sizeof(expansions) / sizeof(expansions[0]); i++) {
+		size_t o = 0;
+		snprintf(line, sizeof(line), "%s # comment", expansions[i].line);
+		if (cfg_split_lex(line, &lx, &w, err, sizeof(err)))
+			print_error("case %zu: %s: %s\n", i, line, err);
+		assert_true(w.n > 0);
+		joined[0] = 0;
+		for (int k = 0; k < w.n; k++)
+			o += (size_t)snprintf(joined + o, sizeof(joined) - o, "%s%s", k ? "|" : "", w.w[k]);
+		if (strcmp(joined, expansions[i].words))
+			print_error("case %zu: %s\n", i, line);
+		assert_string_equal(joined, expansions[i].words);
+	}
+}
+
+/* ferry -cc reads '#' as an ordinary character, as haproxy -cc does. */
+static void test_no_comment(void **st)
+{
+	const struct cfg_lex lx = { .no_comment = 1 };
+	(void)st;
+	assert_int_equal(cfg_split_lex("1 # c", &lx, &w, err, sizeof(err)), 0);
+	assert_int_equal(w.n, 3);
+	assert_string_equal(w.w[1], "#");
+}
+
+/* ${NAME[*]} may make more words than a line holds. */
+static void test_expansion_too_many_words(void **st)
+{
+	char v[200] = "";
+	(void)st;
+	for (int i = 0; i < CFG_MAX_WORDS; i++)
+		strcat(v, "w ");
+	setenv("MANY", v, 1);
+	assert_int_equal(cfg_split("x \"${MANY[*]}\"", &w, err, sizeof(err)), -1);
+	assert_string_equal(err, "too many words on this line (max 64)");
+}
+
+/* Addresses expand $NAME and ${NAME} without quotes, as HAProxy 2.6.12's
+ * str2sa_range (env_expand): checked by binding with it (with P=18001,
+ * P2=8003, UNS unset, haproxy binds 127.0.0.1:18001 and :18003). */
+static void test_address_expansion(void **st)
+{
+	static const struct { const char *in, *out; } ok[] = {
+		{ "127.0.0.1:$P", "127.0.0.1:18001" },
+		{ "127.0.0.1:1${P2}", "127.0.0.1:18003" },
+		{ "${P}x", "18001x" },
+		{ "$P.x", "18001.x" },
+		{ "$UNS", "" },
+		{ "a$", "a" },                          /* a '$' without a name goes */
+		{ "a${}b", "ab" },
+		{ "${P:80", "18001:80" },               /* no closing brace: as $P */
+		{ "fd@$FD", "fd@7" },
+		{ "no variable", "no variable" },
+	};
+	static const char *const refused[] = { "127.0.0.1:${P-18099}", "${LIST[*]}" };
+	char out[64];
+	struct addr_spec a;
+	(void)st;
+	setenv("P", "18001", 1);
+	setenv("P2", "8003", 1);
+	setenv("FD", "7", 1);
+	unsetenv("UNS");
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(addr_env_expand(ok[i].in, out, sizeof(out), err, sizeof(err)), 0);
+		assert_string_equal(out, ok[i].out);
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(addr_env_expand(refused[i], out, sizeof(out), err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "outside double quotes an address expands only $NAME and ${NAME}"));
+	}
+	assert_int_equal(addr_parse("127.0.0.1:$P", 0, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.port_lo, 18001);
+	assert_int_equal(a.kind, ADDR_K_IP);
+	assert_int_equal(addr_parse("$UNS", 0, &a, err, sizeof(err)), -1);
+	assert_string_equal(err, "'$UNS' resolves to an empty address (environment variable missing?)");
+}
+
+/* fd@N is read from the socket itself (getsockname), on bind lines only. */
+static void test_fd_addresses(void **st)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(sin);
+	struct addr_spec a;
+	char text[128];
+	int fd = socket(AF_INET, SOCK_STREAM, 0), udp = socket(AF_INET, SOCK_DGRAM, 0);
+	(void)st;
+	assert_true(fd >= 0 && udp >= 0);
+	snprintf(text, sizeof(text), "fd@%d", fd);
+	assert_int_equal(addr_parse(text, ADDR_F_FD, &a, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "is not bound to an address and port"));
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &l), 0);
+	assert_int_equal(addr_parse(text, ADDR_F_FD | ADDR_F_RANGE, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.kind, ADDR_K_FD);
+	assert_int_equal(a.fd, fd);
+	assert_int_equal(a.port_lo, ntohs(sin.sin_port));
+	assert_int_equal(a.port_hi, a.port_lo);
+	assert_int_equal(addr_port((struct sockaddr *)&a.ss), a.port_lo);
+	assert_int_equal(addr_parse(text, 0, &a, err, sizeof(err)), -1);
+	snprintf(text, sizeof(text), "a file descriptor is not acceptable here in 'fd@%d'", fd);
+	assert_string_equal(err, text);
+	snprintf(text, sizeof(text), "fd@%d", udp);
+	assert_int_equal(addr_parse(text, ADDR_F_FD, &a, err, sizeof(err)), -1);
+	snprintf(text, sizeof(text), "socket on file descriptor '%d' is of the wrong type.", udp);
+	assert_string_equal(err, text);
+	assert_int_equal(addr_parse("fd@-1", ADDR_F_FD, &a, err, sizeof(err)), -1);
+	assert_string_equal(err, "file descriptor '-1' is not a valid integer in 'fd@-1'");
+	close(fd);
+	close(udp);
+}
+
 struct split_error { const char *line, *err; };
 
 /* Splits each line and checks that it fails with exactly that message. */
@@ -78,7 +236,17 @@ static void test_errors(void **st)
 	static const struct split_error cases[] = {
 		{ "bind '127.0.0.1:80", "unmatched single quote" },
 		{ "bind \"x", "unmatched double quote" },
-		{ "x \"${ABC\"", "missing '}' after '${' in environment variable" },
+		{ "x \"${ABC\"", "unmatched brace in environment variable name at position 5" },
+		{ "x \"${ABC-def\"", "unmatched brace in environment variable name at position 5" },
+		{ "x \"${ABC:-x}\"", "unmatched brace in environment variable name at position 5" },
+		{ "x \"k$\"", "forbidden first char in environment variable name at position 6" },
+		{ "x \"k$ y\"", "forbidden first char in environment variable name at position 6" },
+		{ "x \"$1a\"", "forbidden first char in environment variable name at position 5" },
+		{ "x \"${}\"", "forbidden first char in environment variable name at position 6" },
+		{ "x \"${.NOPE}\"", "forbidden first char in environment variable name at position 6" },
+		{ "x \"$.A\"", "forbidden first char in environment variable name at position 5" },
+		{ "x \"${A[x]}\"", "truncated or invalid word expansion sequence at position 7" },
+		{ "x \"${A[*\"", "truncated or invalid word expansion sequence at position 7" },
 	};
 	(void)st;
 	expect_split_errors(cases, sizeof(cases) / sizeof(cases[0]));
@@ -183,6 +351,11 @@ int main(void)
 		cmocka_unit_test(test_comments),
 		cmocka_unit_test(test_quotes_and_escapes),
 		cmocka_unit_test(test_environment),
+		cmocka_unit_test(test_expansions_as_haproxy),
+		cmocka_unit_test(test_no_comment),
+		cmocka_unit_test(test_expansion_too_many_words),
+		cmocka_unit_test(test_address_expansion),
+		cmocka_unit_test(test_fd_addresses),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_too_many_words),
 		cmocka_unit_test(test_backslashes_as_haproxy),

@@ -211,8 +211,8 @@ static const struct diag_case errors[] = {
 	{ BASE "frontend f\n bind :1\n http-request deny\n",
 	  "t.cfg:8: warning: 'http-request' rules ignored for frontend 'f' as they require HTTP mode.\n"
 	  "t.cfg:6: warning: frontend 'f' has no default_backend: its connections will be closed at once\n" },
-	{ BASE "backend b\n option httpchk GET /\n",
-	  "t.cfg:7: 'option httpchk' is HTTP-only: ferry balances TCP connections and never parses HTTP\n" },
+	{ BASE "backend b\n option forwardfor\n",
+	  "t.cfg:7: warning: 'option forwardfor' ignored for backend 'b' as it requires HTTP mode.\n" },
 	{ BASE "backend b\n timeout http-request 5s\n", "" },
 	{ BASE "backend b\n timeout http-request 5x\n",
 	  "t.cfg:7: 'timeout http-request': invalid duration '5x': unknown time unit (expected us, ms, s, m, h or d)\n" },
