@@ -103,6 +103,19 @@ listen checked
     assert set(recorder.peers) == {"127.0.0.6"}
 
 
+def test_agent_checks_leave_from_the_source(ferry, recorder, backends):
+    p = free_port()
+    srv = backends(1)[0]
+    cfg = DEFAULTS + f"""
+listen agented
+    bind 127.0.0.1:{p}
+    server s1 127.0.0.1:{srv.port} source 127.0.0.9 agent-check agent-port {recorder.port} agent-inter 100ms
+"""
+    ferry(cfg, wait_port=p)
+    assert wait_until(lambda: len(recorder.peers) >= 2, 5)
+    assert set(recorder.peers) == {"127.0.0.9"}
+
+
 def test_source_port_is_bound(ferry):
     p, sport, lport = free_port(), free_port(), free_port()
     with socket.socket() as lsock:
