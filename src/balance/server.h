@@ -39,6 +39,8 @@ struct server {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	int port_omitted;          /* no port: use the client's destination port */
+	struct sockaddr_storage src; /* "source": bound before connecting (traffic and checks) */
+	socklen_t srclen;          /* 0: no source, the kernel's choice */
 	unsigned addr_seq;         /* odd while "set server addr" rewrites the three above */
 	unsigned flags;            /* SRV_F_* */
 	unsigned opts;             /* SRV_O_* */

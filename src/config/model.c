@@ -72,6 +72,7 @@ static void free_proxy(struct cfg_proxy *px)
 	for (int i = 0; i < px->nhttp_lines; i++)
 		free(px->http_lines[i].msg);
 	free(px->http_lines);
+	free(px->ignored);
 	free(px->name);
 	free(px);
 }

@@ -122,6 +122,10 @@ struct cfg_srv_opts {
 	char *agent_send;
 	int shutdown_on_down;        /* on-marked-down shutdown-sessions */
 	int shutdown_backup_on_up;   /* on-marked-up shutdown-backup-sessions */
+	struct addr_spec source; /* "source ADDR[:PORT]": bound before connecting */
+	int has_source;
+	int http_cookie;     /* "cookie X": HTTP-only, ignored with HAProxy's warning */
+	int http_redir;      /* "redir PREFIX": HTTP-only, refused as HAProxy does */
 };
 
 struct cfg_server {
@@ -199,6 +203,34 @@ struct cfg_stats {
 	char *node, *desc;         /* show-node / show-desc values (NULL: none) */
 };
 
+/* An HTTP-only line that HAProxy 2.6 accepts in a TCP proxy and ignores
+ * with a warning (config/parse_http.c): remembered with where it was written
+ * so that validation warns once per proxy that has it, in HAProxy's order,
+ * also for lines a defaults section passes on. */
+enum ign_kind {
+	IGN_COOKIE,        /* cookie NAME ... */
+	IGN_MONITOR_URI,   /* monitor-uri URI */
+	IGN_L7_HASH,       /* balance uri|url_param|hdr(): round robin instead */
+	IGN_HTTPLOG,       /* option httplog|httpslog: option tcplog instead */
+	IGN_CAPTURE,       /* capture cookie */
+	IGN_HTTP_REQ,      /* http-request rules */
+	IGN_HTTP_RES,      /* http-response rules */
+	IGN_HTTP_AFTER,    /* http-after-response rules */
+	IGN_REDIRECT,      /* redirect rules */
+	IGN_OPTION,        /* option forwardfor, originalto, checkcache, ... */
+	IGN_KINDS
+};
+
+struct cfg_ignored {
+	enum ign_kind kind;
+	int cap;                   /* PX_CAP_*: the proxies it applies to when inherited */
+	int own;                   /* written in this proxy (not inherited from defaults) */
+	int order;                 /* IGN_OPTION: HAProxy's order of warnings */
+	const char *opt;           /* IGN_HTTPLOG, IGN_OPTION: the option's name (static) */
+	const char *file;
+	int line;
+};
+
 /* A line accepted only if its proxy turns out to be a stats frontend:
  * otherwise msg (today's sentence for it) is reported at validation. */
 struct cfg_http_line {
@@ -242,6 +274,8 @@ struct cfg_proxy {
 	int64_t role_change_grace; /* ms before sessions of a server whose role changed close */
 	enum { SSF_NONE, SSF_GLOBAL, SSF_LOCAL } load_state; /* load-server-state-from-file */
 	char *state_file_name;     /* server-state-file-name: NULL = the backend's name */
+	struct addr_spec source;   /* "source ADDR[:PORT]" for servers without their own */
+	int has_source;
 	/* the stats frontend (config/parse_stats_fe.c) */
 	int mode_http_line;        /* "mode http" written here (0: mode tcp) */
 	int stats_own;             /* stats lines written here (not inherited) */
@@ -251,6 +285,9 @@ struct cfg_proxy {
 	int nhttp_lines;
 	char other_kw[40];         /* the first keyword a stats frontend may not have */
 	int other_line;
+	const char *mode_http_file; /* where "mode http" was written (maybe a defaults section) */
+	struct cfg_ignored *ignored; /* HTTP-only lines ignored in a TCP proxy */
+	int nignored;
 };
 
 /* Levels of the runtime API (stats socket), as HAProxy's ACCESS_LVL_*. */
@@ -282,6 +319,7 @@ struct cfg_global {
 	int spread_checks;         /* percent, 0..50 */
 	int busy_polling;          /* never sleep in epoll_wait (HAProxy's busy-polling) */
 	int quiet;
+	int zero_warning;          /* a warning is an error (HAProxy's zero-warning) */
 	char *pidfile;
 	char *state_file;          /* server-state-file */
 	char *state_base;          /* server-state-base */
@@ -351,5 +389,12 @@ const char *cfg_stats_uri(const struct cfg_stats *st);
 /* Takes the valid stats frontends out of c->proxies into c->stats_fes,
  * reports what is wrong with the others (cfg_validate calls it). */
 int cfg_validate_stats(struct cfg *c);
+
+/* parse_http.c: HAProxy 2.6's warnings for the HTTP-only lines of a TCP
+ * proxy (and the errors for those it refuses), in HAProxy's order. */
+void cfg_warn_http_leftovers(struct cfg *c, struct cfg_proxy *px);
+/* HAProxy's name for a proxy in its messages: frontend, backend, or proxy
+ * for a listen section. */
+const char *cfg_proxy_type(const struct cfg_proxy *px);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "config/haproxy_kw.h"
 #include "config/preproc.h"
 #include "core/strutil.h"
 #include "core/units.h"
@@ -50,21 +51,11 @@ int arg_int(struct pctx *p, const char *kw, const char *arg, long min, long max,
 
 /* ---- sentences for keywords ferry does not take -------------------------- */
 
+/* Keywords HAProxy refuses in a TCP proxy, or that only make sense in an
+ * HTTP one and that ferry cannot ignore. The HTTP-only lines HAProxy
+ * accepts in a TCP proxy and ignores are in parse_http.c. */
 const char *const http_only_keywords[] = {
-	"http-request", "http-response", "http-after-response",
-	"http-reuse", "http-error", "http-send-name-header", "errorfile",
-	"errorfiles", "errorloc", "errorloc302", "errorloc303", "redirect",
-	"cookie", "capture", "compression", "unique-id-format",
-	"unique-id-header", "monitor-uri", "monitor", "reqadd", "rspadd",
-	"filter", "cache", NULL
-};
-
-const char *const unsupported_keywords[] = {
-	"acl", "use_backend", "use-server", "tcp-request", "tcp-response",
-	"stick-table", "stick", "source", "persist", "email-alert",
-	"external-check", "dynamic-cookie-key", "force-persist", "ignore-persist",
-	"server-template", "rate-limit",
-	"declare", "bind-process", "guid", NULL
+	"use-fcgi-app", NULL
 };
 
 static int in_list(const char *w, const char *const *list)
@@ -75,36 +66,96 @@ static int in_list(const char *w, const char *const *list)
 	return 0;
 }
 
-int kw_reject_known(struct pctx *p, const char *kw, const char *where)
+const struct haproxy_kw *haproxy_kw_find(enum hkw_kind kind, char *const *words)
 {
-	if (in_list(kw, http_only_keywords)) {
+	const struct haproxy_kw *best = NULL;
+	size_t bestlen = 0;
+
+	for (const struct haproxy_kw *k = haproxy_keywords; k->name; k++) {
+		const char *n = k->name;
+		int i = 0;
+
+		if (k->kind != kind)
+			continue;
+		/* each word of the entry must be the next word of the line */
+		while (words[i]) {
+			size_t l = strlen(words[i]);
+			if (strncmp(n, words[i], l) || (n[l] && n[l] != ' '))
+				break;
+			n += l;
+			i++;
+			if (!*n || kind != HKW_PROXY)
+				break;
+			n++;
+		}
+		if (i && !*n && strlen(k->name) > bestlen) {
+			best = k;
+			bestlen = strlen(k->name);
+		}
+	}
+	return best;
+}
+
+static enum hkw_kind section_kind(const struct pctx *p)
+{
+	return p->sec == SEC_GLOBAL ? HKW_GLOBAL : HKW_PROXY;
+}
+
+int kw_reject_known(struct pctx *p, char *const *words, const char *where)
+{
+	const struct haproxy_kw *k;
+
+	if (in_list(words[0], http_only_keywords)) {
 		perr(p, "'%s' in %s is HTTP-only: ferry balances TCP connections and never parses HTTP",
-		     kw, where);
+		     words[0], where);
 		return 1;
 	}
-	if (in_list(kw, unsupported_keywords)) {
-		perr(p, "'%s' in %s is an HAProxy keyword that ferry does not support yet", kw, where);
+	k = haproxy_kw_find(section_kind(p), words);
+	if (k) {
+		perr(p, "'%s' in %s is an HAProxy keyword that ferry does not support yet", k->name, where);
 		return 1;
 	}
 	return 0;
 }
 
+/* The first words of HAProxy's keywords of that kind, once each. */
+static int haproxy_first_words(enum hkw_kind kind, const char **cands, int n, int max, char *buf,
+			       size_t buflen)
+{
+	size_t used = 0;
+
+	for (const struct haproxy_kw *k = haproxy_keywords; k->name && n < max; k++) {
+		size_t l = strcspn(k->name, " ");
+		int dup = 0;
+		if (k->kind != kind || used + l + 1 > buflen)
+			continue;
+		for (int i = 0; i < n && !dup; i++)
+			dup = strlen(cands[i]) == l && !strncmp(cands[i], k->name, l);
+		if (dup)
+			continue;
+		memcpy(buf + used, k->name, l);
+		buf[used + l] = 0;
+		cands[n++] = buf + used;
+		used += l + 1;
+	}
+	return n;
+}
+
 void kw_unknown(struct pctx *p, const char *kw, const char *where,
 		const char *const *extra)
 {
-	const char *cands[256];
+	const char *cands[512];
+	char words[4096];
 	const char *best;
 	int n = 0;
 
-	if (p->sec == SEC_GLOBAL) {
-		for (const struct kw *k = global_keywords; k->name && n < 200; k++)
-			cands[n++] = k->name;
-	} else {
-		for (const struct kw *k = proxy_keywords; k->name && n < 200; k++)
-			cands[n++] = k->name;
-	}
+	/* ferry's own keywords first: a tie suggests what works */
+	for (const struct kw *k = p->sec == SEC_GLOBAL ? global_keywords : proxy_keywords;
+	     k->name && n < 200; k++)
+		cands[n++] = k->name;
 	for (; extra && *extra && n < 250; extra++)
 		cands[n++] = *extra;
+	n = haproxy_first_words(section_kind(p), cands, n, 510, words, sizeof(words));
 	cands[n] = NULL;
 	best = str_suggest(kw, cands);
 	if (best)
@@ -312,6 +363,13 @@ static void g_quiet(struct pctx *p, struct cfg_words *w)
 	p->c->g.quiet = 1;
 }
 
+/* Any warning fails the configuration (cfg_validate). */
+static void g_zero_warning(struct pctx *p, struct cfg_words *w)
+{
+	(void)w;
+	p->c->g.zero_warning = 1;
+}
+
 static void g_busy_polling(struct pctx *p, struct cfg_words *w)
 {
 	(void)w;
@@ -354,6 +412,12 @@ static void g_ignored(struct pctx *p, struct cfg_words *w)
 	pwarn(p, "'%s' is not supported yet and is ignored", w->w[0]);
 }
 
+static void g_silent(struct pctx *p, struct cfg_words *w)
+{
+	(void)p;
+	(void)w;
+}
+
 void kw_accepted_value(struct pctx *p, struct cfg_words *w)
 {
 	if (!w->w[1])
@@ -363,7 +427,7 @@ void kw_accepted_value(struct pctx *p, struct cfg_words *w)
 static void g_nbproc(struct pctx *p, struct cfg_words *w)
 {
 	(void)w;
-	perr(p, "'nbproc' was removed in HAProxy 2.5; use 'nbthread'");
+	perr(p, "nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available.");
 }
 
 const struct kw global_keywords[] = {
@@ -376,6 +440,7 @@ const struct kw global_keywords[] = {
 	{ "max-spread-checks", 0, g_ignored },
 	{ "log", 0, g_log },
 	{ "quiet", 0, g_quiet },
+	{ "zero-warning", 0, g_zero_warning },
 	{ "pidfile", 0, g_pidfile },
 	{ "server-state-file", 0, g_state_file },
 	{ "server-state-base", 0, g_state_base },
@@ -404,6 +469,58 @@ const struct kw global_keywords[] = {
 	{ "description", 0, kw_accepted_value },
 	{ "node", 0, kw_accepted_value },
 	{ "nbproc", 0, g_nbproc },
+	/* process settings ferry has no use for (its own warning) */
+	{ "grace", 0, g_ignored },
+	{ "close-spread-time", 0, g_ignored },
+	{ "strict-limits", 0, g_ignored },
+	{ "fd-hard-limit", 0, g_ignored },
+	{ "set-dumpable", 0, g_ignored },
+	{ "mworker-max-reloads", 0, g_ignored },
+	{ "numa-cpu-mapping", 0, g_ignored },
+	{ "thread-group", 0, g_ignored },
+	{ "noepoll", 0, g_ignored },
+	{ "nopoll", 0, g_ignored },
+	{ "nokqueue", 0, g_ignored },
+	{ "noevports", 0, g_ignored },
+	{ "nosplice", 0, g_ignored },
+	{ "noreuseport", 0, g_ignored },
+	{ "nogetaddrinfo", 0, g_ignored },
+	{ "no-memory-trimming", 0, g_ignored },
+	{ "profiling.tasks", 0, g_ignored },
+	{ "profiling.memory", 0, g_ignored },
+	{ "localpeer", 0, g_ignored },
+	{ "unix-bind", 0, g_ignored },
+	{ "external-check", 0, g_ignored },
+	{ "pp2-never-send-local", 0, g_ignored },
+	{ "ssl-default-bind-curves", 0, g_ignored },
+	{ "ssl-server-verify", 0, g_ignored },
+	{ "ssl-skip-self-issued-ca", 0, g_ignored },
+	{ "ssl-engine", 0, g_ignored },
+	{ "ssl-mode-async", 0, g_ignored },
+	{ "ssl-load-extra-files", 0, g_ignored },
+	{ "ssl-load-extra-del-ext", 0, g_ignored },
+	{ "ssl-propquery", 0, g_ignored },
+	{ "ssl-provider", 0, g_ignored },
+	{ "ssl-provider-path", 0, g_ignored },
+	{ "issuers-chain-path", 0, g_ignored },
+	/* settings of HTTP, TLS termination, compression and QUIC, which a
+	 * TCP-only process never uses: HAProxy ignores them there in silence */
+	{ "h1-case-adjust", 0, kw_accepted_value },
+	{ "h1-case-adjust-file", 0, kw_accepted_value },
+	{ "h1-accept-payload-with-any-method", 0, g_silent },
+	{ "h2-workaround-bogus-websocket-clients", 0, g_silent },
+	{ "httpclient.resolvers.id", 0, kw_accepted_value },
+	{ "httpclient.resolvers.prefer", 0, kw_accepted_value },
+	{ "httpclient.ssl.ca-file", 0, kw_accepted_value },
+	{ "httpclient.ssl.verify", 0, g_silent },
+	{ "insecure-fork-wanted", 0, g_silent },
+	{ "insecure-setuid-wanted", 0, g_silent },
+	{ "maxsslconn", 0, kw_accepted_value },
+	{ "maxsslrate", 0, kw_accepted_value },
+	{ "maxcomprate", 0, kw_accepted_value },
+	{ "maxcompcpuusage", 0, kw_accepted_value },
+	{ "maxzlibmem", 0, kw_accepted_value },
+	{ "cluster-secret", 0, kw_accepted_value },
 	{ NULL, 0, NULL }
 };
 
@@ -419,7 +536,7 @@ static void parse_global_line(struct pctx *p, struct cfg_words *w)
 			return;
 		}
 	}
-	if (kw_reject_known(p, w->w[0], "section 'global'"))
+	if (kw_reject_known(p, w->w, "section 'global'"))
 		return;
 	kw_unknown(p, w->w[0], "section 'global'", NULL);
 }
@@ -428,11 +545,19 @@ static void parse_global_line(struct pctx *p, struct cfg_words *w)
 
 static const char *const section_names[] = { "global", "defaults", "frontend",
 					     "backend", "listen", NULL };
-static const char *const other_sections[] = {
-	"userlist", "peers", "resolvers", "cache", "program", "http-errors",
-	"ring", "mailers", "crt-store", "traces", "healthcheck", "log-forward",
-	"fcgi-app", "dynamic-update", NULL
+/* Sections of later HAProxy versions, skipped as those of 2.6's manual are. */
+static const char *const later_sections[] = {
+	"crt-store", "traces", "healthcheck", "dynamic-update", "acme", NULL
 };
+
+/* Whether k starts a section ferry does not support (whose lines it skips). */
+static int other_section(const char *k)
+{
+	char *words[2] = { (char *)k, NULL };
+
+	return (haproxy_kw_find(HKW_SECTION, words) && !in_list(k, section_names)) ||
+	       in_list(k, later_sections);
+}
 
 /* "frontend NAME [from DEFAULTS]" and friends. */
 static void start_proxy(struct pctx *p, struct cfg_words *w, int cap)
@@ -462,7 +587,9 @@ static void start_proxy(struct pctx *p, struct cfg_words *w, int cap)
 		}
 		i += 2;
 	}
-	if (i < w->n)
+	if (i < w->n && (cap & PX_CAP_FE) && cap != PX_CAP_DEF && strchr(w->w[i], ':'))
+		perr(p, "please use the 'bind' keyword for listening addresses."); /* HAProxy's words */
+	else if (i < w->n)
 		perr(p, "unexpected word '%s' after the section name", w->w[i]);
 	if (!name && cap != PX_CAP_DEF)
 		perr(p, "'%s' expects a name", w->w[0]);
@@ -530,8 +657,8 @@ static void parse_line(struct pctx *p, struct cfg_words *w)
 		start_proxy(p, w, PX_CAP_BE);
 	} else if (!strcmp(k, "listen")) {
 		start_proxy(p, w, PX_CAP_FE | PX_CAP_BE);
-	} else if (in_list(k, other_sections)) {
-		perr(p, "section '%s' is not supported by ferry; its lines are skipped", k);
+	} else if (other_section(k)) {
+		perr(p, "section '%s' is an HAProxy keyword that ferry does not support yet; its lines are skipped", k);
 		p->sec = SEC_SKIP;
 		p->px = NULL;
 	} else if (p->sec == SEC_GLOBAL) {
@@ -561,7 +688,7 @@ static const char *keep_name(struct cfg *c, const char *name)
  * starts (its name, else its keyword), or the one before. */
 static void note_section(const struct cfg_words *w, char *section, size_t len)
 {
-	if (in_list(w->w[0], section_names) || in_list(w->w[0], other_sections))
+	if (in_list(w->w[0], section_names) || other_section(w->w[0]))
 		snprintf(section, len, "%s", w->n > 1 && *w->w[1] ? w->w[1] : w->w[0]);
 }
 
@@ -592,7 +719,7 @@ int cfg_parse_text(struct cfg *c, const char *name, const char *text)
 		} else if (w->n > 0 && cfg_preproc_line(c, &blocks, p.file, p.line, w)) {
 			note_section(w, section, sizeof(section));
 			if (p.sec != SEC_SKIP || in_list(w->w[0], section_names) ||
-			    in_list(w->w[0], other_sections))
+			    other_section(w->w[0]))
 				parse_line(&p, w);
 		}
 		free(buf);

@@ -30,11 +30,12 @@ extern const struct kw proxy_keywords[];
 extern const struct kw global_keywords[];
 extern const char *const server_keywords[];
 extern const char *const http_only_keywords[];
-extern const char *const unsupported_keywords[];
 
-/* Words that are HTTP-only or not supported yet get a sentence of their own.
- * Returns 1 when w was such a word (and an error was reported). */
-int kw_reject_known(struct pctx *p, const char *kw, const char *where);
+/* A line whose keyword HAProxy has (its manual's table, haproxy_kw.c) but
+ * ferry does not take is "an HAProxy keyword that ferry does not support
+ * yet"; an HTTP-only one ferry cannot ignore says so. words: the line.
+ * Returns 1 when the line was such a keyword (and an error was reported). */
+int kw_reject_known(struct pctx *p, char *const *words, const char *where);
 /* Reports an unknown keyword, suggesting the closest known one. */
 void kw_unknown(struct pctx *p, const char *kw, const char *where,
 		const char *const *extra);
@@ -42,6 +43,10 @@ const char *px_kind(const struct cfg_proxy *px);
 /* Parses the options of a server or default-server line from w->w[from]. */
 void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 		    struct cfg_srv_opts *o, int is_default, struct cfg_server *srv);
+/* "source ADDR[:PORT]" at w->w[*i] (server option or proxy keyword): moves
+ * *i onto the address. usesrc and interface are not supported yet. Returns
+ * 0 or -1 (reported). */
+int parse_source(struct pctx *p, struct cfg_words *w, int *i, struct addr_spec *out);
 void parse_log_line(struct pctx *p, struct cfg_words *w, struct log_targets *t,
 		    int *log_global, int allow_global);
 void proxy_init_from(struct cfg_proxy *px, const struct cfg_proxy *def);
@@ -77,5 +82,18 @@ void stats_fe_note_keyword(struct pctx *p, struct cfg_words *w);
 /* "frontend 'x'", "section 'defaults'", ...: where the current line is. */
 const char *px_where(struct pctx *p);
 int arg_int(struct pctx *p, const char *kw, const char *arg, long min, long max, long *out);
+
+/* parse_http.c: HTTP-only lines HAProxy ignores in a TCP proxy. Each
+ * returns 1 when it took the line (checked and remembered, or reported). */
+int http_proxy_line(struct pctx *p, struct cfg_words *w);
+int http_option(struct pctx *p, struct cfg_words *w, int negate);
+int http_balance(struct pctx *p, struct cfg_words *w);
+/* http-request, http-response, http-after-response lines. */
+void kw_http_rules(struct pctx *p, struct cfg_words *w);
+/* A proxy's copy of what its defaults section ignores. */
+void http_ignored_copy(struct cfg_proxy *px, const struct cfg_proxy *def);
+/* "option tcplog" replaces "option httplog"; a TCP algorithm "balance uri". */
+void http_forget_httplog(struct cfg_proxy *px);
+void http_forget_l7_hash(struct cfg_proxy *px);
 
 #endif

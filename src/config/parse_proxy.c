@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config/haproxy_kw.h"
 #include "core/strutil.h"
 
 void parse_bind_line(struct pctx *p, struct cfg_words *w); /* parse_server.c */
@@ -51,7 +52,11 @@ void proxy_init_from(struct cfg_proxy *px, const struct cfg_proxy *def)
 	px->http_lines = NULL;
 	px->nhttp_lines = 0;
 	px->other_kw[0] = 0;
-	px->mode_http_line = 0;
+	/* "mode http" passes on: a proxy that keeps it is a stats frontend or
+	 * refused (parse_stats_fe.c) */
+	px->mode_http_line = def->mode_http_line;
+	px->mode_http_file = def->mode_http_file;
+	http_ignored_copy(px, def);
 	px->prometheus = 0;
 	pgcheck_copy(&px->pg, &def->pg);
 	px->logs.v = NULL;
@@ -77,15 +82,19 @@ const char *px_where(struct pctx *p)
 
 static void kw_mode(struct pctx *p, struct cfg_words *w)
 {
-	if (!w->w[1])
+	if (!w->w[1]) {
 		perr(p, "'mode' expects 'tcp'");
-	else if (!strcmp(w->w[1], "http") && (p->px->cap & PX_CAP_FE) && p->px->cap != PX_CAP_DEF)
-		p->px->mode_http_line = p->line; /* a stats frontend, or an error (parse_stats_fe.c) */
-	else if (!strcmp(w->w[1], "http"))
+	} else if (!strcmp(w->w[1], "http") && (p->px->cap & (PX_CAP_FE | PX_CAP_DEF))) {
+		/* a stats frontend, or an error (parse_stats_fe.c); in defaults,
+		 * for the proxies that do not say "mode tcp" */
+		p->px->mode_http_line = p->line;
+		p->px->mode_http_file = p->file;
+	} else if (!strcmp(w->w[1], "http")) {
 		perr(p, "'mode http' in %s: ferry balances TCP connections only; use 'mode tcp'", where(p));
-	else if (!strcmp(w->w[1], "tcp"))
 		p->px->mode_http_line = 0;
-	else
+	} else if (!strcmp(w->w[1], "tcp")) {
+		p->px->mode_http_line = 0;
+	} else
 		perr(p, "unsupported mode '%s' in %s (ferry supports 'mode tcp')", w->w[1], where(p));
 }
 
@@ -125,8 +134,7 @@ static void kw_balance(struct pctx *p, struct cfg_words *w)
 {
 	static const char *const algos[] = { "roundrobin", "static-rr", "leastconn",
 					     "first", "source", "random", NULL };
-	static const char *const http_algos[] = { "uri", "url_param", "hdr",
-						  "rdp-cookie", "hash", NULL };
+	static const char *const http_algos[] = { "rdp-cookie", "hash", NULL };
 	const char *a = w->w[1];
 	struct cfg_proxy *px = p->px;
 
@@ -138,6 +146,7 @@ static void kw_balance(struct pctx *p, struct cfg_words *w)
 		if (!strcmp(a, algos[i])) {
 			px->algo = (enum lb_algo)i;
 			px->random_draws = 2;
+			http_forget_l7_hash(px);
 			return;
 		}
 	if (!strncmp(a, "random(", 7)) {
@@ -149,11 +158,14 @@ static void kw_balance(struct pctx *p, struct cfg_words *w)
 		}
 		px->algo = LB_RANDOM;
 		px->random_draws = (int)n;
+		http_forget_l7_hash(px);
 		return;
 	}
+	if (http_balance(p, w)) /* uri, url_param, hdr(): round robin, as HAProxy */
+		return;
 	for (int i = 0; http_algos[i]; i++)
 		if (!strncmp(a, http_algos[i], strlen(http_algos[i]))) {
-			perr(p, "'balance %s' is not supported: ferry balances TCP connections and does not read their content", a);
+			perr(p, "'balance %s' is an HAProxy keyword that ferry does not support yet", a);
 			return;
 		}
 	{
@@ -225,6 +237,25 @@ static void kw_state_file_name(struct pctx *p, struct cfg_words *w)
 		p->px->state_file_name = xstrdup(w->w[1]);
 }
 
+/* "source ADDR[:PORT]": where the backend's connections come from, for the
+ * servers without a "source" of their own. */
+static void kw_source(struct pctx *p, struct cfg_words *w)
+{
+	int i = 0;
+
+	if (parse_source(p, w, &i, &p->px->source))
+		return;
+	p->px->has_source = 1;
+	if (w->w[i + 1])
+		perr(p, "unexpected word '%s' after 'source %s'", w->w[i + 1], w->w[i]);
+}
+
+static void kw_bind_process(struct pctx *p, struct cfg_words *w)
+{
+	(void)w;
+	pwarn(p, "'bind-process' has no effect, is deprecated, and will be removed in version 2.7.");
+}
+
 static void kw_accepted(struct pctx *p, struct cfg_words *w)
 {
 	(void)p;
@@ -253,15 +284,13 @@ static void kw_timeout(struct pctx *p, struct cfg_words *w)
 		perr(p, "'timeout' expects connect, client, server, tunnel, client-fin, server-fin, check or queue");
 		return;
 	}
-	if (!strcmp(what, "http-request") || !strcmp(what, "http-keep-alive")) {
-		const char *msg = "'timeout %s' is HTTP-only: ferry balances TCP connections and never parses HTTP";
-		if ((p->px->cap & PX_CAP_FE) && p->px->cap != PX_CAP_DEF) {
-			stats_fe_defer(p, msg, what); /* fine in a stats frontend */
-			if (!strcmp(what, "http-request"))
-				arg_duration(p, "timeout http-request", w->w[2], &p->px->to.http_request);
-		} else {
-			perr(p, msg, what);
-		}
+	if (!strcmp(what, "http-request") || !strcmp(what, "http-keep-alive") || !strcmp(what, "tarpit")) {
+		/* HTTP-only: a TCP proxy ignores them in silence, as HAProxy's;
+		 * a stats frontend bounds its requests with http-request */
+		int64_t ms;
+		snprintf(kw, sizeof(kw), "timeout %s", what);
+		if (!arg_duration(p, kw, w->w[2], &ms) && !strcmp(what, "http-request"))
+			p->px->to.http_request = ms;
 		return;
 	}
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -271,7 +300,7 @@ static void kw_timeout(struct pctx *p, struct cfg_words *w)
 			continue;
 		snprintf(kw, sizeof(kw), "timeout %s", what);
 		if (!(p->px->cap & (t[i].cap | PX_CAP_DEF))) {
-			pwarn(p, "'%s' ignored because %s has no %s capability", kw,
+			pwarn(p, "'%s' will be ignored because %s has no %s capability", kw,
 			      where(p), t[i].cap == PX_CAP_FE ? "frontend" : "backend");
 			return;
 		}
@@ -308,19 +337,17 @@ static const char *const ignored_options[] = {
 	"abortonclose",
 	"nolinger", "independent-streams", "log-separate-errors", "logasap",
 	"socket-stats", "tcp-smart-accept", "tcp-smart-connect", "dontlog-normal",
-	"contstats", "transparent", "persist", NULL
+	"contstats", "persist", NULL
 };
-static const char *const http_options[] = {
-	"httplog", "forwardfor", "http-server-close", "httpclose",
-	"http-keep-alive", "http-use-htx", "http-buffer-request", "originalto",
-	"http-pretend-keepalive", "http-no-delay", "http-ignore-probes",
-	"http-use-proxy-header", "http-restrict-req-hdr-names", "accept-invalid-http-request",
-	"accept-invalid-http-response", "accept-unsafe-violations-in-http-request",
-	"accept-unsafe-violations-in-http-response", "h1-case-adjust-bogus-client",
-	"h1-case-adjust-bogus-server", "checkcache", "http-drop-request-trailers",
-	"http-drop-response-trailers", NULL
+/* the capability each of them needs (HAProxy's cfg_opts) */
+static const int ignored_caps[] = {
+	PX_CAP_BE,
+	PX_CAP_FE | PX_CAP_BE, PX_CAP_FE | PX_CAP_BE, PX_CAP_FE, PX_CAP_FE,
+	PX_CAP_FE, PX_CAP_FE, PX_CAP_BE, PX_CAP_FE,
+	PX_CAP_FE, PX_CAP_BE,
 };
-static const char *const later_options[] = { "external-check", "spop-check", NULL };
+/* "option transparent" would connect to the client's original destination */
+static const char *const later_options[] = { "external-check", "spop-check", "transparent", NULL };
 static const char *const check_options[] = {
 	"tcp-check", "pgsql-check", "redis-check", "mysql-check", "ssl-hello-chk",
 	"smtpchk", "ldap-check", "httpchk", NULL
@@ -349,10 +376,15 @@ static void kw_option(struct pctx *p, struct cfg_words *w, int negate)
 		if (strcmp(o, options[i].name))
 			continue;
 		if (!(p->px->cap & (options[i].cap | PX_CAP_DEF))) {
-			pwarn(p, "'option %s' ignored because %s has no %s capability", o,
-			      where(p), options[i].cap == PX_CAP_FE ? "frontend" : "backend");
+			if (options[i].flag == PXO_TCPLOG)
+				pwarn(p, "%s : 'option %s' directive is ignored in backends.", where(p), o);
+			else
+				pwarn(p, "'%s' ignored because %s has no %s capability.", o,
+				      where(p), options[i].cap == PX_CAP_FE ? "frontend" : "backend");
 			return;
 		}
+		if (options[i].flag == PXO_TCPLOG && !negate)
+			http_forget_httplog(p->px);
 		if (negate)
 			p->px->options &= ~options[i].flag;
 		else
@@ -371,7 +403,7 @@ static void kw_option(struct pctx *p, struct cfg_words *w, int negate)
 	}
 	if (in(o, check_options)) {
 		if (!(p->px->cap & (PX_CAP_BE | PX_CAP_DEF))) {
-			pwarn(p, "'option %s' ignored because %s has no backend capability", o, where(p));
+			pwarn(p, "'%s' ignored because %s has no backend capability.", o, where(p));
 			return;
 		}
 		if (negate)
@@ -380,23 +412,30 @@ static void kw_option(struct pctx *p, struct cfg_words *w, int negate)
 			parse_check_option(p, w);
 		return;
 	}
-	if (!strcmp(o, "httplog") && (p->px->cap & PX_CAP_FE) && p->px->cap != PX_CAP_DEF) {
-		stats_fe_defer(p, "'option %s' is HTTP-only: ferry balances TCP connections and never parses HTTP", o);
+	if (http_option(p, w, negate))
 		return;
-	}
-	if (in(o, http_options)) {
-		perr(p, "'option %s' is HTTP-only: ferry balances TCP connections and never parses HTTP", o);
-		return;
-	}
 	if (in(o, later_options)) {
 		perr(p, "'option %s' is an HAProxy keyword that ferry does not support yet", o);
 		return;
 	}
 	if (in(o, splice_options))
 		return;
-	if (in(o, ignored_options)) {
-		pwarn(p, "'option %s' is not supported yet and is ignored", o);
+	for (int i = 0; ignored_options[i]; i++) {
+		if (strcmp(o, ignored_options[i]))
+			continue;
+		if (!(p->px->cap & (ignored_caps[i] | PX_CAP_DEF)))
+			pwarn(p, "'%s' ignored because %s has no %s capability.", o, where(p),
+			      ignored_caps[i] == PX_CAP_FE ? "frontend" : "backend");
+		else
+			pwarn(p, "'option %s' is not supported yet and is ignored", o);
 		return;
+	}
+	{
+		char *words[3] = { "option", (char *)o, NULL };
+		if (haproxy_kw_find(HKW_PROXY, words)) {
+			perr(p, "'option %s' is an HAProxy keyword that ferry does not support yet", o);
+			return;
+		}
 	}
 	for (int i = 0; ignored_options[i] && n < 50; i++)
 		names[n++] = ignored_options[i];
@@ -472,10 +511,12 @@ const struct kw proxy_keywords[] = {
 	{ "server-state-file-name", PX_CAP_BE | PX_CAP_DEF, kw_state_file_name },
 	{ "description", PX_CAP_FE | PX_CAP_BE, kw_accepted_value },
 	{ "id", PX_CAP_FE | PX_CAP_BE, kw_accepted_value },
-	{ "enabled", PX_CAP_FE | PX_CAP_BE, kw_accepted },
+	{ "enabled", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_accepted },
 	{ "fullconn", PX_CAP_BE | PX_CAP_DEF, kw_accepted_value },
 	{ "stats", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_stats },
 	{ "http-request", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_http_request },
+	{ "bind-process", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_bind_process },
+	{ "source", PX_CAP_BE | PX_CAP_DEF, kw_source },
 	{ NULL, 0, NULL }
 };
 
@@ -493,19 +534,28 @@ void parse_proxy_line(struct pctx *p, struct cfg_words *w)
 			else if (!strcmp(k, "server") || !strcmp(k, "bind"))
 				perr(p, "'%s' is not allowed in %s (it needs a %s)", k, where(p),
 				     !strcmp(k, "bind") ? "frontend or listen section" : "backend or listen section");
+			else if (!strcmp(k, "default-server"))
+				perr(p, "'%s' not allowed because %s has no backend capability.", k, where(p));
+			else if (!strcmp(k, "fullconn"))
+				pwarn(p, "'%s' ignored because %s has no backend capability. Maybe you want 'maxconn' instead ?",
+				      k, where(p));
 			else
-				pwarn(p, "'%s' ignored because %s has no %s capability", k, where(p),
+				pwarn(p, "'%s' ignored because %s has no %s capability.", k, where(p),
 				      (kw->cap & PX_CAP_FE) ? "frontend" : "backend");
+			if (!strcmp(k, "balance") && w->w[1])
+				http_balance(p, w); /* HAProxy keeps an HTTP algorithm: it warns again */
 			return;
 		}
 		kw->fn(p, w);
 		return;
 	}
 	if (!strcmp(k, "disabled")) {
-		perr(p, "'disabled' on a whole %s is not supported yet", px_kind(p->px));
+		perr(p, "'disabled' in %s is an HAProxy keyword that ferry does not support yet", where(p));
 		return;
 	}
-	if (kw_reject_known(p, k, where(p)))
+	if (http_proxy_line(p, w))
+		return;
+	if (kw_reject_known(p, w->w, where(p)))
 		return;
 	kw_unknown(p, k, where(p), NULL);
 }

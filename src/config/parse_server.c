@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/haproxy_kw.h"
 #include "core/strutil.h"
 
 const char *const server_keywords[] = {
@@ -14,14 +15,8 @@ const char *const server_keywords[] = {
 	"agent-port", "agent-inter", "agent-send", "on-marked-down", "on-marked-up", NULL
 };
 
-static const char *const server_later[] = {
-	"send-proxy", "send-proxy-v2", "agent-addr", "on-error", "observe", "error-limit", "slowstart", "track", "ssl",
-	"check-ssl", "verify", "sni", "alpn", "check-send-proxy", "source",
-	"namespace", "proto", "pool-max-conn", "init-state", "resolvers",
-	"resolve-prefer", "crt", "ca-file", "usesrc", NULL
-};
-static const char *const server_http[] = { "cookie", "redir", "check-alpn",
-					   "check-proto", NULL };
+/* Server options of later HAProxy versions (2.6's are in haproxy_kw.c). */
+static const char *const server_later[] = { "init-state", NULL };
 
 static int in(const char *w, const char *const *l)
 {
@@ -69,6 +64,41 @@ static const char *opt_value(struct pctx *p, struct cfg_words *w, int *i, const 
 		return NULL;
 	}
 	return w->w[++*i];
+}
+
+int parse_source(struct pctx *p, struct cfg_words *w, int *i, struct addr_spec *out)
+{
+	char err[300];
+	const char *a = w->w[*i + 1];
+
+	if (!a) {
+		perr(p, "'source' expects <addr>[:<port>] as argument.");
+		return -1;
+	}
+	{
+		/* port 0 is "any port", as no port */
+		char buf[300];
+		size_t l = strlen(a);
+		snprintf(buf, sizeof(buf), "%s", a);
+		if (l > 2 && l < sizeof(buf) && !strcmp(buf + l - 2, ":0") && buf[l - 3] != ':')
+			buf[l - 2] = 0;
+		if (addr_parse(buf, ADDR_F_PORT_OPTIONAL | ADDR_F_RANGE | ADDR_F_RESOLVE, out, err, sizeof(err))) {
+			perr(p, "'source %s': %s", a, err);
+			return -1;
+		}
+	}
+	if (out->port_hi != out->port_lo) {
+		perr(p, "'source %s': a port range is an HAProxy feature that ferry does not support yet", a);
+		return -1;
+	}
+	*i += 1;
+	if (w->w[*i + 1] && (!strcmp(w->w[*i + 1], "usesrc") || !strcmp(w->w[*i + 1], "interface"))) {
+		/* usesrc needs IP_TRANSPARENT (connecting from the client's
+		 * address); interface, SO_BINDTODEVICE */
+		perr(p, "'source ... %s' is an HAProxy keyword that ferry does not support yet", w->w[*i + 1]);
+		return -1;
+	}
+	return 0;
 }
 
 void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
@@ -156,10 +186,20 @@ void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 			/* accepted: ferry numbers servers in order and resolves at startup */
 			if (!opt_value(p, w, &i, "a value"))
 				return;
-		} else if (in(k, server_http)) {
-			perr(p, "server option '%s' is HTTP-only: ferry balances TCP connections and never parses HTTP", k);
-			return;
-		} else if (in(k, server_later)) {
+		} else if (!strcmp(k, "source")) {
+			if (parse_source(p, w, &i, &o->source))
+				return;
+			o->has_source = 1;
+		} else if (!strcmp(k, "cookie") || !strcmp(k, "redir")) {
+			/* HTTP-only: a TCP backend warns about the cookie and
+			 * refuses the redirection, as HAProxy (parse_http.c) */
+			if (!opt_value(p, w, &i, !strcmp(k, "cookie") ? "a value" : "a prefix"))
+				return;
+			if (!strcmp(k, "cookie"))
+				o->http_cookie = 1;
+			else
+				o->http_redir = 1;
+		} else if (in(k, server_later) || haproxy_kw_find(HKW_SERVER, &w->w[i])) {
 			perr(p, "server option '%s' is an HAProxy keyword that ferry does not support yet", k);
 			return;
 		} else {
@@ -213,7 +253,8 @@ void parse_server_line(struct pctx *p, struct cfg_words *w)
 		else if (addr_parse(a, ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE, &s->addr, err, sizeof(err)))
 			perr(p, "server '%s': %s", s->name, err);
 		else if (s->addr.wildcard)
-			perr(p, "server '%s': address '%s' is a wildcard; a server needs a real address", s->name, a);
+			perr(p, "server '%s': address '%s' (connecting to the client's original destination, HAProxy's transparent mode) is an HAProxy feature that ferry does not support yet",
+			     s->name, a);
 	}
 	parse_srv_opts(p, w, 3, &s->o, 0, s);
 	server_check_opts(p, s);
@@ -392,9 +433,7 @@ void parse_bind_line(struct pctx *p, struct cfg_words *w)
 		} else if (!strcmp(k, "ssl") || !strcmp(k, "crt") || !strcmp(k, "alpn")) {
 			perr(p, "bind option '%s' is not supported: ferry relays TLS untouched and terminates none", k);
 			break;
-		} else if (!strcmp(k, "accept-proxy") || !strcmp(k, "interface") ||
-			   !strcmp(k, "transparent") || !strcmp(k, "maxconn") ||
-			   !strcmp(k, "namespace") || !strcmp(k, "mss")) {
+		} else if (haproxy_kw_find(HKW_BIND, &w->w[i])) {
 			perr(p, "bind option '%s' is an HAProxy keyword that ferry does not support yet", k);
 			break;
 		} else {

@@ -354,14 +354,19 @@ void kw_stats(struct pctx *p, struct cfg_words *w)
 		st->node = dup_or_null(w->w[2]);
 	} else if (!strcmp(k, "show-desc")) {
 		kw_stats_desc(p, w, st);
+	} else if (!strcmp(k, "http-request") && px->cap == PX_CAP_DEF) {
+		perr(p, "'stats' not allowed in 'defaults' section.");
 	} else if (!strcmp(k, "scope") || !strcmp(k, "http-request") || !strcmp(k, "show-modules")) {
-		perr(p, "'stats %s' in %s is an HAProxy keyword that ferry does not support yet", k, px_kind(px));
+		/* a TCP proxy ignores every stats line; a stats frontend cannot */
+		stats_fe_defer(p, "'stats %s' in %s is an HAProxy keyword that ferry does not support yet", k,
+			       px_kind(px));
 	} else {
 		perr(p, "unknown stats parameter '%s', expects 'admin', 'uri', 'realm', 'auth', 'enable', 'hide-version', 'show-node', 'show-desc' or 'show-legends'", k);
 	}
 }
 
-/* Keeps msg for validation: reported unless the proxy is a stats frontend. */
+/* Keeps msg for validation: reported if the proxy is in "mode http" (a
+ * stats frontend cannot do it; a TCP proxy ignores the line). */
 void stats_fe_defer(struct pctx *p, const char *fmt, ...)
 {
 	struct cfg_proxy *px = p->px;
@@ -381,7 +386,9 @@ void stats_fe_defer(struct pctx *p, const char *fmt, ...)
 	l->msg = xstrdup(buf);
 }
 
-/* "http-request": only HAProxy's exporter idiom, in a frontend. */
+/* "http-request": in a stats frontend, only HAProxy's exporter idiom; in a
+ * TCP proxy, any rule HAProxy would take, ignored with its warning
+ * (parse_http.c). */
 void kw_http_request(struct pctx *p, struct cfg_words *w)
 {
 	static const char *const idiom[] = { "http-request", "use-service", "prometheus-exporter", "if",
@@ -390,13 +397,12 @@ void kw_http_request(struct pctx *p, struct cfg_words *w)
 
 	for (; idiom[i] && w->w[i] && !strcmp(idiom[i], w->w[i]); i++)
 		;
-	if (idiom[i] || w->w[i] || !(p->px->cap & PX_CAP_FE)) {
-		kw_reject_known(p, w->w[0], px_where(p));
-		return;
-	}
-	p->px->prometheus = 1;
-	stats_fe_defer(p, "'http-request' in %s is HTTP-only: ferry balances TCP connections and never parses HTTP",
-		       px_where(p));
+	if (!idiom[i] && !w->w[i] && (p->px->cap & PX_CAP_FE) && p->px->cap != PX_CAP_DEF)
+		p->px->prometheus = 1;
+	else
+		stats_fe_defer(p, "'http-request' in %s is HTTP-only: ferry balances TCP connections and never parses HTTP",
+			       px_where(p));
+	kw_http_rules(p, w);
 }
 
 /* What a stats frontend may hold besides the lines above. */
@@ -440,7 +446,7 @@ static int check_stats_fe(struct cfg *c, struct cfg_proxy *px)
 	const char *kind = px_kind(px);
 
 	if (!(px->cap & PX_CAP_FE) || px->default_backend || px->nservers || (!px->stats && !px->prometheus)) {
-		cfg_error(c, px->file, px->mode_http_line,
+		cfg_error(c, px->mode_http_file, px->mode_http_line,
 			  "'mode http' in %s '%s': ferry balances TCP connections only; use 'mode tcp'", kind, px->name);
 		report_deferred(c, px);
 		return 0;
@@ -455,6 +461,7 @@ static int check_stats_fe(struct cfg *c, struct cfg_proxy *px)
 		cfg_error(c, px->file, px->line, "%s '%s' has no 'bind' line", kind, px->name);
 		return 0;
 	}
+	report_deferred(c, px);
 	return 1;
 }
 
@@ -475,11 +482,7 @@ int cfg_validate_stats(struct cfg *c)
 				continue;
 			}
 		} else {
-			report_deferred(c, px);
-			if (px->stats)
-				cfg_warn(c, px->file, px->stats_own ? px->stats->line : px->line,
-					 "'stats' statement ignored for %s '%s' as it requires HTTP mode.",
-					 px_kind(px), px->name);
+			cfg_warn_http_leftovers(c, px); /* HAProxy's warnings, "stats" among them */
 		}
 		pp = &px->next;
 	}

@@ -57,5 +57,8 @@ int cfg_validate(struct cfg *c)
 	if (!c->proxies && !c->stats_fes)
 		cfg_error(c, c->nfiles ? c->files[0] : "config", 0,
 			  "no frontend, backend or listen section: nothing to do");
+	if (c->g.zero_warning && c->nwarn)
+		cfg_error(c, c->nfiles ? c->files[0] : "config", 0,
+			  "Some warnings were found and 'zero-warning' is set. Aborting.");
 	return c->nerr;
 }

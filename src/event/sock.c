@@ -38,11 +38,29 @@ int sock_listen(const struct sockaddr *sa, socklen_t len, int backlog, int v6onl
 
 int sock_connect(const struct sockaddr *sa, socklen_t len)
 {
+	return sock_connect_from(sa, len, NULL, 0);
+}
+
+int sock_connect_from(const struct sockaddr *sa, socklen_t len, const struct sockaddr *src, socklen_t srclen)
+{
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int e;
+	int e, one = 1;
 
 	if (fd == -1)
 		return -errno;
+	if (src) {
+		int port = src->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)src)->sin6_port
+						       : ((const struct sockaddr_in *)src)->sin_port;
+		if (!port)
+			setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+		else
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, src, srclen) == -1) {
+			e = errno;
+			close(fd);
+			return -e;
+		}
+	}
 	if (connect(fd, sa, len) == -1 && errno != EINPROGRESS) {
 		e = errno;
 		close(fd);

@@ -14,6 +14,11 @@ int sock_listen(const struct sockaddr *sa, socklen_t len, int backlog, int v6onl
 /* Non-blocking connect. Returns the fd (connection in progress or done) or
  * a negative errno. */
 int sock_connect(const struct sockaddr *sa, socklen_t len);
+/* The same from a source address (HAProxy's "source ADDR[:PORT]"): the
+ * socket is bound to src first; with port 0 the kernel picks the port at
+ * connect time (IP_BIND_ADDRESS_NO_PORT), so sources share the ephemeral
+ * range with every destination. src NULL: as sock_connect. */
+int sock_connect_from(const struct sockaddr *sa, socklen_t len, const struct sockaddr *src, socklen_t srclen);
 /* The pending error of a connecting socket (0 when connected). */
 int sock_error(int fd);
 void sock_set_nodelay(int fd);

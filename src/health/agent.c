@@ -232,7 +232,8 @@ static void agent_timer(struct loop *l, struct timer *t)
 		return;
 	}
 	a->started = a->env->loop->now_ms;
-	fd = sock_connect((struct sockaddr *)&a->addr, addr_len((struct sockaddr *)&a->addr));
+	fd = sock_connect_from((struct sockaddr *)&a->addr, addr_len((struct sockaddr *)&a->addr),
+			       a->srv->srclen ? (struct sockaddr *)&a->srv->src : NULL, a->srv->srclen);
 	if (fd < 0) {
 		agent_record(a, "L4CON", strerror(-fd));
 		schedule(a);

@@ -211,7 +211,8 @@ static void do_connect(struct check *c, const struct tcr *r)
 	}
 	if (r && r->port)
 		addr_set_port((struct sockaddr *)&ss, r->port);
-	fd = sock_connect((struct sockaddr *)&ss, addr_len((struct sockaddr *)&ss));
+	fd = sock_connect_from((struct sockaddr *)&ss, addr_len((struct sockaddr *)&ss),
+			       c->srv->srclen ? (struct sockaddr *)&c->srv->src : NULL, c->srv->srclen);
 	if (fd < 0) {
 		conn_fail(c, "L4CON", -fd);
 		return;

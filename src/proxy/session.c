@@ -362,7 +362,8 @@ static void try_connect(struct session *s)
 	curr_sess(s, 1);
 	ctr_add(&s->cs->connect, 1);
 	ctr_add(&s->cb->connect, 1);
-	fd = sock_connect((struct sockaddr *)&ss, len);
+	fd = sock_connect_from((struct sockaddr *)&ss, len, srv->srclen ? (struct sockaddr *)&srv->src : NULL,
+			       srv->srclen);
 	if (fd < 0) {
 		io_init(&s->srv, -1, srv_connect_cb);
 		connect_failed(s, "SC");

@@ -57,6 +57,14 @@ struct srv_rt *gen_new_server(struct generation *g, struct pbackend *be, struct 
 	memcpy(&s->addr, &cs->addr.ss, sizeof(s->addr));
 	s->addrlen = cs->addr.len;
 	s->port_omitted = cs->addr.port_lo == 0;
+	{ /* the server's own "source", else its backend's */
+		const struct addr_spec *src = cs->o.has_source ? &cs->o.source
+					      : be->cfg->has_source ? &be->cfg->source : NULL;
+		if (src) {
+			memcpy(&s->src, &src->ss, sizeof(s->src));
+			s->srclen = src->len;
+		}
+	}
 	s->flags = (cs->o.backup ? SRV_F_BACKUP : 0) | (cs->o.disabled ? SRV_F_MAINT : 0);
 	s->up = 1; /* HAProxy starts servers UP; the first failed check takes them down */
 	s->iweight = s->uweight = s->eweight = cs->o.weight;

@@ -135,7 +135,7 @@ listen stats
     ("frontend st\n    mode http\n    bind :1\n    stats enable\n    http-request deny\n",
      "c.cfg:11: 'http-request' in frontend 'st' is HTTP-only: ferry balances TCP connections and never parses HTTP"),
     ("frontend st\n    mode http\n    bind :1\n    stats enable\n    option forwardfor\n",
-     "c.cfg:11: 'option forwardfor' is HTTP-only: ferry balances TCP connections and never parses HTTP"),
+     "c.cfg:11: 'option forwardfor' in frontend 'st': a 'mode http' frontend only serves statistics in ferry"),
     ("frontend st\n    mode http\n    bind :1\n    stats enable\n    http-request use-service prometheus-exporter if { path /stats }\n",
      "c.cfg:11: 'http-request' in frontend 'st' is HTTP-only: ferry balances TCP connections and never parses HTTP"),
     # a TCP keyword in a stats frontend
@@ -157,11 +157,6 @@ listen stats
      "c.cfg:10: 'stats scope' in frontend is an HAProxy keyword that ferry does not support yet"),
     ("frontend st\n    mode http\n    bind :1\n    stats refresh 500ms\n",
      "c.cfg:10: 'stats refresh 500ms': the shortest refresh is 1s"),
-    # HTTP-only lines in a TCP frontend stay errors
-    ("frontend f\n    bind :1\n    option httplog\n",
-     "c.cfg:9: 'option httplog' is HTTP-only: ferry balances TCP connections and never parses HTTP"),
-    ("frontend f\n    bind :1\n    http-request use-service prometheus-exporter if { path /metrics }\n",
-     "c.cfg:9: 'http-request' in frontend 'f' is HTTP-only: ferry balances TCP connections and never parses HTTP"),
 ])
 def test_what_stays_refused(tmpdir_path, body, expected):
     rc, out = check(tmpdir_path, DEFAULTS + body)

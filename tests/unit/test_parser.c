@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "config/haproxy_kw.h"
 #include "config/model.h"
 #include "core/regex.h"
 
@@ -208,14 +209,17 @@ static const struct diag_case errors[] = {
 	{ BASE "backend b\n mode http\n",
 	  "t.cfg:7: 'mode http' in backend 'b': ferry balances TCP connections only; use 'mode tcp'\n" },
 	{ BASE "frontend f\n bind :1\n http-request deny\n",
-	  "t.cfg:8: 'http-request' in frontend 'f' is HTTP-only: ferry balances TCP connections and never parses HTTP\n"
+	  "t.cfg:8: warning: 'http-request' rules ignored for frontend 'f' as they require HTTP mode.\n"
 	  "t.cfg:6: warning: frontend 'f' has no default_backend: its connections will be closed at once\n" },
 	{ BASE "backend b\n option forwardfor\n",
-	  "t.cfg:7: 'option forwardfor' is HTTP-only: ferry balances TCP connections and never parses HTTP\n" },
-	{ BASE "backend b\n timeout http-request 5s\n",
-	  "t.cfg:7: 'timeout http-request' is HTTP-only: ferry balances TCP connections and never parses HTTP\n" },
+	  "t.cfg:7: warning: 'option forwardfor' ignored for backend 'b' as it requires HTTP mode.\n" },
+	{ BASE "backend b\n timeout http-request 5s\n", "" },
+	{ BASE "backend b\n timeout http-request 5x\n",
+	  "t.cfg:7: 'timeout http-request': invalid duration '5x': unknown time unit (expected us, ms, s, m, h or d)\n" },
 	{ BASE "backend b\n balance uri\n",
-	  "t.cfg:7: 'balance uri' is not supported: ferry balances TCP connections and does not read their content\n" },
+	  "t.cfg:7: warning: Layer 7 hash not possible for backend 'b' (needs 'mode http'). Falling back to round robin.\n" },
+	{ BASE "backend b\n balance rdp-cookie\n",
+	  "t.cfg:7: 'balance rdp-cookie' is an HAProxy keyword that ferry does not support yet\n" },
 	{ BASE "backend b\n balance leastcon\n",
 	  "t.cfg:7: unknown balance algorithm 'leastcon' (did you mean 'leastconn'?)\n" },
 	{ BASE "backend b\n balance random(0)\n",
@@ -273,7 +277,7 @@ static const struct diag_case errors[] = {
 	{ BASE "backend b\n server s1 '127.0.0.1:1\n",
 	  "t.cfg:7: unmatched single quote\n" },
 	{ "global\n nbproc 2\n" BASE "backend b\n",
-	  "t.cfg:2: 'nbproc' was removed in HAProxy 2.5; use 'nbthread'\n" },
+	  "t.cfg:2: nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available.\n" },
 	{ "global\n log 127.0.0.1 local9\n" BASE "backend b\n",
 	  "t.cfg:2: unknown log facility 'local9'\n" },
 	{ "global\n log 127.0.0.1\n" BASE "backend b\n",
@@ -283,7 +287,7 @@ static const struct diag_case errors[] = {
 	{ "global\n maxconn -5\n" BASE "backend b\n",
 	  "t.cfg:2: 'maxconn': invalid value '-5' (expects an integer from 1 to 10000000)\n" },
 	{ "userlist u\n user x password y\n" BASE "backend b\n",
-	  "t.cfg:1: section 'userlist' is not supported by ferry; its lines are skipped\n" },
+	  "t.cfg:1: section 'userlist' is an HAProxy keyword that ferry does not support yet; its lines are skipped\n" },
 	{ BASE "backend b\n tcp-check expect regex x\n",
 	  "t.cfg:7: 'tcp-check expect regex' is not supported (ferry supports string, rstring, binary, rbinary)\n" },
 	{ BASE "backend b\n tcp-check expect rstring ^(OK\n",
@@ -303,7 +307,7 @@ static const struct diag_case errors[] = {
 	{ BASE "backend b\n server s 127.0.0.1:1 on-marked-down kill\n",
 	  "t.cfg:7: 'on-marked-down' expects 'shutdown-sessions'\n" },
 	{ BASE "backend b\n default_backend x\n",
-	  "t.cfg:7: warning: 'default_backend' ignored because backend 'b' has no frontend capability\n" },
+	  "t.cfg:7: warning: 'default_backend' ignored because backend 'b' has no frontend capability.\n" },
 	{ "defaults\n server s 127.0.0.1:1\nbackend b\n",
 	  "t.cfg:2: 'server' is not allowed in a defaults section\n"
 	  "t.cfg:3: warning: backend 'b' is missing 'timeout connect' or 'timeout server': connections may hang forever\n" },
@@ -480,10 +484,157 @@ static void test_warnings_for_ignored(void **st)
 	assert_int_equal(cfg.nwarn, 5);
 }
 
+/* Every keyword HAProxy 2.6's manual lists is "not supported yet" or taken,
+ * never "unknown": each is written in the section it belongs to (with a
+ * value after it, which some need) and the diagnostics are searched. */
+static void test_haproxy_keywords_are_never_unknown(void **st)
+{
+	char text[1024];
+	int n = 0;
+	(void)st;
+	for (const struct haproxy_kw *k = haproxy_keywords; k->name; k++) {
+		const char *d;
+		switch (k->kind) {
+		case HKW_GLOBAL:
+			snprintf(text, sizeof(text), "global\n %s 1\n" BASE "backend b\n", k->name);
+			break;
+		case HKW_PROXY:
+			snprintf(text, sizeof(text), BASE "%s x\n bind :1\n %s 1\n", (k->caps & HKW_FE) ? "listen" : "backend",
+				 k->name);
+			break;
+		case HKW_SERVER:
+			snprintf(text, sizeof(text), BASE "backend b\n server s 127.0.0.1:1 %s 1\n", k->name);
+			break;
+		case HKW_BIND:
+			snprintf(text, sizeof(text), BASE "listen l\n bind :1 %s 1\n", k->name);
+			break;
+		case HKW_SECTION:
+			snprintf(text, sizeof(text), "%s x\n" BASE "backend b\n", k->name);
+			break;
+		default:
+			continue;
+		}
+		d = parse(text);
+		{
+			/* "unknown ... 'word'" about the keyword itself (a value
+			 * after it may well be unknown: "balance 1") */
+			const char *last = strrchr(k->name, ' ');
+			char needle[80];
+			const char *u;
+			snprintf(needle, sizeof(needle), "'%s'", last ? last + 1 : k->name);
+			for (u = strstr(d, "unknown"); u; u = strstr(u + 1, "unknown")) {
+				const char *eol = strchr(u, '\n'), *hit = strstr(u, needle);
+				if (hit && (!eol || hit < eol))
+					print_error("%s\n%s", text, d);
+				assert_true(!hit || (eol && hit > eol));
+			}
+		}
+		n++;
+	}
+	assert_true(n > 500);
+	/* a sample, with the exact sentences */
+	assert_string_equal(parse("global\n lua-load /x.lua\n" BASE "backend b\n"),
+			    "t.cfg:2: 'lua-load' in section 'global' is an HAProxy keyword that ferry does not support yet\n");
+	assert_string_equal(parse(BASE "backend b\n stick on src\n"),
+			    "t.cfg:7: 'stick on' in backend 'b' is an HAProxy keyword that ferry does not support yet\n");
+	assert_string_equal(parse(BASE "backend b\n option spop-check\n"),
+			    "t.cfg:7: 'option spop-check' is an HAProxy keyword that ferry does not support yet\n");
+	assert_string_equal(parse(BASE "backend b\n server s 127.0.0.1:1 socks4 127.0.0.1:1080\n"),
+			    "t.cfg:7: server option 'socks4' is an HAProxy keyword that ferry does not support yet\n");
+	assert_string_equal(parse(BASE "listen l\n bind :1 tcp-ut 10s\n"),
+			    "t.cfg:7: bind option 'tcp-ut' is an HAProxy keyword that ferry does not support yet\n");
+	assert_string_equal(parse("ring r\n size 32764\n" BASE "backend b\n"),
+			    "t.cfg:1: section 'ring' is an HAProxy keyword that ferry does not support yet; its lines are skipped\n");
+	/* and a typo stays a typo */
+	assert_string_equal(parse(BASE "backend b\n balanse roundrobin\n"),
+			    "t.cfg:7: unknown keyword 'balanse' in backend 'b' (did you mean 'balance'?)\n");
+	assert_string_equal(parse(BASE "backend b\n stick-tabel type ip size 1m\n"),
+			    "t.cfg:7: unknown keyword 'stick-tabel' in backend 'b' (did you mean 'stick-table'?)\n");
+}
+
+/* The table knows the keywords ferry implements too (it is the manual's,
+ * not ferry's), and names its version. */
+static void test_haproxy_table_holds_ferrys_keywords(void **st)
+{
+	static const char *const ferry_only[] = { "role-change-grace", NULL };
+	(void)st;
+	assert_string_equal(haproxy_kw_doc_version, "2.6 (2023/03/28)");
+	for (const char *const *k = (const char *const[]){ "mode", "bind", "balance", "server", "default-server",
+							    "timeout client", "option tcplog", "option pgsql-check",
+							    "tcp-check expect", "stats enable", NULL }; *k; k++) {
+		char buf[64], *words[4] = { NULL }, *save = NULL;
+		int i = 0;
+		snprintf(buf, sizeof(buf), "%s", *k);
+		for (char *t = strtok_r(buf, " ", &save); t && i < 3; t = strtok_r(NULL, " ", &save))
+			words[i++] = t;
+		assert_non_null(haproxy_kw_find(HKW_PROXY, words));
+	}
+	{
+		char *w[] = { (char *)ferry_only[0], NULL };
+		assert_null(haproxy_kw_find(HKW_PROXY, w));
+	}
+	{
+		char *w[] = { "nbthread", NULL }, *b[] = { "v4v6", NULL }, *s[] = { "agent-check", NULL };
+		assert_non_null(haproxy_kw_find(HKW_GLOBAL, w));
+		assert_non_null(haproxy_kw_find(HKW_BIND, b));
+		assert_non_null(haproxy_kw_find(HKW_SERVER, s));
+	}
+}
+
+/* HTTP-only lines HAProxy ignores in a TCP proxy: its warnings, once per
+ * proxy that has them (defaults lines for each proxy that inherits them,
+ * frontend settings only for frontends), in its order, on the line that
+ * wrote them; silent ones stay silent; "option tcplog" and a TCP algorithm
+ * written later cancel httplog and the L7 hash. */
+static void test_http_leftovers(void **st)
+{
+	(void)st;
+	assert_string_equal(parse("global\n log stdout local0\n"
+				  "defaults\n mode tcp\n log global\n option httplog\n option forwardfor\n"
+				  " option http-server-close\n timeout http-request 5s\n errorfile 503 /dev/null\n"
+				  " timeout connect 1s\n timeout client 1s\n timeout server 1s\n"
+				  "frontend f\n bind :1\n default_backend b\n capture cookie c len 9\n"
+				  "backend b\n balance uri\n server s 127.0.0.1:1 cookie a\n"
+				  "listen l\n bind :2\n option tcplog\n balance url_param u\n balance leastconn\n"
+				  " server s 127.0.0.1:1\n"),
+			    "t.cfg:6: warning: 'option httplog' not usable with frontend 'f' (needs 'mode http'). Falling back to 'option tcplog'.\n"
+			    "t.cfg:17: warning: 'capture' statement ignored for frontend 'f' as it requires HTTP mode.\n"
+			    "t.cfg:7: warning: 'option forwardfor' ignored for frontend 'f' as it requires HTTP mode.\n"
+			    "t.cfg:19: warning: Layer 7 hash not possible for backend 'b' (needs 'mode http'). Falling back to round robin.\n"
+			    "t.cfg:7: warning: 'option forwardfor' ignored for backend 'b' as it requires HTTP mode.\n"
+			    "t.cfg:20: warning: backend 'b' : ignoring cookie for server 's' as HTTP mode is disabled.\n"
+			    "t.cfg:7: warning: 'option forwardfor' ignored for proxy 'l' as it requires HTTP mode.\n");
+	assert_int_equal(cfg.nerr, 0);
+	/* httplog falls back to tcplog; the L7 hash to roundrobin */
+	assert_true(cfg_find_proxy(&cfg, "f", PX_CAP_FE)->options & PXO_TCPLOG);
+	assert_int_equal(cfg_find_proxy(&cfg, "b", PX_CAP_BE)->algo, LB_ROUNDROBIN);
+	assert_int_equal(cfg_find_proxy(&cfg, "l", PX_CAP_BE)->algo, LB_LEASTCONN);
+	/* mode http in defaults: proxies that say mode tcp are TCP proxies */
+	assert_string_equal(parse("defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n"
+				  "listen l\n mode tcp\n bind :1\n server s 127.0.0.1:1\n"), "");
+	assert_string_equal(parse("defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n"
+				  "backend b\n server s 127.0.0.1:1\n"),
+			    "t.cfg:2: 'mode http' in backend 'b': ferry balances TCP connections only; use 'mode tcp'\n");
+	/* what HAProxy refuses about them, ferry refuses */
+	assert_string_equal(parse(BASE "backend b\n option httplog nope\n"),
+			    "t.cfg:7: keyword 'httplog' only supports option 'clf'.\n");
+	assert_string_equal(parse(BASE "backend b\n option http-server-close now\n"),
+			    "t.cfg:7: 'option http-server-close' cannot handle unexpected argument 'now'.\n");
+	assert_string_equal(parse(BASE "backend b\n errorfile 999 /dev/null\n"),
+			    "t.cfg:7: errorfile : status code '999' not handled.\n");
+	assert_string_equal(parse(BASE "frontend f\n bind :1\n redirect elsewhere\n"),
+			    "t.cfg:8: error detected in frontend 'f' while parsing redirect rule : expects 'code', 'prefix', "
+			    "'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query', 'ignore-empty' or 'append-slash' (was 'elsewhere').\n"
+			    "t.cfg:6: warning: frontend 'f' has no default_backend: its connections will be closed at once\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_issue_example, teardown),
+		cmocka_unit_test_teardown(test_haproxy_keywords_are_never_unknown, teardown),
+		cmocka_unit_test_teardown(test_haproxy_table_holds_ferrys_keywords, teardown),
+		cmocka_unit_test_teardown(test_http_leftovers, teardown),
 		cmocka_unit_test_teardown(test_server_options_and_default_server, teardown),
 		cmocka_unit_test_teardown(test_defaults_inheritance, teardown),
 		cmocka_unit_test_teardown(test_bind_forms, teardown),
