@@ -419,6 +419,11 @@ size_t pp_build_v2(uint8_t *out, size_t cap, const struct pp_v2_args *a)
 	if ((a->opts & PP_O_UNIQUE_ID) && a->unique_id &&
 	    put_tlv(out, cap, &n, PP2_TYPE_UNIQUE_ID, a->unique_id, a->unique_id_len))
 		return 0;
+	if (a->opts & PP_O_SSL) {
+		static const uint8_t not_tls[5]; /* client flags 0, verify 0 */
+		if (put_tlv(out, cap, &n, PP2_TYPE_SSL, not_tls, sizeof(not_tls)))
+			return 0;
+	}
 	if (n - PP_V2_HDR_LEN > 0xffff)
 		return 0;
 	out[14] = (uint8_t)((n - PP_V2_HDR_LEN) >> 8);

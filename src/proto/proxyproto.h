@@ -100,6 +100,13 @@ size_t pp_build_v1(uint8_t *out, size_t cap, const struct sockaddr *src, const s
 #define PP_O_CRC32C 0x1        /* proxy-v2-options crc32c */
 #define PP_O_AUTHORITY 0x2     /* proxy-v2-options authority */
 #define PP_O_UNIQUE_ID 0x4     /* proxy-v2-options unique-id */
+#define PP_O_SSL 0x8           /* proxy-v2-options ssl: an SSL TLV, here always the one of a
+                                  connection that is not TLS (client 0, verify 0) */
+
+/* The most a header ferry builds may take: the address block of IPv6, the
+ * CRC, an ALPN list and an authority, a unique id, the SSL TLV. */
+#define PP_BUILD_MAX (PP_V2_HDR_LEN + 36 + 7 + (3 + 255) + (3 + PP_AUTHORITY_MAX) + \
+		      (3 + PP_UNIQUE_ID_MAX) + 8)
 
 /* What a v2 header carries. */
 struct pp_v2_args {
@@ -120,7 +127,7 @@ struct pp_v2_args {
 };
 
 /* Writes a v2 header (HAProxy's make_proxy_line_v2 layout: PROXY command,
- * STREAM transport, addresses, then CRC32C, ALPN, AUTHORITY, UNIQUE_ID;
+ * STREAM transport, addresses, then CRC32C, ALPN, AUTHORITY, UNIQUE_ID, SSL;
  * CRC32C computed last over the whole header) into out. Returns its
  * length, or 0 when cap is too small or a TLV is longer than 65535. */
 size_t pp_build_v2(uint8_t *out, size_t cap, const struct pp_v2_args *a);
