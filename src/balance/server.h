@@ -44,6 +44,7 @@ struct server {
 	unsigned addr_seq;         /* odd while "set server addr" rewrites the three above */
 	unsigned flags;            /* SRV_F_* */
 	unsigned opts;             /* SRV_O_* */
+	unsigned pp_opts;          /* SRV_PP_* (config/model.h): the PROXY header it gets first */
 	int up;                    /* health: 1 = UP (running), 0 = DOWN */
 	int iweight;               /* weight from the configuration (0..256): HAProxy's "initial" */
 	int uweight;               /* current weight, set at run time (set weight, agent N%) */

@@ -63,7 +63,9 @@ struct tcr {
 	int port;                 /* 0 = the server's check port */
 	struct addr_spec addr;
 	int has_addr, linger;
-	int send_proxy;           /* PROXY protocol v1 header first */
+	int dflt;                 /* "connect default": the server's check options apply
+	                             (check-send-proxy, and send-proxy without a check port) */
+	int send_proxy;           /* send-proxy: a PROXY header first, of the server's version */
 	/* send: data; expect: the pattern (bytes for binary, source for regexes) */
 	unsigned char *data;
 	size_t len;
@@ -126,7 +128,18 @@ struct cfg_srv_opts {
 	int has_source;
 	int http_cookie;     /* "cookie X": HTTP-only, ignored with HAProxy's warning */
 	int http_redir;      /* "redir PREFIX": HTTP-only, refused as HAProxy does */
+	unsigned pp_opts;    /* SRV_PP_*: send-proxy, send-proxy-v2, proxy-v2-options */
+	int check_send_proxy; /* check-send-proxy (no-check-send-proxy: 0) */
 };
+
+/* The PROXY protocol header a server gets first (HAProxy's pp_opts). V2
+ * wins when both versions are set, as in HAProxy. */
+#define SRV_PP_V1 0x01        /* send-proxy */
+#define SRV_PP_V2 0x02        /* send-proxy-v2 */
+#define SRV_PP_CRC32C 0x04    /* proxy-v2-options crc32c */
+#define SRV_PP_AUTHORITY 0x08 /* proxy-v2-options authority */
+#define SRV_PP_UNIQUE_ID 0x10 /* proxy-v2-options unique-id */
+#define SRV_PP_SSL 0x20       /* proxy-v2-options ssl (and cert-*, ssl-cipher): an SSL TLV */
 
 struct cfg_server {
 	struct cfg_server *next;

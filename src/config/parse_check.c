@@ -199,7 +199,8 @@ struct tcr *tcr_parse_connect(struct pctx *p, struct cfg_words *w, struct tcr_li
 	for (int i = 2; i < w->n; i++) {
 		const char *k = w->w[i];
 		if (!strcmp(k, "default")) {
-			/* the server's check address and port: the default */
+			/* the server's check address, port and options */
+			r->dflt = 1;
 		} else if (!strcmp(k, "port")) {
 			long v;
 			if (arg_int(p, "port", w->w[++i], 1, 65535, &v))
@@ -347,7 +348,10 @@ static struct tcr *send_bytes(struct pctx *p, const void *d, size_t len)
  * rule get the implicit one, closed with a reset, as in HAProxy. */
 static void connect_linger(struct pctx *p)
 {
-	proto_rule(p, TCR_CONNECT)->linger = 1;
+	struct tcr *r = proto_rule(p, TCR_CONNECT);
+
+	r->linger = 1;
+	r->dflt = 1;
 }
 
 /* HAProxy's pgsql-check: a v3 StartupMessage for the user; an ErrorResponse

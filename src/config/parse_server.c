@@ -12,8 +12,41 @@ const char *const server_keywords[] = {
 	"weight", "maxconn", "maxqueue", "check", "no-check", "inter", "fastinter",
 	"downinter", "rise", "fall", "port", "addr", "backup", "no-backup",
 	"disabled", "enabled", "id", "init-addr", "agent-check", "no-agent-check",
-	"agent-port", "agent-inter", "agent-send", "on-marked-down", "on-marked-up", NULL
+	"agent-port", "agent-inter", "agent-send", "on-marked-down", "on-marked-up",
+	"send-proxy", "send-proxy-v2", "no-send-proxy", "no-send-proxy-v2", "proxy-v2-options",
+	"check-send-proxy", "no-check-send-proxy", NULL
 };
+
+/* proxy-v2-options: HAProxy 2.6's words. ferry terminates no TLS, so the
+ * SSL ones give what HAProxy sends for a connection that is not TLS: an
+ * SSL TLV saying so, without sub-TLVs. */
+static const struct { const char *word; unsigned flags; } pp2_words[] = {
+	{ "ssl", SRV_PP_SSL }, { "cert-cn", SRV_PP_SSL }, { "cert-key", SRV_PP_SSL },
+	{ "cert-sig", SRV_PP_SSL }, { "ssl-cipher", SRV_PP_SSL }, { "authority", SRV_PP_AUTHORITY },
+	{ "crc32c", SRV_PP_CRC32C }, { "unique-id", SRV_PP_UNIQUE_ID },
+};
+
+/* "proxy-v2-options a,b,c": adds their flags to *opts, or reports the first
+ * unknown word in HAProxy's sentence. Returns 0 or -1. */
+static int pp2_options(struct pctx *p, const char *list, unsigned *opts)
+{
+	const char *w = list ? list : "";
+
+	for (;;) {
+		size_t n = strcspn(w, ",");
+		size_t k = 0, nw = sizeof(pp2_words) / sizeof(*pp2_words);
+		while (k < nw && !(strlen(pp2_words[k].word) == n && !strncmp(pp2_words[k].word, w, n)))
+			k++;
+		if (k == nw) {
+			perr(p, "'%.*s' : proxy v2 option not implemented", (int)n, w);
+			return -1;
+		}
+		*opts |= pp2_words[k].flags;
+		if (!w[n])
+			return 0;
+		w += n + 1;
+	}
+}
 
 /* Server options of later HAProxy versions (2.6's are in haproxy_kw.c). */
 static const char *const server_later[] = { "init-state", NULL };
@@ -199,6 +232,18 @@ void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 				o->http_cookie = 1;
 			else
 				o->http_redir = 1;
+		} else if (!strcmp(k, "send-proxy") || !strcmp(k, "send-proxy-v2")) {
+			o->pp_opts |= k[10] ? SRV_PP_V2 : SRV_PP_V1;
+		} else if (!strcmp(k, "no-send-proxy") || !strcmp(k, "no-send-proxy-v2")) {
+			o->pp_opts &= ~(k[13] ? SRV_PP_V2 : SRV_PP_V1);
+		} else if (!strcmp(k, "proxy-v2-options")) {
+			if (pp2_options(p, w->w[i + 1], &o->pp_opts))
+				return;
+			i += w->w[i + 1] != NULL;
+		} else if (!strcmp(k, "check-send-proxy")) {
+			o->check_send_proxy = 1;
+		} else if (!strcmp(k, "no-check-send-proxy")) {
+			o->check_send_proxy = 0;
 		} else if (in(k, server_later) || haproxy_kw_find(HKW_SERVER, &w->w[i])) {
 			perr(p, "server option '%s' is an HAProxy keyword that ferry does not support yet", k);
 			return;
@@ -281,11 +326,11 @@ static void server_check_opts(struct pctx *p, struct cfg_server *s)
 
 /* The options a dynamic server refuses, as HAProxy 2.6, and those taking a
  * value (to tell a keyword from a value). */
-static const char *const dynamic_refused[] = { "no-check", "no-agent-check", "init-addr", NULL };
+static const char *const dynamic_refused[] = { "no-check", "no-agent-check", "init-addr", "no-check-send-proxy", NULL };
 static const char *const with_value[] = {
 	"weight", "maxconn", "maxqueue", "inter", "fastinter", "downinter", "rise", "fall", "port",
 	"addr", "agent-port", "agent-inter", "agent-send", "on-marked-down", "on-marked-up", "id",
-	"init-addr", NULL
+	"init-addr", "proxy-v2-options", NULL
 };
 
 struct cfg_server *cfg_parse_dynamic_server(char *const *words, int n, char *err, size_t errlen)

@@ -322,6 +322,13 @@ int check_start(struct check *c, struct server *srv, const struct cfg_server *cs
 	memcpy(&c->addr, cs->has_check_addr ? &cs->check_addr.ss : &cs->addr.ss, sizeof(c->addr));
 	c->addrlen = addr_len((struct sockaddr *)&c->addr);
 	c->port = cs->o.check_port;
+	c->pp_opts = cs->o.pp_opts;
+	/* As HAProxy's init_srv_check: a server's send-proxy applies to its
+	 * checks too when they go to its own address and port (and it is not
+	 * a dynamic server); check-send-proxy always. */
+	c->send_proxy = cs->o.check_send_proxy ||
+			((cs->o.pp_opts & (SRV_PP_V1 | SRV_PP_V2)) && !cs->o.check_port && !cs->has_check_addr &&
+			 !(srv->flags & SRV_F_DYNAMIC));
 	{
 		int port = cs->o.check_port ? cs->o.check_port
 			   : cs->has_check_addr && cs->check_addr.port_lo ? cs->check_addr.port_lo

@@ -73,6 +73,8 @@ struct check {
 	int last_ok;
 	uint64_t failed;                      /* failed checks that took health down (chkfail) */
 	int port;                             /* its own port ("port", "set server check-port"), 0: the server's */
+	int send_proxy;                       /* the default connect sends a PROXY header (check-send-proxy) */
+	unsigned pp_opts;                     /* the server's SRV_PP_*: which version, CRC32C */
 	uint64_t hist[CHECK_HIST_N + 1];      /* checks per duration bucket (the last: longer) */
 	uint64_t hist_sum_ms;                 /* their total duration */
 };

@@ -21,6 +21,7 @@
 #include "core/addr.h"
 #include "core/regex.h"
 #include "event/sock.h"
+#include "proto/proxyproto.h"
 
 #define CHECK_BUFSIZE 16384 /* HAProxy's tune.bufsize: the most an expect sees */
 #define CHECK_DESC_LEN 128  /* HAProxy's HCHK_DESC_LEN: a result's info is cut to 127 bytes */
@@ -76,24 +77,38 @@ static const char *comment_of(const struct check *c, int i)
 	return mine;
 }
 
-/* PROXY protocol v1 header describing the check's own connection, as
- * HAProxy sends with "tcp-check connect send-proxy". */
+/* The PROXY header of a check's connection, as HAProxy's for a connection
+ * of its own: with send-proxy-v2 on the server a LOCAL header (family
+ * UNSPEC, the CRC32C TLV if asked, nothing else: no stream, no unique id),
+ * else a v1 line with the check connection's own source and destination. */
 static int send_proxy_header(struct check *c)
 {
 	struct sockaddr_storage l, r;
 	socklen_t ll = sizeof(l), rl = sizeof(r);
-	char la[64], ra[64], hdr[200];
-	int n;
+	uint8_t hdr[PP_BUILD_MAX];
+	size_t n;
 
-	if (getsockname(c->io.fd, (struct sockaddr *)&l, &ll) == -1 ||
-	    getpeername(c->io.fd, (struct sockaddr *)&r, &rl) == -1)
-		return -1;
-	addr_ip_str((struct sockaddr *)&l, la, sizeof(la));
-	addr_ip_str((struct sockaddr *)&r, ra, sizeof(ra));
-	n = snprintf(hdr, sizeof(hdr), "PROXY %s %s %s %d %d\r\n",
-		     l.ss_family == AF_INET6 ? "TCP6" : "TCP4", la, ra,
-		     addr_port((struct sockaddr *)&l), addr_port((struct sockaddr *)&r));
-	return send(c->io.fd, hdr, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n ? 0 : -1;
+	if (c->pp_opts & SRV_PP_V2) {
+		struct pp_v2_args a = {
+			.opts = (c->pp_opts & SRV_PP_CRC32C ? PP_O_CRC32C : 0) | (c->pp_opts & SRV_PP_SSL ? PP_O_SSL : 0),
+		};
+		n = pp_build_v2(hdr, sizeof(hdr), &a);
+	} else {
+		if (getsockname(c->io.fd, (struct sockaddr *)&l, &ll) == -1 ||
+		    getpeername(c->io.fd, (struct sockaddr *)&r, &rl) == -1)
+			return -1;
+		n = pp_build_v1(hdr, sizeof(hdr), (struct sockaddr *)&l, (struct sockaddr *)&r);
+	}
+	return n && send(c->io.fd, hdr, n, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)n ? 0 : -1;
+}
+
+/* Whether the connect now made (rule r, NULL for the implicit one) sends
+ * the PROXY header: its own send-proxy, or the server's check options on a
+ * default connect (the implicit one is a default one), as HAProxy's
+ * tcpcheck_eval_connect. */
+static int connect_sends_proxy(const struct check *c, const struct tcr *r)
+{
+	return r ? r->send_proxy || (r->dflt && c->send_proxy) : c->send_proxy;
 }
 
 static int linger_of(const struct check *c)
@@ -523,15 +538,14 @@ static void tcpcheck_io(struct loop *l, struct io *io, uint32_t ev)
 		c->must_read = 1;
 		loop_io_set(c->env->loop, &c->io, 0);
 		loop_timer_arm(c->env->loop, &c->timer, c->env->loop->now_ms + (uint64_t)read_timeout(c));
-		if (c->implicit) {
-			c->implicit = 0;
-		} else {
-			if (rule(c)->send_proxy && send_proxy_header(c)) {
-				finish(c, 0, "L4CON", "could not send the PROXY header");
-				return;
-			}
-			c->step++;
+		if (connect_sends_proxy(c, c->implicit ? NULL : rule(c)) && send_proxy_header(c)) {
+			finish(c, 0, "L4CON", "could not send the PROXY header");
+			return;
 		}
+		if (c->implicit)
+			c->implicit = 0;
+		else
+			c->step++;
 		advance(c);
 		return;
 	}

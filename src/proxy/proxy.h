@@ -269,6 +269,10 @@ void listeners_close_frontend(struct worker *w, const struct frontend *fe);
  * owns both. */
 int session_start(struct worker *w, struct frontend *fe, int fd,
 		  const struct sockaddr *sa, socklen_t salen);
+/* Writes the PROXY header s's server is to get first (send-proxy,
+ * send-proxy-v2) into out; returns its length, 0 when none is due or cap is
+ * too small (PP_BUILD_MAX is enough). */
+size_t session_proxy_header(struct session *s, uint8_t *out, size_t cap);
 /* Fills s->dst_addr (the address the client connected to) on first use. */
 void session_dst_addr(struct session *s);
 /* Closes the session with termination state term ("--", "CD", ...). */

@@ -16,6 +16,7 @@
 #include "core/addr.h"
 #include "core/atomic.h"
 #include "event/sock.h"
+#include "proto/proxyproto.h"
 
 static void srv_connect_cb(struct loop *l, struct io *io, uint32_t ev);
 static void session_timer_cb(struct loop *l, struct timer *t);
@@ -386,6 +387,62 @@ static void try_connect(struct session *s)
 		loop_timer_cancel(&s->w->loop, &s->timer);
 }
 
+/* The PROXY header for a server with send-proxy or send-proxy-v2, as
+ * HAProxy's make_proxy_line for a stream: the client's address and the one
+ * it connected to (the frontend connection's, as the header received with
+ * accept-proxy will set them). Returns its length, 0 when none is due. */
+size_t session_proxy_header(struct session *s, uint8_t *out, size_t cap)
+{
+	unsigned o = s->server->pp_opts;
+
+	if (!(o & (SRV_PP_V1 | SRV_PP_V2)))
+		return 0;
+	session_dst_addr(s);
+	if (o & SRV_PP_V2) {
+		struct pp_v2_args a = {
+			.src = &s->cli_addr.sa, .dst = &s->dst_addr.sa,
+			.opts = (o & SRV_PP_CRC32C ? PP_O_CRC32C : 0) | (o & SRV_PP_SSL ? PP_O_SSL : 0) |
+				(o & SRV_PP_UNIQUE_ID ? PP_O_UNIQUE_ID : 0),
+			/* HAProxy sends the TLV of a unique id made from the
+			 * frontend's unique-id-format, empty without one (ferry
+			 * has none yet). No authority: HAProxy's comes from a
+			 * received PROXY header or a TLS SNI it terminated. */
+			.unique_id = (const uint8_t *)"",
+		};
+		return pp_build_v2(out, cap, &a);
+	}
+	return pp_build_v1(out, cap, &s->cli_addr.sa, &s->dst_addr.sa);
+}
+
+/* Sends the PROXY header first on a server connection that was just made
+ * (each attempt is a new connection: retries and redispatches send it again,
+ * once, to the server then chosen). A new socket takes it whole; whatever it
+ * does not take waits in the client-to-server buffer, ahead of any client
+ * byte. Returns 0, or -1 when the connection failed. */
+static int send_proxy_header(struct session *s)
+{
+	uint8_t hdr[PP_BUILD_MAX];
+	size_t n = session_proxy_header(s, hdr, sizeof(hdr));
+	ssize_t w;
+
+	if (!n)
+		return 0;
+	w = send(s->srv.fd, hdr, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (w == -1 && errno != EAGAIN && errno != EINTR)
+		return -1;
+	if (w < 0)
+		w = 0;
+	if ((size_t)w < n) {
+		struct rbuf *b = s->buf[0] = bufpool_get(&s->w->pool);
+		if (!b)
+			return -1;
+		memcpy(b->data, hdr + w, n - (size_t)w);
+		b->head = 0;
+		b->tail = (uint32_t)(n - (size_t)w);
+	}
+	return 0;
+}
+
 static void srv_connect_cb(struct loop *l, struct io *io, uint32_t ev)
 {
 	struct session *s = (struct session *)((char *)io - offsetof(struct session, srv));
@@ -394,7 +451,7 @@ static void srv_connect_cb(struct loop *l, struct io *io, uint32_t ev)
 	if (s->state != SESS_CONNECTING)
 		return;
 	/* writable without an error or hangup flag: connected, no getsockopt needed */
-	if ((ev & (EPOLLERR | EPOLLHUP)) && sock_error(io->fd)) {
+	if (((ev & (EPOLLERR | EPOLLHUP)) && sock_error(io->fd)) || send_proxy_header(s)) {
 		connect_failed(s, "SC");
 		return;
 	}
