@@ -400,18 +400,21 @@ static void take(const struct pat_ent *e, uint32_t *best)
 		*best = e->idx;
 }
 
+static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
 static int match_ip(const struct pat_set *ps, const struct sample *s, uint32_t *idx, unsigned *probes)
 {
-	struct sample t = *s;
-	uint8_t key[18];
+	uint8_t a[16], key[18];
+	int fam = s->type == SMP_IPV4 ? 4 : 6;
 
+	memcpy(a, s->ip, fam == 4 ? 4 : 16);
 	for (int round = 0; round < 2; round++) {
-		int fam = t.type == SMP_IPV4 ? 4 : 6, max = fam == 4 ? 32 : 128;
+		int max = fam == 4 ? 32 : 128;
 		for (int l = max; l >= 0; l--) {
 			const struct pat_ent *e;
 			if (!ps->lens[fam == 4 ? 1 : 2][l])
 				continue;
-			e = lookup(ps, key, ip_key(key, fam, t.ip, l), probes);
+			e = lookup(ps, key, ip_key(key, fam, a, l), probes);
 			if (e) {
 				*idx = e->idx;
 				return 1;
@@ -419,8 +422,16 @@ static int match_ip(const struct pat_set *ps, const struct sample *s, uint32_t *
 		}
 		/* as HAProxy: an IPv4 also looks among IPv6 networks as ::ffff:a.b.c.d,
 		 * and a v4-mapped IPv6 among IPv4 ones */
-		if (smp_cast(&t, fam == 4 ? SMP_IPV6 : SMP_IPV4))
+		if (fam == 4) {
+			memmove(a + 12, a, 4);
+			memcpy(a, v4mapped, 12);
+			fam = 6;
+		} else if (!memcmp(a, v4mapped, 12)) {
+			memmove(a, a + 12, 4);
+			fam = 4;
+		} else {
 			break;
+		}
 	}
 	return 0;
 }
