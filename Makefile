@@ -21,7 +21,7 @@ UNIT_ASAN:= $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
 LIB_OBJ      := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC)) $(GEN_OBJ)
 LIB_ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRC)) $(GEN_ASAN_OBJ)
 
-.PHONY: all asan unit deps test demo bench profile clean help check-style install
+.PHONY: all asan unit deps test demo bench profile clean help check-style install acl-bench
 
 all: build/ferry
 
@@ -30,6 +30,7 @@ help:
 	@echo "make demo     build, start 3 PostgreSQL servers and ferry in front"
 	@echo "make test     install test dependencies, run unit + integration tests, also under ASan+UBSan"
 	@echo "make bench    performance comparison (see bench/README.md)"
+	@echo "make acl-bench ns per ACL lookup: 10 vs 100,000 networks, 10 vs 10,000 SNI names"
 	@echo "make profile  where ferry's CPU time goes: perf and callgrind (see bench/README.md)"
 	@echo "make install  the binary, the systemd unit and the man page (PREFIX=/usr/local, DESTDIR)"
 
@@ -85,6 +86,13 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh
+
+# Pattern lookups: ns per IP / SNI lookup for small and large lists (bench/acl_bench.c).
+build/acl_bench: bench/acl_bench.c $(LIB_OBJ)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -o $@ $^ $(LDLIBS)
+
+acl-bench: build/acl_bench
+	@build/acl_bench
 
 # Where ferry's CPU goes (perf record, callgrind); see bench/README.md.
 profile: deps

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/strutil.h"
 #include "event/sdnotify.h"
+#include "rules/rules.h"
 #include "runtime/runtime.h"
 #include "runtime/upgrade.h"
 
@@ -322,6 +323,7 @@ static struct cfg *load_config(const struct options *o)
 	for (int i = 0; i < o->nfiles; i++)
 		cfg_parse_path(cfg, o->files[i]);
 	cfg_validate(cfg);
+	rules_compile(cfg); /* ACLs and rules: reads -f files and maps */
 	return cfg;
 }
 

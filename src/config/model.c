@@ -73,12 +73,21 @@ static void free_proxy(struct cfg_proxy *px)
 		free(px->http_lines[i].msg);
 	free(px->http_lines);
 	free(px->ignored);
+	for (int i = 0; i < px->rlines.n; i++) {
+		for (int k = 0; k < px->rlines.v[i].n; k++)
+			free(px->rlines.v[i].w[k]);
+		free(px->rlines.v[i].w);
+	}
+	free(px->rlines.v);
 	free(px->name);
 	free(px);
 }
 
 void cfg_free(struct cfg *c)
 {
+	if (c->rules && c->rules_free)
+		c->rules_free(c->rules);
+	c->rules = NULL;
 	while (c->proxies) {
 		struct cfg_proxy *px = c->proxies;
 		c->proxies = px->next;

@@ -252,6 +252,25 @@ struct cfg_http_line {
 	char *msg;
 };
 
+/* ---- rules (src/rules compiles them; config/parse_rules.c keeps them) ---- */
+
+/* One rule line as written: acl, tcp-request connection, use_backend,
+ * use-server. The words are kept (owned) for rules_compile(), which reads
+ * files and resolves names once the whole configuration is known. */
+enum cfg_rline_kind { RL_ACL, RL_TCP_CONN, RL_USE_BACKEND, RL_USE_SERVER };
+struct cfg_rline {
+	enum cfg_rline_kind kind;
+	const char *file;
+	int line;
+	char **w;                  /* the whole line, keyword included */
+	int n;
+};
+
+struct cfg_rlines {
+	struct cfg_rline *v;
+	int n;
+};
+
 struct cfg_proxy {
 	struct cfg_proxy *next;
 	char *name;
@@ -301,6 +320,8 @@ struct cfg_proxy {
 	const char *mode_http_file; /* where "mode http" was written (maybe a defaults section) */
 	struct cfg_ignored *ignored; /* HTTP-only lines ignored in a TCP proxy */
 	int nignored;
+	struct cfg_rlines rlines;  /* rule lines, in order (parse_rules.c) */
+	void *crules;              /* compiled (struct px_rules, rules/rules.h); owned by cfg->rules */
 };
 
 /* Levels of the runtime API (stats socket), as HAProxy's ACCESS_LVL_*. */
@@ -350,6 +371,8 @@ struct cfg {
 	int nerr, nwarn;
 	FILE *diag;                 /* where errors and warnings go */
 	int diag_mode;              /* -dD: .diag lines are printed */
+	void *rules;                /* the compiled rules of every proxy (rules_compile) */
+	void (*rules_free)(void *rules);
 	char **files;               /* file names (owned), for file pointers */
 	int nfiles;
 };

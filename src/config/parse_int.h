@@ -81,6 +81,12 @@ void stats_fe_defer(struct pctx *p, const char *fmt, ...) __attribute__((format(
 void stats_fe_note_keyword(struct pctx *p, struct cfg_words *w);
 /* "frontend 'x'", "section 'defaults'", ...: where the current line is. */
 const char *px_where(struct pctx *p);
+/* parse_rules.c: acl, use_backend, use-server, tcp-request lines, kept
+ * as words for rules_compile(). */
+void kw_acl(struct pctx *p, struct cfg_words *w);
+void kw_use_backend(struct pctx *p, struct cfg_words *w);
+void kw_use_server(struct pctx *p, struct cfg_words *w);
+void kw_tcp_request(struct pctx *p, struct cfg_words *w);
 int arg_int(struct pctx *p, const char *kw, const char *arg, long min, long max, long *out);
 
 /* parse_http.c: HTTP-only lines HAProxy ignores in a TCP proxy. Each

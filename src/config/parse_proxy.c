@@ -37,6 +37,9 @@ void proxy_init_from(struct cfg_proxy *px, const struct cfg_proxy *def)
 	px->servers = NULL;
 	px->nservers = 0;
 	px->be = NULL;
+	px->rlines.v = NULL;       /* rules are never inherited (not allowed in defaults) */
+	px->rlines.n = 0;
+	px->crules = NULL;
 	px->options_set = 0;
 	px->default_backend_line = 0; /* an inherited one points at the proxy */
 	px->default_backend = def->default_backend ? xstrdup(def->default_backend) : NULL;
@@ -517,6 +520,10 @@ const struct kw proxy_keywords[] = {
 	{ "http-request", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_http_request },
 	{ "bind-process", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_bind_process },
 	{ "source", PX_CAP_BE | PX_CAP_DEF, kw_source },
+	{ "acl", PX_CAP_FE | PX_CAP_BE, kw_acl },
+	{ "use_backend", PX_CAP_FE, kw_use_backend },
+	{ "use-server", PX_CAP_BE, kw_use_server },
+	{ "tcp-request", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_tcp_request },
 	{ NULL, 0, NULL }
 };
 

@@ -16,6 +16,7 @@
 
 struct worker;
 struct session;
+struct px_rules;
 
 /* A reference count on the configuration generation a frontend belongs
  * to (runtime/generation.c). Sessions and workers hold one; the last to
@@ -45,6 +46,7 @@ struct log_set {
 struct pbackend {
 	struct backend lb;             /* first: a struct backend * is a struct pbackend * */
 	const struct cfg_proxy *cfg;
+	const struct px_rules *rules;  /* use-server rules (rules/rules.h), NULL: none */
 	int retries;
 	int redispatch;                /* 0 = off, else cfg redispatch_interval */
 	unsigned options;
@@ -72,6 +74,10 @@ struct frontend {
 	const struct cfg_proxy *cfg;
 	struct genref *gen;            /* the generation it belongs to */
 	struct pbackend *be;           /* NULL: connections are closed at once */
+	const struct px_rules *rules;  /* its compiled rules (rules/rules.h), NULL: none */
+	struct pbackend *const *bes;   /* the generation's backends, in configuration order */
+	struct backend *const *lbs;    /* the same, as the rules see them (&bes[i]->lb) */
+	int nbe;
 	int cur_conns, maxconn;        /* cur_conns: atomic (every thread) */
 	int max_conns_seen;            /* smax (atomic) */
 	int disabled;                  /* FE_PAUSED, FE_STOPPED or 0 (atomic) */
@@ -174,6 +180,7 @@ struct session {
 	struct pbackend *be;
 	struct counters *cf, *cb, *cs; /* this thread's blocks of fe, be and server counters */
 	struct server *server;         /* the one it connects to; when queued, the one it waits for (or NULL) */
+	struct server *forced;         /* chosen by a use-server rule: the first pick, instead of the algorithm */
 	struct qnode qn;               /* in its server's or its backend's queue (backend lock) */
 	struct server *handed;         /* HANDOFF_SERVER: the server it was given */
 	struct session *inext;         /* in its worker's inbox */
@@ -273,6 +280,15 @@ int session_start(struct worker *w, struct frontend *fe, int fd,
  * send-proxy-v2) into out; returns its length, 0 when none is due or cap is
  * too small (PP_BUILD_MAX is enough). */
 size_t session_proxy_header(struct session *s, uint8_t *out, size_t cap);
+/* The hook the content-inspection phase calls again: chooses s's backend
+ * with the frontend's use_backend rules (its default_backend when none
+ * matches) and a server with that backend's use-server rules (s->forced),
+ * seeing req[0..len) as the request bytes so far, final when no more will
+ * be waited for. session_start calls it at accept with no bytes, final.
+ * Returns RULE_PASS/RULE_FAIL (decided: s->be set, maybe NULL when there
+ * is no backend at all) or RULE_MISS (a rule needs more bytes: nothing
+ * changed; only when !final). */
+int session_route(struct session *s, const uint8_t *req, size_t len, int final);
 /* Fills s->dst_addr (the address the client connected to) on first use. */
 void session_dst_addr(struct session *s);
 /* Closes the session with termination state term ("--", "CD", ...). */

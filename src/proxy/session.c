@@ -17,6 +17,7 @@
 #include "core/atomic.h"
 #include "event/sock.h"
 #include "proto/proxyproto.h"
+#include "rules/rules.h"
 
 static void srv_connect_cb(struct loop *l, struct io *io, uint32_t ev);
 static void session_timer_cb(struct loop *l, struct timer *t);
@@ -241,7 +242,10 @@ void session_assign(struct session *s, const struct server *avoid)
 
 	s->server = NULL; /* as HAProxy's target: none until one is chosen */
 	backend_lock(&be->lb);
-	if (be->lb.q.len && !avoid && !lb_is_hash(&be->lb)) {
+	if (s->forced && !avoid) { /* use-server: that one, or its queue */
+		srv = s->forced;
+		all_full = 0;
+	} else if (be->lb.q.len && !avoid && !lb_is_hash(&be->lb)) {
 		srv = NULL; /* others wait for any server: keep their order */
 		all_full = 1;
 	} else {
@@ -485,13 +489,85 @@ static void session_timer_cb(struct loop *l, struct timer *t)
 	}
 }
 
+/* The rules' view of s (see rules/rules.h). */
+static void rule_ctx_fill(struct rule_ctx *c, const struct frontend *fe, const struct sockaddr *src,
+			  const struct sockaddr *dst)
+{
+	memset(c, 0, sizeof(*c));
+	c->src = src;
+	c->dst = dst && dst->sa_family ? dst : NULL;
+	c->fe_name = fe->name;
+	c->fe_id = fe->uuid;
+	c->fe_conn = __atomic_load_n(&fe->cur_conns, __ATOMIC_RELAXED);
+	c->bes = fe->lbs;
+	c->nbe = fe->nbe;
+	c->req_final = 1;
+}
+
+int session_route(struct session *s, const uint8_t *req, size_t len, int final)
+{
+	const struct frontend *fe = s->fe;
+	struct pbackend *be = fe->be;
+	struct rule_ctx c;
+	int idx = -1;
+	enum rule_res r;
+
+	rule_ctx_fill(&c, fe, &s->cli_addr.sa, &s->dst_addr.sa);
+	c.req = req;
+	c.req_len = len;
+	c.req_final = final;
+	r = rules_pick_backend(fe->rules, &c, &idx);
+	if (r == RULE_MISS)
+		return r;
+	if (r == RULE_PASS)
+		be = fe->bes[idx];
+	s->forced = NULL;
+	if (be && be->rules) {
+		struct server *v = NULL;
+		enum rule_res rs = rules_pick_server(be->rules, &c, &be->lb, &v);
+		if (rs == RULE_MISS)
+			return rs;
+		s->forced = v;
+	}
+	s->be = be;
+	return RULE_PASS;
+}
+
+/* tcp-request connection rules: 1 when the client may go on. */
+static int conn_accepted(struct worker *w, struct frontend *fe, int fd, const struct sockaddr *sa,
+			 struct sockaddr_storage *dst)
+{
+	struct rule_ctx c;
+	socklen_t dl = sizeof(*dst);
+
+	if (!(rules_flags(fe->rules) & RULES_F_CONN))
+		return 1;
+	if (getsockname(fd, (struct sockaddr *)dst, &dl) == -1)
+		dst->ss_family = 0;
+	rule_ctx_fill(&c, fe, sa, (struct sockaddr *)dst);
+	if (rules_conn_accept(fe->rules, &c))
+		return 1;
+	/* as HAProxy: closed before it is a session, not logged, counted in dcon */
+	ctr_add(&fe->ctr[w->id].denied_conn, 1);
+	return 0;
+}
+
 int session_start(struct worker *w, struct frontend *fe, int fd,
 		  const struct sockaddr *sa, socklen_t salen)
 {
-	struct session *s = calloc(1, sizeof(*s));
+	struct sockaddr_storage dst = { 0 };
+	struct session *s;
 
+	if (!conn_accepted(w, fe, fd, sa, &dst)) {
+		close(fd);
+		listener_slot_release(w, fe);
+		return 0;
+	}
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -1;
+	if (dst.ss_family)
+		memcpy(&s->dst_addr, &dst, sizeof(s->dst_addr) < sizeof(dst) ? sizeof(s->dst_addr) : sizeof(dst));
 	s->w = w;
 	s->gen = fe->gen;
 	if (s->gen)
@@ -523,6 +599,11 @@ int session_start(struct worker *w, struct frontend *fe, int fd,
 			__atomic_store_n(&fe->max_conns_seen, n, __ATOMIC_RELAXED); /* smax: a moment's race is harmless */
 	}
 	/* TCP_NODELAY and SO_KEEPALIVE come from the listening socket */
+	if (rules_flags(fe->rules) & RULES_F_DST)
+		session_dst_addr(s);
+	/* phase 1: at accept, no request byte is waited for */
+	if (rules_flags(fe->rules) & RULES_F_SWITCH || (fe->be && fe->be->rules))
+		session_route(s, NULL, 0, 1);
 	session_log_connect(s);
 	if (!s->be) {
 		session_close(s, "--");

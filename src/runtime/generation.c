@@ -90,6 +90,7 @@ static struct pbackend *build_backend(struct generation *g, const struct cfg_pro
 	be->lb.uuid = px->uuid;
 	be->lb.cfg = px;
 	be->cfg = px;
+	be->rules = px->crules;
 	be->retries = px->retries;
 	be->redispatch = (px->options & PXO_REDISPATCH) ? px->redispatch_interval : 0;
 	be->options = px->options;
@@ -129,6 +130,10 @@ static void build_frontend(struct generation *g, struct frontend *fe, const stru
 	fe->cfg = px;
 	fe->gen = &g->ref;
 	fe->be = px->be ? be_of(g, px->be) : NULL;
+	fe->rules = px->crules;
+	fe->bes = g->bes; /* rules name backends by their position among them */
+	fe->lbs = g->lbs;
+	fe->nbe = g->nbe;
 	fe->maxconn = px->maxconn ? px->maxconn : g->rt->maxconn;
 	fe->options = px->options;
 	fe->to_client = px->to.client;
@@ -184,6 +189,9 @@ struct generation *gen_build(struct runtime *rt, struct cfg *cfg, char *err, siz
 	for (struct cfg_proxy *px = cfg->proxies; px; px = px->next)
 		if (px->cap & PX_CAP_BE)
 			g->bes[g->nbe++] = build_backend(g, px);
+	g->lbs = xcalloc((size_t)(nbe ? nbe : 1), sizeof(*g->lbs));
+	for (int b = 0; b < g->nbe; b++)
+		g->lbs[b] = &g->bes[b]->lb;
 	for (struct cfg_proxy *px = cfg->proxies; px; px = px->next)
 		if (px->cap & PX_CAP_FE)
 			build_frontend(g, &g->fes[i++], px);
@@ -289,6 +297,7 @@ void gen_free(struct generation *g)
 		free(g->fes[i].snap);
 	}
 	free(g->bes);
+	free(g->lbs);
 	free(g->fes);
 	cfg_free(g->cfg);
 	free(g->cfg);

@@ -21,6 +21,7 @@
 #include "core/clock.h"
 #include "core/strutil.h"
 #include "event/sdnotify.h"
+#include "rules/rules.h"
 
 /* One listening address of the new configuration. */
 struct bind_slot {
@@ -81,6 +82,7 @@ static struct cfg *load(struct runtime *rt, char *out, size_t outlen)
 	for (int i = 0; i < rt->nfiles; i++)
 		cfg_parse_path(c, rt->files[i]);
 	cfg_validate(c);
+	rules_compile(c); /* -f files and maps are read again: once per generation */
 	fclose(m);
 	snprintf(out, outlen, "%s", diag ? diag : "");
 	free(diag);

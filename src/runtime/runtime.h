@@ -36,6 +36,7 @@ struct generation {
 	struct frontend *fes;
 	int nfe;
 	struct pbackend **bes;
+	struct backend **lbs;      /* &bes[i]->lb: what the rules' fetches read */
 	int nbe;
 	int nchecks, nagents;
 	struct srv_rt *dead;       /* servers deleted at run time */

@@ -1,0 +1,390 @@
+/* The rules of every proxy compiled from their lines (cfg_proxy.rlines),
+ * and their evaluation: tcp-request connection, use_backend (static or
+ * %[expr] names), use-server. */
+#include "rules/rules_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/atomic.h"
+#include "core/strutil.h"
+
+struct conn_rule {
+	int reject;
+	struct rule_cond *cond;    /* NULL: always */
+};
+
+/* A piece of a use_backend name: literal text, or a sample expression. */
+struct name_part {
+	char *lit;
+	struct rexpr *e;
+};
+
+struct sw_rule {
+	struct rule_cond *cond;
+	int be;                    /* static: index into ctx->bes; -1: dynamic */
+	struct name_part *parts;
+	int nparts;
+};
+
+struct srv_rule {
+	struct rule_cond *cond;
+	int srv;                   /* its position among the backend's servers */
+	char *name;
+};
+
+struct px_rules {
+	unsigned flags;            /* RULES_F_* */
+	struct acl **acls;
+	int nacl;
+	struct conn_rule *conn;
+	int nconn;
+	struct sw_rule *sw;
+	int nsw;
+	struct srv_rule *srv;
+	int nsrv;
+};
+
+struct rules_set {
+	struct px_rules **px;
+	int npx;
+	struct rcomp rc;           /* its maps and predefined ACLs */
+};
+
+#define GROW(arr, n) do { \
+	(arr) = realloc((arr), (size_t)((n) + 1) * sizeof(*(arr))); \
+	if (!(arr)) abort(); \
+	memset(&(arr)[n], 0, sizeof(*(arr))); \
+} while (0)
+
+unsigned rules_flags(const struct px_rules *r)
+{
+	return r ? r->flags : 0;
+}
+
+static void px_rules_free(struct px_rules *r)
+{
+	for (int i = 0; i < r->nacl; i++)
+		acl_free(r->acls[i]);
+	for (int i = 0; i < r->nconn; i++)
+		rcond_free(r->conn[i].cond);
+	for (int i = 0; i < r->nsw; i++) {
+		rcond_free(r->sw[i].cond);
+		for (int k = 0; k < r->sw[i].nparts; k++) {
+			free(r->sw[i].parts[k].lit);
+			if (r->sw[i].parts[k].e) {
+				expr_free(r->sw[i].parts[k].e);
+				free(r->sw[i].parts[k].e);
+			}
+		}
+		free(r->sw[i].parts);
+	}
+	for (int i = 0; i < r->nsrv; i++) {
+		rcond_free(r->srv[i].cond);
+		free(r->srv[i].name);
+	}
+	free(r->acls);
+	free(r->conn);
+	free(r->sw);
+	free(r->srv);
+	free(r);
+}
+
+static void set_free(void *p)
+{
+	struct rules_set *s = p;
+
+	for (int i = 0; i < s->npx; i++)
+		px_rules_free(s->px[i]);
+	for (int i = 0; i < s->rc.nmaps; i++) {
+		pat_free(s->rc.maps[i]);
+		free(s->rc.maps[i]);
+		free(s->rc.map_keys[i]);
+	}
+	for (int i = 0; i < s->rc.nbuiltin; i++)
+		acl_free(s->rc.builtin[i]);
+	free(s->rc.builtin);
+	free(s->rc.maps);
+	free(s->rc.map_keys);
+	free(s->px);
+	free(s);
+}
+
+/* The condition from w[at] on (NULL: none, always true). *bad set after
+ * an error (reported). */
+static struct rule_cond *cond_at(struct rcomp *rc, struct px_rules *r, const struct cfg_rline *l, int at,
+				 const char *what, int *bad)
+{
+	struct rule_cond *c;
+
+	if (at >= l->n)
+		return NULL;
+	c = rcond_parse(rc, r->acls, r->nacl, l->w + at, l->n - at, what);
+	if (!c)
+		*bad = 1;
+	return c;
+}
+
+/* HAProxy's warnings for content fetches in a tcp-request connection rule. */
+static void warn_content(struct rcomp *rc, const struct rule_cond *c)
+{
+	const char *type = cfg_proxy_type(rc->px);
+
+	for (int i = 0; c && i < c->ns; i++)
+		for (int k = 0; k < c->s[i].n; k++) {
+			const struct acl *a = c->s[i].t[k].acl;
+			if (!(a->use & RF_USE_CONTENT))
+				continue;
+			if (!a->name)
+				cfg_warn(rc->c, rc->file, rc->line,
+					 "anonymous acl will never match in 'tcp-request connection' because it uses keyword '%s' which is incompatible with '%s tcp-request connection rule'",
+					 a->x[0].e.f->name, type);
+			else if (!(a->use & RF_USE_L4))
+				cfg_warn(rc->c, rc->file, rc->line,
+					 "acl '%s' will never match in 'tcp-request connection' because it only involves keywords that are incompatible with '%s tcp-request connection rule'",
+					 a->name, type);
+		}
+}
+
+static int be_index(const struct cfg *c, const char *name)
+{
+	int i = 0;
+
+	for (const struct cfg_proxy *px = c->proxies; px; px = px->next)
+		if (px->cap & PX_CAP_BE) {
+			if (!strcmp(px->name, name))
+				return i;
+			i++;
+		}
+	return -1;
+}
+
+/* "text%[expr]text...": the parts of a dynamic backend name. */
+static int parse_name(struct rcomp *rc, struct sw_rule *sw, const char *t, char *err, size_t errlen)
+{
+	while (*t) {
+		const char *pc = strchr(t, '%');
+		struct name_part *np;
+		if (pc != t) {
+			size_t l = pc ? (size_t)(pc - t) : strlen(t);
+			GROW(sw->parts, sw->nparts);
+			np = &sw->parts[sw->nparts++];
+			np->lit = strndup(t, l);
+			t += l;
+			continue;
+		}
+		if (t[1] != '[') {
+			snprintf(err, errlen, "log-format variable '%.8s' is an HAProxy keyword that ferry does not support yet", t);
+			return -1;
+		}
+		{
+			const char *end = strchr(t + 2, ']');
+			if (!end) {
+				snprintf(err, errlen, "missing ']' in sample expression <%s>", t + 2);
+				return -1;
+			}
+			GROW(sw->parts, sw->nparts);
+			np = &sw->parts[sw->nparts++];
+			np->e = xcalloc(1, sizeof(*np->e));
+			rc->raw_err = 0;
+			if (expr_parse(rc, t + 2, (size_t)(end - t - 2), np->e, err, errlen)) {
+				char *tmp = strdup(err);
+				snprintf(err, errlen, "failed to parse sample expression <%.200s> : %.700s.", t + 2,
+					 tmp ? tmp : "");
+				free(tmp);
+				return -1;
+			}
+			t = end + 1;
+		}
+	}
+	return 0;
+}
+
+static void compile_line(struct rcomp *rc, struct px_rules *r, const struct cfg_rline *l)
+{
+	char err[1200];
+	int bad = 0;
+
+	rc->file = l->file;
+	rc->line = l->line;
+	switch (l->kind) {
+	case RL_ACL:
+		acl_add_line(rc, &r->acls, &r->nacl, l->w[1], l->w + 2, l->n - 2);
+		break;
+	case RL_TCP_CONN: {
+		struct conn_rule cr = { !strcmp(l->w[2], "reject"), cond_at(rc, r, l, 3, "'tcp-request connection' rule", &bad) };
+		if (bad)
+			break;
+		warn_content(rc, cr.cond);
+		GROW(r->conn, r->nconn);
+		r->conn[r->nconn++] = cr;
+		r->flags |= RULES_F_CONN | RULES_F_DST;
+		break;
+	}
+	case RL_USE_BACKEND: {
+		struct sw_rule sw = { cond_at(rc, r, l, 2, "switching rule", &bad), -1, NULL, 0 };
+		if (bad)
+			break;
+		if (strstr(l->w[1], "%[") || strchr(l->w[1], '%')) {
+			if (parse_name(rc, &sw, l->w[1], err, sizeof(err))) {
+				cfg_error(rc->c, l->file, l->line, "failed to parse use_backend rule '%s' : %s", l->w[1], err);
+				struct px_rules tmp = { 0 };
+				tmp.sw = malloc(sizeof(sw));
+				tmp.sw[0] = sw;
+				tmp.nsw = 1;
+				px_rules_free(memcpy(xcalloc(1, sizeof(tmp)), &tmp, sizeof(tmp)));
+				break;
+			}
+		} else {
+			sw.be = be_index(rc->c, l->w[1]);
+			if (sw.be < 0) {
+				cfg_error(rc->c, l->file, l->line, "Proxy '%s': unable to find required use_backend: '%s'.",
+					  rc->px->name, l->w[1]);
+				rcond_free(sw.cond);
+				break;
+			}
+		}
+		if (sw.cond && (sw.cond->use & RF_USE_CONTENT))
+			r->flags |= RULES_F_CONTENT;
+		GROW(r->sw, r->nsw);
+		r->sw[r->nsw++] = sw;
+		r->flags |= RULES_F_SWITCH | RULES_F_DST;
+		break;
+	}
+	case RL_USE_SERVER: {
+		struct srv_rule sr = { cond_at(rc, r, l, 2, "'use-server' rule", &bad), -1, NULL };
+		int k = 0;
+		if (bad)
+			break;
+		for (const struct cfg_server *s = rc->px->servers; s; s = s->next, k++)
+			if (!strcmp(s->name, l->w[1]))
+				sr.srv = k;
+		if (sr.srv < 0) {
+			cfg_error(rc->c, l->file, l->line,
+				  "%s '%s' : unable to find server '%s' referenced in a 'use-server' rule.",
+				  cfg_proxy_type(rc->px), rc->px->name, l->w[1]);
+			rcond_free(sr.cond);
+			break;
+		}
+		sr.name = xstrdup(l->w[1]);
+		if (sr.cond && (sr.cond->use & RF_USE_CONTENT))
+			r->flags |= RULES_F_CONTENT;
+		GROW(r->srv, r->nsrv);
+		r->srv[r->nsrv++] = sr;
+		r->flags |= RULES_F_SERVER | RULES_F_DST;
+		break;
+	}
+	}
+}
+
+int rules_compile(struct cfg *c)
+{
+	struct rules_set *set = xcalloc(1, sizeof(*set));
+	int nerr = c->nerr;
+
+	set->rc.c = c;
+	for (struct cfg_proxy *px = c->proxies; px; px = px->next) {
+		struct px_rules *r;
+		if (!px->rlines.n)
+			continue;
+		r = xcalloc(1, sizeof(*r));
+		set->rc.px = px;
+		for (int i = 0; i < px->rlines.n; i++)
+			compile_line(&set->rc, r, &px->rlines.v[i]);
+		GROW(set->px, set->npx);
+		set->px[set->npx++] = r;
+		px->crules = r;
+	}
+	if (c->rules && c->rules_free)
+		c->rules_free(c->rules);
+	c->rules = set;
+	c->rules_free = set_free;
+	return c->nerr - nerr;
+}
+
+/* ---- evaluation ------------------------------------------------------------ */
+
+int rules_conn_accept(const struct px_rules *r, const struct rule_ctx *ctx)
+{
+	for (int i = 0; r && i < r->nconn; i++)
+		if (!r->conn[i].cond || rcond_eval(r->conn[i].cond, ctx) == RULE_PASS)
+			return !r->conn[i].reject;
+	return 1;
+}
+
+/* The backend a dynamic name designates, -1 when none. */
+static int dynamic_backend(const struct sw_rule *sw, const struct rule_ctx *ctx)
+{
+	char name[256];
+	size_t n = 0;
+	struct sample s;
+
+	for (int i = 0; i < sw->nparts; i++) {
+		const uint8_t *p;
+		size_t l;
+		if (sw->parts[i].lit) {
+			p = (const uint8_t *)sw->parts[i].lit;
+			l = strlen(sw->parts[i].lit);
+		} else {
+			if (expr_eval(sw->parts[i].e, ctx, &s) != 1 || smp_cast(&s, SMP_STR))
+				continue; /* as HAProxy's log-format: nothing for a missing sample */
+			p = s.p;
+			l = s.len;
+		}
+		if (n + l >= sizeof(name))
+			return -1;
+		memcpy(name + n, p, l);
+		n += l;
+	}
+	name[n] = 0;
+	for (int i = 0; i < ctx->nbe; i++)
+		if (!strcmp(ctx->bes[i]->name, name))
+			return i;
+	return -1;
+}
+
+enum rule_res rules_pick_backend(const struct px_rules *r, const struct rule_ctx *ctx, int *be_idx)
+{
+	for (int i = 0; r && i < r->nsw; i++) {
+		const struct sw_rule *sw = &r->sw[i];
+		enum rule_res res = sw->cond ? rcond_eval(sw->cond, ctx) : RULE_PASS;
+		if (res == RULE_MISS)
+			return RULE_MISS;
+		if (res != RULE_PASS)
+			continue;
+		*be_idx = sw->be >= 0 ? sw->be : dynamic_backend(sw, ctx);
+		/* as HAProxy: a dynamic name that is no backend ends the rules, the
+		 * default backend is used */
+		return *be_idx >= 0 ? RULE_PASS : RULE_FAIL;
+	}
+	return RULE_FAIL;
+}
+
+enum rule_res rules_pick_server(const struct px_rules *r, const struct rule_ctx *ctx, struct backend *be,
+				struct server **srv)
+{
+	for (int i = 0; r && i < r->nsrv; i++) {
+		const struct srv_rule *sr = &r->srv[i];
+		struct server *v = NULL;
+		enum rule_res res = sr->cond ? rcond_eval(sr->cond, ctx) : RULE_PASS;
+		int up;
+		if (res == RULE_MISS)
+			return RULE_MISS;
+		if (res != RULE_PASS)
+			continue;
+		backend_lock(be);
+		if (sr->srv < be->nsrv && !strcmp(be->srv[sr->srv]->name, sr->name))
+			v = be->srv[sr->srv];
+		for (int k = 0; !v && k < be->nsrv; k++)
+			if (!strcmp(be->srv[k]->name, sr->name))
+				v = be->srv[k];
+		up = v && v->up && !(v->flags & (SRV_F_ANY_MAINT | SRV_F_DELETED));
+		backend_unlock(be);
+		if (up) { /* as HAProxy: a server that is not running skips the rule */
+			*srv = v;
+			return RULE_PASS;
+		}
+	}
+	return RULE_FAIL;
+}

@@ -1,0 +1,100 @@
+/* Rules: HAProxy's ACLs, sample fetches, converters, pattern lists and
+ * maps, and the rules built on them (tcp-request connection, use_backend,
+ * use-server), evaluated over a context the session fills. Pure: no
+ * sockets, no syscalls at evaluation (files are read when compiling).
+ *
+ * Life cycle: rules_compile() turns the rule lines the config parser kept
+ * (cfg_proxy->rlines) into one immutable compiled set per configuration
+ * (cfg->rules, freed by cfg_free through cfg->rules_free), with each
+ * proxy's part at cfg_proxy->crules. A reload parses and compiles anew, so
+ * -f files and maps are read again once per generation. Nothing in a
+ * compiled set is written at evaluation: any number of threads may
+ * evaluate it at once; all per-evaluation state lives on the caller's
+ * stack (struct rule_ctx and what the functions below put on theirs).
+ *
+ * Phase 2 (content inspection) contract: every evaluation returns a
+ * tri-state (enum rule_res). RULE_MISS means "a fetch needed request bytes
+ * that have not arrived and may still come" (ctx->req_final == 0): wait
+ * for more (up to inspect-delay) and evaluate again with the longer
+ * buffer; with req_final set, a missing byte is a plain no match, never a
+ * MISS. Fetches declare when they are usable (RF_USE_*): rules at accept
+ * time only see RF_USE_L4 fetches; a content fetch in a tcp-request
+ * connection rule gets HAProxy's "will never match" warning at compile
+ * time and never matches. */
+#ifndef FERRY_RULES_RULES_H
+#define FERRY_RULES_RULES_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "balance/server.h"
+#include "config/model.h"
+
+/* HAProxy's three-valued ACL logic (ACL_TEST_*): AND is a & b, OR a | b. */
+enum rule_res {
+	RULE_FAIL = 0,  /* no match */
+	RULE_MISS = 1,  /* cannot tell yet: request bytes missing, more may come */
+	RULE_PASS = 3,  /* match */
+};
+
+/* When a fetch can give an answer. */
+#define RF_USE_L4 0x1      /* at accept: addresses, frontend, backends' state */
+#define RF_USE_CONTENT 0x2 /* needs the client's first bytes (tcp-request content) */
+
+/* What one evaluation sees. The session fills it on its stack; every
+ * pointer must stay valid during the call. */
+struct rule_ctx {
+	const struct sockaddr *src;     /* the client (phase 2: the PROXY header's) */
+	const struct sockaddr *dst;     /* the address it connected to; NULL: dst fetches fail */
+	const char *fe_name;
+	int fe_id;                      /* HAProxy's iid */
+	int fe_conn;                    /* the frontend's current connections, this one included */
+	struct backend *const *bes;     /* the generation's backends, in configuration order */
+	int nbe;
+	const uint8_t *req;             /* the request bytes peeked so far (may be NULL with len 0) */
+	size_t req_len;
+	int req_final;                  /* no more request bytes will come (or no waiting: phase 1) */
+};
+
+/* One proxy's compiled rules (opaque). NULL: the proxy has none. */
+struct px_rules;
+
+/* Compiles every proxy's rule lines of c (called once parsing and
+ * validation succeeded, by ferry -c and before building a generation):
+ * resolves backend and server names, reads -f files and maps, reports
+ * each problem as "path:line: message" through cfg_error/cfg_warn (HAProxy's
+ * wording where it has one). Sets c->rules/c->rules_free and each proxy's
+ * crules. Returns the number of errors it reported. */
+int rules_compile(struct cfg *c);
+
+/* What the compiled rules of a proxy need from the session. */
+#define RULES_F_DST 0x1        /* some fetch reads ctx->dst (fill it: getsockname) */
+#define RULES_F_CONN 0x2       /* it has tcp-request connection rules */
+#define RULES_F_SWITCH 0x4     /* it has use_backend rules */
+#define RULES_F_SERVER 0x8     /* it has use-server rules (backend) */
+#define RULES_F_CONTENT 0x10   /* some use_backend/use-server condition reads request bytes */
+unsigned rules_flags(const struct px_rules *r);
+
+/* tcp-request connection accept|reject rules of a frontend, in order: the
+ * first whose condition holds decides. Returns 1 accept (also when no rule
+ * matched), 0 reject. Content fetches never match here (HAProxy's rules run
+ * before any byte is read), so this is never RULE_MISS. */
+int rules_conn_accept(const struct px_rules *r, const struct rule_ctx *ctx);
+
+/* use_backend rules of a frontend, first match wins (HAProxy's
+ * process_switching_rules). Returns RULE_PASS with *be_idx set to the
+ * index into ctx->bes of the chosen backend; RULE_FAIL when no rule chose
+ * one (use default_backend; a dynamic %[...] name that names no backend
+ * also ends here, as HAProxy falls back to default_backend); RULE_MISS
+ * when a rule before any match needs more request bytes. Phase 1 calls it
+ * with req_final set; phase 2 calls it again after content inspection. */
+enum rule_res rules_pick_backend(const struct px_rules *r, const struct rule_ctx *ctx, int *be_idx);
+
+/* use-server rules of a backend (be: the live backend the rules were
+ * compiled for), first match wins: as HAProxy, a rule naming a server that
+ * is not running is skipped. Returns RULE_PASS with *srv set, RULE_FAIL
+ * (let the algorithm choose), or RULE_MISS as above. */
+enum rule_res rules_pick_server(const struct px_rules *r, const struct rule_ctx *ctx,
+				struct backend *be, struct server **srv);
+
+#endif
