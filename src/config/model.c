@@ -73,6 +73,7 @@ static void free_proxy(struct cfg_proxy *px)
 		free(px->http_lines[i].msg);
 	free(px->http_lines);
 	free(px->ignored);
+	cfg_stktable_free(px->table);
 	free(px->name);
 	free(px);
 }

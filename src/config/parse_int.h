@@ -81,6 +81,8 @@ void stats_fe_defer(struct pctx *p, const char *fmt, ...) __attribute__((format(
 void stats_fe_note_keyword(struct pctx *p, struct cfg_words *w);
 /* "frontend 'x'", "section 'defaults'", ...: where the current line is. */
 const char *px_where(struct pctx *p);
+/* parse_stick.c: "stick-table ..." in a frontend, backend or listen. */
+void kw_stick_table(struct pctx *p, struct cfg_words *w);
 int arg_int(struct pctx *p, const char *kw, const char *arg, long min, long max, long *out);
 
 /* parse_http.c: HTTP-only lines HAProxy ignores in a TCP proxy. Each

@@ -517,6 +517,7 @@ const struct kw proxy_keywords[] = {
 	{ "http-request", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_http_request },
 	{ "bind-process", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_bind_process },
 	{ "source", PX_CAP_BE | PX_CAP_DEF, kw_source },
+	{ "stick-table", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_stick_table },
 	{ NULL, 0, NULL }
 };
 
