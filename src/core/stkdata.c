@@ -40,6 +40,8 @@ int stk_dt_index(const char *name)
 	for (int i = 0; i < STK_DT_N; i++)
 		if (!strcmp(stk_dt_descs[i].name, name))
 			return i;
+	if (!strcmp(name, "server_name")) /* HAProxy's older name, still accepted */
+		return STK_DT_SERVER_KEY;
 	return -1;
 }
 
