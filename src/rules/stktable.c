@@ -87,7 +87,7 @@ int stktable_key_addr(const struct stktable *t, const struct sockaddr *sa, struc
 {
 	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
-	k->p = k->buf;
+	k->p = NULL;
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
 		if (t->def.type == STK_KEY_IP) {
@@ -143,7 +143,7 @@ static uint32_t lenient_ipv4(const char *s)
 int stktable_key_text(const struct stktable *t, const char *text, const char *verb,
 		      struct stk_key *k, const char **err)
 {
-	k->p = k->buf;
+	k->p = NULL;
 	switch (t->def.type) {
 	case STK_KEY_IP: {
 		uint32_t a = htonl(lenient_ipv4(text));
@@ -201,7 +201,7 @@ static void key_norm(const struct stktable *t, const struct stk_key *k, unsigned
 	else if (n > t->key_size)
 		n = t->key_size;
 	memset(out, 0, t->key_size);
-	memcpy(out, k->p, n);
+	memcpy(out, k->p ? k->p : k->buf, n);
 }
 
 static uint32_t key_hash(const unsigned char *key, unsigned n)

@@ -67,7 +67,8 @@ struct stktable {
 /* A key, as a caller hands it over: for IP 4 bytes in network order, IPV6
  * 16, INT 4 in host order, STR the characters (len of them, no NUL
  * needed; longer ones are cut to the table's len), BIN bytes (cut or
- * padded with zeros). */
+ * padded with zeros). p NULL: the key is in buf (what the stktable_key_*
+ * helpers make, so that a copy of the struct stays valid). */
 struct stk_key {
 	const void *p;
 	size_t len;
