@@ -79,6 +79,7 @@ static void free_proxy(struct cfg_proxy *px)
 		free(px->rlines.v[i].w);
 	}
 	free(px->rlines.v);
+	cfg_stktable_free(px->table);
 	free(px->name);
 	free(px);
 }

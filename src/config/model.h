@@ -7,6 +7,7 @@
 
 #include "core/addr.h"
 #include "core/log.h"
+#include "core/stkdata.h"
 
 enum lb_algo { LB_ROUNDROBIN, LB_STATIC_RR, LB_LEASTCONN, LB_FIRST, LB_SOURCE, LB_RANDOM };
 enum hash_type { HASH_MAP, HASH_CONSISTENT };
@@ -270,6 +271,22 @@ struct cfg_rlines {
 	struct cfg_rline *v;
 	int n;
 };
+/* ---- stick tables (parse_stick.c) ------------------------------------------- */
+
+/* A proxy's "stick-table" line: the table is named after its proxy. */
+struct cfg_stktable {
+	const char *file;
+	int line;
+	struct stk_def def;        /* core/stkdata.h */
+	char *srvkey;              /* "srvkey name|addr" as written (only peers use it) */
+};
+
+struct cfg;
+void cfg_stktable_free(struct cfg_stktable *t);
+/* The proxy whose table is called name, or NULL. */
+struct cfg_proxy *cfg_find_table(const struct cfg *c, const char *name);
+
+/* ---- proxies ------------------------------------------------------------------ */
 
 struct cfg_proxy {
 	struct cfg_proxy *next;
@@ -322,6 +339,7 @@ struct cfg_proxy {
 	int nignored;
 	struct cfg_rlines rlines;  /* rule lines, in order (parse_rules.c) */
 	void *crules;              /* compiled (struct px_rules, rules/rules.h); owned by cfg->rules */
+	struct cfg_stktable *table; /* "stick-table" (never in defaults); NULL: none */
 };
 
 /* Levels of the runtime API (stats socket), as HAProxy's ACCESS_LVL_*. */

@@ -524,6 +524,7 @@ const struct kw proxy_keywords[] = {
 	{ "use_backend", PX_CAP_FE, kw_use_backend },
 	{ "use-server", PX_CAP_BE, kw_use_server },
 	{ "tcp-request", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_tcp_request },
+	{ "stick-table", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_stick_table },
 	{ NULL, 0, NULL }
 };
 

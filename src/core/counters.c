@@ -108,3 +108,47 @@ void counters_clear(struct counters *c, int n, int keep_totals)
 			ATOMIC_STORE((uint64_t *)&c[i] + w, 0);
 	}
 }
+
+uint32_t freq_ctr_add(struct freq_ctr *c, uint32_t period, uint32_t inc, uint64_t now_ms)
+{
+	uint32_t now = (uint32_t)now_ms;
+
+	if (now - c->curr_tick < period)
+		return c->curr_ctr += inc;
+	/* a new period: the current one becomes the previous one, unless
+	 * more than one went by without an event */
+	c->prev_ctr = c->curr_ctr;
+	c->curr_ctr = inc;
+	c->curr_tick += period;
+	if (now - c->curr_tick >= period) {
+		c->prev_ctr = 0;
+		c->curr_tick = now;
+	}
+	return inc;
+}
+
+uint32_t freq_ctr_read(const struct freq_ctr *c, uint32_t period, uint64_t now_ms)
+{
+	uint64_t curr = c->curr_ctr, past = c->prev_ctr;
+	int64_t remain = (int32_t)(c->curr_tick + period - (uint32_t)now_ms);
+
+	if (!period)
+		return 0;
+	if (remain < 0) {
+		/* past the current period: it is now the previous one, which
+		 * counts while the next period lasts, then nothing */
+		remain += period;
+		past = remain >= 0 ? curr : 0;
+		curr = 0;
+	}
+	if (!curr && past <= 1) /* below one event per period: no flapping */
+		return (uint32_t)past;
+	return (uint32_t)((past * (uint64_t)remain + curr * period) / period);
+}
+
+void freq_ctr_set(struct freq_ctr *c, uint32_t v, uint64_t now_ms)
+{
+	c->curr_tick = (uint32_t)now_ms & ~1u; /* as HAProxy, whose low bit is a lock */
+	c->prev_ctr = 0;
+	c->curr_ctr = v;
+}

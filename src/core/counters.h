@@ -81,4 +81,23 @@ void counters_fold(struct counters *dst, const struct counters *sum, const struc
  * maxima (clear counters). */
 void counters_clear(struct counters *c, int n, int keep_totals);
 
+/* HAProxy's freq_ctr over any period (the rates of stick tables): events
+ * in the current period, and in the one before, which counts for what is
+ * left of the current one. Ticks are the low 32 bits of monotonic ms, as
+ * HAProxy's now_ms. Not atomic: the caller serialises writers (a stick
+ * table updates it under its lock). */
+struct freq_ctr {
+	uint32_t curr_tick;       /* start of the current period */
+	uint32_t curr_ctr, prev_ctr;
+};
+
+/* Adds inc events at now_ms; returns the events of the current period. */
+uint32_t freq_ctr_add(struct freq_ctr *c, uint32_t period, uint32_t inc, uint64_t now_ms);
+/* The rate over the period at now_ms (HAProxy's read_freq_ctr_period, with
+ * its correction for rates below one event per period). 0 when period is 0. */
+uint32_t freq_ctr_read(const struct freq_ctr *c, uint32_t period, uint64_t now_ms);
+/* Sets the rate to v for a whole period from now_ms, then fading (HAProxy's
+ * "set table ... data.<rate> v"). */
+void freq_ctr_set(struct freq_ctr *c, uint32_t v, uint64_t now_ms);
+
 #endif

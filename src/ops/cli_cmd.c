@@ -25,7 +25,7 @@
 #define CLI_MAX_ENTRIES 256
 
 static const struct cli_cmd *const tables[] = { cli_cmds_base, cli_cmds_show, cli_cmds_proxy,
-						cli_cmds_server, cli_cmds_sess };
+						cli_cmds_server, cli_cmds_sess, cli_cmds_table };
 
 #define FOREACH_CMD(c) \
 	for (size_t t_ = 0; t_ < sizeof(tables) / sizeof(tables[0]); t_++) \

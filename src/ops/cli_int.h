@@ -54,6 +54,7 @@ extern const struct cli_cmd cli_cmds_show[];   /* cmd_show.c: show info, stat, s
 extern const struct cli_cmd cli_cmds_proxy[];  /* cmd_proxy.c: clear counters, frontends, maxconn, reload */
 extern const struct cli_cmd cli_cmds_server[]; /* cmd_server.c: set server, weights, add/del server */
 extern const struct cli_cmd cli_cmds_sess[];   /* cmd_sess.c: show sess, shutdown session(s) */
+extern const struct cli_cmd cli_cmds_table[];  /* cmd_table.c: show, clear, set table */
 
 /* The end of the first command in s[0..len): a line feed or a ';' that no
  * backslash escapes. Its offset, or -1 when it has not come yet. */

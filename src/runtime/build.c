@@ -203,6 +203,7 @@ int runtime_build(struct runtime *rt, struct cfg *cfg, char *err, size_t errlen)
 		return -1;
 	gen_start_checks(g);
 	state_file_apply(g);
+	runtime_tables_start(rt);
 	if (runtime_ops_start(rt, err, errlen) || runtime_stats_fe_start(rt, err, errlen))
 		return -1;
 	for (int t = 0; t < rt->nw; t++)
@@ -214,6 +215,7 @@ void runtime_destroy(struct runtime *rt)
 {
 	runtime_stats_fe_stop(rt);
 	runtime_ops_stop(rt);
+	runtime_tables_stop(rt);
 	if (rt->gen)
 		gen_stop_checks(rt->gen);
 	for (struct generation *g = rt->retired; g; g = g->next)

@@ -196,6 +196,7 @@ struct generation *gen_build(struct runtime *rt, struct cfg *cfg, char *err, siz
 		if (px->cap & PX_CAP_FE)
 			build_frontend(g, &g->fes[i++], px);
 	g->nfe = i;
+	gen_build_tables(g);
 	return g;
 }
 
@@ -299,6 +300,7 @@ void gen_free(struct generation *g)
 	free(g->bes);
 	free(g->lbs);
 	free(g->fes);
+	gen_free_tables(g);
 	cfg_free(g->cfg);
 	free(g->cfg);
 	free(g);

@@ -407,6 +407,7 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 	n = strlen(out);
 	snprintf(out + n, outlen - n, "Reloaded (%s): generation %d replaces %d.\n", why, g->id, old->id);
 	carry(old, g, out, outlen);
+	gen_carry_tables(old, g);
 	gen_start_checks(g);
 	carry_checks(old, g); /* from the old checks, before they stop and free their state */
 	gen_stop_checks(old);

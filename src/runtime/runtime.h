@@ -8,6 +8,7 @@
 #include "health/agent.h"
 #include "health/check.h"
 #include "proxy/proxy.h"
+#include "rules/stktable.h"
 
 struct runtime;
 struct inherited;
@@ -40,6 +41,8 @@ struct generation {
 	int nbe;
 	int nchecks, nagents;
 	struct srv_rt *dead;       /* servers deleted at run time */
+	struct stktable **tables;  /* stick tables, in declaration order (one reference each) */
+	int ntables;
 	struct generation *next;   /* rt->retired: replaced, waiting for its last session */
 };
 
@@ -65,6 +68,7 @@ struct runtime {
 	int ninherited;
 	struct ops *ops;           /* the runtime API (src/ops): its sockets, sampled maxima */
 	struct act_fanout *fanouts; /* actions.c: requests waiting for every worker's answer */
+	struct timer table_purge;  /* tables.c: frees expired stick-table entries (worker 0) */
 };
 
 /* Threads when nbthread is not set: one per CPU the process may run on
@@ -107,6 +111,18 @@ struct srv_rt *gen_new_server(struct generation *g, struct pbackend *be, struct 
 struct pbackend *gen_find_backend(const struct generation *g, const char *name);
 struct frontend *gen_find_frontend(const struct generation *g, const char *name);
 struct server *gen_find_server(const struct pbackend *be, const char *name);
+
+/* tables.c: the stick tables of g (gen_build makes them), found by name
+ * (a proxy's name; NULL when it has no table); a reload hands on those
+ * whose layout stays (their entries survive) from old to g; freeing g
+ * gives its references back. start/stop: worker 0's purge of expired
+ * entries of the current generation's tables. */
+void gen_build_tables(struct generation *g);
+struct stktable *gen_find_table(const struct generation *g, const char *name);
+void gen_carry_tables(struct generation *old, struct generation *g);
+void gen_free_tables(struct generation *g);
+void runtime_tables_start(struct runtime *rt);
+void runtime_tables_stop(struct runtime *rt);
 
 /* state_file.c: at start, servers take the state saved in the files named
  * by server-state-file / load-server-state-from-file (after their checks
