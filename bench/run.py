@@ -137,6 +137,64 @@ frontend stats
 """.format(tmp=tmp, stats=ports["stats"])
 
 
+def rules_files(tmp):
+    """ferry-rules' files: 100,000 networks no client is in (65,536 /24s of
+    10.0.0.0/8, then /32s of 172.16.0.0/12) and a map of 10,000 SNI names."""
+    nets, sni = os.path.join(tmp, "nets100k.lst"), os.path.join(tmp, "sni10k.map")
+    if not os.path.exists(nets):
+        with open(nets, "w") as f:
+            f.write("# 100,000 networks, none of them loopback\n")
+            for i in range(100000):
+                f.write("10.%d.%d.0/24\n" % (i // 256 % 256, i % 256) if i < 65536
+                        else "172.%d.%d.%d/32\n" % (16 + (i >> 16) % 16, (i >> 8) % 256, i % 256))
+        with open(sni, "w") as f:
+            for i in range(10000):
+                f.write("host%d.example.com bk_sni\n" % i)
+    return nets, sni
+
+
+def rules_lines(ports, tmp):
+    """What ferry-rules adds to the 'http' listener: the issue's rule set of
+    20 ACLs with an SNI map of 10,000 names and a list of 100,000 networks
+    (issue 11: at most 10 % more CPU per churned connection). The requests
+    are plain HTTP, so the TLS rules decide on the first bytes."""
+    nets, sni = rules_files(tmp)
+    acls = [
+        "acl blocked src -f %s" % nets,
+        "acl local src 127.0.0.0/8 ::1",
+        "acl our_port dst_port %d" % ports["http"],
+        "acl our_fe fe_name http",
+        "acl crowded fe_conn gt 100000",
+        "acl none_up nbsrv(bk_http) lt 1",
+        "acl s1_up srv_is_up(bk_http/s1)",
+        "acl slots connslots(bk_http) gt 0",
+        "acl queued queue(bk_http) gt 1000",
+        "acl high_port src_port 1024:65535",
+        "acl tls req.ssl_hello_type 1",
+        "acl known_sni req.ssl_sni,lower,map_dom(%s) -m found" % sni,
+        "acl old_tls req.ssl_ver lt 3.1",
+        "acl http_req req.proto_http",
+        "acl short req.len lt 4",
+        "acl get req.payload(0,3) -m str GET",
+        "acl lan src 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16",
+        "acl v6 src ::/0",
+        "acl yes always_true",
+        "acl no always_false",
+    ]
+    rules = [
+        "tcp-request inspect-delay 2s",
+        "tcp-request connection reject if blocked",
+        "tcp-request connection reject if crowded || no",
+        "tcp-request content reject if tls old_tls",
+        "tcp-request content accept if tls",
+        "tcp-request content reject if none_up !s1_up",
+        "tcp-request content accept if http_req get !short",
+        "use_backend %%[req.ssl_sni,lower,map_dom(%s)] if tls known_sni" % sni,
+        "use_backend bk_http if local our_port our_fe high_port slots !queued yes !lan",
+    ]
+    return "".join("    %s\n" % l for l in acls + rules)
+
+
 class OpsPoller:
     """Polls ferry-ops every second as operators' tools do: show stat on
     both sockets, the dashboard's data, and /metrics."""
@@ -176,8 +234,10 @@ class OpsPoller:
         self.running = False
 
 
-def haproxy_style_config(ports, backends, nbthread=1, ops=""):
-    """The one config file given to both ferry and HAProxy (ops: ferry-ops' lines)."""
+def haproxy_style_config(ports, backends, nbthread=1, ops="", rules=""):
+    """The one config file given to both ferry and HAProxy (ops: ferry-ops'
+    lines; rules: ferry-rules' lines for the http listener, whose servers
+    then are backend bk_http's)."""
     pg = "\n".join("    server pg%d 127.0.0.1:%d" % (i + 1, p) for i, p in enumerate(backends["pg"]))
     return """global
     nbthread {nbthread}
@@ -192,10 +252,7 @@ defaults
 listen bulk
     bind 127.0.0.1:{bulk}
     server s1 127.0.0.1:{iperf}
-listen http
-    bind 127.0.0.1:{http}
-    server s1 127.0.0.1:{nginx}
-listen idle
+{http_section}listen idle
     bind 127.0.0.1:{idle}
     server s1 127.0.0.1:{hold}
 listen pg
@@ -204,7 +261,15 @@ listen pg
 {pg}
 """.format(bulk=ports["bulk"], http=ports["http"], idle=ports["idle"], pgp=ports["pg"],
            iperf=backends["iperf"], nginx=backends["nginx"], hold=backends["hold"], pg=pg, nbthread=nbthread,
-           ops=ops)
+           ops=ops, http_section=http_section(ports, backends, rules))
+
+
+def http_section(ports, backends, rules):
+    if not rules:
+        return "listen http\n    bind 127.0.0.1:%d\n    server s1 127.0.0.1:%d\n" % (ports["http"], backends["nginx"])
+    return ("frontend http\n    bind 127.0.0.1:%d\n%s    default_backend bk_http\n"
+            "backend bk_http\n    server s1 127.0.0.1:%d\n"
+            "backend bk_sni\n    server s1 127.0.0.1:%d\n" % (ports["http"], rules, backends["nginx"], backends["nginx"]))
 
 
 def nginx_stream_config(ports, backends, tmp):
@@ -358,13 +423,14 @@ def start_proxies(names, backends, tmp):
     for name in names[1:]:
         ports = {k: free_port() for k in ("bulk", "http", "idle", "pg", "stats")}
         px = Proxy(name, ports)
-        if name in ("ferry", "ferry2t", "ferry-before", "ferry-ops", "haproxy", "haproxy-new"):
+        if name in ("ferry", "ferry2t", "ferry-before", "ferry-ops", "ferry-rules", "haproxy", "haproxy-new"):
             # ferry2t: ferry with nbthread 2, both threads on the same CPU 0,
             # to show what threads cost per connection (not to add a CPU)
             cfg = os.path.join(tmp, "%s.cfg" % name)
             with open(cfg, "w") as f:
                 ops = ops_config(ports, tmp) if name == "ferry-ops" else ""
-                f.write(haproxy_style_config(ports, backends, 2 if name == "ferry2t" else 1, ops))
+                rules = rules_lines(ports, tmp) if name == "ferry-rules" else ""
+                f.write(haproxy_style_config(ports, backends, 2 if name == "ferry2t" else 1, ops, rules))
             binary = FERRY_BEFORE if name == "ferry-before" else os.path.join(ROOT, "build", "ferry")
             cmd = [binary, "-q", "-f", cfg] if name.startswith("ferry") \
                 else [HAPROXY_NEW if name == "haproxy-new" else "haproxy", "-db", "-f", cfg]
@@ -439,7 +505,7 @@ def main():
             names.append("haproxy-new")
         if FERRY_BEFORE and os.access(FERRY_BEFORE, os.X_OK):
             names.append("ferry-before")
-        proxies = start_proxies(names + ["ferry2t", "ferry-ops"], backends, tmp)
+        proxies = start_proxies(names + ["ferry2t", "ferry-ops", "ferry-rules"], backends, tmp)
         direct_ports = {"bulk": backends["iperf"], "http": backends["nginx"], "idle": backends["hold"],
                         "pg": backends["pg"][0]}
         table = {}
@@ -461,8 +527,8 @@ def main():
 
         run("bulk_1", lambda ports: iperf(ports["bulk"], 1))
         run("bulk_4", lambda ports: iperf(ports["bulk"], 4))
-        run("churn", lambda ports: wrk(ports["http"], True), extra=["ferry2t", "ferry-ops"])
-        run("requests", lambda ports: wrk(ports["http"], False), extra=["ferry2t", "ferry-ops"])
+        run("churn", lambda ports: wrk(ports["http"], True), extra=["ferry2t", "ferry-ops", "ferry-rules"])
+        run("requests", lambda ports: wrk(ports["http"], False), extra=["ferry2t", "ferry-ops", "ferry-rules"])
         run("pgbench", lambda ports: pgbench(ports["pg"], False))
         run("pgbench_C", lambda ports: pgbench(ports["pg"], True))
         # memory: fresh processes each round, so what earlier scenarios left
@@ -478,7 +544,7 @@ def main():
             finally:
                 stop_proxies(fresh)
         print("bench: idle done (%.0f s so far)" % (time.time() - T0), flush=True)
-        results["scenarios"] = summarize(table, idle, names + ["ferry2t", "ferry-ops"])
+        results["scenarios"] = summarize(table, idle, names + ["ferry2t", "ferry-ops", "ferry-rules"])
     finally:
         stop_proxies(proxies)
         for p in procs:
@@ -531,7 +597,7 @@ def report(res):
         vals = {n: d.get(field) for n, d in data.items() if d.get(field) is not None}
         if not vals:
             return
-        peers = {n: v for n, v in vals.items() if n not in ("ferry", "ferry2t", "ferry-before", "ferry-ops", "direct")}
+        peers = {n: v for n, v in vals.items() if n not in ("ferry", "ferry2t", "ferry-before", "ferry-ops", "ferry-rules", "direct")}
         f = vals.get("ferry")
         cells = " ".join("%s=%s" % (n, fmt % v) for n, v in vals.items())
         ratio = ""
@@ -564,6 +630,10 @@ def report(res):
         if one and two:
             lines.append("%-34s 1 thread=%.0f 2 threads=%.0f  2 threads/1=%.2f"
                          % ("nbthread 2 on one CPU, " + label.split(",")[0], one, two, two / one))
+        ruled = d.get("ferry-rules", {}).get("per_cpu_s")
+        if one and ruled:
+            lines.append("%-34s none=%.0f rules=%.0f  rules/none=%.2f"
+                         % ("20 ACLs, 10k SNI map, 100k nets, " + label.split(",")[0], one, ruled, ruled / one))
         watched = d.get("ferry-ops", {}).get("per_cpu_s")
         if one and watched:
             lines.append("%-34s none=%.0f watched=%.0f  watched/none=%.2f"
