@@ -149,7 +149,7 @@ static void kw_rate_limit(struct pctx *p, struct cfg_words *w)
 		perr(p, "'%s %s' : unexpected character '%c' in integer value '%s'", w->w[0], a, *end, v);
 		return;
 	}
-	if (!(p->px->cap & PX_CAP_FE)) {
+	if (!(p->px->cap & (PX_CAP_FE | PX_CAP_DEF))) {
 		pwarn(p, "%s %s will be ignored because %s has no frontend capability", w->w[0], a, where(p));
 		return;
 	}
@@ -178,7 +178,7 @@ static void kw_log_format(struct pctx *p, struct cfg_words *w)
 	px->logformat = xstrdup(w->w[1]);
 	px->lf_file = p->file;
 	px->lf_line = p->line;
-	if (!(px->cap & PX_CAP_FE)) {
+	if (!(px->cap & (PX_CAP_FE | PX_CAP_DEF))) {
 		pwarn(p, "%s : 'log-format' directive is ignored in backends.", where(p));
 		return;
 	}
