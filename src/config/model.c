@@ -63,6 +63,7 @@ static void free_proxy(struct cfg_proxy *px)
 	log_targets_close(&px->logs);
 	free(px->logs.v);
 	free(px->default_backend);
+	free(px->logformat);
 	free_srv_opts(&px->dflt_srv);
 	tcr_list_free(&px->rules);
 	tcr_list_free(&px->hrules);

@@ -304,6 +304,11 @@ struct cfg_proxy {
 	unsigned options_set;      /* which PXO_* were written in this section */
 	int maxconn;               /* frontend: 0 = global maxconn */
 	int backlog;
+	unsigned rate_limit_sess;  /* "rate-limit sessions": new sessions a second; 0 = none */
+	char *logformat;           /* "log-format" as written (NULL: none; "option tcplog" clears it) */
+	const char *lf_file;       /* where it was written (maybe a defaults section) */
+	int lf_line;
+	void *clogfmt;             /* compiled (struct logfmt, rules/logformat.h); owned by cfg->rules */
 	struct cfg_timeouts to;
 	int log_global;            /* "log global" */
 	struct log_targets logs;
@@ -366,6 +371,8 @@ struct cfg_stats_socket {
 struct cfg_global {
 	int maxconn;               /* 0 = derived from the fd limit */
 	int maxpipes;              /* splice pipes; 0 = maxconn/4 (as HAProxy) */
+	unsigned maxconnrate;      /* connections accepted a second, whole process; 0 = none */
+	unsigned maxsessrate;      /* sessions a second, whole process; 0 = none */
 	int nbthread;              /* 0 = one per CPU the process may run on */
 	int64_t hard_stop_after;   /* 0 = none */
 	int spread_checks;         /* percent, 0..50 */

@@ -325,6 +325,35 @@ static void g_maxconn(struct pctx *p, struct cfg_words *w)
 		p->c->g.maxconn = (int)v;
 }
 
+/* maxconnrate / maxsessrate: HAProxy reads the number with atol(), so a
+ * word that is no number is 0 (no limit) and a negative one no limit
+ * either: ferry reads them the same way, and says nothing, as HAProxy. */
+static void g_rate(struct pctx *p, struct cfg_words *w, unsigned *out)
+{
+	long v;
+
+	if (!w->w[1] || !*w->w[1]) {
+		perr(p, "'%s' expects an integer argument.", w->w[0]);
+		return;
+	}
+	if (w->n > 2) {
+		perr(p, "'%s' cannot handle unexpected argument '%s'.", w->w[0], w->w[2]);
+		return;
+	}
+	v = atol(w->w[1]);
+	*out = v < 0 || v > 0x7fffffffL ? 0 : (unsigned)v;
+}
+
+static void g_maxconnrate(struct pctx *p, struct cfg_words *w)
+{
+	g_rate(p, w, &p->c->g.maxconnrate);
+}
+
+static void g_maxsessrate(struct pctx *p, struct cfg_words *w)
+{
+	g_rate(p, w, &p->c->g.maxsessrate);
+}
+
 static void g_maxpipes(struct pctx *p, struct cfg_words *w)
 {
 	long v;
@@ -433,6 +462,8 @@ static void g_nbproc(struct pctx *p, struct cfg_words *w)
 const struct kw global_keywords[] = {
 	{ "maxconn", 0, g_maxconn },
 	{ "maxpipes", 0, g_maxpipes },
+	{ "maxconnrate", 0, g_maxconnrate },
+	{ "maxsessrate", 0, g_maxsessrate },
 	{ "nbthread", 0, g_nbthread },
 	{ "hard-stop-after", 0, g_hard_stop_after },
 	{ "spread-checks", 0, g_spread_checks },

@@ -605,7 +605,7 @@ void cfg_warn_http_leftovers(struct cfg *c, struct cfg_proxy *px)
 			 e->opt, type, px->name);
 		px->options |= PXO_TCPLOG;
 	}
-	if ((px->cap & PX_CAP_FE) && (px->options & PXO_TCPLOG) && !has_log_address(c, px))
+	if ((px->cap & PX_CAP_FE) && ((px->options & PXO_TCPLOG) || px->logformat) && !has_log_address(c, px))
 		cfg_warn(c, px->file, px->line, "log format ignored for %s '%s' since it has no log address.",
 			 type, px->name);
 	if (px->stats)

@@ -43,6 +43,8 @@ void proxy_init_from(struct cfg_proxy *px, const struct cfg_proxy *def)
 	px->options_set = 0;
 	px->default_backend_line = 0; /* an inherited one points at the proxy */
 	px->default_backend = def->default_backend ? xstrdup(def->default_backend) : NULL;
+	px->logformat = def->logformat ? xstrdup(def->logformat) : NULL;
+	px->clogfmt = NULL;
 	px->state_file_name = def->state_file_name ? xstrdup(def->state_file_name) : NULL;
 	px->dflt_srv.check_addr = def->dflt_srv.check_addr ? xstrdup(def->dflt_srv.check_addr) : NULL;
 	px->dflt_srv.agent_send = def->dflt_srv.agent_send ? xstrdup(def->dflt_srv.agent_send) : NULL;
@@ -124,6 +126,63 @@ static void kw_backlog(struct pctx *p, struct cfg_words *w)
 	long v;
 	if (!arg_int(p, "backlog", w->w[1], 1, 1000000, &v))
 		p->px->backlog = (int)v;
+}
+
+/* "rate-limit sessions N" (HAProxy's proxy_parse_rate_limit: strtoul in
+ * any base, its sentences). */
+static void kw_rate_limit(struct pctx *p, struct cfg_words *w)
+{
+	const char *a = w->w[1] ? w->w[1] : "", *v = w->w[2];
+	char *end;
+	unsigned long n;
+
+	if (strcmp(a, "sessions")) {
+		perr(p, "'%s' only supports 'sessions' (got '%s')", w->w[0], a);
+		return;
+	}
+	if (!v || !*v) {
+		perr(p, "'%s %s' expects expects an integer value (in sessions/second)", w->w[0], a);
+		return;
+	}
+	n = strtoul(v, &end, 0);
+	if (*end) {
+		perr(p, "'%s %s' : unexpected character '%c' in integer value '%s'", w->w[0], a, *end, v);
+		return;
+	}
+	if (!(p->px->cap & (PX_CAP_FE | PX_CAP_DEF))) {
+		pwarn(p, "%s %s will be ignored because %s has no frontend capability", w->w[0], a, where(p));
+		return;
+	}
+	p->px->rate_limit_sess = (unsigned)n;
+}
+
+/* "log-format STRING": compiled with the rules (rules/logformat.c), once
+ * the whole file is read. As HAProxy, it and "option tcplog" share one
+ * slot: the last one written wins. */
+static void kw_log_format(struct pctx *p, struct cfg_words *w)
+{
+	struct cfg_proxy *px = p->px;
+
+	if (!w->w[1] || !*w->w[1]) {
+		perr(p, "%s expects an argument.", w->w[0]);
+		return;
+	}
+	if (w->n > 2) {
+		perr(p, "%s expects only one argument, don't forget to escape spaces!", w->w[0]);
+		return;
+	}
+	if (px->cap == PX_CAP_DEF && (px->logformat || (px->options & PXO_TCPLOG)))
+		pwarn(p, "'log-format' overrides previous '%s' in 'defaults' section.",
+		      px->logformat ? "log-format" : "option tcplog");
+	free(px->logformat);
+	px->logformat = xstrdup(w->w[1]);
+	px->lf_file = p->file;
+	px->lf_line = p->line;
+	if (!(px->cap & (PX_CAP_FE | PX_CAP_DEF))) {
+		pwarn(p, "%s : 'log-format' directive is ignored in backends.", where(p));
+		return;
+	}
+	px->options &= ~PXO_TCPLOG;
 }
 
 static void kw_retries(struct pctx *p, struct cfg_words *w)
@@ -386,8 +445,11 @@ static void kw_option(struct pctx *p, struct cfg_words *w, int negate)
 				      where(p), options[i].cap == PX_CAP_FE ? "frontend" : "backend");
 			return;
 		}
-		if (options[i].flag == PXO_TCPLOG && !negate)
+		if (options[i].flag == PXO_TCPLOG && !negate) {
 			http_forget_httplog(p->px);
+			free(p->px->logformat); /* one slot for both (HAProxy) */
+			p->px->logformat = NULL;
+		}
 		if (negate)
 			p->px->options &= ~options[i].flag;
 		else
@@ -498,6 +560,8 @@ const struct kw proxy_keywords[] = {
 	{ "default_backend", PX_CAP_FE | PX_CAP_DEF, kw_default_backend },
 	{ "maxconn", PX_CAP_FE | PX_CAP_DEF, kw_maxconn },
 	{ "backlog", PX_CAP_FE | PX_CAP_DEF, kw_backlog },
+	{ "rate-limit", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_rate_limit },
+	{ "log-format", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_log_format },
 	{ "balance", PX_CAP_BE | PX_CAP_DEF, kw_balance },
 	{ "hash-type", PX_CAP_BE | PX_CAP_DEF, kw_hash_type },
 	{ "server", PX_CAP_BE, kw_server },

@@ -158,7 +158,7 @@ void stat_fill_frontend(struct stat_line *l, const struct runtime *rt, const str
 	u32(&v[ST_SID], "KGS", 0);
 	u32(&v[ST_TYPE], "CGS", STAT_OBJ_FE);
 	u32(&v[ST_RATE], "MRP", counters_rate(&sum));
-	u32(&v[ST_RATE_LIM], "CLP", 0);
+	u32(&v[ST_RATE_LIM], "CLP", fe->sps_lim);
 	u32(&v[ST_RATE_MAX], "MMP", rate_max(&sum));
 	u32(&v[ST_REQ_RATE], "MRP", 0);
 	u32(&v[ST_REQ_RATE_MAX], "MMP", 0);

@@ -171,6 +171,8 @@ void stat_fill_info(struct info_line *l, const struct runtime *rt)
 	num(l, INF_MAXPIPES, (uint64_t)rt->proc.maxpipes);
 	num(l, INF_PIPES_USED, pipes_used);
 	num(l, INF_PIPES_FREE, pipes_free);
+	num(l, INF_CONN_RATE_LIMIT, ATOMIC_LOAD(&rt->proc.cps_lim));
+	num(l, INF_SESS_RATE_LIMIT, ATOMIC_LOAD(&rt->proc.sps_lim));
 	num(l, INF_CONN_RATE, rate);
 	num(l, INF_MAX_CONN_RATE, o && o->max_conn_rate > rate ? o->max_conn_rate : rate);
 	num(l, INF_SESS_RATE, rate);

@@ -1,7 +1,10 @@
 /* Listening sockets: accept in batches, stop accepting at maxconn (clients
  * wait in the kernel backlog, none refused) and resume when a slot frees;
  * when the process runs out of file descriptors, pause briefly instead of
- * spinning on accept(). */
+ * spinning on accept(). The rate limits (maxconnrate, maxsessrate,
+ * rate-limit sessions) work the same way, as HAProxy's limit_listener: a
+ * listener whose rate is reached stops accepting, the clients wait in the
+ * backlog, and a timer set to when the next one may come resumes it. */
 #include "proxy/proxy.h"
 
 #include <errno.h>
@@ -28,17 +31,73 @@ static void resume_cb(struct loop *l, struct timer *t)
 	listeners_update(w);
 }
 
+static void rate_cb(struct loop *l, struct timer *t)
+{
+	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, rate_timer));
+
+	(void)l;
+	listeners_update(w);
+}
+
 void listener_worker_init(struct worker *w)
 {
 	timer_init(&w->resume_timer, resume_cb);
+	timer_init(&w->rate_timer, rate_cb);
+}
+
+/* How many clients fe may accept now under the rate limits (UINT32_MAX:
+ * no limit). At 0, *wait_ms says when the first limit reached lets one
+ * more through. The counts are shared by every thread; two threads that
+ * read them at once may each take the last one, as in HAProxy. */
+static uint32_t rate_budget(const struct worker *w, const struct frontend *fe, uint32_t *wait_ms)
+{
+	const struct process *p = w->proc;
+	uint64_t now = w->loop.now_ms;
+	uint32_t max = UINT32_MAX;
+	struct {
+		const struct freq_ctr *c;
+		unsigned lim;
+	} lims[3] = {
+		{ &p->sess_rate, __atomic_load_n(&p->sps_lim, __ATOMIC_RELAXED) },
+		{ &p->conn_rate, __atomic_load_n(&p->cps_lim, __ATOMIC_RELAXED) },
+		{ &fe->sess_rate, fe->sps_lim },
+	};
+
+	for (int i = 0; i < 3; i++) {
+		uint32_t r;
+		if (!lims[i].lim)
+			continue;
+		r = freq_ctr_remain(lims[i].c, now, lims[i].lim, 0);
+		if (!r) {
+			*wait_ms = freq_ctr_delay(lims[i].c, now, lims[i].lim, 0);
+			return 0;
+		}
+		if (r < max)
+			max = r;
+	}
+	return max;
+}
+
+/* A client was accepted and became a session: the rate counts. */
+static void rate_count(struct worker *w, struct frontend *fe)
+{
+	struct process *p = w->proc;
+	uint64_t now = w->loop.now_ms;
+
+	if (p->cps_lim)
+		freq_ctr_add(&p->conn_rate, now, 1);
+	if (p->sps_lim)
+		freq_ctr_add(&p->sess_rate, now, 1);
+	if (fe->sps_lim)
+		freq_ctr_add(&fe->sess_rate, now, 1);
 }
 
 /* Whether w may accept for fe now. The process and frontend counts are
  * shared by every thread: accept_cb reserves its slot in them before
  * accept() (listener_slot_reserve), so two threads never overshoot a limit. */
-static int may_accept(const struct worker *w, const struct frontend *fe)
+static int may_accept(const struct worker *w, const struct frontend *fe, uint32_t *wait_ms)
 {
-	return !w->stopping && !w->fd_exhausted && !__atomic_load_n(&fe->disabled, __ATOMIC_RELAXED) &&
+	return rate_budget(w, fe, wait_ms) && !w->stopping && !w->fd_exhausted && !__atomic_load_n(&fe->disabled, __ATOMIC_RELAXED) &&
 	       __atomic_load_n(&w->proc->actconn, __ATOMIC_SEQ_CST) < w->proc->maxconn &&
 	       __atomic_load_n(&fe->cur_conns, __ATOMIC_SEQ_CST) < fe->maxconn;
 }
@@ -47,14 +106,22 @@ static int may_accept(const struct worker *w, const struct frontend *fe)
 static int apply_limits(struct worker *w)
 {
 	int paused = 0;
+	uint32_t wait = 0;
 
 	for (struct listener *li = w->listeners; li; li = li->next) {
-		int on = may_accept(w, li->fe);
+		uint32_t lw = 0;
+		int on;
 		if (li->io.fd < 0 || li->paused) /* a paused one waits for "enable frontend" */
 			continue;
+		on = may_accept(w, li->fe, &lw);
 		loop_io_set(&w->loop, &li->io, on ? EPOLLIN : 0);
 		paused |= !on;
+		if (lw && (!wait || lw < wait))
+			wait = lw;
 	}
+	/* a rate limit lifts by itself: nobody frees a slot to wake us */
+	if (wait)
+		loop_timer_arm(&w->loop, &w->rate_timer, w->loop.now_ms + wait);
 	return paused;
 }
 
@@ -103,10 +170,19 @@ static void accept_cb(struct loop *l, struct io *io, uint32_t ev)
 {
 	struct listener *li = (struct listener *)io;
 	struct worker *w = li->w;
+	uint32_t wait = 0, batch = rate_budget(w, li->fe, &wait);
 
 	(void)l;
 	(void)ev;
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
+	if (!batch) {
+		listeners_update(w); /* pauses it and sets the timer */
+		return;
+	}
+	for (uint32_t i = 0; i < ACCEPT_BATCH; i++) {
+		if (i == batch) {
+			listeners_update(w); /* the rate allows no more now */
+			return;
+		}
 		struct sockaddr_storage sa;
 		socklen_t len = sizeof(sa);
 		int fd;
@@ -133,7 +209,9 @@ static void accept_cb(struct loop *l, struct io *io, uint32_t ev)
 		if (session_start(w, li->fe, fd, (struct sockaddr *)&sa, len)) {
 			close(fd); /* out of memory: this client only */
 			listener_slot_release(w, li->fe);
+			continue;
 		}
+		rate_count(w, li->fe);
 	}
 }
 

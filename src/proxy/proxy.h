@@ -9,6 +9,7 @@
 
 #include "balance/server.h"
 #include "config/model.h"
+#include "core/freqctr.h"
 #include "core/log.h"
 #include "event/loop.h"
 #include "proxy/bufpool.h"
@@ -81,6 +82,11 @@ struct frontend {
 	int cur_conns, maxconn;        /* cur_conns: atomic (every thread) */
 	int max_conns_seen;            /* smax (atomic) */
 	int disabled;                  /* FE_PAUSED, FE_STOPPED or 0 (atomic) */
+	unsigned sps_lim;              /* "rate-limit sessions": a second; 0 = none */
+	struct freq_ctr sess_rate;     /* its sessions, for that limit (every thread) */
+	const struct logfmt *lf;       /* its compiled log-format (NULL: option tcplog or none) */
+	unsigned lf_uses;              /* what lf reads (LF_USE_*, rules/logformat.h) */
+	unsigned log_count;            /* %lc: lines it logged with lf (atomic) */
 	unsigned options;
 	int64_t to_client, to_client_fin;
 	struct log_set logs;
@@ -94,6 +100,10 @@ struct process {
 	int maxconn;
 	int npipes;                    /* splice pipes in existence, pooled ones too (atomic) */
 	int maxpipes;                  /* their budget: each holds two descriptors */
+	unsigned cps_lim, sps_lim;     /* maxconnrate, maxsessrate (0: none) */
+	struct freq_ctr conn_rate;     /* connections accepted, every thread (for cps_lim) */
+	struct freq_ctr sess_rate;     /* sessions started, every thread (for sps_lim) */
+	unsigned req_count;            /* %rt: sessions numbered by a log-format (atomic) */
 	int nworkers;
 	struct worker **workers;
 	/* Every worker's listening sockets, for a binary upgrade that passes
@@ -131,6 +141,7 @@ struct worker {
 	int fd_exhausted;              /* accept() hit the fd limit: wait a little */
 	struct genref *gen;            /* the generation its listeners serve */
 	struct timer resume_timer;
+	struct timer rate_timer;       /* a rate limit paused a listener: look again then */
 	int stopping;                  /* graceful stop: listeners closed */
 	struct bufpool pool;
 	struct pipepool pipes;
@@ -202,7 +213,7 @@ struct session {
 		struct sockaddr sa;
 		struct sockaddr_in in;
 		struct sockaddr_in6 in6;
-	} cli_addr, dst_addr;
+	} cli_addr, dst_addr, bk_addr; /* bk_addr: the server connection's own (%bi), for log-format */
 };
 
 /* worker.c */
@@ -343,6 +354,9 @@ void relay_timeout(struct session *s);
 
 /* tcplog.c */
 void session_log(const struct session *s);
+/* Before s's sockets close: keeps what its log-format will print and can
+ * only be read from them (%fi/%fp, %bi/%bp). */
+void session_log_prepare(struct session *s);
 void session_log_connect(struct session *s);
 void log_set_send(const struct log_set *ls, int level, const char *line);
 

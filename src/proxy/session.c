@@ -138,6 +138,7 @@ void session_close(struct session *s, const char *term)
 	if (s->next)
 		s->next->prev = s->prev;
 	loop_timer_cancel(&w->loop, &s->timer);
+	session_log_prepare(s);
 	loop_io_close(&w->loop, &s->srv);
 	loop_io_close(&w->loop, &s->cli);
 	for (int d = 0; d < 2; d++) {
@@ -577,7 +578,7 @@ int session_start(struct worker *w, struct frontend *fe, int fd,
 	s->cf = &fe->ctr[w->id];
 	s->tw = s->tc = -1;
 	s->t_accept = s->last_act[0] = s->last_act[1] = w->loop.now_ms;
-	if (fe->options & PXO_TCPLOG) /* the log's accept date: only when logged */
+	if ((fe->options & PXO_TCPLOG) || fe->lf) /* the log's accept date: only when logged */
 		clock_gettime(CLOCK_REALTIME, &s->accept_date);
 	memcpy(&s->cli_addr, sa, salen < sizeof(s->cli_addr) ? salen : sizeof(s->cli_addr));
 	io_init(&s->cli, fd, relay_cli_io);

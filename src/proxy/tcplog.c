@@ -1,15 +1,20 @@
 /* Connection logs. With "option tcplog", HAProxy's TCP log format:
  *   %ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq
- * Without it, HAProxy's minimal "Connect from" line at accept time. */
+ * written by hand (one snprintf: the common case stays cheap). With
+ * "log-format", the compiled format (rules/logformat.c) over the same
+ * values. Without either, HAProxy's minimal "Connect from" line at accept
+ * time. */
 #include "proxy/proxy.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/addr.h"
 #include "core/atomic.h"
+#include "rules/logformat.h"
 
 void log_set_send(const struct log_set *ls, int level, const char *line)
 {
@@ -39,7 +44,7 @@ void session_log_connect(struct session *s)
 {
 	char ci[64], dst[80], line[512];
 
-	if (!has_logs(&s->fe->logs) || (s->fe->options & PXO_TCPLOG))
+	if (!has_logs(&s->fe->logs) || (s->fe->options & PXO_TCPLOG) || s->fe->lf)
 		return;
 	session_dst_addr(s);
 	addr_ip_str(&s->cli_addr.sa, ci, sizeof(ci));
@@ -47,6 +52,79 @@ void session_log_connect(struct session *s)
 	snprintf(line, sizeof(line), "Connect from %s:%d to %s:%d (%s/TCP)", ci,
 		 addr_port(&s->cli_addr.sa), dst, addr_port(&s->dst_addr.sa), s->fe->name);
 	log_set_send(&s->fe->logs, LOG_INFO, line);
+}
+
+void session_log_prepare(struct session *s)
+{
+	socklen_t l = sizeof(s->bk_addr);
+
+	if (!s->fe->lf || !has_logs(&s->fe->logs))
+		return;
+	if (s->fe->lf_uses & (LF_USE_FI | LF_USE_EXPR))
+		session_dst_addr(s);
+	if ((s->fe->lf_uses & LF_USE_BI) && s->srv.fd >= 0 && !s->bk_addr.sa.sa_family)
+		getsockname(s->srv.fd, &s->bk_addr.sa, &l);
+}
+
+/* The log-format line of s. */
+static void log_custom(const struct session *s)
+{
+	struct frontend *fe = s->fe;
+	struct process *p = s->w->proc;
+	struct lf_data d = { 0 };
+	struct rule_ctx c = { 0 };
+	struct sockaddr_storage si;
+	char host[256], line[1024];
+	int omitted = 0;
+
+	d.ci = &s->cli_addr.sa;
+	d.fi = s->dst_addr.sa.sa_family ? &s->dst_addr.sa : NULL;
+	d.bi = s->bk_addr.sa.sa_family ? &s->bk_addr.sa : NULL;
+	if (s->server && server_copy_addr(s->server, &si, &omitted))
+		d.si = (struct sockaddr *)&si;
+	d.fe_name = fe->name;
+	d.be_name = s->be ? s->be->lb.name : fe->name;
+	d.srv_name = s->server ? s->server->name : NULL;
+	if (fe->lf_uses & LF_USE_HOST) {
+		host[0] = 0;
+		gethostname(host, sizeof(host) - 1);
+		host[sizeof(host) - 1] = 0;
+		d.hostname = host;
+	}
+	d.accept_date = s->accept_date;
+	d.tw = s->tw;
+	d.tc = s->tc;
+	d.tt = (int32_t)(s->w->loop.now_ms - s->t_accept);
+	d.bytes_in = s->bytes[0];
+	d.bytes_out = s->bytes[1];
+	d.term[0] = s->term[0];
+	d.term[1] = s->term[1];
+	d.ac = proc_actconn(p);
+	d.fc = ATOMIC_LOAD(&fe->cur_conns);
+	d.bc = s->be ? ATOMIC_LOAD(&s->be->lb.cur_conns) : 0;
+	d.sc = s->server ? ATOMIC_LOAD(&s->server->cur_sess) : 0;
+	d.sq = s->sq_pos;
+	d.bq = s->bq_pos;
+	d.retries = s->retries;
+	d.redisp = !!(s->flags & SF_REDISP);
+	/* HAProxy numbers streams as they start; ferry numbers the sessions
+	 * of formats that print %rt as they are logged */
+	if (fe->lf_uses & LF_USE_RT)
+		d.rt = __atomic_fetch_add(&p->req_count, 1, __ATOMIC_RELAXED);
+	d.lc = __atomic_fetch_add(&fe->log_count, 1, __ATOMIC_RELAXED);
+	d.pid = (int)getpid();
+	if (fe->lf_uses & LF_USE_EXPR) {
+		c.src = &s->cli_addr.sa;
+		c.dst = d.fi;
+		c.fe_name = fe->name;
+		c.fe_id = fe->uuid;
+		c.fe_conn = d.fc;
+		c.bes = fe->lbs;
+		c.nbe = fe->nbe;
+		c.req_final = 1; /* the request bytes are gone by now: content fetches find nothing */
+	}
+	lf_render(fe->lf, &d, &c, line, sizeof(line));
+	log_set_send(&fe->logs, LOG_INFO, line);
 }
 
 void session_log(const struct session *s)
@@ -57,12 +135,16 @@ void session_log(const struct session *s)
 	const char *srv = s->server ? s->server->name : "<NOSRV>";
 	int tt = (int)(s->w->loop.now_ms - s->t_accept);
 
-	if (!(fe->options & PXO_TCPLOG) || !has_logs(&fe->logs))
+	if (!((fe->options & PXO_TCPLOG) || fe->lf) || !has_logs(&fe->logs))
 		return;
 	/* as HAProxy: a null connection is one where the client sent nothing,
 	 * whatever the server sent (a probe reading a greeting) */
 	if ((fe->options & PXO_DONTLOGNULL) && s->bytes[0] == 0)
 		return;
+	if (fe->lf) {
+		log_custom(s);
+		return;
+	}
 	addr_ip_str(&s->cli_addr.sa, ci, sizeof(ci));
 	fmt_date(&s->accept_date, date, sizeof(date));
 	snprintf(line, sizeof(line),

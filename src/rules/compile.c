@@ -9,6 +9,7 @@
 
 #include "core/atomic.h"
 #include "core/strutil.h"
+#include "rules/logformat.h"
 
 struct conn_rule {
 	int reject;
@@ -49,6 +50,8 @@ struct px_rules {
 struct rules_set {
 	struct px_rules **px;
 	int npx;
+	struct logfmt **lfs;       /* the frontends' log-format strings (logformat.c) */
+	int nlf;
 	struct rcomp rc;           /* its maps and predefined ACLs */
 };
 
@@ -97,6 +100,9 @@ static void set_free(void *p)
 
 	for (int i = 0; i < s->npx; i++)
 		px_rules_free(s->px[i]);
+	for (int i = 0; i < s->nlf; i++)
+		lf_free(s->lfs[i]);
+	free(s->lfs);
 	for (int i = 0; i < s->rc.nmaps; i++) {
 		pat_free(s->rc.maps[i]);
 		free(s->rc.maps[i]);
@@ -286,6 +292,15 @@ int rules_compile(struct cfg *c)
 	set->rc.c = c;
 	for (struct cfg_proxy *px = c->proxies; px; px = px->next) {
 		struct px_rules *r;
+		set->rc.px = px;
+		px->clogfmt = NULL;
+		if (px->logformat && (px->cap & PX_CAP_FE) && px->cap != PX_CAP_DEF) {
+			set->rc.file = px->lf_file;
+			set->rc.line = px->lf_line;
+			GROW(set->lfs, set->nlf);
+			set->lfs[set->nlf] = lf_compile(&set->rc, px->logformat);
+			px->clogfmt = set->lfs[set->nlf++];
+		}
 		if (!px->rlines.n)
 			continue;
 		r = xcalloc(1, sizeof(*r));

@@ -176,6 +176,8 @@ int runtime_build(struct runtime *rt, struct cfg *cfg, char *err, size_t errlen)
 	rt->ws = xcalloc((size_t)rt->nw, sizeof(*rt->ws));
 	rt->proc.maxconn = rt->maxconn;
 	rt->proc.maxpipes = rt->maxpipes;
+	rt->proc.cps_lim = cfg->g.maxconnrate;
+	rt->proc.sps_lim = cfg->g.maxsessrate;
 	rt->proc.nworkers = rt->nw;
 	rt->proc.workers = xcalloc((size_t)rt->nw, sizeof(*rt->proc.workers));
 	pthread_mutex_init(&rt->proc.lsock_lock, NULL);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/strutil.h"
+#include "rules/logformat.h"
 
 struct pbackend *gen_find_backend(const struct generation *g, const char *name)
 {
@@ -136,6 +137,9 @@ static void build_frontend(struct generation *g, struct frontend *fe, const stru
 	fe->nbe = g->nbe;
 	fe->maxconn = px->maxconn ? px->maxconn : g->rt->maxconn;
 	fe->options = px->options;
+	fe->sps_lim = px->rate_limit_sess;
+	fe->lf = px->clogfmt;
+	fe->lf_uses = lf_uses(fe->lf);
 	fe->to_client = px->to.client;
 	fe->to_client_fin = px->to.client_fin;
 	fe->logs.own = &px->logs;

@@ -413,6 +413,9 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 	gen_stop_checks(old);
 	rt->gen = g;
 	rt->cfg = c;
+	/* the new rate limits apply from now on (HAProxy's new process reads them) */
+	__atomic_store_n(&rt->proc.cps_lim, c->g.maxconnrate, __ATOMIC_RELAXED);
+	__atomic_store_n(&rt->proc.sps_lim, c->g.maxsessrate, __ATOMIC_RELAXED);
 	runtime_stats_fe_commit(rt); /* before the old configuration may go */
 	runtime_ops_commit(rt);
 	genref_get(&g->ref);
