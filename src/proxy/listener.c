@@ -55,7 +55,7 @@ static uint32_t rate_budget(const struct worker *w, const struct frontend *fe, u
 	uint64_t now = w->loop.now_ms;
 	uint32_t max = UINT32_MAX;
 	struct {
-		const struct freq_ctr *c;
+		const struct rate_ctr *c;
 		unsigned lim;
 	} lims[3] = {
 		{ &p->sess_rate, __atomic_load_n(&p->sps_lim, __ATOMIC_RELAXED) },
@@ -67,9 +67,9 @@ static uint32_t rate_budget(const struct worker *w, const struct frontend *fe, u
 		uint32_t r;
 		if (!lims[i].lim)
 			continue;
-		r = freq_ctr_remain(lims[i].c, now, lims[i].lim, 0);
+		r = rate_ctr_remain(lims[i].c, now, lims[i].lim, 0);
 		if (!r) {
-			*wait_ms = freq_ctr_delay(lims[i].c, now, lims[i].lim, 0);
+			*wait_ms = rate_ctr_delay(lims[i].c, now, lims[i].lim, 0);
 			return 0;
 		}
 		if (r < max)
@@ -85,11 +85,11 @@ static void rate_count(struct worker *w, struct frontend *fe)
 	uint64_t now = w->loop.now_ms;
 
 	if (p->cps_lim)
-		freq_ctr_add(&p->conn_rate, now, 1);
+		rate_ctr_add(&p->conn_rate, now, 1);
 	if (p->sps_lim)
-		freq_ctr_add(&p->sess_rate, now, 1);
+		rate_ctr_add(&p->sess_rate, now, 1);
 	if (fe->sps_lim)
-		freq_ctr_add(&fe->sess_rate, now, 1);
+		rate_ctr_add(&fe->sess_rate, now, 1);
 }
 
 /* Whether w may accept for fe now. The process and frontend counts are

@@ -9,7 +9,7 @@
 
 #include "balance/server.h"
 #include "config/model.h"
-#include "core/freqctr.h"
+#include "core/ratectr.h"
 #include "core/log.h"
 #include "event/loop.h"
 #include "proxy/bufpool.h"
@@ -83,7 +83,7 @@ struct frontend {
 	int max_conns_seen;            /* smax (atomic) */
 	int disabled;                  /* FE_PAUSED, FE_STOPPED or 0 (atomic) */
 	unsigned sps_lim;              /* "rate-limit sessions": a second; 0 = none */
-	struct freq_ctr sess_rate;     /* its sessions, for that limit (every thread) */
+	struct rate_ctr sess_rate;     /* its sessions, for that limit (every thread) */
 	const struct logfmt *lf;       /* its compiled log-format (NULL: option tcplog or none) */
 	unsigned lf_uses;              /* what lf reads (LF_USE_*, rules/logformat.h) */
 	unsigned log_count;            /* %lc: lines it logged with lf (atomic) */
@@ -101,8 +101,8 @@ struct process {
 	int npipes;                    /* splice pipes in existence, pooled ones too (atomic) */
 	int maxpipes;                  /* their budget: each holds two descriptors */
 	unsigned cps_lim, sps_lim;     /* maxconnrate, maxsessrate (0: none) */
-	struct freq_ctr conn_rate;     /* connections accepted, every thread (for cps_lim) */
-	struct freq_ctr sess_rate;     /* sessions started, every thread (for sps_lim) */
+	struct rate_ctr conn_rate;     /* connections accepted, every thread (for cps_lim) */
+	struct rate_ctr sess_rate;     /* sessions started, every thread (for sps_lim) */
 	unsigned req_count;            /* %rt: sessions numbered by a log-format (atomic) */
 	int nworkers;
 	struct worker **workers;

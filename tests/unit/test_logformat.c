@@ -1,5 +1,5 @@
 /* log-format (src/rules/logformat.c) and the shared rate counter
- * (src/core/freqctr.c): pure functions, exact outputs. The formats are
+ * (src/core/ratectr.c): pure functions, exact outputs. The formats are
  * compiled through the configuration parser, as ferry -c does. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "config/model.h"
-#include "core/freqctr.h"
+#include "core/ratectr.h"
 #include "rules/logformat.h"
 #include "rules/rules.h"
 
@@ -164,27 +164,27 @@ static void test_errors(void **st)
  * what is left of the current one. */
 static void test_freq_ctr(void **st)
 {
-	struct freq_ctr c = { 0 };
+	struct rate_ctr c = { 0 };
 	uint64_t t0 = 5000;
 
 	(void)st;
 	for (int i = 0; i < 20; i++) {
-		assert_int_equal(freq_ctr_remain(&c, t0, 20, 0), 20 - i);
-		freq_ctr_add(&c, t0, 1);
+		assert_int_equal(rate_ctr_remain(&c, t0, 20, 0), 20 - i);
+		rate_ctr_add(&c, t0, 1);
 	}
-	assert_int_equal(freq_ctr_remain(&c, t0 + 10, 20, 0), 0);
-	assert_int_equal(freq_ctr_read(&c, t0 + 10), 20);
+	assert_int_equal(rate_ctr_remain(&c, t0 + 10, 20, 0), 0);
+	assert_int_equal(rate_ctr_read(&c, t0 + 10), 20);
 	/* one event slides out every 50 ms of the next second */
-	assert_int_equal(freq_ctr_delay(&c, t0 + 10, 20, 0), 1);
-	assert_int_equal(freq_ctr_delay(&c, t0 + 999, 20, 0), 1);
-	assert_int_equal(freq_ctr_remain(&c, t0 + 1000, 20, 0), 0);
-	assert_int_equal(freq_ctr_remain(&c, t0 + 1500, 20, 0), 10);
-	assert_int_equal(freq_ctr_delay(&c, t0 + 1000, 20, 0), 1);
-	assert_int_equal(freq_ctr_delay(&c, t0 + 1500, 20, 0), 0);
+	assert_int_equal(rate_ctr_delay(&c, t0 + 10, 20, 0), 1);
+	assert_int_equal(rate_ctr_delay(&c, t0 + 999, 20, 0), 1);
+	assert_int_equal(rate_ctr_remain(&c, t0 + 1000, 20, 0), 0);
+	assert_int_equal(rate_ctr_remain(&c, t0 + 1500, 20, 0), 10);
+	assert_int_equal(rate_ctr_delay(&c, t0 + 1000, 20, 0), 1);
+	assert_int_equal(rate_ctr_delay(&c, t0 + 1500, 20, 0), 0);
 	/* two seconds without an event forget everything */
-	assert_int_equal(freq_ctr_remain(&c, t0 + 2001, 20, 0), 20);
-	freq_ctr_add(&c, t0 + 3000, 1);
-	assert_int_equal(freq_ctr_read(&c, t0 + 3000), 1);
+	assert_int_equal(rate_ctr_remain(&c, t0 + 2001, 20, 0), 20);
+	rate_ctr_add(&c, t0 + 3000, 1);
+	assert_int_equal(rate_ctr_read(&c, t0 + 3000), 1);
 }
 
 int main(void)

@@ -1,5 +1,6 @@
 /* A rate counter shared by every thread, as HAProxy's freq_ctr over a
- * one-second period: the events of the current period, those of the one
+ * one-second period (core/counters.h's freq_ctr is the same arithmetic over
+ * any period, for writers the caller serialises: stick tables): the events of the current period, those of the one
  * before, and the start of the current one. Its reading weighs the
  * previous period by what is left of the current one, so the rate slides
  * instead of jumping each second.
@@ -9,25 +10,25 @@
  * all threads add to, so it is written with atomics (one locked add per
  * event). Times are the monotonic milliseconds of the caller's loop, taken
  * modulo 2^32: only differences are used. */
-#ifndef FERRY_CORE_FREQCTR_H
-#define FERRY_CORE_FREQCTR_H
+#ifndef FERRY_CORE_RATECTR_H
+#define FERRY_CORE_RATECTR_H
 #include <stdint.h>
 
-struct freq_ctr {
+struct rate_ctr {
 	uint32_t tick;   /* start of the current period (ms); bit 0 set while one thread rotates */
 	uint32_t cur;    /* events in the current period */
 	uint32_t prev;   /* events in the one before */
 };
 
 /* Counts inc events at now_ms; returns the count of the current period. */
-uint32_t freq_ctr_add(struct freq_ctr *c, uint64_t now_ms, uint32_t inc);
+uint32_t rate_ctr_add(struct rate_ctr *c, uint64_t now_ms, uint32_t inc);
 /* The rate (events a second) at now_ms. */
-uint32_t freq_ctr_read(const struct freq_ctr *c, uint64_t now_ms);
+uint32_t rate_ctr_read(const struct rate_ctr *c, uint64_t now_ms);
 /* How many more events may happen at now_ms without passing freq a second,
  * pend more being already on their way; 0 when the limit is reached. */
-uint32_t freq_ctr_remain(const struct freq_ctr *c, uint64_t now_ms, uint32_t freq, uint32_t pend);
+uint32_t rate_ctr_remain(const struct rate_ctr *c, uint64_t now_ms, uint32_t freq, uint32_t pend);
 /* Milliseconds to wait before the next event keeps under freq a second:
  * 0 when one may happen now, else at least 1 (HAProxy's next_event_delay). */
-uint32_t freq_ctr_delay(const struct freq_ctr *c, uint64_t now_ms, uint32_t freq, uint32_t pend);
+uint32_t rate_ctr_delay(const struct rate_ctr *c, uint64_t now_ms, uint32_t freq, uint32_t pend);
 
 #endif

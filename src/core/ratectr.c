@@ -1,8 +1,8 @@
-#include "core/freqctr.h"
+#include "core/ratectr.h"
 
 #define PERIOD 1000u
 
-uint32_t freq_ctr_add(struct freq_ctr *c, uint64_t now_ms, uint32_t inc)
+uint32_t rate_ctr_add(struct rate_ctr *c, uint64_t now_ms, uint32_t inc)
 {
 	uint32_t now = (uint32_t)now_ms, tick;
 
@@ -30,7 +30,7 @@ uint32_t freq_ctr_add(struct freq_ctr *c, uint64_t now_ms, uint32_t inc)
 
 /* Events over the current period plus the part of the previous one still
  * in the sliding second, times PERIOD (pend more counted in the current). */
-static uint64_t total(const struct freq_ctr *c, uint32_t now, uint32_t pend)
+static uint64_t total(const struct rate_ctr *c, uint32_t now, uint32_t pend)
 {
 	uint32_t tick = __atomic_load_n(&c->tick, __ATOMIC_ACQUIRE) & ~1u;
 	uint64_t cur = __atomic_load_n(&c->cur, __ATOMIC_RELAXED);
@@ -49,19 +49,19 @@ static uint64_t total(const struct freq_ctr *c, uint32_t now, uint32_t pend)
 	return prev * (uint64_t)remain + (cur + pend) * PERIOD;
 }
 
-uint32_t freq_ctr_read(const struct freq_ctr *c, uint64_t now_ms)
+uint32_t rate_ctr_read(const struct rate_ctr *c, uint64_t now_ms)
 {
 	return (uint32_t)(total(c, (uint32_t)now_ms, 0) / PERIOD);
 }
 
-uint32_t freq_ctr_remain(const struct freq_ctr *c, uint64_t now_ms, uint32_t freq, uint32_t pend)
+uint32_t rate_ctr_remain(const struct rate_ctr *c, uint64_t now_ms, uint32_t freq, uint32_t pend)
 {
 	uint64_t avg = total(c, (uint32_t)now_ms, pend) / PERIOD;
 
 	return avg >= freq ? 0 : freq - (uint32_t)avg;
 }
 
-uint32_t freq_ctr_delay(const struct freq_ctr *c, uint64_t now_ms, uint32_t freq, uint32_t pend)
+uint32_t rate_ctr_delay(const struct rate_ctr *c, uint64_t now_ms, uint32_t freq, uint32_t pend)
 {
 	uint64_t t = total(c, (uint32_t)now_ms, pend), limit = (uint64_t)freq * PERIOD, wait;
 
