@@ -258,7 +258,7 @@ struct cfg_http_line {
 /* One rule line as written: acl, tcp-request connection, use_backend,
  * use-server. The words are kept (owned) for rules_compile(), which reads
  * files and resolves names once the whole configuration is known. */
-enum cfg_rline_kind { RL_ACL, RL_TCP_CONN, RL_USE_BACKEND, RL_USE_SERVER };
+enum cfg_rline_kind { RL_ACL, RL_TCP_CONN, RL_USE_BACKEND, RL_USE_SERVER, RL_STICK };
 struct cfg_rline {
 	enum cfg_rline_kind kind;
 	const char *file;

@@ -87,6 +87,7 @@ void kw_acl(struct pctx *p, struct cfg_words *w);
 void kw_use_backend(struct pctx *p, struct cfg_words *w);
 void kw_use_server(struct pctx *p, struct cfg_words *w);
 void kw_tcp_request(struct pctx *p, struct cfg_words *w);
+void kw_stick(struct pctx *p, struct cfg_words *w);
 /* parse_stick.c: "stick-table ..." in a frontend, backend or listen. */
 void kw_stick_table(struct pctx *p, struct cfg_words *w);
 int arg_int(struct pctx *p, const char *kw, const char *arg, long min, long max, long *out);

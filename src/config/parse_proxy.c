@@ -589,6 +589,7 @@ const struct kw proxy_keywords[] = {
 	{ "use-server", PX_CAP_BE, kw_use_server },
 	{ "tcp-request", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_tcp_request },
 	{ "stick-table", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_stick_table },
+	{ "stick", PX_CAP_BE, kw_stick },
 	{ NULL, 0, NULL }
 };
 

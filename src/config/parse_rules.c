@@ -113,6 +113,12 @@ void kw_tcp_request(struct pctx *p, struct cfg_words *w)
 		keep(p, w, RL_TCP_CONN);
 		return;
 	}
+	if (act && (!strncmp(act, "track-sc", 8) || !strncmp(act, "sc-inc-gpc0", 11) ||
+		    !strncmp(act, "sc-inc-gpc1", 11) || !strncmp(act, "sc-set-gpt0", 11))) {
+		/* stick counters: checked with the tables (src/rules/track.c) */
+		keep(p, w, RL_TCP_CONN);
+		return;
+	}
 	for (int i = 0; act && actions[i]; i++)
 		if (!strncmp(act, actions[i], strlen(actions[i])) &&
 		    (!act[strlen(actions[i])] || act[strlen(actions[i])] == '(')) {
@@ -124,4 +130,25 @@ void kw_tcp_request(struct pctx *p, struct cfg_words *w)
 	     "'sc-set-gpt0(*)', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)', 'set-dst', 'set-dst-port', "
 	     "'set-mark', 'set-src', 'set-src-port', 'set-tos', 'silent-drop' in %s (got '%s').",
 	     px_where(p), act ? act : "");
+}
+
+/* "stick on|match|store-request <expr> [table <t>] [if|unless <cond>]" in a
+ * backend; the rest is checked with the tables (src/rules/stick.c). */
+void kw_stick(struct pctx *p, struct cfg_words *w)
+{
+	const char *k = w->w[1] ? w->w[1] : "";
+
+	if (!strcmp(k, "store-response")) {
+		perr(p, "'stick store-response' is an HAProxy keyword that ferry does not support yet");
+		return;
+	}
+	if (strcmp(k, "on") && strcmp(k, "match") && strcmp(k, "store-request")) {
+		perr(p, "'stick' expects 'on', 'match', or 'store'.");
+		return;
+	}
+	if (!w->w[2] || !strcmp(w->w[2], "table") || !strcmp(w->w[2], "if") || !strcmp(w->w[2], "unless")) {
+		perr(p, "'stick' expects a fetch method.");
+		return;
+	}
+	keep(p, w, RL_STICK);
 }

@@ -14,6 +14,7 @@
 #include "event/loop.h"
 #include "proxy/bufpool.h"
 #include "proxy/pipepool.h"
+#include "rules/track.h"
 
 struct worker;
 struct session;
@@ -47,7 +48,7 @@ struct log_set {
 struct pbackend {
 	struct backend lb;             /* first: a struct backend * is a struct pbackend * */
 	const struct cfg_proxy *cfg;
-	const struct px_rules *rules;  /* use-server rules (rules/rules.h), NULL: none */
+	const struct px_rules *rules;  /* use-server and stick rules (rules/rules.h), NULL: none */
 	int retries;
 	int redispatch;                /* 0 = off, else cfg redispatch_interval */
 	unsigned options;
@@ -79,6 +80,8 @@ struct frontend {
 	struct pbackend *const *bes;   /* the generation's backends, in configuration order */
 	struct backend *const *lbs;    /* the same, as the rules see them (&bes[i]->lb) */
 	int nbe;
+	struct stktable *const *tables; /* the generation's stick tables (rules' ctx->tables) */
+	int ntables;
 	int cur_conns, maxconn;        /* cur_conns: atomic (every thread) */
 	int max_conns_seen;            /* smax (atomic) */
 	int disabled;                  /* FE_PAUSED, FE_STOPPED or 0 (atomic) */
@@ -191,7 +194,9 @@ struct session {
 	struct pbackend *be;
 	struct counters *cf, *cb, *cs; /* this thread's blocks of fe, be and server counters */
 	struct server *server;         /* the one it connects to; when queued, the one it waits for (or NULL) */
-	struct server *forced;         /* chosen by a use-server rule: the first pick, instead of the algorithm */
+	struct server *forced;         /* chosen by a use-server or stick rule: the first pick, instead of the algorithm */
+	struct track_set trk;          /* tracked stick counters (rules/track.h), given back in session_close */
+	struct stick_state *stk;       /* stick store keys waiting for a connected server; NULL: none */
 	struct qnode qn;               /* in its server's or its backend's queue (backend lock) */
 	struct server *handed;         /* HANDOFF_SERVER: the server it was given */
 	struct session *inext;         /* in its worker's inbox */

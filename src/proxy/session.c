@@ -171,6 +171,11 @@ void session_close(struct session *s, const char *term)
 	 * count it (%bc, %sc), while the process and frontend still do (%ac,
 	 * %fc). */
 	session_log(s);
+	/* after the log, which may read sc fetches, as HAProxy's */
+	if (track_any(&s->trk))
+		track_end(&s->trk, s->bytes[0], s->bytes[1], w->loop.now_ms);
+	free(s->stk);
+	s->stk = NULL;
 	if (s->flags & SF_FE_COUNTED) {
 		w->actconn--;
 		/* sequentially consistent: see listeners_update() */
@@ -461,6 +466,8 @@ static void srv_connect_cb(struct loop *l, struct io *io, uint32_t ev)
 		return;
 	}
 	s->tc = (int32_t)(s->w->loop.now_ms - s->t_phase);
+	if (s->stk) /* stick on / store-request: the server that took it */
+		stick_store_apply(s->stk, s->server->id, s->server->name, s->w->loop.now_ms);
 	relay_start(s, ev);
 }
 
@@ -503,6 +510,8 @@ static void rule_ctx_fill(struct rule_ctx *c, const struct frontend *fe, const s
 	c->bes = fe->lbs;
 	c->nbe = fe->nbe;
 	c->req_final = 1;
+	c->tables = fe->tables;
+	c->ntables = fe->ntables;
 }
 
 int session_route(struct session *s, const uint8_t *req, size_t len, int final)
@@ -514,6 +523,8 @@ int session_route(struct session *s, const uint8_t *req, size_t len, int final)
 	enum rule_res r;
 
 	rule_ctx_fill(&c, fe, &s->cli_addr.sa, &s->dst_addr.sa);
+	c.trk = &s->trk;
+	c.now_ms = s->w->loop.now_ms;
 	c.req = req;
 	c.req_len = len;
 	c.req_final = final;
@@ -528,15 +539,24 @@ int session_route(struct session *s, const uint8_t *req, size_t len, int final)
 		enum rule_res rs = rules_pick_server(be->rules, &c, &be->lb, &v);
 		if (rs == RULE_MISS)
 			return rs;
+		if (rules_flags(be->rules) & RULES_F_STICK) {
+			/* as HAProxy: after use-server, which wins; store keys kept anyway */
+			struct server *sv = NULL;
+			if (rules_stick(be->rules, &c, &be->lb, &sv, &s->stk) == RULE_MISS)
+				return RULE_MISS;
+			if (!v)
+				v = sv;
+		}
 		s->forced = v;
 	}
 	s->be = be;
 	return RULE_PASS;
 }
 
-/* tcp-request connection rules: 1 when the client may go on. */
+/* tcp-request connection rules: 1 when the client may go on, with the
+ * counters they tracked in *trk (given back here when rejected). */
 static int conn_accepted(struct worker *w, struct frontend *fe, int fd, const struct sockaddr *sa,
-			 struct sockaddr_storage *dst)
+			 struct sockaddr_storage *dst, struct track_set *trk)
 {
 	struct rule_ctx c;
 	socklen_t dl = sizeof(*dst);
@@ -546,8 +566,12 @@ static int conn_accepted(struct worker *w, struct frontend *fe, int fd, const st
 	if (getsockname(fd, (struct sockaddr *)dst, &dl) == -1)
 		dst->ss_family = 0;
 	rule_ctx_fill(&c, fe, sa, (struct sockaddr *)dst);
+	c.trk = trk;
+	c.now_ms = w->loop.now_ms;
 	if (rules_conn_accept(fe->rules, &c))
 		return 1;
+	if (track_any(trk))
+		track_end(trk, 0, 0, w->loop.now_ms);
 	/* as HAProxy: closed before it is a session, not logged, counted in dcon */
 	ctr_add(&fe->ctr[w->id].denied_conn, 1);
 	return 0;
@@ -557,16 +581,22 @@ int session_start(struct worker *w, struct frontend *fe, int fd,
 		  const struct sockaddr *sa, socklen_t salen)
 {
 	struct sockaddr_storage dst = { 0 };
+	struct track_set trk = { 0 };
 	struct session *s;
 
-	if (!conn_accepted(w, fe, fd, sa, &dst)) {
+	if (!conn_accepted(w, fe, fd, sa, &dst, &trk)) {
 		close(fd);
 		listener_slot_release(w, fe);
 		return 0;
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		track_end(&trk, 0, 0, w->loop.now_ms);
 		return -1;
+	}
+	s->trk = trk;
+	if (track_any(&trk)) /* HAProxy's session_count_new */
+		track_session_new(&s->trk, w->loop.now_ms);
 	if (dst.ss_family)
 		memcpy(&s->dst_addr, &dst, sizeof(s->dst_addr) < sizeof(dst) ? sizeof(s->dst_addr) : sizeof(dst));
 	s->w = w;

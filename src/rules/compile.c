@@ -14,6 +14,7 @@
 struct conn_rule {
 	int reject;
 	struct rule_cond *cond;    /* NULL: always */
+	struct track_act *act;     /* a counter action (track.c), NULL: accept or reject */
 };
 
 /* A piece of a use_backend name: literal text, or a sample expression. */
@@ -45,6 +46,8 @@ struct px_rules {
 	int nsw;
 	struct srv_rule *srv;
 	int nsrv;
+	struct stick_rule *stk;    /* stick on|match|store-request (stick.c) */
+	int nstk;
 };
 
 struct rules_set {
@@ -70,8 +73,16 @@ static void px_rules_free(struct px_rules *r)
 {
 	for (int i = 0; i < r->nacl; i++)
 		acl_free(r->acls[i]);
-	for (int i = 0; i < r->nconn; i++)
+	for (int i = 0; i < r->nconn; i++) {
 		rcond_free(r->conn[i].cond);
+		if (r->conn[i].act) {
+			track_act_free(r->conn[i].act);
+			free(r->conn[i].act);
+		}
+	}
+	for (int i = 0; i < r->nstk; i++)
+		stick_rule_free(&r->stk[i]);
+	free(r->stk);
 	for (int i = 0; i < r->nsw; i++) {
 		rcond_free(r->sw[i].cond);
 		for (int k = 0; k < r->sw[i].nparts; k++) {
@@ -207,6 +218,39 @@ static int parse_name(struct rcomp *rc, struct sw_rule *sw, const char *t, char 
 	return 0;
 }
 
+/* tcp-request connection track-sc<n>|sc-inc-gpc0|sc-inc-gpc1|sc-set-gpt0 */
+static void compile_conn_act(struct rcomp *rc, struct px_rules *r, const struct cfg_rline *l)
+{
+	struct conn_rule cr = { 0, NULL, xcalloc(1, sizeof(struct track_act)) };
+	int bad = 0, at = track_act_parse(rc, l->w, l->n, 2, "tcp-request connection", cr.act);
+
+	if (at > 0)
+		cr.cond = cond_at(rc, r, l, at, "'tcp-request connection' rule", &bad);
+	if (at <= 0 || bad) {
+		track_act_free(cr.act);
+		free(cr.act);
+		return;
+	}
+	warn_content(rc, cr.cond);
+	GROW(r->conn, r->nconn);
+	r->conn[r->nconn++] = cr;
+	r->flags |= RULES_F_CONN | RULES_F_DST | RULES_F_TRACK;
+}
+
+/* stick on|match|store-request */
+static void compile_stick(struct rcomp *rc, struct px_rules *r, const struct cfg_rline *l)
+{
+	struct stick_rule sr;
+
+	if (stick_rule_compile(rc, r->acls, r->nacl, l->w, l->n, &sr))
+		return;
+	if (sr.cond && (sr.cond->use & RF_USE_CONTENT))
+		r->flags |= RULES_F_CONTENT;
+	GROW(r->stk, r->nstk);
+	r->stk[r->nstk++] = sr;
+	r->flags |= RULES_F_STICK | RULES_F_DST;
+}
+
 static void compile_line(struct rcomp *rc, struct px_rules *r, const struct cfg_rline *l)
 {
 	char err[1200];
@@ -219,7 +263,11 @@ static void compile_line(struct rcomp *rc, struct px_rules *r, const struct cfg_
 		acl_add_line(rc, &r->acls, &r->nacl, l->w[1], l->w + 2, l->n - 2);
 		break;
 	case RL_TCP_CONN: {
-		struct conn_rule cr = { !strcmp(l->w[2], "reject"), cond_at(rc, r, l, 3, "'tcp-request connection' rule", &bad) };
+		if (strcmp(l->w[2], "accept") && strcmp(l->w[2], "reject")) {
+			compile_conn_act(rc, r, l);
+			break;
+		}
+		struct conn_rule cr = { !strcmp(l->w[2], "reject"), cond_at(rc, r, l, 3, "'tcp-request connection' rule", &bad), NULL };
 		if (bad)
 			break;
 		warn_content(rc, cr.cond);
@@ -258,6 +306,9 @@ static void compile_line(struct rcomp *rc, struct px_rules *r, const struct cfg_
 		r->flags |= RULES_F_SWITCH | RULES_F_DST;
 		break;
 	}
+	case RL_STICK:
+		compile_stick(rc, r, l);
+		break;
 	case RL_USE_SERVER: {
 		struct srv_rule sr = { cond_at(rc, r, l, 2, "'use-server' rule", &bad), -1, NULL };
 		int k = 0;
@@ -322,10 +373,23 @@ int rules_compile(struct cfg *c)
 
 int rules_conn_accept(const struct px_rules *r, const struct rule_ctx *ctx)
 {
-	for (int i = 0; r && i < r->nconn; i++)
-		if (!r->conn[i].cond || rcond_eval(r->conn[i].cond, ctx) == RULE_PASS)
+	for (int i = 0; r && i < r->nconn; i++) {
+		if (r->conn[i].cond && rcond_eval(r->conn[i].cond, ctx) != RULE_PASS)
+			continue;
+		if (!r->conn[i].act)
 			return !r->conn[i].reject;
+		track_act_run(r->conn[i].act, ctx); /* at accept: never RULE_MISS */
+	}
 	return 1;
+}
+
+enum rule_res rules_stick(const struct px_rules *r, const struct rule_ctx *ctx, struct backend *be,
+			  struct server **srv, struct stick_state **st)
+{
+	*srv = NULL;
+	if (!r || !r->nstk)
+		return RULE_FAIL;
+	return stick_rules_eval(r->stk, r->nstk, ctx, be, srv, st);
 }
 
 /* The backend a dynamic name designates, -1 when none. */

@@ -63,6 +63,20 @@ static int be_index(struct rcomp *rc, const char *name, struct cfg_proxy **out)
 	return -1;
 }
 
+/* A stick table argument (arg i of f) named name. 0, or -1 with HAProxy's
+ * sentence. */
+static int table_arg(struct rcomp *rc, const struct fetch_def *f, const char *name, int i, struct rarg *a,
+		     char *err, size_t errlen)
+{
+	a->tbl = rcomp_table(rc, name);
+	if (a->tbl >= 0)
+		return 0;
+	rc->raw_err = 1;
+	snprintf(err, errlen, "unable to find table '%s' referenced in arg %d of ACL keyword '%s' in proxy '%s'.", name,
+		 i + 1, f->name, rc->px->name);
+	return -1;
+}
+
 static int fetch_args(struct rcomp *rc, const struct fetch_def *f, char **args, int n, struct rexpr *e,
 		      char *err, size_t errlen)
 {
@@ -75,8 +89,13 @@ static int fetch_args(struct rcomp *rc, const struct fetch_def *f, char **args, 
 	for (int i = 0; i < want; i++) {
 		char spec = f->args[i];
 		struct rarg *a = &e->a[i];
-		a->be = a->srv = -1;
+		a->be = a->srv = a->tbl = -1;
 		if (i >= n) {
+			if (spec == 't') { /* src_*: the proxy's own table, as HAProxy */
+				if (table_arg(rc, f, rc->px->name, i, a, err, errlen))
+					return -1;
+				continue;
+			}
 			if (spec >= 'a' && spec <= 'z')
 				continue;
 			if ((spec == 'B') && (rc->px->cap & PX_CAP_BE)) { /* its own backend, as HAProxy */
@@ -100,6 +119,13 @@ static int fetch_args(struct rcomp *rc, const struct fetch_def *f, char **args, 
 			}
 			if (i < 2 && a->i < 0) {
 				snprintf(err, errlen, "fetch method '%s' : invalid arg %d", f->name, i + 1);
+				return -1;
+			}
+		} else if (spec == 't' || spec == 'T' || spec == 'o') {
+			if (table_arg(rc, f, args[i], i, a, err, errlen))
+				return -1;
+			if (spec == 'o') { /* sc<n>_*(<table>): the tracked key looked up elsewhere */
+				snprintf(err, errlen, "fetch method '%s' : a table argument is not supported yet", f->name);
 				return -1;
 			}
 		} else if (spec == 'B' || spec == 'S') {

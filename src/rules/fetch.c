@@ -299,5 +299,5 @@ const struct fetch_def *fetch_find(const char *name, size_t len)
 	for (const struct fetch_def *f = fetches; f->name; f++)
 		if (strlen(f->name) == len && !memcmp(f->name, name, len))
 			return f;
-	return NULL;
+	return fetch_sc_find(name, len);
 }

@@ -54,10 +54,18 @@ struct rule_ctx {
 	const uint8_t *req;             /* the request bytes peeked so far (may be NULL with len 0) */
 	size_t req_len;
 	int req_final;                  /* no more request bytes will come (or no waiting: phase 1) */
+	/* stick counters (rules/track.h): only read when the rules have any */
+	struct stktable *const *tables; /* the generation's stick tables, by compiled index */
+	int ntables;
+	struct track_set *trk;          /* the session's tracked counters (track-sc fills it); NULL: none */
+	uint64_t now_ms;                /* the worker's loop clock (tables' rates and expiry) */
 };
 
 /* One proxy's compiled rules (opaque). NULL: the proxy has none. */
 struct px_rules;
+struct track_set;
+struct stick_state;
+struct stktable;
 
 /* Compiles every proxy's rule lines of c (called once parsing and
  * validation succeeded, by ferry -c and before building a generation):
@@ -73,11 +81,15 @@ int rules_compile(struct cfg *c);
 #define RULES_F_SWITCH 0x4     /* it has use_backend rules */
 #define RULES_F_SERVER 0x8     /* it has use-server rules (backend) */
 #define RULES_F_CONTENT 0x10   /* some use_backend/use-server condition reads request bytes */
+#define RULES_F_TRACK 0x20     /* some fetch or action reads or writes stick tables: fill
+                                  ctx->tables, ctx->trk and ctx->now_ms */
+#define RULES_F_STICK 0x40     /* stick on|match|store-request rules (backend) */
 unsigned rules_flags(const struct px_rules *r);
 
-/* tcp-request connection accept|reject rules of a frontend, in order: the
- * first whose condition holds decides. Returns 1 accept (also when no rule
- * matched), 0 reject. Content fetches never match here (HAProxy's rules run
+/* tcp-request connection rules of a frontend, in order: the first accept
+ * or reject whose condition holds decides; track-sc<n>, sc-inc-gpc0/1 and
+ * sc-set-gpt0 whose condition holds act on ctx->trk and evaluation goes on
+ * (rules/track.h). Returns 1 accept (also when no rule matched), 0 reject. Content fetches never match here (HAProxy's rules run
  * before any byte is read), so this is never RULE_MISS. */
 int rules_conn_accept(const struct px_rules *r, const struct rule_ctx *ctx);
 
@@ -96,5 +108,16 @@ enum rule_res rules_pick_backend(const struct px_rules *r, const struct rule_ctx
  * (let the algorithm choose), or RULE_MISS as above. */
 enum rule_res rules_pick_server(const struct px_rules *r, const struct rule_ctx *ctx,
 				struct backend *be, struct server **srv);
+
+/* stick match / stick on rules of a backend, in order, as HAProxy's
+ * process_sticking_rules: the first entry found whose server_id names a
+ * running server of be (not DOWN, not in maintenance) sets *srv; every
+ * matching store rule (stick on, stick store-request: the first of each
+ * table) keeps its key in *st (allocated here, freed by the caller) for
+ * stick_store_apply() once a server is connected. Returns RULE_PASS with
+ * *srv set, RULE_FAIL (let use-server/the algorithm choose), or RULE_MISS
+ * (request bytes needed). */
+enum rule_res rules_stick(const struct px_rules *r, const struct rule_ctx *ctx, struct backend *be,
+			  struct server **srv, struct stick_state **st);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "rules/rules.h"
+#include "rules/track.h"
 
 /* ---- samples (sample.c) ---------------------------------------------------- */
 
@@ -99,6 +100,7 @@ struct rarg {
 	const struct pat_set *map;
 	uint8_t m4[4], m6[16];     /* ipmask */
 	int has_m6;
+	int tbl;                   /* a stick table: index into ctx->tables, -1: none */
 };
 
 #define RARG_MAX 3
@@ -129,6 +131,8 @@ struct conv_def {
 };
 
 const struct fetch_def *fetch_find(const char *name, size_t len);
+/* The stick counter fetches (fetch_sc.c): sc0_*, sc1_*, sc2_*, sc_*, src_*. */
+const struct fetch_def *fetch_sc_find(const char *name, size_t len);
 const struct conv_def *conv_find(const char *name, size_t len);
 struct rconv;
 /* Applies one compiled converter: 1 converted, 0 no sample. */
@@ -233,5 +237,56 @@ struct rule_cond *rcond_parse(struct rcomp *rc, struct acl **acls, int nacl, cha
 enum rule_res rcond_eval(const struct rule_cond *c, const struct rule_ctx *ctx);
 void rcond_free(struct rule_cond *c);
 void acl_free(struct acl *a);
+
+/* ---- stick counters: actions and stick rules (track.c, stick.c) ----------------- */
+
+/* The index in a generation's tables (ctx->tables) of the table of the
+ * proxy called name: its position among the proxies with a stick-table,
+ * which is the order gen_build_tables() makes them in. -1: none. */
+int rcomp_table(const struct rcomp *rc, const char *name);
+
+enum track_kind { TA_TRACK, TA_INC_GPC0, TA_INC_GPC1, TA_SET_GPT0 };
+
+/* One counter action of a tcp-request rule: track-sc<n> <key> [table <t>],
+ * sc-inc-gpc0(<n>), sc-inc-gpc1(<n>), sc-set-gpt0(<n>) <int>|<expr>.
+ * For tcp-request content (colleague's loop), the whole use is:
+ *   parse: at = track_act_parse(rc, l->w, l->n, 2, "tcp-request content", &a);
+ *          (0: not such an action; -1: reported; else the condition's index)
+ *   run, when the rule's condition holds:
+ *          if (track_act_run(&a, ctx) == RULE_MISS) wait for more bytes;
+ *   free:  track_act_free(&a);
+ * and ctx->trk, ctx->tables, ctx->now_ms filled (RULES_F_TRACK). */
+struct track_act {
+	enum track_kind kind;
+	int sc;                    /* 0..2 */
+	int tbl;                   /* track: index into ctx->tables */
+	struct rexpr *key;         /* track: the key; set-gpt0: the value (NULL: val) */
+	long long val;
+};
+
+int track_act_parse(struct rcomp *rc, char *const *w, int n, int at, const char *where,
+		    struct track_act *a);
+enum rule_res track_act_run(const struct track_act *a, const struct rule_ctx *ctx);
+void track_act_free(struct track_act *a);
+/* The key of sample s (cast to the table's key type) for t. 0 or -1. */
+int track_key_of(const struct stktable *t, struct sample *s, struct stk_key *k);
+
+enum stick_kind { STK_MATCH = 1, STK_STORE = 2, STK_ON = 3 };
+
+struct stick_rule {
+	int flags;                 /* STK_MATCH | STK_STORE */
+	int tbl;
+	struct rexpr *key;
+	struct rule_cond *cond;
+};
+
+/* "stick on|match|store-request <expr> [table <t>] [if|unless <cond>]":
+ * 0 with *sr filled, -1 after reporting. */
+int stick_rule_compile(struct rcomp *rc, struct acl **acls, int nacl, char *const *w, int n,
+		       struct stick_rule *sr);
+void stick_rule_free(struct stick_rule *sr);
+/* The n stick rules of a backend in order (rules_stick() in rules.h). */
+enum rule_res stick_rules_eval(const struct stick_rule *sr, int n, const struct rule_ctx *ctx, struct backend *be,
+			       struct server **srv, struct stick_state **st);
 
 #endif

@@ -135,6 +135,8 @@ static void build_frontend(struct generation *g, struct frontend *fe, const stru
 	fe->bes = g->bes; /* rules name backends by their position among them */
 	fe->lbs = g->lbs;
 	fe->nbe = g->nbe;
+	fe->tables = g->tables; /* rules name tables by their position; a reload's carry keeps it */
+	fe->ntables = g->ntables;
 	fe->maxconn = px->maxconn ? px->maxconn : g->rt->maxconn;
 	fe->options = px->options;
 	fe->sps_lim = px->rate_limit_sess;
@@ -190,6 +192,7 @@ struct generation *gen_build(struct runtime *rt, struct cfg *cfg, char *err, siz
 	}
 	g->bes = xcalloc((size_t)(nbe ? nbe : 1), sizeof(*g->bes));
 	g->fes = xcalloc((size_t)(nfe ? nfe : 1), sizeof(*g->fes));
+	gen_build_tables(g); /* before the frontends, which point at them */
 	for (struct cfg_proxy *px = cfg->proxies; px; px = px->next)
 		if (px->cap & PX_CAP_BE)
 			g->bes[g->nbe++] = build_backend(g, px);
@@ -200,7 +203,6 @@ struct generation *gen_build(struct runtime *rt, struct cfg *cfg, char *err, siz
 		if (px->cap & PX_CAP_FE)
 			build_frontend(g, &g->fes[i++], px);
 	g->nfe = i;
-	gen_build_tables(g);
 	return g;
 }
 

@@ -535,8 +535,8 @@ static void test_haproxy_keywords_are_never_unknown(void **st)
 	/* a sample, with the exact sentences */
 	assert_string_equal(parse("global\n lua-load /x.lua\n" BASE "backend b\n"),
 			    "t.cfg:2: 'lua-load' in section 'global' is an HAProxy keyword that ferry does not support yet\n");
-	assert_string_equal(parse(BASE "backend b\n stick on src\n"),
-			    "t.cfg:7: 'stick on' in backend 'b' is an HAProxy keyword that ferry does not support yet\n");
+	assert_string_equal(parse(BASE "backend b\n stick store-response src\n"),
+			    "t.cfg:7: 'stick store-response' is an HAProxy keyword that ferry does not support yet\n");
 	assert_string_equal(parse(BASE "backend b\n option spop-check\n"),
 			    "t.cfg:7: 'option spop-check' is an HAProxy keyword that ferry does not support yet\n");
 	assert_string_equal(parse(BASE "backend b\n server s 127.0.0.1:1 socks4 127.0.0.1:1080\n"),
