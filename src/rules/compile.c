@@ -1,6 +1,6 @@
 /* The rules of every proxy compiled from their lines (cfg_proxy.rlines),
- * and their evaluation: tcp-request connection, use_backend (static or
- * %[expr] names), use-server. */
+ * and their evaluation: tcp-request connection and content, use_backend
+ * (static or %[expr] names), use-server. */
 #include "rules/rules_int.h"
 
 #include <stdio.h>
@@ -10,8 +10,14 @@
 #include "core/atomic.h"
 #include "core/strutil.h"
 
+/* The actions of tcp-request connection and content rules. */
+enum tcp_act { TA_ACCEPT, TA_REJECT, TA_EXPECT_PROXY };
+
+/* What an action tells the evaluation loop. */
+enum act_ret { ACT_CONT, ACT_ACCEPT, ACT_REJECT };
+
 struct conn_rule {
-	int reject;
+	enum tcp_act act;
 	struct rule_cond *cond;    /* NULL: always */
 };
 
@@ -40,6 +46,8 @@ struct px_rules {
 	int nacl;
 	struct conn_rule *conn;
 	int nconn;
+	struct conn_rule *cnt;     /* tcp-request content */
+	int ncnt;
 	struct sw_rule *sw;
 	int nsw;
 	struct srv_rule *srv;
@@ -69,6 +77,8 @@ static void px_rules_free(struct px_rules *r)
 		acl_free(r->acls[i]);
 	for (int i = 0; i < r->nconn; i++)
 		rcond_free(r->conn[i].cond);
+	for (int i = 0; i < r->ncnt; i++)
+		rcond_free(r->cnt[i].cond);
 	for (int i = 0; i < r->nsw; i++) {
 		rcond_free(r->sw[i].cond);
 		for (int k = 0; k < r->sw[i].nparts; k++) {
@@ -86,6 +96,7 @@ static void px_rules_free(struct px_rules *r)
 	}
 	free(r->acls);
 	free(r->conn);
+	free(r->cnt);
 	free(r->sw);
 	free(r->srv);
 	free(r);
@@ -213,13 +224,25 @@ static void compile_line(struct rcomp *rc, struct px_rules *r, const struct cfg_
 		acl_add_line(rc, &r->acls, &r->nacl, l->w[1], l->w + 2, l->n - 2);
 		break;
 	case RL_TCP_CONN: {
-		struct conn_rule cr = { !strcmp(l->w[2], "reject"), cond_at(rc, r, l, 3, "'tcp-request connection' rule", &bad) };
+		int px = !strcmp(l->w[2], "expect-proxy"); /* "expect-proxy layer4" */
+		struct conn_rule cr = { px ? TA_EXPECT_PROXY : !strcmp(l->w[2], "reject") ? TA_REJECT : TA_ACCEPT,
+					cond_at(rc, r, l, px ? 4 : 3, "'tcp-request connection' rule", &bad) };
 		if (bad)
 			break;
 		warn_content(rc, cr.cond);
 		GROW(r->conn, r->nconn);
 		r->conn[r->nconn++] = cr;
 		r->flags |= RULES_F_CONN | RULES_F_DST;
+		break;
+	}
+	case RL_TCP_CONTENT: {
+		struct conn_rule cr = { !strcmp(l->w[2], "reject") ? TA_REJECT : TA_ACCEPT,
+					cond_at(rc, r, l, 3, "'tcp-request content' rule", &bad) };
+		if (bad)
+			break;
+		GROW(r->cnt, r->ncnt);
+		r->cnt[r->ncnt++] = cr;
+		r->flags |= RULES_F_INSPECT | RULES_F_DST;
 		break;
 	}
 	case RL_USE_BACKEND: {
@@ -305,12 +328,53 @@ int rules_compile(struct cfg *c)
 
 /* ---- evaluation ------------------------------------------------------------ */
 
-int rules_conn_accept(const struct px_rules *r, const struct rule_ctx *ctx)
+int rules_conn_accept(const struct px_rules *r, const struct rule_ctx *ctx, unsigned *acts)
 {
-	for (int i = 0; r && i < r->nconn; i++)
-		if (!r->conn[i].cond || rcond_eval(r->conn[i].cond, ctx) == RULE_PASS)
-			return !r->conn[i].reject;
+	for (int i = 0; r && i < r->nconn; i++) {
+		const struct conn_rule *cr = &r->conn[i];
+		if (cr->cond && rcond_eval(cr->cond, ctx) != RULE_PASS)
+			continue;
+		if (cr->act == TA_EXPECT_PROXY) {
+			if (acts)
+				*acts |= RULE_ACT_EXPECT_PROXY;
+			continue;
+		}
+		return cr->act == TA_ACCEPT;
+	}
 	return 1;
+}
+
+/* The one place content rules' actions run (see rules.h). */
+static enum act_ret content_action(const struct conn_rule *cr, const struct rule_ctx *ctx)
+{
+	(void)ctx;
+	switch (cr->act) {
+	case TA_ACCEPT:
+		return ACT_ACCEPT;
+	case TA_REJECT:
+		return ACT_REJECT;
+	default:
+		return ACT_CONT;
+	}
+}
+
+enum rule_res rules_content(const struct px_rules *r, const struct rule_ctx *ctx)
+{
+	for (int i = 0; r && i < r->ncnt; i++) {
+		const struct conn_rule *cr = &r->cnt[i];
+		enum act_ret a;
+		if (cr->cond) {
+			enum rule_res res = rcond_eval(cr->cond, ctx);
+			if (res == RULE_MISS)
+				return RULE_MISS;
+			if (res != RULE_PASS)
+				continue;
+		}
+		a = content_action(cr, ctx);
+		if (a != ACT_CONT)
+			return a == ACT_ACCEPT ? RULE_PASS : RULE_FAIL;
+	}
+	return RULE_PASS;
 }
 
 /* The backend a dynamic name designates, -1 when none. */
@@ -327,7 +391,8 @@ static int dynamic_backend(const struct sw_rule *sw, const struct rule_ctx *ctx)
 			p = (const uint8_t *)sw->parts[i].lit;
 			l = strlen(sw->parts[i].lit);
 		} else {
-			if (expr_eval(sw->parts[i].e, ctx, &s) != 1 || smp_cast(&s, SMP_STR))
+			s.idx = 0;
+			if (expr_eval(sw->parts[i].e, ctx, &s) < 1 || smp_cast(&s, SMP_STR))
 				continue; /* as HAProxy's log-format: nothing for a missing sample */
 			p = s.p;
 			l = s.len;

@@ -54,7 +54,10 @@ struct rule_ctx {
 	const uint8_t *req;             /* the request bytes peeked so far (may be NULL with len 0) */
 	size_t req_len;
 	int req_final;                  /* no more request bytes will come (or no waiting: phase 1) */
+	const struct pp_info *pp;       /* the PROXY header received (accept-proxy), NULL: none */
 };
+
+struct pp_info;
 
 /* One proxy's compiled rules (opaque). NULL: the proxy has none. */
 struct px_rules;
@@ -73,13 +76,36 @@ int rules_compile(struct cfg *c);
 #define RULES_F_SWITCH 0x4     /* it has use_backend rules */
 #define RULES_F_SERVER 0x8     /* it has use-server rules (backend) */
 #define RULES_F_CONTENT 0x10   /* some use_backend/use-server condition reads request bytes */
+#define RULES_F_INSPECT 0x20   /* it has tcp-request content rules */
 unsigned rules_flags(const struct px_rules *r);
 
-/* tcp-request connection accept|reject rules of a frontend, in order: the
- * first whose condition holds decides. Returns 1 accept (also when no rule
- * matched), 0 reject. Content fetches never match here (HAProxy's rules run
- * before any byte is read), so this is never RULE_MISS. */
-int rules_conn_accept(const struct px_rules *r, const struct rule_ctx *ctx);
+/* What a connection rule asks of the session besides accept/reject
+ * (*acts of rules_conn_accept). */
+#define RULE_ACT_EXPECT_PROXY 0x1 /* expect-proxy layer4: a PROXY header comes first */
+
+/* tcp-request connection rules of a frontend, in order: accept or reject
+ * ends them (the first whose condition holds decides), expect-proxy layer4
+ * sets RULE_ACT_EXPECT_PROXY in *acts and goes on, as HAProxy. Returns 1
+ * accept (also when no rule matched), 0 reject. Content fetches never
+ * match here (HAProxy's rules run before any byte is read, and before the
+ * PROXY header: ctx->src is the peer's own address), so this is never
+ * RULE_MISS. acts may be NULL. */
+int rules_conn_accept(const struct px_rules *r, const struct rule_ctx *ctx, unsigned *acts);
+
+/* tcp-request content rules of a frontend (HAProxy's tcp_inspect_request),
+ * in order over the request bytes in ctx: RULE_PASS accept (an accept rule,
+ * or no rule decided), RULE_FAIL reject, RULE_MISS a condition needs more
+ * bytes (wait, then evaluate all of them again from the first: accept and
+ * reject have no side effect, so re-running is HAProxy's outcome).
+ *
+ * Actions are dispatched in one place, content_action() in compile.c (the
+ * hook for track-sc0/1/2 of the stick-table work: a new enum tcp_act value
+ * parsed in parse_rules.c and compiled in compile_line). An action that
+ * does not end the rules returns ACT_CONT there, as HAProxy's ACT_RET_CONT;
+ * since the rules are run again from the first on each arrival of bytes
+ * (as HAProxy does after a MISS), such an action must be idempotent (HAProxy
+ * skips a track-sc whose counter is already tracked). */
+enum rule_res rules_content(const struct px_rules *r, const struct rule_ctx *ctx);
 
 /* use_backend rules of a frontend, first match wins (HAProxy's
  * process_switching_rules). Returns RULE_PASS with *be_idx set to the
