@@ -170,7 +170,9 @@ void kw_tcp_request(struct pctx *p, struct cfg_words *w)
 	if (content && !(p->px->cap & PX_CAP_FE)) {
 		/* HAProxy runs a backend's content rules after the switch, with
 		 * the backend's inspect-delay: not in ferry yet */
-		perr(p, "'tcp-request content' in a backend is an HAProxy keyword that ferry does not support yet");
+		if (!kw_reject_known(p, w->w, px_where(p)))
+			perr(p, "'tcp-request content' in %s is an HAProxy keyword that ferry does not support yet",
+			     px_where(p));
 		return;
 	}
 	if (!content && has_rline(p->px, RL_TCP_CONTENT))

@@ -114,7 +114,9 @@ static int take_header(struct session *s, size_t len)
 	return 0;
 }
 
-static void handshake_read(struct session *s)
+/* ev: the event that woke it (a FIN with a header still incomplete is a
+ * truncated one: peeking never sees the end while bytes are unread). */
+static void handshake_read(struct session *s, uint32_t ev)
 {
 	static __thread uint8_t buf[PP_V2_MAX];
 	struct pp_info pi;
@@ -138,6 +140,8 @@ static void handshake_read(struct session *s)
 	r = pp_parse(buf, (size_t)n, &pi);
 	if (r == 0) {
 		s->pp_seen = (uint32_t)n; /* wait for the rest (a new segment wakes us) */
+		if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			handshake_fail(s, PRX_TRUNCATED);
 		return;
 	}
 	if (r < 0) {
@@ -157,9 +161,8 @@ static void handshake_cli_io(struct loop *l, struct io *io, uint32_t ev)
 	struct session *s = (struct session *)((char *)io - offsetof(struct session, cli));
 
 	(void)l;
-	(void)ev;
 	if (s->state == SESS_HANDSHAKE)
-		handshake_read(s);
+		handshake_read(s, ev);
 }
 
 void session_handshake_start(struct session *s)

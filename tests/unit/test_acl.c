@@ -169,7 +169,7 @@ static int accepted(const char *src)
 {
 	struct sockaddr_storage s = sa4(src, 40000);
 	struct rule_ctx c = { .src = (struct sockaddr *)&s, .fe_name = "f", .req_final = 1 };
-	return rules_conn_accept(fe()->crules, &c);
+	return rules_conn_accept(fe()->crules, &c, NULL);
 }
 
 static void test_eval_switching(void **st)
