@@ -62,8 +62,7 @@ def both(ferry, haproxy, config, port, check):  # noqa: F811
 def test_reject_http_on_tcp_port(ferry, haproxy, backends):  # noqa: F811
     (echo,) = backends(1, mode="echo")
     port = free_port()
-    rules = "    tcp-request content reject if HTTP\n" if False else \
-        "    tcp-request content reject if { req.proto_http }\n"
+    rules = "    tcp-request content reject if { req.proto_http }\n"
 
     def check(log):
         before = echo.accepted
