@@ -42,6 +42,25 @@ struct pp_hold {
 static void handshake_cli_io(struct loop *l, struct io *io, uint32_t ev);
 static void inspect_cli_io(struct loop *l, struct io *io, uint32_t ev);
 
+/* The client is registered (edge-triggered) from the first phase on: what
+ * its edges said must outlive the phase that saw them, for relay.c, which
+ * reads on without a new edge once the server is connected. */
+static void note_edges(struct session *s, uint32_t ev)
+{
+	if (ev & EPOLLRDHUP)
+		s->flags |= SF_RDHUP0; /* the client's FIN: a short read is the end */
+	if (ev & EPOLLPRI)
+		s->flags |= SF_URG0;
+}
+
+/* The client's events between the end of inspection and the relay's start
+ * (connecting, queued): only noted. */
+static void waiting_cli_io(struct loop *l, struct io *io, uint32_t ev)
+{
+	(void)l;
+	note_edges((struct session *)((char *)io - offsetof(struct session, cli)), ev);
+}
+
 /* HAProxy's conn_err_code_str sentences for a refused header. */
 #define PRX_EMPTY "Connection closed while waiting for PROXY protocol header"
 #define PRX_ABORT "Connection error while waiting for PROXY protocol header"
@@ -161,6 +180,7 @@ static void handshake_cli_io(struct loop *l, struct io *io, uint32_t ev)
 	struct session *s = (struct session *)((char *)io - offsetof(struct session, cli));
 
 	(void)l;
+	note_edges(s, ev);
 	if (s->state == SESS_HANDSHAKE)
 		handshake_read(s, ev);
 }
@@ -244,7 +264,7 @@ static void inspect_eval(struct session *s, int expired)
 	if (r == RULE_MISS)
 		return; /* the inspect-delay timer is armed: wait for more bytes */
 	loop_timer_cancel(&s->w->loop, &s->timer);
-	s->cli.cb = relay_cli_io; /* it ignores events until the relay starts */
+	s->cli.cb = waiting_cli_io; /* relay_start sets its own */
 	if (r == RULE_FAIL) {
 		/* as HAProxy: counted in the frontend's denied requests, logged
 		 * "fe fe/<NOSRV> -1/-1/Tt 0 PR" */
@@ -260,7 +280,7 @@ static void inspect_cli_io(struct loop *l, struct io *io, uint32_t ev)
 	struct session *s = (struct session *)((char *)io - offsetof(struct session, cli));
 
 	(void)l;
-	(void)ev;
+	note_edges(s, ev);
 	if (s->state != SESS_INSPECT || inspect_read(s))
 		return;
 	inspect_eval(s, 0);
@@ -278,6 +298,7 @@ void session_after_handshake(struct session *s)
 
 	if (!(f & (RULES_F_INSPECT | RULES_F_CONTENT)) &&
 	    !(fe->be && (rules_flags(fe->be->rules) & RULES_F_CONTENT))) {
+		s->cli.cb = waiting_cli_io; /* registered after a PROXY header */
 		session_dispatch(s, NULL, 0);
 		return;
 	}
