@@ -164,6 +164,7 @@ struct cfg_bind {
 	struct addr_spec *addrs; /* one per address (each may be a port range) */
 	int backlog;             /* 0 = the proxy's backlog or maxconn */
 	int v4v6, v6only;
+	int accept_proxy;        /* accept-proxy: a PROXY header (v1 or v2) comes first */
 };
 
 #define PX_CAP_FE 0x1  /* accepts connections */
@@ -258,7 +259,7 @@ struct cfg_http_line {
 /* One rule line as written: acl, tcp-request connection, use_backend,
  * use-server. The words are kept (owned) for rules_compile(), which reads
  * files and resolves names once the whole configuration is known. */
-enum cfg_rline_kind { RL_ACL, RL_TCP_CONN, RL_USE_BACKEND, RL_USE_SERVER, RL_STICK };
+enum cfg_rline_kind { RL_ACL, RL_TCP_CONN, RL_TCP_CONTENT, RL_USE_BACKEND, RL_USE_SERVER, RL_STICK };
 struct cfg_rline {
 	enum cfg_rline_kind kind;
 	const char *file;
@@ -343,6 +344,7 @@ struct cfg_proxy {
 	struct cfg_ignored *ignored; /* HTTP-only lines ignored in a TCP proxy */
 	int nignored;
 	struct cfg_rlines rlines;  /* rule lines, in order (parse_rules.c) */
+	int64_t inspect_delay;     /* tcp-request inspect-delay, ms; 0: none (inherited from defaults) */
 	void *crules;              /* compiled (struct px_rules, rules/rules.h); owned by cfg->rules */
 	struct cfg_stktable *table; /* "stick-table" (never in defaults); NULL: none */
 };

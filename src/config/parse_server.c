@@ -469,6 +469,8 @@ void parse_bind_line(struct pctx *p, struct cfg_words *w)
 			b->v4v6 = 1;
 		} else if (!strcmp(k, "v6only")) {
 			b->v6only = 1;
+		} else if (!strcmp(k, "accept-proxy")) {
+			b->accept_proxy = 1;
 		} else if (!strcmp(k, "name") || !strcmp(k, "id") || !strcmp(k, "process") ||
 			   !strcmp(k, "thread") || !strcmp(k, "nice")) {
 			if (!opt_value(p, w, &i, "a value")) /* accepted */
@@ -482,7 +484,7 @@ void parse_bind_line(struct pctx *p, struct cfg_words *w)
 			perr(p, "bind option '%s' is an HAProxy keyword that ferry does not support yet", k);
 			break;
 		} else {
-			static const char *const bk[] = { "backlog", "v4v6", "v6only", "name", NULL };
+			static const char *const bk[] = { "backlog", "v4v6", "v6only", "name", "accept-proxy", NULL };
 			const char *best = str_suggest(k, bk);
 			if (best)
 				perr(p, "unknown bind option '%s' (did you mean '%s'?)", k, best);

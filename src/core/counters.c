@@ -43,7 +43,7 @@ void counters_sum(const struct counters *c, int n, uint64_t now_ms, struct count
 		uint64_t last = ATOMIC_LOAD(&b->last_sess);
 		ADD(cum_sess); ADD(bytes_in); ADD(bytes_out); ADD(failed_conns); ADD(failed_resp);
 		ADD(cli_abrt); ADD(srv_abrt); ADD(retries); ADD(redispatches); ADD(lbtot);
-		ADD(connect); ADD(denied_conn);
+		ADD(connect); ADD(denied_conn); ADD(denied_req);
 		ADD(qtime_n); ADD(ctime_n); ADD(ttime_n);
 		MAX(qtime_max); MAX(ctime_max); MAX(ttime_max); MAX(rate_max);
 		if (last > sum->last_sess)
@@ -66,7 +66,7 @@ void counters_fold(struct counters *dst, const struct counters *sum, const struc
 #define FOLD(f) ctr_add(&dst->f, sum->f - (base ? base->f : 0))
 	FOLD(cum_sess); FOLD(bytes_in); FOLD(bytes_out); FOLD(failed_conns); FOLD(failed_resp);
 	FOLD(cli_abrt); FOLD(srv_abrt); FOLD(retries); FOLD(redispatches); FOLD(lbtot);
-	FOLD(connect); FOLD(denied_conn);
+	FOLD(connect); FOLD(denied_conn); FOLD(denied_req);
 #undef FOLD
 	if (sum->last_sess > ATOMIC_LOAD(&dst->last_sess))
 		ATOMIC_STORE(&dst->last_sess, sum->last_sess);

@@ -23,6 +23,7 @@ struct counters {
 	uint64_t lbtot;           /* times the balancing algorithm chose it */
 	uint64_t connect;         /* connection attempts to servers */
 	uint64_t denied_conn;     /* dcon: connections refused by a tcp-request connection rule */
+	uint64_t denied_req;      /* dreq: requests refused by a tcp-request content rule */
 	uint64_t last_sess;       /* realtime seconds of the last session (lastsess) */
 	/* HAProxy's qtime/ctime/ttime: averages over the last 1024 sessions,
 	 * kept as its swrate (sum += v - sum / 1024), and their counts */

@@ -148,7 +148,7 @@ void stat_fill_frontend(struct stat_line *l, const struct runtime *rt, const str
 	u64(&v[ST_STOT], "MCP", sum.cum_sess);
 	u64(&v[ST_BIN], "MCP", sum.bytes_in);
 	u64(&v[ST_BOUT], "MCP", sum.bytes_out);
-	u64(&v[ST_DREQ], "MCP", 0);
+	u64(&v[ST_DREQ], "MCP", sum.denied_req);
 	u64(&v[ST_DRESP], "MCP", 0);
 	u64(&v[ST_EREQ], "MCP", 0);
 	LSTR(l, ST_STATUS, "SGP", "%s", ATOMIC_LOAD(&fe->disabled) == FE_STOPPED ? "STOP"

@@ -206,7 +206,7 @@ static void accept_cb(struct loop *l, struct io *io, uint32_t ev)
 			}
 			continue; /* ECONNABORTED and friends concern that one client */
 		}
-		if (session_start(w, li->fe, fd, (struct sockaddr *)&sa, len)) {
+		if (session_start(w, li, fd, (struct sockaddr *)&sa, len)) {
 			close(fd); /* out of memory: this client only */
 			listener_slot_release(w, li->fe);
 			continue;
@@ -319,6 +319,19 @@ void listeners_registry_unlock(struct process *p)
 	pthread_mutex_unlock(&p->lsock_lock);
 }
 
+/* What a session needs of its bind line: accept-proxy, and the listener's
+ * number for HAProxy's log lines (1 + the addresses of the bind lines
+ * before it: ports of a range are not told apart). */
+static void listener_bind_opts(struct listener *li, const struct frontend *fe, const struct cfg_bind *b)
+{
+	int n = 1;
+
+	li->accept_proxy = b ? b->accept_proxy : 0;
+	for (const struct cfg_bind *o = fe->cfg ? fe->cfg->binds : NULL; o && o != b; o = o->next)
+		n += o->naddr;
+	li->luid = n;
+}
+
 int listener_adopt(struct worker *w, struct frontend *fe, const struct cfg_bind *b, int fd,
 		   const struct sockaddr_storage *ss)
 {
@@ -331,6 +344,7 @@ int listener_adopt(struct worker *w, struct frontend *fe, const struct cfg_bind 
 	li->backlog = listener_backlog(fe, b);
 	li->fe = fe;
 	li->w = w;
+	listener_bind_opts(li, fe, b);
 	li->addr = *ss;
 	li->next = w->listeners;
 	w->listeners = li;
@@ -360,6 +374,7 @@ void listener_move(struct listener *li, struct frontend *fe, const struct cfg_bi
 {
 	li->fe = fe;
 	li->backlog = listener_backlog(fe, b);
+	listener_bind_opts(li, fe, b);
 	/* the new configuration's frontend is enabled: one paused by
 	 * "disable frontend" listens again (HAProxy's new process does) */
 	if (li->paused && listen(li->io.fd, li->backlog) == 0)

@@ -59,6 +59,8 @@ struct pbackend {
 struct listener {
 	struct io io;
 	struct frontend *fe;
+	int accept_proxy;              /* bind ... accept-proxy */
+	int luid;                      /* HAProxy's listener id: 1 + its position in the frontend */
 	struct worker *w;
 	struct listener *next;         /* all listeners of the worker */
 	struct sockaddr_storage addr;
@@ -163,7 +165,9 @@ struct worker {
 #define HANDOFF_REASSIGN 3        /* its server went down: choose again */
 
 /* Session states */
-enum sess_state { SESS_QUEUED, SESS_CONNECTING, SESS_TURNAROUND, SESS_ESTABLISHED, SESS_CLOSED };
+enum sess_state { SESS_QUEUED, SESS_CONNECTING, SESS_TURNAROUND, SESS_ESTABLISHED, SESS_CLOSED,
+		  SESS_HANDSHAKE,   /* reading the PROXY header (inspect.c) */
+		  SESS_INSPECT };   /* tcp-request content rules over the first bytes (inspect.c) */
 
 #define SF_EOF0 0x01      /* client sent FIN (no more client→server data) */
 #define SF_EOF1 0x02      /* server sent FIN */
@@ -179,6 +183,8 @@ enum sess_state { SESS_QUEUED, SESS_CONNECTING, SESS_TURNAROUND, SESS_ESTABLISHE
 #define SF_URG0 0x800     /* urgent data from the client: a short read is not the end */
 #define SF_URG1 0x1000    /* urgent data from the server */
 #define SF_CURR_SESS 0x2000 /* counted in its server's cur_sess (connecting or connected) */
+#define SF_NOLOG 0x4000   /* logged already (a refused PROXY header): no tcplog line */
+#define SF_BE_COUNTED 0x8000 /* counted in its backend's cur_conns */
 
 /* Both sockets of a session are registered once, edge-triggered, with
  * these (relay.c). EPOLLPRI tells that urgent data arrived. */
@@ -218,7 +224,11 @@ struct session {
 		struct sockaddr sa;
 		struct sockaddr_in in;
 		struct sockaddr_in6 in6;
-	} cli_addr, dst_addr, bk_addr; /* bk_addr: the server connection's own (%bi), for log-format */
+	} cli_addr, dst_addr, bk_addr; /* with a PROXY header (PROXY command), cli/dst are the header's;
+	                                 bk_addr: the server connection's own (%bi), for log-format */
+	struct pp_hold *pp;            /* the PROXY header received, NULL: none (inspect.c) */
+	uint32_t pp_seen;              /* bytes of an incomplete header seen so far */
+	uint16_t luid;                 /* its listener's number in the frontend (HAProxy's luid) */
 };
 
 /* worker.c */
@@ -290,8 +300,16 @@ void listeners_close_frontend(struct worker *w, const struct frontend *fe);
  * slots the caller reserved. Returns 0 (the session owns fd and the slots
  * from then on), or -1 when it could not be allocated: the caller still
  * owns both. */
-int session_start(struct worker *w, struct frontend *fe, int fd,
+int session_start(struct worker *w, struct listener *li, int fd,
 		  const struct sockaddr *sa, socklen_t salen);
+/* After the connection rules and the PROXY header: the backend and server
+ * choice over the request bytes req[0..len) (final), then connecting
+ * (session.c). */
+void session_dispatch(struct session *s, const uint8_t *req, size_t len);
+struct rule_ctx;
+/* The rules' view of s (its addresses, frontend, PROXY header), with no
+ * request bytes, final. */
+void session_rule_ctx(struct session *s, struct rule_ctx *c);
 /* Writes the PROXY header s's server is to get first (send-proxy,
  * send-proxy-v2) into out; returns its length, 0 when none is due or cap is
  * too small (PP_BUILD_MAX is enough). */
@@ -350,6 +368,18 @@ int backend_dequeue(struct worker *self, struct pbackend *be);
 /* Runs a session that left its queue (its worker's inbox, or *mine). */
 void session_handed(struct session *s);
 
+/* inspect.c: the PROXY header (accept-proxy, expect-proxy) and content
+ * inspection (tcp-request content, inspect-delay). */
+struct pp_info;
+void session_handshake_start(struct session *s);
+void session_handshake_timeout(struct session *s);
+/* The header is read (or none was expected): content inspection when the
+ * frontend's rules read request bytes, else session_dispatch at once. */
+void session_after_handshake(struct session *s);
+void session_inspect_timeout(struct session *s);
+const struct pp_info *session_pp(const struct session *s);
+void session_pp_free(struct session *s);
+
 /* relay.c */
 /* The server connection is up: relay. srv_events: the event that said so. */
 void relay_start(struct session *s, uint32_t srv_events);
@@ -364,5 +394,8 @@ void session_log(const struct session *s);
 void session_log_prepare(struct session *s);
 void session_log_connect(struct session *s);
 void log_set_send(const struct log_set *ls, int level, const char *line);
+/* HAProxy's line for a connection that never became a stream (a refused
+ * PROXY header): "ip:port [date] fe/luid: msg". */
+void session_log_handshake(const struct session *s, const char *msg);
 
 #endif

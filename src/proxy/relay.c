@@ -335,6 +335,15 @@ void relay_timeout(struct session *s)
 
 void relay_start(struct session *s, uint32_t srv_events)
 {
+	/* registered already (PROXY header, content inspection): its edges
+	 * while connecting were not acted on, and what it sent so far waits in
+	 * buf[0] (counted for the frontend then, for the backend and server now) */
+	int early = s->cli.registered;
+
+	if (s->bytes[0]) {
+		ctr_add(&s->cb->bytes_in, s->bytes[0]);
+		ctr_add(&s->cs->bytes_in, s->bytes[0]);
+	}
 	s->state = SESS_ESTABLISHED;
 	s->srv.cb = relay_srv_io;
 	s->cli.cb = relay_cli_io;
@@ -346,6 +355,11 @@ void relay_start(struct session *s, uint32_t srv_events)
 	if (loop_io_set(&s->w->loop, &s->cli, RELAY_EVENTS) == -1) {
 		session_close(s, "CD");
 		return;
+	}
+	if (early) {
+		relay_event(s, 0, EPOLLIN);
+		if (s->state != SESS_ESTABLISHED)
+			return;
 	}
 	if (srv_events & (EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLERR | EPOLLHUP))
 		relay_event(s, 1, srv_events & ~EPOLLOUT);

@@ -39,6 +39,7 @@ static void session_free(void *p)
 	struct genref *g = s->gen;
 	struct worker *w = s->w;
 
+	session_pp_free(s);
 	free(s);
 	if (g)
 		genref_put(g, w);
@@ -163,7 +164,7 @@ void session_close(struct session *s, const char *term)
 		backend_unlock(&be->lb);
 	}
 	curr_sess(s, 0);
-	if (be && (s->flags & SF_FE_COUNTED))
+	if (be && (s->flags & SF_BE_COUNTED))
 		ATOMIC_ADD(&be->lb.cur_conns, -1);
 	if (s->cb)
 		count_end(s);
@@ -399,11 +400,12 @@ static void try_connect(struct session *s)
 
 /* The PROXY header for a server with send-proxy or send-proxy-v2, as
  * HAProxy's make_proxy_line for a stream: the client's address and the one
- * it connected to (the frontend connection's, as the header received with
- * accept-proxy will set them). Returns its length, 0 when none is due. */
+ * it connected to (those of the PROXY header received with accept-proxy,
+ * when it carried addresses). Returns its length, 0 when none is due. */
 size_t session_proxy_header(struct session *s, uint8_t *out, size_t cap)
 {
 	unsigned o = s->server->pp_opts;
+	const struct pp_info *pp = session_pp(s);
 
 	if (!(o & (SRV_PP_V1 | SRV_PP_V2)))
 		return 0;
@@ -412,12 +414,16 @@ size_t session_proxy_header(struct session *s, uint8_t *out, size_t cap)
 		struct pp_v2_args a = {
 			.src = &s->cli_addr.sa, .dst = &s->dst_addr.sa,
 			.opts = (o & SRV_PP_CRC32C ? PP_O_CRC32C : 0) | (o & SRV_PP_SSL ? PP_O_SSL : 0) |
-				(o & SRV_PP_UNIQUE_ID ? PP_O_UNIQUE_ID : 0),
+				(o & SRV_PP_UNIQUE_ID ? PP_O_UNIQUE_ID : 0) |
+				(o & SRV_PP_AUTHORITY ? PP_O_AUTHORITY : 0),
 			/* HAProxy sends the TLV of a unique id made from the
 			 * frontend's unique-id-format, empty without one (ferry
-			 * has none yet). No authority: HAProxy's comes from a
-			 * received PROXY header or a TLS SNI it terminated. */
+			 * has none yet). */
 			.unique_id = (const uint8_t *)"",
+			/* HAProxy's authority: the one a received PROXY header
+			 * carried (or the SNI of a TLS it terminated: none here) */
+			.authority = pp ? pp->authority : NULL,
+			.authority_len = pp ? pp->authority_len : 0,
 		};
 		return pp_build_v2(out, cap, &a);
 	}
@@ -443,12 +449,21 @@ static int send_proxy_header(struct session *s)
 	if (w < 0)
 		w = 0;
 	if ((size_t)w < n) {
-		struct rbuf *b = s->buf[0] = bufpool_get(&s->w->pool);
-		if (!b)
+		struct rbuf *b = s->buf[0];
+		size_t rest = n - (size_t)w;
+		if (!b) {
+			b = s->buf[0] = bufpool_get(&s->w->pool);
+			if (!b)
+				return -1;
+			b->head = b->tail = 0;
+		}
+		/* ahead of the inspected client bytes already buffered */
+		if (b->tail - b->head + rest > RBUF_SIZE)
 			return -1;
-		memcpy(b->data, hdr + w, n - (size_t)w);
+		memmove(b->data + rest, b->data + b->head, b->tail - b->head);
+		memcpy(b->data, hdr + w, rest);
+		b->tail = (uint32_t)(b->tail - b->head + rest);
 		b->head = 0;
-		b->tail = (uint32_t)(n - (size_t)w);
 	}
 	return 0;
 }
@@ -492,12 +507,18 @@ static void session_timer_cb(struct loop *l, struct timer *t)
 	case SESS_ESTABLISHED:
 		relay_timeout(s);
 		break;
+	case SESS_HANDSHAKE:
+		session_handshake_timeout(s);
+		break;
+	case SESS_INSPECT:
+		session_inspect_timeout(s);
+		break;
 	default:
 		break;
 	}
 }
 
-/* The rules' view of s (see rules/rules.h). */
+/* The rules' view of a connection (see rules/rules.h). */
 static void rule_ctx_fill(struct rule_ctx *c, const struct frontend *fe, const struct sockaddr *src,
 			  const struct sockaddr *dst)
 {
@@ -514,6 +535,14 @@ static void rule_ctx_fill(struct rule_ctx *c, const struct frontend *fe, const s
 	c->ntables = fe->ntables;
 }
 
+void session_rule_ctx(struct session *s, struct rule_ctx *c)
+{
+	rule_ctx_fill(c, s->fe, &s->cli_addr.sa, &s->dst_addr.sa);
+	c->pp = session_pp(s);
+	c->trk = &s->trk;
+	c->now_ms = s->w->loop.now_ms;
+}
+
 int session_route(struct session *s, const uint8_t *req, size_t len, int final)
 {
 	const struct frontend *fe = s->fe;
@@ -522,9 +551,7 @@ int session_route(struct session *s, const uint8_t *req, size_t len, int final)
 	int idx = -1;
 	enum rule_res r;
 
-	rule_ctx_fill(&c, fe, &s->cli_addr.sa, &s->dst_addr.sa);
-	c.trk = &s->trk;
-	c.now_ms = s->w->loop.now_ms;
+	session_rule_ctx(s, &c);
 	c.req = req;
 	c.req_len = len;
 	c.req_final = final;
@@ -553,10 +580,12 @@ int session_route(struct session *s, const uint8_t *req, size_t len, int final)
 	return RULE_PASS;
 }
 
-/* tcp-request connection rules: 1 when the client may go on, with the
- * counters they tracked in *trk (given back here when rejected). */
+/* tcp-request connection rules, over the connection's own addresses (before
+ * any PROXY header, as HAProxy): 1 when the client may go on, with the
+ * counters they tracked in *trk (given back here when rejected); *acts gets
+ * what else they asked (RULE_ACT_*). */
 static int conn_accepted(struct worker *w, struct frontend *fe, int fd, const struct sockaddr *sa,
-			 struct sockaddr_storage *dst, struct track_set *trk)
+			 struct sockaddr_storage *dst, struct track_set *trk, unsigned *acts)
 {
 	struct rule_ctx c;
 	socklen_t dl = sizeof(*dst);
@@ -568,7 +597,7 @@ static int conn_accepted(struct worker *w, struct frontend *fe, int fd, const st
 	rule_ctx_fill(&c, fe, sa, (struct sockaddr *)dst);
 	c.trk = trk;
 	c.now_ms = w->loop.now_ms;
-	if (rules_conn_accept(fe->rules, &c))
+	if (rules_conn_accept(fe->rules, &c, acts))
 		return 1;
 	if (track_any(trk))
 		track_end(trk, 0, 0, w->loop.now_ms);
@@ -577,14 +606,16 @@ static int conn_accepted(struct worker *w, struct frontend *fe, int fd, const st
 	return 0;
 }
 
-int session_start(struct worker *w, struct frontend *fe, int fd,
+int session_start(struct worker *w, struct listener *li, int fd,
 		  const struct sockaddr *sa, socklen_t salen)
 {
+	struct frontend *fe = li->fe;
 	struct sockaddr_storage dst = { 0 };
+	unsigned acts = li->accept_proxy ? RULE_ACT_EXPECT_PROXY : 0;
 	struct track_set trk = { 0 };
 	struct session *s;
 
-	if (!conn_accepted(w, fe, fd, sa, &dst, &trk)) {
+	if (!conn_accepted(w, fe, fd, sa, &dst, &trk, &acts)) {
 		close(fd);
 		listener_slot_release(w, fe);
 		return 0;
@@ -604,11 +635,12 @@ int session_start(struct worker *w, struct frontend *fe, int fd,
 	if (s->gen)
 		genref_get(s->gen);
 	s->fe = fe;
-	s->be = fe->be;
+	s->be = NULL; /* none until the backend is chosen (session_dispatch) */
+	s->luid = (uint16_t)li->luid;
 	s->cf = &fe->ctr[w->id];
 	s->tw = s->tc = -1;
 	s->t_accept = s->last_act[0] = s->last_act[1] = w->loop.now_ms;
-	if ((fe->options & PXO_TCPLOG) || fe->lf) /* the log's accept date: only when logged */
+	if ((fe->options & PXO_TCPLOG) || fe->lf || (acts & RULE_ACT_EXPECT_PROXY)) /* the log's accept date: only when logged */
 		clock_gettime(CLOCK_REALTIME, &s->accept_date);
 	memcpy(&s->cli_addr, sa, salen < sizeof(s->cli_addr) ? salen : sizeof(s->cli_addr));
 	io_init(&s->cli, fd, relay_cli_io);
@@ -630,15 +662,29 @@ int session_start(struct worker *w, struct frontend *fe, int fd,
 			__atomic_store_n(&fe->max_conns_seen, n, __ATOMIC_RELAXED); /* smax: a moment's race is harmless */
 	}
 	/* TCP_NODELAY and SO_KEEPALIVE come from the listening socket */
+	if (acts & RULE_ACT_EXPECT_PROXY)
+		session_handshake_start(s);
+	else
+		session_after_handshake(s);
+	return 0;
+}
+
+void session_dispatch(struct session *s, const uint8_t *req, size_t len)
+{
+	struct frontend *fe = s->fe;
+	struct worker *w = s->w;
+
 	if (rules_flags(fe->rules) & RULES_F_DST)
 		session_dst_addr(s);
-	/* phase 1: at accept, no request byte is waited for */
+	/* the request bytes inspected so far, if any, as final: HAProxy's
+	 * switching rules never wait */
+	s->be = fe->be;
 	if (rules_flags(fe->rules) & RULES_F_SWITCH || (fe->be && fe->be->rules))
-		session_route(s, NULL, 0, 1);
+		session_route(s, req, len, 1);
 	session_log_connect(s);
 	if (!s->be) {
 		session_close(s, "--");
-		return 0;
+		return;
 	}
 	s->cb = &s->be->lb.ctr[w->id];
 	ctr_add(&s->cb->cum_sess, 1);
@@ -649,8 +695,8 @@ int session_start(struct worker *w, struct frontend *fe, int fd,
 		if (n > ATOMIC_LOAD(&s->be->lb.max_conns_seen))
 			ATOMIC_STORE(&s->be->lb.max_conns_seen, n);
 	}
+	s->flags |= SF_BE_COUNTED;
 	session_assign(s, NULL);
-	return 0;
 }
 
 void sessions_close_all(struct worker *w, const char *term)

@@ -135,7 +135,7 @@ void session_log(const struct session *s)
 	const char *srv = s->server ? s->server->name : "<NOSRV>";
 	int tt = (int)(s->w->loop.now_ms - s->t_accept);
 
-	if (!((fe->options & PXO_TCPLOG) || fe->lf) || !has_logs(&fe->logs))
+	if (!((fe->options & PXO_TCPLOG) || fe->lf) || !has_logs(&fe->logs) || (s->flags & SF_NOLOG))
 		return;
 	/* as HAProxy: a null connection is one where the client sent nothing,
 	 * whatever the server sent (a probe reading a greeting) */
@@ -156,5 +156,23 @@ void session_log(const struct session *s)
 		 s->be ? ATOMIC_LOAD(&s->be->lb.cur_conns) : 0,
 		 s->server ? ATOMIC_LOAD(&s->server->cur_sess) : 0,
 		 (s->flags & SF_REDISP) ? "+" : "", s->retries, s->sq_pos, s->bq_pos);
+	log_set_send(&fe->logs, LOG_INFO, line);
+}
+
+void session_log_handshake(const struct session *s, const char *msg)
+{
+	const struct frontend *fe = s->fe;
+	char ci[64], date[40], line[512];
+
+	if (!has_logs(&fe->logs))
+		return;
+	/* as HAProxy with option dontlognull: not for a client that sent nothing */
+	if ((fe->options & PXO_DONTLOGNULL) && s->pp_seen == 0 &&
+	    (!strncmp(msg, "Connection closed", 17) || !strncmp(msg, "Connection error", 16)))
+		return;
+	addr_ip_str(&s->cli_addr.sa, ci, sizeof(ci));
+	fmt_date(&s->accept_date, date, sizeof(date));
+	snprintf(line, sizeof(line), "%s:%d [%s] %s/%d: %s", ci, addr_port(&s->cli_addr.sa), date, fe->name,
+		 s->luid, msg);
 	log_set_send(&fe->logs, LOG_INFO, line);
 }

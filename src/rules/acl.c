@@ -307,40 +307,61 @@ fail:
 	return NULL;
 }
 
-static enum rule_res expr_match(const struct acl_expr *x, const struct rule_ctx *ctx)
+/* One value of x's fetch against its patterns. */
+static enum rule_res value_match(const struct acl_expr *x, struct sample *s)
 {
-	struct sample s;
+	enum pat_m m = x->pats->m;
 	uint32_t idx;
 	int r;
-	enum pat_m m = x->pats->m;
 
-	s.type = SMP_ANY;
-	r = expr_eval(&x->e, ctx, &s);
-	if (r < 0)
-		return RULE_MISS;
-	if (r == 0 || x->never)
-		return RULE_FAIL;
 	switch (m) {
 	case PM_FOUND:
 		return RULE_PASS;
 	case PM_BOOL:
 	case PM_INT:
-		r = smp_cast(&s, m == PM_BOOL ? SMP_BOOL : SMP_SINT);
+		r = smp_cast(s, m == PM_BOOL ? SMP_BOOL : SMP_SINT);
 		break;
 	case PM_IP:
-		r = (s.type == SMP_IPV4 || s.type == SMP_IPV6) ? 0
-		    : smp_cast(&s, SMP_IPV4) && smp_cast(&s, SMP_IPV6);
+		r = (s->type == SMP_IPV4 || s->type == SMP_IPV6) ? 0
+		    : smp_cast(s, SMP_IPV4) && smp_cast(s, SMP_IPV6);
 		break;
 	case PM_BIN:
-		r = smp_cast(&s, SMP_BIN);
+		r = smp_cast(s, SMP_BIN);
 		break;
 	default:
-		r = smp_cast(&s, SMP_STR);
+		r = smp_cast(s, SMP_STR);
 		break;
 	}
 	if (r)
 		return RULE_FAIL;
-	return pat_match(x->pats, &s, &idx, NULL) ? RULE_PASS : RULE_FAIL;
+	return pat_match(x->pats, s, &idx, NULL) ? RULE_PASS : RULE_FAIL;
+}
+
+/* As HAProxy's acl_exec_cond for one expression: each value of a
+ * multi-valued fetch in turn until one matches; a sample that may still
+ * change and does not match is a MISS. */
+static enum rule_res expr_match(const struct acl_expr *x, const struct rule_ctx *ctx)
+{
+	struct sample s;
+
+	for (int i = 0;; i++) {
+		enum rule_res res;
+		int r;
+		s.type = SMP_ANY;
+		s.idx = i;
+		s.not_last = 0;
+		r = expr_eval(&x->e, ctx, &s);
+		if (r < 0)
+			return RULE_MISS;
+		if (r == 0 || x->never)
+			return RULE_FAIL;
+		res = value_match(x, &s);
+		if (res == RULE_PASS)
+			return RULE_PASS;
+		if (s.not_last)
+			continue;
+		return r == 2 ? RULE_MISS : RULE_FAIL;
+	}
 }
 
 static enum rule_res acl_eval(const struct acl *a, const struct rule_ctx *ctx)

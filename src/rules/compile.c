@@ -1,6 +1,6 @@
 /* The rules of every proxy compiled from their lines (cfg_proxy.rlines),
- * and their evaluation: tcp-request connection, use_backend (static or
- * %[expr] names), use-server. */
+ * and their evaluation: tcp-request connection and content, use_backend
+ * (static or %[expr] names), use-server. */
 #include "rules/rules_int.h"
 
 #include <stdio.h>
@@ -11,10 +11,16 @@
 #include "core/strutil.h"
 #include "rules/logformat.h"
 
+/* The actions of tcp-request connection and content rules. */
+enum tcp_act { TA_ACCEPT, TA_REJECT, TA_EXPECT_PROXY };
+
+/* What an action tells the evaluation loop. */
+enum act_ret { ACT_CONT, ACT_ACCEPT, ACT_REJECT };
+
 struct conn_rule {
-	int reject;
+	enum tcp_act act;
 	struct rule_cond *cond;    /* NULL: always */
-	struct track_act *act;     /* a counter action (track.c), NULL: accept or reject */
+	struct track_act *track;   /* a counter action (track.c), NULL: act says what to do */
 };
 
 /* A piece of a use_backend name: literal text, or a sample expression. */
@@ -42,6 +48,8 @@ struct px_rules {
 	int nacl;
 	struct conn_rule *conn;
 	int nconn;
+	struct conn_rule *cnt;     /* tcp-request content */
+	int ncnt;
 	struct sw_rule *sw;
 	int nsw;
 	struct srv_rule *srv;
@@ -75,14 +83,16 @@ static void px_rules_free(struct px_rules *r)
 		acl_free(r->acls[i]);
 	for (int i = 0; i < r->nconn; i++) {
 		rcond_free(r->conn[i].cond);
-		if (r->conn[i].act) {
-			track_act_free(r->conn[i].act);
-			free(r->conn[i].act);
+		if (r->conn[i].track) {
+			track_act_free(r->conn[i].track);
+			free(r->conn[i].track);
 		}
 	}
 	for (int i = 0; i < r->nstk; i++)
 		stick_rule_free(&r->stk[i]);
 	free(r->stk);
+	for (int i = 0; i < r->ncnt; i++)
+		rcond_free(r->cnt[i].cond);
 	for (int i = 0; i < r->nsw; i++) {
 		rcond_free(r->sw[i].cond);
 		for (int k = 0; k < r->sw[i].nparts; k++) {
@@ -100,6 +110,7 @@ static void px_rules_free(struct px_rules *r)
 	}
 	free(r->acls);
 	free(r->conn);
+	free(r->cnt);
 	free(r->sw);
 	free(r->srv);
 	free(r);
@@ -221,14 +232,14 @@ static int parse_name(struct rcomp *rc, struct sw_rule *sw, const char *t, char 
 /* tcp-request connection track-sc<n>|sc-inc-gpc0|sc-inc-gpc1|sc-set-gpt0 */
 static void compile_conn_act(struct rcomp *rc, struct px_rules *r, const struct cfg_rline *l)
 {
-	struct conn_rule cr = { 0, NULL, xcalloc(1, sizeof(struct track_act)) };
-	int bad = 0, at = track_act_parse(rc, l->w, l->n, 2, "tcp-request connection", cr.act);
+	struct conn_rule cr = { TA_ACCEPT, NULL, xcalloc(1, sizeof(struct track_act)) };
+	int bad = 0, at = track_act_parse(rc, l->w, l->n, 2, "tcp-request connection", cr.track);
 
 	if (at > 0)
 		cr.cond = cond_at(rc, r, l, at, "'tcp-request connection' rule", &bad);
 	if (at <= 0 || bad) {
-		track_act_free(cr.act);
-		free(cr.act);
+		track_act_free(cr.track);
+		free(cr.track);
 		return;
 	}
 	warn_content(rc, cr.cond);
@@ -263,17 +274,29 @@ static void compile_line(struct rcomp *rc, struct px_rules *r, const struct cfg_
 		acl_add_line(rc, &r->acls, &r->nacl, l->w[1], l->w + 2, l->n - 2);
 		break;
 	case RL_TCP_CONN: {
-		if (strcmp(l->w[2], "accept") && strcmp(l->w[2], "reject")) {
+		int px = !strcmp(l->w[2], "expect-proxy"); /* "expect-proxy layer4" */
+		if (!px && strcmp(l->w[2], "accept") && strcmp(l->w[2], "reject")) {
 			compile_conn_act(rc, r, l);
 			break;
 		}
-		struct conn_rule cr = { !strcmp(l->w[2], "reject"), cond_at(rc, r, l, 3, "'tcp-request connection' rule", &bad), NULL };
+		struct conn_rule cr = { px ? TA_EXPECT_PROXY : !strcmp(l->w[2], "reject") ? TA_REJECT : TA_ACCEPT,
+					cond_at(rc, r, l, px ? 4 : 3, "'tcp-request connection' rule", &bad), NULL };
 		if (bad)
 			break;
 		warn_content(rc, cr.cond);
 		GROW(r->conn, r->nconn);
 		r->conn[r->nconn++] = cr;
 		r->flags |= RULES_F_CONN | RULES_F_DST;
+		break;
+	}
+	case RL_TCP_CONTENT: {
+		struct conn_rule cr = { !strcmp(l->w[2], "reject") ? TA_REJECT : TA_ACCEPT,
+					cond_at(rc, r, l, 3, "'tcp-request content' rule", &bad), NULL };
+		if (bad)
+			break;
+		GROW(r->cnt, r->ncnt);
+		r->cnt[r->ncnt++] = cr;
+		r->flags |= RULES_F_INSPECT | RULES_F_DST;
 		break;
 	}
 	case RL_USE_BACKEND: {
@@ -371,14 +394,22 @@ int rules_compile(struct cfg *c)
 
 /* ---- evaluation ------------------------------------------------------------ */
 
-int rules_conn_accept(const struct px_rules *r, const struct rule_ctx *ctx)
+int rules_conn_accept(const struct px_rules *r, const struct rule_ctx *ctx, unsigned *acts)
 {
 	for (int i = 0; r && i < r->nconn; i++) {
-		if (r->conn[i].cond && rcond_eval(r->conn[i].cond, ctx) != RULE_PASS)
+		const struct conn_rule *cr = &r->conn[i];
+		if (cr->cond && rcond_eval(cr->cond, ctx) != RULE_PASS)
 			continue;
-		if (!r->conn[i].act)
-			return !r->conn[i].reject;
-		track_act_run(r->conn[i].act, ctx); /* at accept: never RULE_MISS */
+		if (cr->track) {
+			track_act_run(cr->track, ctx); /* at accept: never RULE_MISS */
+			continue;
+		}
+		if (cr->act == TA_EXPECT_PROXY) {
+			if (acts)
+				*acts |= RULE_ACT_EXPECT_PROXY;
+			continue;
+		}
+		return cr->act == TA_ACCEPT;
 	}
 	return 1;
 }
@@ -390,6 +421,39 @@ enum rule_res rules_stick(const struct px_rules *r, const struct rule_ctx *ctx, 
 	if (!r || !r->nstk)
 		return RULE_FAIL;
 	return stick_rules_eval(r->stk, r->nstk, ctx, be, srv, st);
+}
+
+/* The one place content rules' actions run (see rules.h). */
+static enum act_ret content_action(const struct conn_rule *cr, const struct rule_ctx *ctx)
+{
+	(void)ctx;
+	switch (cr->act) {
+	case TA_ACCEPT:
+		return ACT_ACCEPT;
+	case TA_REJECT:
+		return ACT_REJECT;
+	default:
+		return ACT_CONT;
+	}
+}
+
+enum rule_res rules_content(const struct px_rules *r, const struct rule_ctx *ctx)
+{
+	for (int i = 0; r && i < r->ncnt; i++) {
+		const struct conn_rule *cr = &r->cnt[i];
+		enum act_ret a;
+		if (cr->cond) {
+			enum rule_res res = rcond_eval(cr->cond, ctx);
+			if (res == RULE_MISS)
+				return RULE_MISS;
+			if (res != RULE_PASS)
+				continue;
+		}
+		a = content_action(cr, ctx);
+		if (a != ACT_CONT)
+			return a == ACT_ACCEPT ? RULE_PASS : RULE_FAIL;
+	}
+	return RULE_PASS;
 }
 
 /* The backend a dynamic name designates, -1 when none. */
@@ -406,7 +470,8 @@ static int dynamic_backend(const struct sw_rule *sw, const struct rule_ctx *ctx)
 			p = (const uint8_t *)sw->parts[i].lit;
 			l = strlen(sw->parts[i].lit);
 		} else {
-			if (expr_eval(sw->parts[i].e, ctx, &s) != 1 || smp_cast(&s, SMP_STR))
+			s.idx = 0;
+			if (expr_eval(sw->parts[i].e, ctx, &s) < 1 || smp_cast(&s, SMP_STR))
 				continue; /* as HAProxy's log-format: nothing for a missing sample */
 			p = s.p;
 			l = s.len;

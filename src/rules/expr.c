@@ -392,8 +392,8 @@ int expr_eval(const struct rexpr *e, const struct rule_ctx *ctx, struct sample *
 		return r;
 	for (int i = 0; i < e->nconv; i++)
 		if (!conv_apply(&e->conv[i], s))
-			return 0;
-	return 1;
+			return r == 2 ? -1 : 0; /* HAProxy: no sample, but it may change */
+	return r;
 }
 
 void expr_free(struct rexpr *e)

@@ -1,13 +1,17 @@
 /* Sample fetches: what a rule can look at. Layer 4 ones read the context's
- * addresses and the backends' state; content ones read the request bytes
- * peeked so far, never past req_len, and say "need more" (-1) while the
- * answer may still change (ctx->req_final clear). */
+ * addresses, the PROXY header received and the backends' state; content
+ * ones read the request bytes peeked so far, never past req_len, and say
+ * "need more" (-1) while the answer may still change (ctx->req_final
+ * clear), or give a sample that may still change (2: req.len, as HAProxy's
+ * SMP_F_MAY_CHANGE; a rule it does not match waits for more bytes). */
 #include "rules/rules_int.h"
 
 #include <netinet/in.h>
 #include <string.h>
 
 #include "core/atomic.h"
+#include "proto/proxyproto.h"
+#include "proto/tls_hello.h"
 
 static int f_src(const struct rarg *a, const struct rule_ctx *c, struct sample *s)
 {
@@ -173,11 +177,12 @@ static int f_srv_is_up(const struct rarg *a, const struct rule_ctx *c, struct sa
 
 /* ---- content ------------------------------------------------------------- */
 
+/* As HAProxy's req.len: the length so far, which may still grow (a rule
+ * matching it decides at once, one not matching waits). */
 static int f_req_len(const struct rarg *a, const struct rule_ctx *c, struct sample *s)
 {
-	if (!c->req_final)
-		return -1; /* the length may still grow */
-	return sint(s, (int64_t)c->req_len);
+	sint(s, (int64_t)c->req_len);
+	return c->req_final ? 1 : 2;
 }
 
 /* The bytes [off, off+len) of the request (len 0: up to the end). */
@@ -259,6 +264,132 @@ static int f_proto_http(const struct rarg *a, const struct rule_ctx *c, struct s
 	return 1;
 }
 
+/* ---- the TLS ClientHello (proto/tls_hello.h) ----------------------------- */
+
+/* The hello parsed from the request so far: 1 complete, 0 not one (or not
+ * valid), -1 more bytes may make it one. */
+static int hello(const struct rule_ctx *c, struct tls_hello *h)
+{
+	int r = tls_hello_parse(c->req, c->req_len, h);
+
+	if (r == 0)
+		return c->req_final ? 0 : -1;
+	return r == 1;
+}
+
+/* req.ssl_hello_type: the handshake type of the first message once it is
+ * all there (1: ClientHello), as HAProxy; an SSLv2 hello has none. */
+static int f_ssl_hello_type(const struct rarg *a, const struct rule_ctx *c, struct sample *s)
+{
+	struct tls_hello h = { 0 };
+	int r = tls_hello_parse(c->req, c->req_len, &h);
+
+	if (r == 0)
+		return c->req_final ? 0 : -1;
+	if (h.sslv2 || (r < 0 && !h.hello_type))
+		return 0;
+	return sint(s, h.hello_type);
+}
+
+/* req.ssl_ver: the ClientHello's version (0x0303 for TLS 1.2 and 1.3, whose
+ * real version is in supported_versions), SSLv2 hellos included. */
+static int f_ssl_ver(const struct rarg *a, const struct rule_ctx *c, struct sample *s)
+{
+	struct tls_hello h;
+	int r = hello(c, &h);
+
+	return r == 1 ? sint(s, h.hello_ver) : r;
+}
+
+static int f_ssl_sni(const struct rarg *a, const struct rule_ctx *c, struct sample *s)
+{
+	struct tls_hello h;
+	int r = hello(c, &h);
+
+	if (r != 1 || !h.sni)
+		return r < 0 ? r : 0;
+	s->type = SMP_STR;
+	s->p = h.sni;
+	s->len = h.sni_len;
+	return 1;
+}
+
+/* req.ssl_alpn: each protocol name the client offers, in its order (an ACL
+ * matches when one of them does; a sample expression sees the first), as
+ * HAProxy's multi-valued fetch. s->idx says which one. */
+static int f_ssl_alpn(const struct rarg *a, const struct rule_ctx *c, struct sample *s)
+{
+	struct tls_hello h;
+	int r = hello(c, &h), k = 0;
+	size_t pos = 0;
+
+	if (r != 1 || !h.alpn)
+		return r < 0 ? r : 0;
+	while (pos < h.alpn_len) {
+		size_t l = h.alpn[pos];
+		if (l == 0 || l > h.alpn_len - pos - 1)
+			return 0;
+		if (k++ == s->idx) {
+			s->type = SMP_STR;
+			s->p = h.alpn + pos + 1;
+			s->len = l;
+			s->not_last = pos + 1 + l < h.alpn_len;
+			return 1;
+		}
+		pos += 1 + l;
+	}
+	return 0;
+}
+
+/* ---- the PROXY header received (accept-proxy, expect-proxy) --------------- */
+
+static int f_fc_rcvd_proxy(const struct rarg *a, const struct rule_ctx *c, struct sample *s)
+{
+	s->type = SMP_BOOL;
+	s->i = c->pp != NULL;
+	return 1;
+}
+
+static int pp_str(const uint8_t *p, size_t len, struct sample *s)
+{
+	if (!p)
+		return 0;
+	s->type = SMP_STR;
+	s->p = p;
+	s->len = len;
+	return 1;
+}
+
+static int f_fc_pp_authority(const struct rarg *a, const struct rule_ctx *c, struct sample *s)
+{
+	return c->pp ? pp_str(c->pp->authority, c->pp->authority_len, s) : 0;
+}
+
+static int f_fc_pp_unique_id(const struct rarg *a, const struct rule_ctx *c, struct sample *s)
+{
+	return c->pp ? pp_str(c->pp->unique_id, c->pp->unique_id_len, s) : 0;
+}
+
+/* fc_pp_tlv(<type>): the value of the first TLV of that type (0..255), as
+ * HAProxy 2.9 (2.6 has no such fetch). */
+static int f_fc_pp_tlv(const struct rarg *a, const struct rule_ctx *c, struct sample *s)
+{
+	size_t pos = 0, len;
+	const uint8_t *val;
+	uint8_t type;
+
+	if (!c->pp)
+		return 0;
+	while (pp_tlv_next(c->pp, &pos, &type, &val, &len))
+		if (type == a[0].i) {
+			s->type = SMP_BIN;
+			s->p = val;
+			s->len = len;
+			return 1;
+		}
+	return 0;
+}
+
 #define L4 RF_USE_L4
 #define CT RF_USE_CONTENT
 
@@ -269,6 +400,10 @@ static const struct fetch_def fetches[] = {
 	{ "connslots", "B", SMP_SINT, L4, PM_INT, f_connslots },
 	{ "dst", "", SMP_IPV4, L4, PM_IP, f_dst },
 	{ "dst_port", "", SMP_SINT, L4, PM_INT, f_dst_port },
+	{ "fc_pp_authority", "", SMP_STR, L4, PM_STR, f_fc_pp_authority },
+	{ "fc_pp_tlv", "I", SMP_BIN, L4, PM_BIN, f_fc_pp_tlv },
+	{ "fc_pp_unique_id", "", SMP_STR, L4, PM_STR, f_fc_pp_unique_id },
+	{ "fc_rcvd_proxy", "", SMP_BOOL, L4, PM_BOOL, f_fc_rcvd_proxy },
 	{ "fe_conn", "", SMP_SINT, L4, PM_INT, f_fe_conn },
 	{ "fe_id", "", SMP_SINT, L4, PM_INT, f_fe_id },
 	{ "fe_name", "", SMP_STR, L4, PM_STR, f_fe_name },
@@ -278,8 +413,15 @@ static const struct fetch_def fetches[] = {
 	{ "req.payload", "II", SMP_BIN, CT, PM_BIN, f_payload },
 	{ "req.payload_lv", "IIi", SMP_BIN, CT, PM_BIN, f_payload_lv },
 	{ "req.proto_http", "", SMP_BOOL, CT, PM_BOOL, f_proto_http },
+	{ "req.ssl_alpn", "", SMP_STR, CT, PM_STR, f_ssl_alpn },
+	{ "req.ssl_hello_type", "", SMP_SINT, CT, PM_INT, f_ssl_hello_type },
+	{ "req.ssl_sni", "", SMP_STR, CT, PM_STR, f_ssl_sni },
+	{ "req.ssl_ver", "", SMP_SINT, CT, PM_INT, f_ssl_ver },
 	{ "req_len", "", SMP_SINT, CT, PM_INT, f_req_len },
 	{ "req_proto_http", "", SMP_BOOL, CT, PM_BOOL, f_proto_http },
+	{ "req_ssl_hello_type", "", SMP_SINT, CT, PM_INT, f_ssl_hello_type },
+	{ "req_ssl_sni", "", SMP_STR, CT, PM_STR, f_ssl_sni },
+	{ "req_ssl_ver", "", SMP_SINT, CT, PM_INT, f_ssl_ver },
 	{ "src", "", SMP_IPV4, L4, PM_IP, f_src },
 	{ "src_is_local", "", SMP_BOOL, L4, PM_BOOL, f_src_is_local },
 	{ "src_port", "", SMP_SINT, L4, PM_INT, f_src_port },
@@ -288,10 +430,12 @@ static const struct fetch_def fetches[] = {
 };
 
 const char *const fetch_names[] = {
-	"always_false", "always_true", "be_conn", "connslots", "dst", "dst_port", "fe_conn",
+	"always_false", "always_true", "be_conn", "connslots", "dst", "dst_port",
+	"fc_pp_authority", "fc_pp_tlv", "fc_pp_unique_id", "fc_rcvd_proxy", "fe_conn",
 	"fe_id", "fe_name", "nbsrv", "queue", "req.len", "req.payload", "req.payload_lv",
-	"req.proto_http", "req_len", "req_proto_http", "src", "src_is_local", "src_port",
-	"srv_is_up", NULL
+	"req.proto_http", "req.ssl_alpn", "req.ssl_hello_type", "req.ssl_sni", "req.ssl_ver",
+	"req_len", "req_proto_http", "req_ssl_hello_type", "req_ssl_sni", "req_ssl_ver",
+	"src", "src_is_local", "src_port", "srv_is_up", NULL
 };
 
 const struct fetch_def *fetch_find(const char *name, size_t len)

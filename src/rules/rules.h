@@ -59,7 +59,10 @@ struct rule_ctx {
 	int ntables;
 	struct track_set *trk;          /* the session's tracked counters (track-sc fills it); NULL: none */
 	uint64_t now_ms;                /* the worker's loop clock (tables' rates and expiry) */
+	const struct pp_info *pp;       /* the PROXY header received (accept-proxy), NULL: none */
 };
+
+struct pp_info;
 
 /* One proxy's compiled rules (opaque). NULL: the proxy has none. */
 struct px_rules;
@@ -84,14 +87,38 @@ int rules_compile(struct cfg *c);
 #define RULES_F_TRACK 0x20     /* some fetch or action reads or writes stick tables: fill
                                   ctx->tables, ctx->trk and ctx->now_ms */
 #define RULES_F_STICK 0x40     /* stick on|match|store-request rules (backend) */
+#define RULES_F_INSPECT 0x80   /* it has tcp-request content rules */
 unsigned rules_flags(const struct px_rules *r);
 
-/* tcp-request connection rules of a frontend, in order: the first accept
- * or reject whose condition holds decides; track-sc<n>, sc-inc-gpc0/1 and
- * sc-set-gpt0 whose condition holds act on ctx->trk and evaluation goes on
- * (rules/track.h). Returns 1 accept (also when no rule matched), 0 reject. Content fetches never match here (HAProxy's rules run
- * before any byte is read), so this is never RULE_MISS. */
-int rules_conn_accept(const struct px_rules *r, const struct rule_ctx *ctx);
+/* What a connection rule asks of the session besides accept/reject
+ * (*acts of rules_conn_accept). */
+#define RULE_ACT_EXPECT_PROXY 0x1 /* expect-proxy layer4: a PROXY header comes first */
+
+/* tcp-request connection rules of a frontend, in order: accept or reject
+ * ends them (the first whose condition holds decides); track-sc<n>,
+ * sc-inc-gpc0/1 and sc-set-gpt0 whose condition holds act on ctx->trk and
+ * evaluation goes on (rules/track.h); expect-proxy layer4 sets
+ * RULE_ACT_EXPECT_PROXY in *acts and goes on, as HAProxy. Returns 1 accept
+ * (also when no rule matched), 0 reject. Content fetches never match here
+ * (HAProxy's rules run before any byte is read, and before the PROXY
+ * header: ctx->src is the peer's own address), so this is never RULE_MISS.
+ * acts may be NULL. */
+int rules_conn_accept(const struct px_rules *r, const struct rule_ctx *ctx, unsigned *acts);
+
+/* tcp-request content rules of a frontend (HAProxy's tcp_inspect_request),
+ * in order over the request bytes in ctx: RULE_PASS accept (an accept rule,
+ * or no rule decided), RULE_FAIL reject, RULE_MISS a condition needs more
+ * bytes (wait, then evaluate all of them again from the first: accept and
+ * reject have no side effect, so re-running is HAProxy's outcome).
+ *
+ * Actions are dispatched in one place, content_action() in compile.c (the
+ * hook for track-sc0/1/2 in content rules, not wired yet: a new enum
+ * tcp_act value parsed in parse_rules.c and compiled in compile_line). An
+ * action that does not end the rules returns ACT_CONT there, as HAProxy's
+ * ACT_RET_CONT; since the rules are run again from the first on each
+ * arrival of bytes (as HAProxy does after a MISS), such an action must be
+ * idempotent (HAProxy skips a track-sc whose counter is already tracked). */
+enum rule_res rules_content(const struct px_rules *r, const struct rule_ctx *ctx);
 
 /* use_backend rules of a frontend, first match wins (HAProxy's
  * process_switching_rules). Returns RULE_PASS with *be_idx set to the

@@ -21,6 +21,8 @@ struct sample {
 	const uint8_t *p;          /* str, bin */
 	size_t len;
 	uint8_t ip[16];            /* ipv4: 4 bytes, ipv6: 16 */
+	int idx;                   /* in: which value of a multi-valued fetch (req.ssl_alpn) */
+	int not_last;              /* out: more values follow (HAProxy's SMP_F_NOT_LAST) */
 	char buf[SMP_BUF];
 };
 
@@ -108,7 +110,9 @@ struct rarg {
 struct fetch_def;
 struct conv_def;
 
-/* Result of a fetch: 1 sample, 0 none, -1 needs more request bytes. */
+/* Result of a fetch: 1 sample, 0 none, -1 needs more request bytes, 2 a
+ * sample that more request bytes may change (HAProxy's SMP_F_MAY_CHANGE:
+ * only when !ctx->req_final). */
 typedef int (*fetch_fn)(const struct rarg *a, const struct rule_ctx *ctx, struct sample *s);
 /* Result of a converter: 1 converted, 0 no sample. */
 typedef int (*conv_fn)(const struct rarg *a, int nargs, struct sample *s);
@@ -183,7 +187,9 @@ struct rcomp {
  * with HAProxy's sentence in err. */
 int expr_parse(struct rcomp *rc, const char *text, size_t len, struct rexpr *e, char *err,
 	       size_t errlen);
-/* Evaluates e: 1 with a sample, 0 none, -1 needs more request bytes. */
+/* Evaluates e: 1 with a sample, 2 with one that may still change, 0 none,
+ * -1 needs more request bytes. s->idx picks the value of a multi-valued
+ * fetch (set it, 0 for the first). */
 int expr_eval(const struct rexpr *e, const struct rule_ctx *ctx, struct sample *s);
 void expr_free(struct rexpr *e);
 /* A map read once per compiled set (path, method, -i). NULL with err. */

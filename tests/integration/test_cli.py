@@ -35,7 +35,7 @@ BAD = """defaults
 frontend fe
     bind 127.0.0.1:15432
     default_backend nowhere
-    tcp-request content reject
+    tcp-request session reject
 backend pg
     balnce roundrobin
     server a 127.0.0.1:1 weight 999
@@ -78,7 +78,7 @@ def test_check_bad_file_reports_every_error(tmpdir_path):
     assert r.returncode == 1
     assert r.stdout == ""
     assert r.stderr == (
-        f"{p}:9: 'tcp-request content' in frontend 'fe' is an HAProxy keyword that ferry does not support yet\n"
+        f"{p}:9: 'tcp-request session' in frontend 'fe' is an HAProxy keyword that ferry does not support yet\n"
         f"{p}:11: unknown keyword 'balnce' in backend 'pg' (did you mean 'balance'?)\n"
         f"{p}:12: 'weight': invalid value '999' (expects an integer from 0 to 256)\n"
         f"{p}:13: server 'a' is already declared in backend 'pg' at line 12\n"

@@ -179,7 +179,99 @@ static int accepted(const char *src)
 {
 	struct sockaddr_storage s = sa4(src, 40000);
 	struct rule_ctx c = { .src = (struct sockaddr *)&s, .fe_name = "f", .req_final = 1 };
-	return rules_conn_accept(fe()->crules, &c);
+	return rules_conn_accept(fe()->crules, &c, NULL);
+}
+
+/* tcp-request content rules of f over req (len bytes): 'P' accept, 'F'
+ * reject, 'M' wait for more. */
+static char content(const uint8_t *req, size_t len, int final)
+{
+	struct sockaddr_storage s = sa4("127.0.0.1", 40000);
+	struct rule_ctx c = { .src = (struct sockaddr *)&s, .fe_name = "f", .bes = bptr, .nbe = 3,
+			      .req = req, .req_len = len, .req_final = final };
+	enum rule_res r = rules_content(fe()->crules, &c);
+	return r == RULE_MISS ? 'M' : r == RULE_PASS ? 'P' : 'F';
+}
+
+/* A minimal TLS 1.2 ClientHello with server_name sni and ALPN "h2",
+ * "http/1.1". Returns its length. */
+static size_t hello(uint8_t *b, const char *sni)
+{
+	size_t sl = strlen(sni), n = 0, ext, hs;
+	static const uint8_t alpn[] = { 0x00, 0x10, 0x00, 0x0e, 0x00, 0x0c, 2, 'h', '2',
+					8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
+
+	b[n++] = 0x16; b[n++] = 3; b[n++] = 1; n += 2;       /* record header */
+	b[n++] = 1; n += 3;                                 /* handshake header */
+	b[n++] = 3; b[n++] = 3;                             /* client_version */
+	memset(b + n, 7, 32); n += 32;                      /* random */
+	b[n++] = 0;                                         /* session id */
+	b[n++] = 0; b[n++] = 2; b[n++] = 0x13; b[n++] = 1;  /* one cipher */
+	b[n++] = 1; b[n++] = 0;                             /* null compression */
+	ext = n; n += 2;
+	b[n++] = 0; b[n++] = 0;                             /* server_name */
+	b[n++] = 0; b[n++] = (uint8_t)(sl + 5);
+	b[n++] = 0; b[n++] = (uint8_t)(sl + 3);
+	b[n++] = 0; b[n++] = 0; b[n++] = (uint8_t)sl;
+	memcpy(b + n, sni, sl); n += sl;
+	memcpy(b + n, alpn, sizeof(alpn)); n += sizeof(alpn);
+	b[ext] = (uint8_t)((n - ext - 2) >> 8); b[ext + 1] = (uint8_t)(n - ext - 2);
+	hs = n - 9;
+	b[6] = (uint8_t)(hs >> 16); b[7] = (uint8_t)(hs >> 8); b[8] = (uint8_t)hs;
+	b[3] = (uint8_t)((n - 5) >> 8); b[4] = (uint8_t)(n - 5);
+	return n;
+}
+
+static int pick_bytes(const uint8_t *req, size_t len)
+{
+	struct sockaddr_storage s = sa4("127.0.0.1", 40000);
+	struct rule_ctx c = { .src = (struct sockaddr *)&s, .fe_name = "f", .bes = bptr, .nbe = 3,
+			      .req = req, .req_len = len, .req_final = 1 };
+	int idx = -1;
+	return rules_pick_backend(fe()->crules, &c, &idx) == RULE_PASS ? idx : -1;
+}
+
+static void test_content_rules(void **st)
+{
+	uint8_t h[512];
+	size_t n = hello(h, "b.example");
+	unsigned acts = 0;
+	struct sockaddr_storage s2 = sa4("127.0.0.2", 1), s1 = sa4("127.0.0.1", 1);
+	struct rule_ctx c = { .fe_name = "f", .req_final = 1 };
+
+	(void)st;
+	/* req.len: a sample that may still grow (HAProxy's MAY_CHANGE) */
+	assert_string_equal(parse(BASE " tcp-request inspect-delay 5s\n"
+				  " tcp-request content accept if { req.len ge 4 }\n"
+				  " tcp-request content reject\n"), "");
+	assert_int_equal(content((const uint8_t *)"ab", 2, 0), 'M');
+	assert_int_equal(content((const uint8_t *)"abcd", 4, 0), 'P');
+	assert_int_equal(content((const uint8_t *)"ab", 2, 1), 'F');
+	/* the hello idiom: wait until the whole ClientHello is there */
+	assert_string_equal(parse(BASE " tcp-request inspect-delay 5s\n"
+				  " tcp-request content accept if { req.ssl_hello_type 1 }\n"
+				  " tcp-request content reject if { req_ssl_ver lt 3.3 }\n"
+				  " use_backend b2 if { req.ssl_alpn http/1.1 }\n"
+				  " use_backend %[req.ssl_sni,map_dom(/dev/null,b1)]\n"), "");
+	for (size_t k = 0; k < n; k++)
+		assert_int_equal(content(h, k, 0), 'M');
+	assert_int_equal(content(h, n, 0), 'P');
+	assert_int_equal(content(h, n - 1, 1), 'P');    /* final: no hello, no rule matches */
+	assert_int_equal(content((const uint8_t *)"GET / HTTP/1.0\r\n", 16, 0), 'P'); /* not TLS: at once */
+	assert_int_equal(pick_bytes(h, n), 2);          /* the second ALPN name matches */
+	assert_string_equal(parse(BASE " use_backend %[req.ssl_sni,map_dom(/dev/null,b1)]\n"), "");
+	assert_int_equal(pick_bytes(h, n), 1);
+	assert_int_equal(pick_bytes(h, n - 1), -1);     /* no SNI in a cut hello: the default */
+	/* expect-proxy layer4 goes on to the next rules */
+	assert_string_equal(parse(BASE " tcp-request connection expect-proxy layer4 if { src 127.0.0.2 }\n"
+				  " tcp-request connection reject if { src 127.0.0.3 }\n"), "");
+	c.src = (struct sockaddr *)&s2;
+	assert_int_equal(rules_conn_accept(fe()->crules, &c, &acts), 1);
+	assert_int_equal(acts, RULE_ACT_EXPECT_PROXY);
+	acts = 0;
+	c.src = (struct sockaddr *)&s1;
+	assert_int_equal(rules_conn_accept(fe()->crules, &c, &acts), 1);
+	assert_int_equal(acts, 0);
 }
 
 static void test_eval_switching(void **st)
@@ -277,6 +369,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_eval_unless_and_conn, teardown),
 		cmocka_unit_test_teardown(test_eval_dynamic, teardown),
 		cmocka_unit_test_teardown(test_eval_converters, teardown),
+		cmocka_unit_test_teardown(test_content_rules, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -388,7 +388,9 @@ static void test_req_len_proto_http(void **st)
 {
 	struct sample s;
 	(void)st;
-	assert_int_equal(fetch("req.len", NULL, "abc", 3, 0, &s), -1);
+	/* not final: a sample that may still change (HAProxy's SMP_F_MAY_CHANGE) */
+	assert_int_equal(fetch("req.len", NULL, "abc", 3, 0, &s), 2);
+	assert_int_equal(s.i, 3);
 	assert_int_equal(fetch("req.len", NULL, "abc", 3, 1, &s), 1);
 	assert_int_equal(s.i, 3);
 	assert_int_equal(fetch("req.proto_http", NULL, "GET / HTTP/1.1\r\n", 16, 0, &s), 1);
