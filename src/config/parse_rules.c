@@ -187,6 +187,12 @@ void kw_tcp_request(struct pctx *p, struct cfg_words *w)
 		keep(p, w, RL_TCP_CONN);
 		return;
 	}
+	if (act && content && !strncmp(act, "track-sc", 8)) {
+		/* only track-sc in content rules: they run again on each arrival
+		 * of bytes, and it alone does nothing the second time */
+		keep(p, w, RL_TCP_CONTENT);
+		return;
+	}
 	if (act && !content && !strcmp(act, "expect-proxy")) {
 		if (!w->w[3] || strcmp(w->w[3], "layer4")) {
 			perr(p, "'tcp-request connection expect-proxy' only supports 'layer4' in %s (got '%s')",

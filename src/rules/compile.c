@@ -15,7 +15,7 @@
 enum tcp_act { TA_ACCEPT, TA_REJECT, TA_EXPECT_PROXY };
 
 /* What an action tells the evaluation loop. */
-enum act_ret { ACT_CONT, ACT_ACCEPT, ACT_REJECT };
+enum act_ret { ACT_CONT, ACT_ACCEPT, ACT_REJECT, ACT_MISS };
 
 struct conn_rule {
 	enum tcp_act act;
@@ -91,8 +91,13 @@ static void px_rules_free(struct px_rules *r)
 	for (int i = 0; i < r->nstk; i++)
 		stick_rule_free(&r->stk[i]);
 	free(r->stk);
-	for (int i = 0; i < r->ncnt; i++)
+	for (int i = 0; i < r->ncnt; i++) {
 		rcond_free(r->cnt[i].cond);
+		if (r->cnt[i].track) {
+			track_act_free(r->cnt[i].track);
+			free(r->cnt[i].track);
+		}
+	}
 	for (int i = 0; i < r->nsw; i++) {
 		rcond_free(r->sw[i].cond);
 		for (int k = 0; k < r->sw[i].nparts; k++) {
@@ -230,16 +235,28 @@ static int parse_name(struct rcomp *rc, struct sw_rule *sw, const char *t, char 
 }
 
 /* tcp-request connection track-sc<n>|sc-inc-gpc0|sc-inc-gpc1|sc-set-gpt0 */
-static void compile_conn_act(struct rcomp *rc, struct px_rules *r, const struct cfg_rline *l)
+/* A counter action of a tcp-request rule (track.c): into the connection
+ * rules, or the content rules (track-sc only there: content rules run again
+ * from the first on each arrival of bytes, and only track-sc is idempotent,
+ * a counter already tracked being left as it is). */
+static void compile_track_act(struct rcomp *rc, struct px_rules *r, const struct cfg_rline *l, int content)
 {
+	const char *where = content ? "tcp-request content" : "tcp-request connection";
 	struct conn_rule cr = { TA_ACCEPT, NULL, xcalloc(1, sizeof(struct track_act)) };
-	int bad = 0, at = track_act_parse(rc, l->w, l->n, 2, "tcp-request connection", cr.track);
+	int bad = 0, at = track_act_parse(rc, l->w, l->n, 2, where, cr.track);
 
 	if (at > 0)
-		cr.cond = cond_at(rc, r, l, at, "'tcp-request connection' rule", &bad);
+		cr.cond = cond_at(rc, r, l, at, content ? "'tcp-request content' rule" : "'tcp-request connection' rule",
+				  &bad);
 	if (at <= 0 || bad) {
 		track_act_free(cr.track);
 		free(cr.track);
+		return;
+	}
+	if (content) {
+		GROW(r->cnt, r->ncnt);
+		r->cnt[r->ncnt++] = cr;
+		r->flags |= RULES_F_INSPECT | RULES_F_DST | RULES_F_TRACK;
 		return;
 	}
 	warn_content(rc, cr.cond);
@@ -276,7 +293,7 @@ static void compile_line(struct rcomp *rc, struct px_rules *r, const struct cfg_
 	case RL_TCP_CONN: {
 		int px = !strcmp(l->w[2], "expect-proxy"); /* "expect-proxy layer4" */
 		if (!px && strcmp(l->w[2], "accept") && strcmp(l->w[2], "reject")) {
-			compile_conn_act(rc, r, l);
+			compile_track_act(rc, r, l, 0);
 			break;
 		}
 		struct conn_rule cr = { px ? TA_EXPECT_PROXY : !strcmp(l->w[2], "reject") ? TA_REJECT : TA_ACCEPT,
@@ -290,6 +307,10 @@ static void compile_line(struct rcomp *rc, struct px_rules *r, const struct cfg_
 		break;
 	}
 	case RL_TCP_CONTENT: {
+		if (strcmp(l->w[2], "accept") && strcmp(l->w[2], "reject")) {
+			compile_track_act(rc, r, l, 1);
+			break;
+		}
 		struct conn_rule cr = { !strcmp(l->w[2], "reject") ? TA_REJECT : TA_ACCEPT,
 					cond_at(rc, r, l, 3, "'tcp-request content' rule", &bad), NULL };
 		if (bad)
@@ -426,7 +447,8 @@ enum rule_res rules_stick(const struct px_rules *r, const struct rule_ctx *ctx, 
 /* The one place content rules' actions run (see rules.h). */
 static enum act_ret content_action(const struct conn_rule *cr, const struct rule_ctx *ctx)
 {
-	(void)ctx;
+	if (cr->track) /* track-sc: its key may need more bytes */
+		return track_act_run(cr->track, ctx) == RULE_MISS ? ACT_MISS : ACT_CONT;
 	switch (cr->act) {
 	case TA_ACCEPT:
 		return ACT_ACCEPT;
@@ -450,6 +472,8 @@ enum rule_res rules_content(const struct px_rules *r, const struct rule_ctx *ctx
 				continue;
 		}
 		a = content_action(cr, ctx);
+		if (a == ACT_MISS)
+			return RULE_MISS;
 		if (a != ACT_CONT)
 			return a == ACT_ACCEPT ? RULE_PASS : RULE_FAIL;
 	}

@@ -111,13 +111,15 @@ int rules_conn_accept(const struct px_rules *r, const struct rule_ctx *ctx, unsi
  * bytes (wait, then evaluate all of them again from the first: accept and
  * reject have no side effect, so re-running is HAProxy's outcome).
  *
- * Actions are dispatched in one place, content_action() in compile.c (the
- * hook for track-sc0/1/2 in content rules, not wired yet: a new enum
- * tcp_act value parsed in parse_rules.c and compiled in compile_line). An
- * action that does not end the rules returns ACT_CONT there, as HAProxy's
- * ACT_RET_CONT; since the rules are run again from the first on each
- * arrival of bytes (as HAProxy does after a MISS), such an action must be
- * idempotent (HAProxy skips a track-sc whose counter is already tracked). */
+ * Actions are dispatched in one place, content_action() in compile.c:
+ * accept, reject, and track-sc0/1/2 (ctx->trk: the session's tracked
+ * counters; a key that needs more bytes is a RULE_MISS). An action that
+ * does not end the rules returns ACT_CONT there, as HAProxy's ACT_RET_CONT;
+ * since the rules are run again from the first on each arrival of bytes
+ * (HAProxy resumes at the rule that waited), such an action must be
+ * idempotent: track-sc is (a counter already tracked is left as it is),
+ * sc-inc-gpc0/1 and sc-set-gpt0 are not, so they stay "not supported yet"
+ * in content rules. */
 enum rule_res rules_content(const struct px_rules *r, const struct rule_ctx *ctx);
 
 /* use_backend rules of a frontend, first match wins (HAProxy's

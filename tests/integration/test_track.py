@@ -168,3 +168,40 @@ def test_gpc0_and_src_fetches(ferry, haproxy, backends):
     got = run_both(ferry, haproxy, cfg, port, check)
     assert got[0] == (["s1", "s1", "", ""], 8, ["", "", "s1", "s1"]), got
     assert all(g == got[0] for g in got), got
+
+
+def test_track_in_content_rules(ferry, haproxy, backends):
+    """tcp-request content track-sc1 (after inspect-delay, on a key that
+    needs the client's bytes to decide) counts as HAProxy counts it, and a
+    content reject on the counter bites at the same connection."""
+    b, = backends(1)
+    port = free_port()
+    cfg = DEFAULTS + """
+frontend fe
+    bind 127.0.0.1:%(port)d
+    stick-table type ip size 1k expire 30s store conn_cnt,conn_cur
+    tcp-request inspect-delay 2s
+    tcp-request content track-sc1 src if { req.len gt 0 }
+    tcp-request content reject if { sc1_conn_cnt gt 3 }
+    default_backend be
+backend be
+    server s1 127.0.0.1:%(b)d
+""" % {"port": port, "b": b.port}
+
+    def one(p, src):
+        with socket.socket() as c:
+            c.settimeout(5)
+            c.bind((src, 0))
+            c.connect(("127.0.0.1", p))
+            c.sendall(b"hello\n")
+            try:
+                return c.recv(100).startswith(b"s1")
+            except ConnectionResetError:
+                return False
+
+    def check(p):
+        return (sum(one(p, "127.0.0.2") for _ in range(6)), sum(one(p, "127.0.0.3") for _ in range(2)))
+
+    got = run_both(ferry, haproxy, cfg, port, check)
+    assert 0 < got[0][0] < 6 and got[0][1] == 2, got
+    assert all(g == got[0] for g in got), got
