@@ -84,8 +84,9 @@ demo: deps
 	@scripts/demo.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all build/acl_bench
 	@bench/run.sh
+	@echo "ACL lookups (make acl-bench):" && build/acl_bench
 
 # Pattern lookups: ns per IP / SNI lookup for small and large lists (bench/acl_bench.c).
 build/acl_bench: bench/acl_bench.c $(LIB_OBJ)
