@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 
 #include "proto/proxyproto.h"
+#include "rules/logformat.h"
 #include "rules/rules.h"
 
 /* The header received, kept for the session's life: the fc_pp_* fetches
@@ -265,6 +266,12 @@ static void inspect_eval(struct session *s, int expired)
 		return; /* the inspect-delay timer is armed: wait for more bytes */
 	loop_timer_cancel(&s->w->loop, &s->timer);
 	s->cli.cb = waiting_cli_io; /* relay_start sets its own */
+	if ((fe->lf_uses & LF_USE_REQ) && len && (s->req_seen = malloc(len))) {
+		/* HAProxy's log finds the buffer forwarded and prints "-" for
+		 * %[req.ssl_sni]; a copy, only for such formats, lets it show */
+		memcpy(s->req_seen, req, len);
+		s->req_seen_len = (uint32_t)len;
+	}
 	if (r == RULE_FAIL) {
 		/* as HAProxy: counted in the frontend's denied requests, logged
 		 * "fe fe/<NOSRV> -1/-1/Tt 0 PR" */

@@ -227,6 +227,9 @@ struct session {
 	} cli_addr, dst_addr, bk_addr; /* with a PROXY header (PROXY command), cli/dst are the header's;
 	                                 bk_addr: the server connection's own (%bi), for log-format */
 	struct pp_hold *pp;            /* the PROXY header received, NULL: none (inspect.c) */
+	uint8_t *req_seen;             /* the bytes its content rules decided on, kept for a
+	                                  log-format reading them (%[req.ssl_sni]); NULL: none */
+	uint32_t req_seen_len;
 	uint32_t pp_seen;              /* bytes of an incomplete header seen so far */
 	uint16_t luid;                 /* its listener's number in the frontend (HAProxy's luid) */
 };

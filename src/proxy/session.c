@@ -40,6 +40,7 @@ static void session_free(void *p)
 	struct worker *w = s->w;
 
 	session_pp_free(s);
+	free(s->req_seen);
 	free(s);
 	if (g)
 		genref_put(g, w);

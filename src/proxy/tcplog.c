@@ -121,7 +121,9 @@ static void log_custom(const struct session *s)
 		c.fe_conn = d.fc;
 		c.bes = fe->lbs;
 		c.nbe = fe->nbe;
-		c.req_final = 1; /* the request bytes are gone by now: content fetches find nothing */
+		c.req = s->req_seen; /* what the content rules decided on, when kept */
+		c.req_len = s->req_seen_len;
+		c.req_final = 1;
 	}
 	lf_render(fe->lf, &d, &c, line, sizeof(line));
 	log_set_send(&fe->logs, LOG_INFO, line);

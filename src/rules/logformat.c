@@ -200,6 +200,8 @@ static int compile_var(struct rcomp *rc, struct logfmt *lf, const char *fmt, con
 			return -1;
 		}
 		lf->uses |= LF_USE_EXPR;
+		if (n->e->f && (n->e->f->use & RF_USE_CONTENT))
+			lf->uses |= LF_USE_REQ;
 		*pp = q + 1;
 		return 0;
 	}

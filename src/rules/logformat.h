@@ -19,6 +19,8 @@ struct logfmt; /* opaque, immutable once compiled */
 #define LF_USE_RT 0x4     /* %rt: a process-wide session number */
 #define LF_USE_HOST 0x8   /* %H */
 #define LF_USE_EXPR 0x10  /* %[...]: a rule context */
+#define LF_USE_REQ 0x20   /* a %[...] reads the request bytes (req.ssl_sni...): the
+                             session keeps what its content rules inspected */
 unsigned lf_uses(const struct logfmt *lf); /* 0 for NULL */
 
 /* The values of one session. Addresses and names may be NULL (printed as

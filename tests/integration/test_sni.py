@@ -251,3 +251,23 @@ def test_hello_sent_slowly_waits_then_default_when_delay_expires(ferry, backends
     # the plain server says its name, then echoes the inspected bytes: once, unchanged
     assert data == b"plain\n" + hello[:40]
     assert 0.5 < took < 3, took
+
+
+def test_log_format_shows_the_sni(ferry, backends, tls_servers, tmpdir_path):
+    """log-format "%[req.ssl_sni]" prints the name the client asked for: the
+    session keeps the bytes its content rules decided on for such a format
+    (HAProxy 2.6 finds its buffer forwarded at log time and prints "-"; its
+    users capture the name with set-var or capture first)."""
+    (plain,) = backends(1, names=["plain"])
+    port = free_port()
+    mapfile = os.path.join(tmpdir_path, "sni.map")
+    cfg = sni_config(port, free_port(), tls_servers, plain.port, mapfile).replace(
+        "    option tcplog\n", '    log-format "%ci %b/%s sni=%[req.ssl_sni] alpn=%[req.ssl_alpn] len=%[req.len]"\n', 1)
+    hello = capture_hello("b.example")
+    f = ferry(cfg, wait_port=port)
+    send_split(port, hello)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(b"hello\n")  # not TLS: no name
+        c.recv(100)
+    assert f.wait_log(r"^127\.0\.0\.1 be_b/b sni=b\.example alpn=- len=%d$" % len(hello)), f.stdout()
+    assert f.wait_log(r"^127\.0\.0\.1 plain/p sni=- alpn=- len=6$"), f.stdout()
