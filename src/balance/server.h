@@ -31,6 +31,7 @@ struct backend;
 
 #define SRV_O_SHUT_ON_DOWN 0x1        /* on-marked-down shutdown-sessions */
 #define SRV_O_SHUT_BACKUP_ON_UP 0x2   /* on-marked-up shutdown-backup-sessions */
+#define SRV_O_NON_STICK 0x4           /* non-stick: stick rules never store it */
 
 struct server {
 	char *name;

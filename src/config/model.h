@@ -131,6 +131,7 @@ struct cfg_srv_opts {
 	int http_redir;      /* "redir PREFIX": HTTP-only, refused as HAProxy does */
 	unsigned pp_opts;    /* SRV_PP_*: send-proxy, send-proxy-v2, proxy-v2-options */
 	int check_send_proxy; /* check-send-proxy (no-check-send-proxy: 0) */
+	int non_stick;       /* non-stick (stick: 0): never stored by stick rules */
 };
 
 /* The PROXY protocol header a server gets first (HAProxy's pp_opts). V2

@@ -14,7 +14,7 @@ const char *const server_keywords[] = {
 	"disabled", "enabled", "id", "init-addr", "agent-check", "no-agent-check",
 	"agent-port", "agent-inter", "agent-send", "on-marked-down", "on-marked-up",
 	"send-proxy", "send-proxy-v2", "no-send-proxy", "no-send-proxy-v2", "proxy-v2-options",
-	"check-send-proxy", "no-check-send-proxy", NULL
+	"check-send-proxy", "no-check-send-proxy", "non-stick", "stick", NULL
 };
 
 /* proxy-v2-options: HAProxy 2.6's words. ferry terminates no TLS, so the
@@ -240,6 +240,8 @@ void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 			if (pp2_options(p, w->w[i + 1], &o->pp_opts))
 				return;
 			i += w->w[i + 1] != NULL;
+		} else if (!strcmp(k, "non-stick") || !strcmp(k, "stick")) {
+			o->non_stick = k[0] == 'n';
 		} else if (!strcmp(k, "check-send-proxy")) {
 			o->check_send_proxy = 1;
 		} else if (!strcmp(k, "no-check-send-proxy")) {

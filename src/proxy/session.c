@@ -482,7 +482,7 @@ static void srv_connect_cb(struct loop *l, struct io *io, uint32_t ev)
 		return;
 	}
 	s->tc = (int32_t)(s->w->loop.now_ms - s->t_phase);
-	if (s->stk) /* stick on / store-request: the server that took it */
+	if (s->stk && !(s->server->opts & SRV_O_NON_STICK)) /* stick on / store-request: the server that took it */
 		stick_store_apply(s->stk, s->server->id, s->server->name, s->w->loop.now_ms);
 	relay_start(s, ev);
 }

@@ -73,7 +73,8 @@ struct srv_rt *gen_new_server(struct generation *g, struct pbackend *be, struct 
 	s->maxconn = cs->o.maxconn;
 	s->maxqueue = cs->o.maxqueue;
 	s->opts = (cs->o.shutdown_on_down ? SRV_O_SHUT_ON_DOWN : 0) |
-		  (cs->o.shutdown_backup_on_up ? SRV_O_SHUT_BACKUP_ON_UP : 0);
+		  (cs->o.shutdown_backup_on_up ? SRV_O_SHUT_BACKUP_ON_UP : 0) |
+		  (cs->o.non_stick ? SRV_O_NON_STICK : 0);
 	s->pp_opts = cs->o.pp_opts;
 	s->ctr = new_counters(g->rt);
 	x->has_check = cs->o.check;

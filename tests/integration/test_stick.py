@@ -61,3 +61,34 @@ def test_stick_on_src(ferry, haproxy, backends, tmpdir_path):
         assert same and named and moved and after and renamed, got
         assert len(set(spread)) == 3, got  # four sources, roundrobin: every server
     assert got[0][0] == "s1", got  # HAProxy's start probes moved its roundrobin on
+
+
+def test_non_stick_server_is_never_stored(ferry, haproxy, backends, tmpdir_path):
+    """A non-stick server takes clients but is never written to the table
+    (HAProxy's SRV_F_NON_STICK): a source first sent there goes on being
+    balanced until it lands on a stickable server, then stays there."""
+    bes = backends(2)
+    port = free_port()
+    sock = os.path.join(tmpdir_path, "s.sock")
+    cfg = (STICK % {"sock": sock, "port": port, "p1": bes[0].port, "p2": bes[1].port, "p3": bes[1].port}).replace(
+        "    server s1 127.0.0.1:%d check inter 100 fall 1 rise 1\n" % bes[0].port,
+        "    server s1 127.0.0.1:%d check inter 100 fall 1 rise 1 non-stick\n" % bes[0].port).replace(
+        "    server s3 127.0.0.1:%d check inter 100 fall 1 rise 1\n" % bes[1].port, "")
+
+    def run():
+        seen = [name_from(port, "127.0.0.2") for _ in range(10)]
+        shown = cli(sock, "show table be key 127.0.0.2\n")
+        return seen, re.findall(r"server_key=(\S+)", shown)
+
+    f = ferry(cfg, wait_port=port)
+    got = [run()]
+    f.stop()
+    if HAPROXY:
+        h = haproxy(cfg, port)
+        wait_until(lambda: all(name_from(port, "127.0.0.9") for _ in range(3)), 3)
+        got.append(run())
+        h.stop()
+    for seen, stored in got:
+        at = seen.index("s2")  # roundrobin reaches s2 within two connections
+        assert at <= 1 and all(n == "s2" for n in seen[at:]), got
+        assert stored == ["s2"], got
