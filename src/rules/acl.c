@@ -252,6 +252,12 @@ struct rule_cond *rcond_parse(struct rcomp *rc, struct acl **acls, int nacl, cha
 			neg = 0;
 			continue;
 		}
+		while (*word == '!') { /* "!acl", and "!{" as HAProxy takes it */
+			neg = !neg;
+			word++;
+		}
+		if (!*word)
+			continue;
 		if (!strcmp(word, "{")) {
 			int j = i + 1;
 			while (j < n && strcmp(w[j], "}"))
@@ -276,10 +282,6 @@ struct rule_cond *rcond_parse(struct rcomp *rc, struct acl **acls, int nacl, cha
 			neg = 0;
 			i = j;
 			continue;
-		}
-		while (*word == '!') {
-			neg = !neg;
-			word++;
 		}
 		for (int k = 0; k < nacl && !a; k++)
 			if (!strcmp(acls[k]->name, word))

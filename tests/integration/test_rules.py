@@ -125,6 +125,28 @@ backend be
     both(ferry, haproxy, cfg, port, check)
 
 
+def test_negated_anonymous_acl_without_a_space(ferry, haproxy, backends):
+    """"!{ ... }" (no space after "!") negates the anonymous ACL, as HAProxy
+    reads it."""
+    (s1,) = backends(1)
+    port = free_port()
+    cfg = DEFAULTS + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    tcp-request connection reject if !{{ src 127.0.0.1 127.0.0.3 }}
+    default_backend be
+backend be
+    server s1 127.0.0.1:{s1.port}
+"""
+
+    def check(p):
+        assert name_from(p, "127.0.0.1") == "s1"
+        assert name_from(p, "127.0.0.3") == "s1"
+        assert name_from(p, "127.0.0.2") == ""
+
+    both(ferry, haproxy, cfg, port, check)
+
+
 def test_reject_is_counted_not_logged(ferry, backends, tmpdir_path):
     (s1,) = backends(1)
     port = free_port()
