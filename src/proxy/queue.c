@@ -135,8 +135,10 @@ int backend_dequeue(struct worker *self, struct pbackend *be)
 			}
 		}
 	}
-	none = lb_group(&be->lb, &only) == LB_GROUP_NONE;
-	while (none && be->lb.q.head) { /* no server at all: no point waiting */
+	/* no server at all: no point waiting, unless the backend waits for
+	 * one to come UP (wait-for-server): then each keeps its own deadline */
+	none = !be->wait_for_server && lb_group(&be->lb, &only) == LB_GROUP_NONE;
+	while (none && be->lb.q.head) {
 		struct session *s = of_node(be->lb.q.head);
 		leave(s, 0);
 		hand(self, s, HANDOFF_NOSERVER, NULL, &tail);
