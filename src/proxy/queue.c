@@ -4,7 +4,10 @@
  * queue when every server was full. When a slot of a server frees, it goes
  * to the oldest session of that server's queue or of the backend's (the
  * latter only when the server may take the backend's traffic now). Both
- * queues of a backend are ordered by one sequence number.
+ * queues of a backend are ordered by one sequence number. With ferry's
+ * wait-for-server, a session that found no usable server at all waits in
+ * the backend's queue too: the first server to come UP takes it, as it
+ * takes any backend-queue session (HAProxy's pendconn_grab_from_px).
  *
  * The queues, s->handoff and s->handed are read and written under the
  * backend lock only. A slot freed on one thread may go to a session of
