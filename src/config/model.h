@@ -328,6 +328,8 @@ struct cfg_proxy {
 	int hrules_own;            /* hrules were written here, not inherited from defaults */
 	unsigned httpchk;          /* HTTPCHK_F_* */
 	int64_t role_change_grace; /* ms before sessions of a server whose role changed close */
+	int64_t wait_for_server;   /* ferry's "wait-for-server": ms a client that finds no usable
+	                              server waits in the backend's queue; 0: closed at once */
 	enum { SSF_NONE, SSF_GLOBAL, SSF_LOCAL } load_state; /* load-server-state-from-file */
 	char *state_file_name;     /* server-state-file-name: NULL = the backend's name */
 	struct addr_spec source;   /* "source ADDR[:PORT]" for servers without their own */

@@ -544,6 +544,17 @@ static void kw_no(struct pctx *p, struct cfg_words *w)
 		perr(p, "'no %s' is not supported (only 'no option' and 'no log')", sub.w[0]);
 }
 
+/* "wait-for-server DURATION" (ferry's own, HAProxy has no such word): how
+ * long a client that finds no usable server waits in the backend's queue
+ * for one to come UP. 0 turns it off (a backend overriding its defaults). */
+static void kw_wait_for_server(struct pctx *p, struct cfg_words *w)
+{
+	if (arg_duration(p, "wait-for-server", w->w[1], &p->px->wait_for_server))
+		return;
+	if (w->n > 2)
+		perr(p, "'wait-for-server' expects one duration (unexpected word '%s')", w->w[2]);
+}
+
 static void kw_bind(struct pctx *p, struct cfg_words *w)
 {
 	parse_bind_line(p, w);
@@ -574,6 +585,7 @@ const struct kw proxy_keywords[] = {
 	{ "tcp-check", PX_CAP_BE | PX_CAP_DEF, kw_tcp_check },
 	{ "http-check", PX_CAP_BE | PX_CAP_DEF, kw_http_check },
 	{ "role-change-grace", PX_CAP_BE | PX_CAP_DEF, kw_role_change_grace },
+	{ "wait-for-server", PX_CAP_BE | PX_CAP_DEF, kw_wait_for_server },
 	{ "load-server-state-from-file", PX_CAP_BE | PX_CAP_DEF, kw_load_state },
 	{ "server-state-file-name", PX_CAP_BE | PX_CAP_DEF, kw_state_file_name },
 	{ "description", PX_CAP_FE | PX_CAP_BE, kw_accepted_value },

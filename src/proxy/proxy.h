@@ -53,6 +53,7 @@ struct pbackend {
 	int redispatch;                /* 0 = off, else cfg redispatch_interval */
 	unsigned options;
 	int64_t to_connect, to_server, to_tunnel, to_server_fin, to_queue;
+	int64_t wait_for_server;       /* ms; 0: no usable server closes the client at once */
 	struct log_set logs;
 };
 

@@ -4,7 +4,10 @@
  * queue when every server was full. When a slot of a server frees, it goes
  * to the oldest session of that server's queue or of the backend's (the
  * latter only when the server may take the backend's traffic now). Both
- * queues of a backend are ordered by one sequence number.
+ * queues of a backend are ordered by one sequence number. With ferry's
+ * wait-for-server, a session that found no usable server at all waits in
+ * the backend's queue too: the first server to come UP takes it, as it
+ * takes any backend-queue session (HAProxy's pendconn_grab_from_px).
  *
  * The queues, s->handoff and s->handed are read and written under the
  * backend lock only. A slot freed on one thread may go to a session of
@@ -135,8 +138,10 @@ int backend_dequeue(struct worker *self, struct pbackend *be)
 			}
 		}
 	}
-	none = lb_group(&be->lb, &only) == LB_GROUP_NONE;
-	while (none && be->lb.q.head) { /* no server at all: no point waiting */
+	/* no server at all: no point waiting, unless the backend waits for
+	 * one to come UP (wait-for-server): then each keeps its own deadline */
+	none = !be->wait_for_server && lb_group(&be->lb, &only) == LB_GROUP_NONE;
+	while (none && be->lb.q.head) {
 		struct session *s = of_node(be->lb.q.head);
 		leave(s, 0);
 		hand(self, s, HANDOFF_NOSERVER, NULL, &tail);

@@ -222,12 +222,11 @@ void session_handed(struct session *s)
 	try_connect(s);
 }
 
-/* Waits in a queue: srv's, or with srv NULL, the backend's. Backend lock
- * held; released here. */
-static void wait_in_queue(struct session *s, struct server *srv)
+/* Waits in a queue: srv's, or with srv NULL, the backend's, for up to `to`
+ * ms (0: no limit). Backend lock held; released here. */
+static void wait_in_queue(struct session *s, struct server *srv, int64_t to)
 {
 	struct pbackend *be = s->be;
-	int64_t to = be->to_queue ? be->to_queue : be->to_connect;
 
 	s->state = SESS_QUEUED;
 	queue_session(s, srv);
@@ -241,11 +240,15 @@ static void wait_in_queue(struct session *s, struct server *srv)
  * server can take it. As HAProxy's assign_server_and_queue: a server the
  * algorithm chose while it is full is waited for in its own queue (limited
  * by its maxqueue: "SQ" when that is full); when every server is full the
- * session waits in the backend's queue. */
+ * session waits in the backend's queue. When no server is usable at all, it
+ * is closed ("SC"), or with wait-for-server waits in the backend's queue for
+ * that long, for the first server to come UP. */
 void session_assign(struct session *s, const struct server *avoid)
 {
 	struct pbackend *be = s->be;
 	int all_full, waited = s->tw < 0 || s->state == SESS_QUEUED;
+	int64_t to_full = be->to_queue ? be->to_queue : be->to_connect;
+	const struct server *only;
 	struct server *srv;
 
 	s->server = NULL; /* as HAProxy's target: none until one is chosen */
@@ -266,16 +269,20 @@ void session_assign(struct session *s, const struct server *avoid)
 			session_close(s, "SQ");
 			return;
 		}
-		wait_in_queue(s, srv);
+		wait_in_queue(s, srv, to_full);
 		return;
 	}
 	if (!srv) {
+		if (be->wait_for_server && lb_group(&be->lb, &only) == LB_GROUP_NONE) {
+			wait_in_queue(s, NULL, be->wait_for_server); /* for a server to come UP */
+			return;
+		}
 		if (!all_full) { /* no server at all: close at once */
 			backend_unlock(&be->lb);
 			session_close(s, "SC");
 			return;
 		}
-		wait_in_queue(s, NULL);
+		wait_in_queue(s, NULL, to_full); /* all full, or others wait before it */
 		return;
 	}
 	claim_server(s, srv);

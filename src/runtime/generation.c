@@ -101,6 +101,7 @@ static struct pbackend *build_backend(struct generation *g, const struct cfg_pro
 	be->to_tunnel = px->to.tunnel;
 	be->to_server_fin = px->to.server_fin;
 	be->to_queue = px->to.queue;
+	be->wait_for_server = px->wait_for_server;
 	be->logs.own = &px->logs;
 	be->logs.global = px->log_global ? &g->cfg->g.logs : NULL;
 	be->lb.allbackups = (px->options & PXO_ALLBACKUPS) != 0;

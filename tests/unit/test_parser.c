@@ -443,6 +443,23 @@ static void test_check_options(void **st)
 	assert_int_equal(b->pg.max_lag_bytes, 0);
 }
 
+/* ferry's own wait-for-server: a duration, inherited from defaults, 0
+ * turns it off. */
+static void test_wait_for_server(void **st)
+{
+	(void)st;
+	assert_string_equal(parse(BASE " wait-for-server 10s\n"
+				  "backend a\n"
+				  "backend b\n wait-for-server 250ms\n"
+				  "backend c\n wait-for-server 0\n"), "");
+	assert_int_equal(cfg_find_proxy(&cfg, "a", PX_CAP_BE)->wait_for_server, 10000);
+	assert_int_equal(cfg_find_proxy(&cfg, "b", PX_CAP_BE)->wait_for_server, 250);
+	assert_int_equal(cfg_find_proxy(&cfg, "c", PX_CAP_BE)->wait_for_server, 0);
+	assert_string_equal(parse(BASE "backend b\n wait-for-server\n"), "t.cfg:7: 'wait-for-server' expects a duration\n");
+	assert_string_equal(parse(BASE "backend b\n wait-for-server 5s 6s\n"),
+			    "t.cfg:7: 'wait-for-server' expects one duration (unexpected word '6s')\n");
+}
+
 static void test_inherited_regex_rules(void **st)
 {
 	struct cfg_proxy *b;
@@ -556,7 +573,7 @@ static void test_haproxy_keywords_are_never_unknown(void **st)
  * not ferry's), and names its version. */
 static void test_haproxy_table_holds_ferrys_keywords(void **st)
 {
-	static const char *const ferry_only[] = { "role-change-grace", NULL };
+	static const char *const ferry_only[] = { "role-change-grace", "wait-for-server", NULL };
 	(void)st;
 	assert_string_equal(haproxy_kw_doc_version, "2.6 (2023/03/28)");
 	for (const char *const *k = (const char *const[]){ "mode", "bind", "balance", "server", "default-server",
@@ -569,8 +586,8 @@ static void test_haproxy_table_holds_ferrys_keywords(void **st)
 			words[i++] = t;
 		assert_non_null(haproxy_kw_find(HKW_PROXY, words));
 	}
-	{
-		char *w[] = { (char *)ferry_only[0], NULL };
+	for (const char *const *k = ferry_only; *k; k++) {
+		char *w[] = { (char *)*k, NULL };
 		assert_null(haproxy_kw_find(HKW_PROXY, w));
 	}
 	{
@@ -645,6 +662,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_out_of_range_values_say_the_limit, teardown),
 		cmocka_unit_test_teardown(test_all_errors_reported, teardown),
 		cmocka_unit_test_teardown(test_check_options, teardown),
+		cmocka_unit_test_teardown(test_wait_for_server, teardown),
 		cmocka_unit_test_teardown(test_inherited_regex_rules, teardown),
 		cmocka_unit_test_teardown(test_warnings_for_ignored, teardown),
 	};
