@@ -209,7 +209,7 @@ def test_source_hash_waits_in_its_servers_queue_only(ferry, backends):
     bs = backends(2)
     port = free_port()
     f = ferry(config(port, [("s1", bs[0].port, "maxconn 1"), ("s2", bs[1].port, "maxconn 1")],
-                     balance="source", extra_be="    timeout queue 3s", extra_fe=TCPLOG_FE), wait_port=port)
+                     balance="source", extra_be="    timeout queue 10s", extra_fe=TCPLOG_FE), wait_port=port)
     src = sources_by_server(port)
     assert len(src["s1"]) >= 3 and src["s2"], src
     a = connect_from(src["s1"][0], port)
@@ -246,7 +246,7 @@ def test_server_maxqueue_limits_its_queue(ferry, backends):
     bs = backends(2)
     port = free_port()
     f = ferry(config(port, [("s1", bs[0].port, "maxconn 1 maxqueue 1"), ("s2", bs[1].port, "maxconn 1")],
-                     balance="source", extra_be="    timeout queue 3s", extra_fe=TCPLOG_FE), wait_port=port)
+                     balance="source", extra_be="    timeout queue 10s", extra_fe=TCPLOG_FE), wait_port=port)
     src = sources_by_server(port)
     a = connect_from(src["s1"][0], port)
     assert a.recv(100) == b"s1\n"

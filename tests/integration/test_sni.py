@@ -145,7 +145,7 @@ def capture_hello(name):
     return got["hello"]
 
 
-def send_split(port, hello, piece=7, pause=0.05):
+def send_split(port, hello, piece=40, pause=0.05):
     """Sends hello in small segments with pauses; returns what came back
     within 3 s (the server's hello, certificate...)."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
