@@ -60,7 +60,27 @@ struct rule_ctx {
 	struct track_set *trk;          /* the session's tracked counters (track-sc fills it); NULL: none */
 	uint64_t now_ms;                /* the worker's loop clock (tables' rates and expiry) */
 	const struct pp_info *pp;       /* the PROXY header received (accept-proxy), NULL: none */
+	/* PostgreSQL frontends (option pgsql): the pg.* fetches read these */
+	const struct pg_first *pg;      /* the client's first message (proto/pgwire.h) as parsed;
+	                                   NULL: none read (pg.* fetches give no sample) */
+	unsigned pg_flags;              /* RC_PG_* */
+	struct rule_verdict *verdict;   /* NULL, or filled by rules_content when it rejects */
 };
+
+#define RC_PG_FE 0x1      /* a PostgreSQL frontend: pg.ssl_request etc. answer false, not "no sample" */
+#define RC_PG_SSL 0x2     /* the client sent an SSLRequest first (pg.ssl_request): its startup
+                             parameters are encrypted, pg.database etc. give no sample */
+#define RC_PG_GSSENC 0x4  /* the client sent a GSSENCRequest first */
+#define RC_PG_TLS 0x8     /* the client started TLS at once (direct TLS) */
+
+/* Which rule rejected, for a readable refusal. */
+struct rule_verdict {
+	const char *file;         /* the rejecting rule's file and line (NULL, 0: none) */
+	int line;
+	int counters;             /* its condition reads stick counters: a limit was reached */
+};
+
+struct pg_first;
 
 struct pp_info;
 
@@ -88,6 +108,9 @@ int rules_compile(struct cfg *c);
                                   ctx->tables, ctx->trk and ctx->now_ms */
 #define RULES_F_STICK 0x40     /* stick on|match|store-request rules (backend) */
 #define RULES_F_INSPECT 0x80   /* it has tcp-request content rules */
+#define RULES_F_PGPARAM 0x100  /* some rule reads the PostgreSQL startup message (pg.database,
+                                  pg.user, pg.application_name, pg.param, pg.protocol) */
+#define RULES_F_TLSHELLO 0x200 /* some rule reads the TLS ClientHello (req.ssl_*, req_ssl_*) */
 unsigned rules_flags(const struct px_rules *r);
 
 /* What a connection rule asks of the session besides accept/reject
