@@ -179,6 +179,7 @@ struct cfg_bind {
 #define PXO_CLITCPKA 0x10    /* SO_KEEPALIVE on the client side */
 #define PXO_SRVTCPKA 0x20    /* SO_KEEPALIVE on the server side */
 #define PXO_LOGHCHK 0x40     /* option log-health-checks */
+#define PXO_PGSQL 0x80       /* option pgsql: the frontend speaks PostgreSQL (proxy/pgedge.h) */
 
 /* An address block of "stats admin if { src ... }" (IPv4 or IPv6). */
 struct cfg_net {

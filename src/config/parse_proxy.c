@@ -391,6 +391,7 @@ static const struct { const char *name; int cap; unsigned flag; } options[] = {
 	{ "tcpka", PX_CAP_FE | PX_CAP_BE, PXO_CLITCPKA | PXO_SRVTCPKA },
 	{ "clitcpka", PX_CAP_FE, PXO_CLITCPKA },
 	{ "srvtcpka", PX_CAP_BE, PXO_SRVTCPKA },
+	{ "pgsql", PX_CAP_FE, PXO_PGSQL }, /* ferry's own: HAProxy has no such option */
 };
 
 /* ferry always splices bulk transfers automatically: these change nothing */

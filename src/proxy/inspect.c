@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 
 #include "proto/proxyproto.h"
+#include "proxy/pgedge.h"
 #include "rules/logformat.h"
 #include "rules/rules.h"
 
@@ -46,7 +47,7 @@ static void inspect_cli_io(struct loop *l, struct io *io, uint32_t ev);
 /* The client is registered (edge-triggered) from the first phase on: what
  * its edges said must outlive the phase that saw them, for relay.c, which
  * reads on without a new edge once the server is connected. */
-static void note_edges(struct session *s, uint32_t ev)
+void session_note_edges(struct session *s, uint32_t ev)
 {
 	if (ev & EPOLLRDHUP)
 		s->flags |= SF_RDHUP0; /* the client's FIN: a short read is the end */
@@ -56,10 +57,10 @@ static void note_edges(struct session *s, uint32_t ev)
 
 /* The client's events between the end of inspection and the relay's start
  * (connecting, queued): only noted. */
-static void waiting_cli_io(struct loop *l, struct io *io, uint32_t ev)
+void session_waiting_cli_io(struct loop *l, struct io *io, uint32_t ev)
 {
 	(void)l;
-	note_edges((struct session *)((char *)io - offsetof(struct session, cli)), ev);
+	session_note_edges((struct session *)((char *)io - offsetof(struct session, cli)), ev);
 }
 
 /* HAProxy's conn_err_code_str sentences for a refused header. */
@@ -181,7 +182,7 @@ static void handshake_cli_io(struct loop *l, struct io *io, uint32_t ev)
 	struct session *s = (struct session *)((char *)io - offsetof(struct session, cli));
 
 	(void)l;
-	note_edges(s, ev);
+	session_note_edges(s, ev);
 	if (s->state == SESS_HANDSHAKE)
 		handshake_read(s, ev);
 }
@@ -208,7 +209,7 @@ void session_handshake_timeout(struct session *s)
 
 /* Reads what the client sent into s->buf[0], up to the buffer's size.
  * Returns 0, or -1 when the session was closed. */
-static int inspect_read(struct session *s)
+int session_read_request(struct session *s)
 {
 	struct rbuf *b = s->buf[0];
 
@@ -251,9 +252,13 @@ static void inspect_eval(struct session *s, int expired)
 	const struct rbuf *b = s->buf[0];
 	const uint8_t *req = b ? (const uint8_t *)b->data + b->head : NULL;
 	size_t len = b ? b->tail - b->head : 0;
-	int final = expired || !fe->cfg->inspect_delay || (s->flags & SF_EOF0) || len >= RBUF_SIZE;
+	int pf = s->pg ? pgedge_req_final(s, req, len) : -1;
+	int final = expired || (pf >= 0 ? pf : !fe->cfg->inspect_delay) || (s->flags & SF_EOF0) ||
+		    len >= RBUF_SIZE;
 	enum rule_res r = RULE_PASS;
 
+	if (!final && pf == 0)
+		return; /* a PostgreSQL client's ClientHello is not whole yet */
 	if (rules_flags(fe->rules) & RULES_F_INSPECT) {
 		struct rule_ctx c;
 		session_rule_ctx(s, &c);
@@ -265,7 +270,7 @@ static void inspect_eval(struct session *s, int expired)
 	if (r == RULE_MISS)
 		return; /* the inspect-delay timer is armed: wait for more bytes */
 	loop_timer_cancel(&s->w->loop, &s->timer);
-	s->cli.cb = waiting_cli_io; /* relay_start sets its own */
+	s->cli.cb = session_waiting_cli_io; /* relay_start sets its own */
 	if ((fe->lf_uses & LF_USE_REQ) && len && (s->req_seen = malloc(len))) {
 		/* HAProxy's log finds the buffer forwarded and prints "-" for
 		 * %[req.ssl_sni]; a copy, only for such formats, lets it show */
@@ -287,8 +292,8 @@ static void inspect_cli_io(struct loop *l, struct io *io, uint32_t ev)
 	struct session *s = (struct session *)((char *)io - offsetof(struct session, cli));
 
 	(void)l;
-	note_edges(s, ev);
-	if (s->state != SESS_INSPECT || inspect_read(s))
+	session_note_edges(s, ev);
+	if (s->state != SESS_INSPECT || session_read_request(s))
 		return;
 	inspect_eval(s, 0);
 }
@@ -303,22 +308,31 @@ void session_after_handshake(struct session *s)
 	const struct frontend *fe = s->fe;
 	unsigned f = rules_flags(fe->rules);
 
+	if (fe->options & PXO_PGSQL) {
+		pgedge_start(s);
+		return;
+	}
 	if (!(f & (RULES_F_INSPECT | RULES_F_CONTENT)) &&
 	    !(fe->be && (rules_flags(fe->be->rules) & RULES_F_CONTENT))) {
-		s->cli.cb = waiting_cli_io; /* registered after a PROXY header */
+		s->cli.cb = session_waiting_cli_io; /* registered after a PROXY header */
 		session_dispatch(s, NULL, 0);
 		return;
 	}
+	session_inspect_begin(s, fe->cfg->inspect_delay);
+}
+
+void session_inspect_begin(struct session *s, int64_t delay)
+{
 	s->state = SESS_INSPECT;
 	s->cli.cb = inspect_cli_io;
 	if (loop_io_set(&s->w->loop, &s->cli, RELAY_EVENTS) == -1) {
 		session_close(s, "CR");
 		return;
 	}
-	if (fe->cfg->inspect_delay)
-		loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + (uint64_t)fe->cfg->inspect_delay);
+	if (delay)
+		loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + (uint64_t)delay);
 	/* what arrived already (with the PROXY header, or before accept) */
-	if (inspect_read(s))
+	if (session_read_request(s))
 		return;
 	inspect_eval(s, 0);
 }

@@ -158,6 +158,7 @@ struct worker {
 	struct session *in_head, *in_tail;
 	struct wmsg *msg_head, *msg_tail;
 	struct io wake;                /* eventfd: something arrived */
+	struct pgcancel *cancels;      /* CancelRequests being sent (pgcancel.c) */
 };
 
 /* How a queued session left its queue (s->handoff) */
@@ -168,7 +169,9 @@ struct worker {
 /* Session states */
 enum sess_state { SESS_QUEUED, SESS_CONNECTING, SESS_TURNAROUND, SESS_ESTABLISHED, SESS_CLOSED,
 		  SESS_HANDSHAKE,   /* reading the PROXY header (inspect.c) */
-		  SESS_INSPECT };   /* tcp-request content rules over the first bytes (inspect.c) */
+		  SESS_INSPECT,     /* tcp-request content rules over the first bytes (inspect.c) */
+		  SESS_PGFIRST,     /* reading a PostgreSQL client's first message (pgedge.c) */
+		  SESS_PGSSL };     /* waiting for the server's answer to ferry's SSLRequest (pgedge.c) */
 
 #define SF_EOF0 0x01      /* client sent FIN (no more client→server data) */
 #define SF_EOF1 0x02      /* server sent FIN */
@@ -233,6 +236,7 @@ struct session {
 	uint32_t req_seen_len;
 	uint32_t pp_seen;              /* bytes of an incomplete header seen so far */
 	uint16_t luid;                 /* its listener's number in the frontend (HAProxy's luid) */
+	struct pgsess *pg;             /* a PostgreSQL frontend's session (pgedge.h), NULL: other */
 };
 
 /* worker.c */
@@ -381,6 +385,16 @@ void session_handshake_timeout(struct session *s);
  * frontend's rules read request bytes, else session_dispatch at once. */
 void session_after_handshake(struct session *s);
 void session_inspect_timeout(struct session *s);
+/* Content inspection of what buf[0] holds and what follows, for up to
+ * delay ms (0: the rules see once what is there). */
+void session_inspect_begin(struct session *s, int64_t delay);
+/* Reads what the client sent into buf[0], up to its size: 0, or -1 when
+ * the session was closed. */
+int session_read_request(struct session *s);
+/* Notes what a client event said (its FIN, urgent data) for later phases. */
+void session_note_edges(struct session *s, uint32_t ev);
+/* The client's callback between the rules and the relay: notes edges only. */
+void session_waiting_cli_io(struct loop *l, struct io *io, uint32_t ev);
 const struct pp_info *session_pp(const struct session *s);
 void session_pp_free(struct session *s);
 
@@ -401,5 +415,8 @@ void log_set_send(const struct log_set *ls, int level, const char *line);
 /* HAProxy's line for a connection that never became a stream (a refused
  * PROXY header): "ip:port [date] fe/luid: msg". */
 void session_log_handshake(const struct session *s, const char *msg);
+/* A line for what a connection did instead of being a stream (a
+ * PostgreSQL cancel): "ip:port [date] fe msg". */
+void session_log_event(const struct session *s, const char *msg);
 
 #endif

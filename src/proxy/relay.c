@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "event/sock.h"
+#include "proxy/pgedge.h"
 
 #define EOF_F(d) ((d) ? SF_EOF1 : SF_EOF0)
 #define SHUT_F(d) ((d) ? SF_SHUT1 : SF_SHUT0)
@@ -206,6 +207,8 @@ static int pump(struct session *s, int d)
 			b->tail = (uint32_t)n;
 			count_bytes(s, d, (uint64_t)n);
 			s->last_act[d] = s->w->loop.now_ms;
+			if (d && s->pg && s->pg->scan) /* a PostgreSQL server's first messages */
+				pgedge_scan(s, (const uint8_t *)b->data, (size_t)n);
 			/* a short read is "drained" unless it stopped at an urgent mark */
 			if ((size_t)n < room && !(s->flags & URG_F(d))) {
 				if (s->flags & RDHUP_F(d))
@@ -216,7 +219,7 @@ static int pump(struct session *s, int d)
 			}
 			if ((size_t)n < room)
 				continue; /* past the mark: flushed at the top, then read on */
-			if (!s->w->pipes.disabled)
+			if (!s->w->pipes.disabled && !(d && s->pg && s->pg->scan))
 				s->flags |= BULK_F(d);
 			continue;
 		}

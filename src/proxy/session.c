@@ -17,6 +17,7 @@
 #include "core/atomic.h"
 #include "event/sock.h"
 #include "proto/proxyproto.h"
+#include "proxy/pgedge.h"
 #include "rules/rules.h"
 
 static void srv_connect_cb(struct loop *l, struct io *io, uint32_t ev);
@@ -126,6 +127,8 @@ void session_close(struct session *s, const char *term)
 
 	if (s->state == SESS_CLOSED)
 		return;
+	if (s->pg) /* before anything of it closes */
+		pgedge_refuse(s, term);
 	if (term && s->term[0] == 0) {
 		s->term[0] = term[0];
 		s->term[1] = term[1];
@@ -176,6 +179,7 @@ void session_close(struct session *s, const char *term)
 	/* after the log, which may read sc fetches, as HAProxy's */
 	if (track_any(&s->trk))
 		track_end(&s->trk, s->bytes[0], s->bytes[1], w->loop.now_ms);
+	pgedge_free(s); /* after the log, which may read pg.* fetches; its cancel key goes */
 	free(s->stk);
 	s->stk = NULL;
 	if (s->flags & SF_FE_COUNTED) {
@@ -491,6 +495,8 @@ static void srv_connect_cb(struct loop *l, struct io *io, uint32_t ev)
 	s->tc = (int32_t)(s->w->loop.now_ms - s->t_phase);
 	if (s->stk && !(s->server->opts & SRV_O_NON_STICK)) /* stick on / store-request: the server that took it */
 		stick_store_apply(s->stk, s->server->id, s->server->name, s->w->loop.now_ms);
+	if (s->pg && pgedge_connected(s))
+		return; /* an SSLRequest of ferry's goes first (or it failed) */
 	relay_start(s, ev);
 }
 
@@ -521,6 +527,12 @@ static void session_timer_cb(struct loop *l, struct timer *t)
 	case SESS_INSPECT:
 		session_inspect_timeout(s);
 		break;
+	case SESS_PGFIRST:
+		pgedge_timeout(s);
+		break;
+	case SESS_PGSSL:
+		pgedge_server_timeout(s);
+		break;
 	default:
 		break;
 	}
@@ -549,6 +561,8 @@ void session_rule_ctx(struct session *s, struct rule_ctx *c)
 	c->pp = session_pp(s);
 	c->trk = &s->trk;
 	c->now_ms = s->w->loop.now_ms;
+	if (s->pg)
+		pgedge_rule_ctx(s, c);
 }
 
 int session_route(struct session *s, const uint8_t *req, size_t len, int final)
@@ -648,7 +662,7 @@ int session_start(struct worker *w, struct listener *li, int fd,
 	s->cf = &fe->ctr[w->id];
 	s->tw = s->tc = -1;
 	s->t_accept = s->last_act[0] = s->last_act[1] = w->loop.now_ms;
-	if ((fe->options & PXO_TCPLOG) || fe->lf || (acts & RULE_ACT_EXPECT_PROXY)) /* the log's accept date: only when logged */
+	if ((fe->options & (PXO_TCPLOG | PXO_PGSQL)) || fe->lf || (acts & RULE_ACT_EXPECT_PROXY)) /* the log's accept date: only when logged */
 		clock_gettime(CLOCK_REALTIME, &s->accept_date);
 	memcpy(&s->cli_addr, sa, salen < sizeof(s->cli_addr) ? salen : sizeof(s->cli_addr));
 	io_init(&s->cli, fd, relay_cli_io);

@@ -178,3 +178,16 @@ void session_log_handshake(const struct session *s, const char *msg)
 		 s->luid, msg);
 	log_set_send(&fe->logs, LOG_INFO, line);
 }
+
+void session_log_event(const struct session *s, const char *msg)
+{
+	const struct frontend *fe = s->fe;
+	char ci[64], date[40], line[512];
+
+	if (!has_logs(&fe->logs))
+		return;
+	addr_ip_str(&s->cli_addr.sa, ci, sizeof(ci));
+	fmt_date(&s->accept_date, date, sizeof(date));
+	snprintf(line, sizeof(line), "%s:%d [%s] %s %s", ci, addr_port(&s->cli_addr.sa), date, fe->name, msg);
+	log_set_send(&fe->logs, LOG_INFO, line);
+}

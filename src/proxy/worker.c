@@ -5,6 +5,7 @@
  * it freed, or asks another worker to run a function (close the sessions
  * of a server that went down, stop, resume accepting). */
 #include "proxy/proxy.h"
+#include "proxy/pgedge.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,7 @@ void worker_destroy(struct worker *w)
 	listeners_close(w);
 	loop_timer_cancel(&w->loop, &w->resume_timer);
 	loop_io_close(&w->loop, &w->wake);
+	pgcancel_free_all(w);
 	loop_free(&w->loop);
 	bufpool_destroy(&w->pool);
 	pipepool_destroy(&w->pipes);

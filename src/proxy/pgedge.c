@@ -1,0 +1,487 @@
+/* A PostgreSQL frontend's first exchange (option pgsql; see pgedge.h).
+ *
+ * The client's first message is read whole (at most PostgreSQL's 10,000
+ * bytes, within timeout client) into the client-to-server buffer and
+ * parsed (proto/pgwire.h). Then, by kind:
+ *
+ * - StartupMessage: the rules see it (pg.user, pg.database, ...); it goes
+ *   to the chosen server unchanged, and the server's first messages are
+ *   scanned for BackendKeyData, kept in the key table (pgkeys.c) for the
+ *   session's life.
+ * - CancelRequest: sent to the server of the session whose key it quotes;
+ *   a key ferry does not know (a TLS session's, another ferry's) is sent to
+ *   every server of the backend the rules choose. The client gets nothing
+ *   back and is closed, as PostgreSQL does; one log line says where it went.
+ * - SSLRequest: when some rule reads the TLS ClientHello (req.ssl_sni ...),
+ *   ferry answers 'S' itself, waits for the ClientHello, lets the rules
+ *   choose, connects, sends the server an SSLRequest of its own, requires
+ *   'S', and relays the ClientHello and everything after unchanged. When
+ *   no rule needs it, the SSLRequest goes to the chosen server untouched.
+ * - GSSENCRequest: answered 'N' when the rules read the startup message or
+ *   the ClientHello (which an encrypted GSS session would hide); otherwise
+ *   passed on untouched like an SSLRequest.
+ * - A TLS record first (direct TLS, PostgreSQL 17): the ClientHello is
+ *   there at once, routed like the SSLRequest case, without the 'S'.
+ * - Anything else: closed, nothing sent to a server (a StartupMessage of
+ *   another major protocol version gets PostgreSQL's own refusal first).
+ *
+ * Until the server has said anything, a refusal by ferry (a reject rule,
+ * no server, a full queue) is sent as an ErrorResponse the client prints. */
+#include "proxy/pgedge.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "proto/tls_hello.h"
+#include "proxy/proxy.h"
+
+static void first_cli_io(struct loop *l, struct io *io, uint32_t ev);
+
+void pgedge_free(struct session *s)
+{
+	struct pgsess *p = s->pg;
+
+	if (!p)
+		return;
+	pgkeys_del(p->key);
+	free(p->scan);
+	free(p->msg);
+	free(p);
+	s->pg = NULL;
+}
+
+void pgedge_rule_ctx(const struct session *s, struct rule_ctx *c)
+{
+	const struct pgsess *p = s->pg;
+
+	c->pg_flags = RC_PG_FE | p->rc_flags;
+	c->pg = p->msg ? &p->first : NULL;
+	c->verdict = (struct rule_verdict *)&p->verdict;
+}
+
+/* What the rules of the frontend and of every backend it may choose read. */
+static unsigned rules_need(const struct frontend *fe)
+{
+	unsigned f = rules_flags(fe->rules);
+
+	for (int i = 0; i < fe->nbe; i++)
+		f |= rules_flags(fe->bes[i]->rules);
+	return f;
+}
+
+/* A byte or a message to the client (its buffer is empty at this point:
+ * the client waits for an answer). Returns 0, or -1 when it did not go. */
+static int answer(struct session *s, const void *p, size_t n)
+{
+	ssize_t w;
+
+	do
+		w = send(s->cli.fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w == -1 && errno == EINTR);
+	return w == (ssize_t)n ? 0 : -1;
+}
+
+/* Drops the first n bytes of the client-to-server buffer. */
+static void consume(struct session *s, size_t n)
+{
+	struct rbuf *b = s->buf[0];
+
+	b->head += (uint32_t)n;
+	if (b->head == b->tail)
+		b->head = b->tail = 0;
+}
+
+/* Keeps a copy of the message (the buffer goes once flushed; the log and
+ * the cancel path read it later) and parses the copy. */
+static int keep_first(struct session *s, const uint8_t *msg, size_t len)
+{
+	struct pgsess *p = s->pg;
+
+	p->msg = malloc(len);
+	if (!p->msg)
+		return -1;
+	memcpy(p->msg, msg, len);
+	return pg_first_parse(p->msg, len, &p->first) == (int)len ? 0 : -1;
+}
+
+/* ---- cancel requests ------------------------------------------------------- */
+
+static void cancel_request(struct session *s)
+{
+	struct pgsess *p = s->pg;
+	const struct pg_first *m = &p->first;
+	struct pgkey_dest d;
+	char what[200];
+	int64_t to = s->fe->be ? s->fe->be->to_connect : 0;
+
+	if (pgkeys_find(m->pid, m->key, m->key_len, &d)) {
+		pgcancel_send(s->w, (struct sockaddr *)&d.addr, d.addrlen, (struct sockaddr *)&d.src, d.srclen,
+			      p->msg, m->len, to);
+		snprintf(what, sizeof(what), "cancel -> %s/%s by key", d.be, d.srv);
+	} else {
+		struct pbackend *be;
+		int n = 0;
+
+		s->be = s->fe->be;
+		session_route(s, p->msg, m->len, 1);
+		be = s->be;
+		for (int i = 0; be && i < be->lb.nsrv; i++) {
+			struct server *srv = be->lb.srv[i];
+			struct sockaddr_storage ss;
+			int omitted;
+			socklen_t len = server_copy_addr(srv, &ss, &omitted);
+
+			if (omitted) {
+				session_dst_addr(s);
+				addr_set_port((struct sockaddr *)&ss, addr_port(&s->dst_addr.sa));
+			}
+			if (!pgcancel_send(s->w, (struct sockaddr *)&ss, len, (struct sockaddr *)&srv->src,
+					   srv->srclen, p->msg, m->len, be->to_connect))
+				n++;
+		}
+		if (be)
+			snprintf(what, sizeof(what), "cancel -> %s broadcast to %d server%s", be->lb.name, n,
+				 n == 1 ? "" : "s");
+		else
+			snprintf(what, sizeof(what), "cancel -> no backend");
+		s->be = NULL; /* not a session of the backend */
+	}
+	session_log_event(s, what);
+	s->flags |= SF_NOLOG;
+	session_close(s, "--");
+}
+
+/* ---- the first message ------------------------------------------------------- */
+
+/* The rules and then the backend choice, over the bytes in buf[0]. */
+static void to_rules(struct session *s)
+{
+	const struct frontend *fe = s->fe;
+	unsigned f = rules_need(fe);
+
+	if (!(f & (RULES_F_INSPECT | RULES_F_CONTENT)) && !(s->pg->flags & PGS_HELLO)) {
+		const struct rbuf *b = s->buf[0];
+		s->cli.cb = session_waiting_cli_io;
+		session_dispatch(s, b ? (const uint8_t *)b->data + b->head : NULL, b ? b->tail - b->head : 0);
+		return;
+	}
+	/* the ClientHello is waited for up to inspect-delay, or without one
+	 * up to timeout client, until it is complete */
+	session_inspect_begin(s, fe->cfg->inspect_delay ? fe->cfg->inspect_delay
+			      : (s->pg->flags & PGS_HELLO) ? fe->to_client : 0);
+}
+
+int pgedge_req_final(const struct session *s, const uint8_t *req, size_t len)
+{
+	const struct pgsess *p = s->pg;
+	struct tls_hello h;
+
+	if (!(p->flags & PGS_HELLO) && !(p->rc_flags & RC_PG_TLS))
+		return 1; /* the first message is whole: nothing more comes before an answer */
+	return tls_hello_parse(req, len, &h) != 0;
+}
+
+/* An SSLRequest or GSSENCRequest goes to the server untouched: its answer
+ * decides whether the server's first messages can be read ('N': the
+ * client goes on in the clear, its startup message follows). Returns 0,
+ * or -1 when the session was closed. */
+static int pass_on(struct session *s)
+{
+	struct pgsess *p = s->pg;
+
+	p->flags |= PGS_REFUSABLE | PGS_ANSWER; /* libpq reads an ErrorResponse here too */
+	if (!(p->scan = malloc(sizeof(*p->scan)))) {
+		session_close(s, "PR");
+		return -1;
+	}
+	pg_scan_init(p->scan);
+	return 0;
+}
+
+/* Parses what arrived; returns 0 while it waits for more. */
+static void first_read(struct session *s)
+{
+	struct pgsess *p = s->pg;
+	struct rbuf *b;
+	struct pg_first m;
+	unsigned need;
+	int r;
+
+	if (session_read_request(s))
+		return; /* closed */
+again:
+	b = s->buf[0];
+	memset(&m, 0, sizeof(m));
+	r = b ? pg_first_parse((const uint8_t *)b->data + b->head, b->tail - b->head, &m) : 0;
+	if (r == 0) {
+		if ((s->flags & SF_EOF0) || (b && b->tail - b->head >= RBUF_SIZE))
+			session_close(s, "CR");
+		return;
+	}
+	if (r < 0) {
+		if (m.reason && !strncmp(m.reason, "unsupported frontend protocol", 29)) {
+			uint8_t e[300];
+			size_t n = pg_error_build(e, sizeof(e), "FATAL", "0A000", m.reason);
+			(void)answer(s, e, n);
+		}
+		session_close(s, "CR");
+		return;
+	}
+	need = rules_need(s->fe);
+	loop_timer_cancel(&s->w->loop, &s->timer);
+	switch (m.kind) {
+	case PG_FIRST_GSSENC:
+		if (need & (RULES_F_PGPARAM | RULES_F_TLSHELLO)) {
+			/* as a server without GSSAPI: 'N', and the client goes on
+			 * with an SSLRequest or its startup message */
+			if (p->gssenc_refused++ || answer(s, "N", 1)) {
+				session_close(s, "CR");
+				return;
+			}
+			consume(s, m.len);
+			if (s->fe->to_client)
+				loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + (uint64_t)s->fe->to_client);
+			goto again;
+		}
+		p->rc_flags |= RC_PG_GSSENC;
+		if (pass_on(s))
+			return;
+		break;
+	case PG_FIRST_SSL:
+		if (need & RULES_F_TLSHELLO) {
+			if (answer(s, "S", 1)) {
+				session_close(s, "CR");
+				return;
+			}
+			consume(s, m.len);
+			p->rc_flags |= RC_PG_SSL;
+			p->flags |= PGS_SSL_SERVER | PGS_HELLO;
+		} else if (need & RULES_F_PGPARAM) {
+			/* the rules read the startup message, which TLS would hide
+			 * (a limit by pg.user must not be escaped by asking for
+			 * TLS): 'N', as a server without SSL; sslmode=prefer goes
+			 * on in the clear, sslmode=require stops with libpq's own
+			 * "server does not support SSL" */
+			if (p->ssl_refused++ || answer(s, "N", 1)) {
+				session_close(s, "CR");
+				return;
+			}
+			consume(s, m.len);
+			if (s->fe->to_client)
+				loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + (uint64_t)s->fe->to_client);
+			goto again;
+		} else {
+			p->rc_flags |= RC_PG_SSL;
+			if (pass_on(s))
+				return;
+		}
+		break;
+	case PG_FIRST_TLS:
+		p->rc_flags |= RC_PG_TLS;
+		break;
+	case PG_FIRST_CANCEL:
+		if (keep_first(s, (const uint8_t *)b->data + b->head, m.len)) {
+			session_close(s, "PR");
+			return;
+		}
+		cancel_request(s);
+		return;
+	case PG_FIRST_STARTUP:
+		if (keep_first(s, (const uint8_t *)b->data + b->head, m.len) ||
+		    !(p->scan = malloc(sizeof(*p->scan)))) {
+			session_close(s, "PR");
+			return;
+		}
+		pg_scan_init(p->scan);
+		p->flags |= PGS_REFUSABLE;
+		break;
+	}
+	to_rules(s);
+}
+
+static void first_cli_io(struct loop *l, struct io *io, uint32_t ev)
+{
+	struct session *s = (struct session *)((char *)io - offsetof(struct session, cli));
+
+	(void)l;
+	session_note_edges(s, ev);
+	if (s->state == SESS_PGFIRST)
+		first_read(s);
+}
+
+void pgedge_start(struct session *s)
+{
+	if (!s->pg && !(s->pg = calloc(1, sizeof(*s->pg)))) {
+		session_close(s, "PR");
+		return;
+	}
+	s->state = SESS_PGFIRST;
+	s->cli.cb = first_cli_io;
+	if (loop_io_set(&s->w->loop, &s->cli, RELAY_EVENTS) == -1) {
+		session_close(s, "CR");
+		return;
+	}
+	if (s->fe->to_client)
+		loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + (uint64_t)s->fe->to_client);
+	first_read(s); /* what arrived already (with the PROXY header, or before accept) */
+}
+
+void pgedge_timeout(struct session *s)
+{
+	session_close(s, "cR"); /* PostgreSQL: "incomplete startup packet" */
+}
+
+/* ---- the server side ------------------------------------------------------------ */
+
+static void ssl_srv_io(struct loop *l, struct io *io, uint32_t ev)
+{
+	struct session *s = (struct session *)((char *)io - offsetof(struct session, srv));
+	char c;
+	ssize_t n;
+
+	(void)l;
+	if (s->state != SESS_PGSSL)
+		return;
+	if (ev & EPOLLRDHUP)
+		s->flags |= SF_RDHUP1;
+	do
+		n = recv(io->fd, &c, 1, MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == EAGAIN)
+		return;
+	if (n != 1 || c != 'S') {
+		/* the client already speaks TLS: nothing readable can be said */
+		s->flags |= SF_RDHUP1;
+		session_close(s, "SD");
+		return;
+	}
+	relay_start(s, 0);
+}
+
+int pgedge_connected(struct session *s)
+{
+	static const uint8_t ssl_req[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f };
+	ssize_t n;
+
+	if (!(s->pg->flags & PGS_SSL_SERVER))
+		return 0;
+	do
+		n = send(s->srv.fd, ssl_req, sizeof(ssl_req), MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)sizeof(ssl_req)) {
+		session_close(s, "SD");
+		return -1;
+	}
+	s->state = SESS_PGSSL;
+	s->srv.cb = ssl_srv_io;
+	{
+		int64_t to = s->be->to_server ? s->be->to_server : s->be->to_connect;
+		if (to)
+			loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + (uint64_t)to);
+		else
+			loop_timer_cancel(&s->w->loop, &s->timer);
+	}
+	return 1;
+}
+
+void pgedge_server_timeout(struct session *s)
+{
+	session_close(s, "sD");
+}
+
+void pgedge_scan(struct session *s, const uint8_t *p, size_t n)
+{
+	struct pgsess *pg = s->pg;
+	enum pg_scan_res r;
+	struct pgkey_dest d;
+
+	if (pg->flags & PGS_ANSWER) { /* the server's answer to an SSLRequest or GSSENCRequest */
+		pg->flags &= ~PGS_ANSWER;
+		if (p[0] != 'N') {
+			free(pg->scan); /* encrypted from here on (or refused) */
+			pg->scan = NULL;
+			return;
+		}
+		p++;
+		n--;
+	}
+	r = pg_scan_feed(pg->scan, p, n);
+	if (r == PG_SCAN_MORE)
+		return;
+	if (r == PG_SCAN_KEY) {
+		memset(&d, 0, sizeof(d));
+		d.addrlen = sizeof(d.addr);
+		if (getpeername(s->srv.fd, (struct sockaddr *)&d.addr, &d.addrlen) == 0) {
+			if (s->server->srclen) {
+				memcpy(&d.src, &s->server->src, s->server->srclen);
+				d.srclen = s->server->srclen;
+			}
+			snprintf(d.be, sizeof(d.be), "%s", s->be->lb.name);
+			snprintf(d.srv, sizeof(d.srv), "%s", s->server->name);
+			pgkeys_del(pg->key);
+			pg->key = pgkeys_add(pg->scan->pid, pg->scan->key, pg->scan->key_len, &d);
+		}
+	}
+	free(pg->scan);
+	pg->scan = NULL;
+}
+
+/* ---- readable refusals ---------------------------------------------------------- */
+
+static int no_usable_server(struct pbackend *be)
+{
+	const struct server *only;
+	int none;
+
+	backend_lock(&be->lb);
+	none = lb_group(&be->lb, &only) == LB_GROUP_NONE;
+	backend_unlock(&be->lb);
+	return none;
+}
+
+void pgedge_refuse(struct session *s, const char *term)
+{
+	const struct pgsess *p = s->pg;
+	const char *fe = s->fe->name, *be = s->be ? s->be->lb.name : "";
+	const char *code = NULL;
+	char msg[300];
+	uint8_t e[400];
+	size_t n;
+
+	if (!p || !(p->flags & PGS_REFUSABLE) || s->bytes[1] || s->cli.fd < 0 || !term)
+		return;
+	if (term[0] == 'P' && term[1] == 'R') {
+		const struct rule_verdict *v = &p->verdict;
+		code = v->counters ? "53300" : "08004";
+		if (v->line)
+			snprintf(msg, sizeof(msg), "ferry: frontend '%s' refused the connection%s (rule at %s:%d)", fe,
+				 v->counters ? ": limit reached" : "", v->file ? v->file : "?", v->line);
+		else
+			snprintf(msg, sizeof(msg), "ferry: frontend '%s' refused the connection", fe);
+	} else if (term[0] == '-' && !s->be) {
+		code = "08004";
+		snprintf(msg, sizeof(msg), "ferry: frontend '%s' has no backend for this connection", fe);
+	} else if ((term[0] == 'S' || term[0] == 's') && (term[1] == 'Q' || term[1] == 'C') && s->be) {
+		if (term[0] == 'S' && term[1] == 'Q') { /* the server's maxqueue */
+			code = "53300";
+			snprintf(msg, sizeof(msg), "ferry: no free connection slot in backend '%s' (queue full)", be);
+		} else if ((term[1] == 'C' && !s->server) || no_usable_server(s->be)) {
+			code = "57P03";
+			snprintf(msg, sizeof(msg), "ferry: no server of backend '%s' is available", be);
+		} else if (term[1] == 'Q') {
+			code = "53300";
+			snprintf(msg, sizeof(msg), "ferry: no free connection slot in backend '%s' (timeout queue)", be);
+		} else {
+			code = "08006";
+			snprintf(msg, sizeof(msg), "ferry: could not connect to server %s/%s", be, s->server->name);
+		}
+	}
+	if (!code)
+		return;
+	n = pg_error_build(e, sizeof(e), "FATAL", code, msg);
+	if (n)
+		(void)answer(s, e, n);
+}
