@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "proto/tls_hello.h"
 #include "proxy/proxy.h"
@@ -482,6 +483,14 @@ void pgedge_refuse(struct session *s, const char *term)
 	if (!code)
 		return;
 	n = pg_error_build(e, sizeof(e), "FATAL", code, msg);
-	if (n)
-		(void)answer(s, e, n);
+	if (!n)
+		return;
+	if (p->flags & PGS_ANSWER) { /* it waits for the answer to its SSLRequest */
+		int fd = s->cli.fd;
+		loop_io_forget(&s->w->loop, &s->cli);
+		if (pgrefuse_start(s->w, fd, e, n, s->fe->to_client))
+			close(fd);
+		return;
+	}
+	(void)answer(s, e, n);
 }

@@ -80,4 +80,11 @@ int pgcancel_send(struct worker *w, const struct sockaddr *addr, socklen_t addrl
 /* Frees the worker's cancels still under way (process stop). */
 void pgcancel_free_all(struct worker *w);
 
+/* pgrefuse.c: takes over client fd, which waits for the answer to its
+ * SSLRequest: answers 'N', reads its startup message, sends err (an
+ * ErrorResponse), closes; bounded by to_ms (at most 10 s). Returns 0 (fd
+ * is taken), or -1 (nothing started: the caller still owns fd). */
+int pgrefuse_start(struct worker *w, int fd, const uint8_t *err, size_t elen, int64_t to_ms);
+void pgrefuse_free_all(struct worker *w);
+
 #endif

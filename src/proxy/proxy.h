@@ -159,6 +159,7 @@ struct worker {
 	struct wmsg *msg_head, *msg_tail;
 	struct io wake;                /* eventfd: something arrived */
 	struct pgcancel *cancels;      /* CancelRequests being sent (pgcancel.c) */
+	struct pgrefuse *refusals;     /* readable refusals after an SSLRequest (pgrefuse.c) */
 };
 
 /* How a queued session left its queue (s->handoff) */

@@ -127,8 +127,6 @@ void session_close(struct session *s, const char *term)
 
 	if (s->state == SESS_CLOSED)
 		return;
-	if (s->pg) /* before anything of it closes */
-		pgedge_refuse(s, term);
 	if (term && s->term[0] == 0) {
 		s->term[0] = term[0];
 		s->term[1] = term[1];
@@ -144,6 +142,8 @@ void session_close(struct session *s, const char *term)
 		s->next->prev = s->prev;
 	loop_timer_cancel(&w->loop, &s->timer);
 	session_log_prepare(s);
+	if (s->pg) /* before its sockets close (may take the client's over) */
+		pgedge_refuse(s, s->term);
 	loop_io_close(&w->loop, &s->srv);
 	loop_io_close(&w->loop, &s->cli);
 	for (int d = 0; d < 2; d++) {

@@ -100,6 +100,7 @@ void worker_destroy(struct worker *w)
 	loop_timer_cancel(&w->loop, &w->resume_timer);
 	loop_io_close(&w->loop, &w->wake);
 	pgcancel_free_all(w);
+	pgrefuse_free_all(w);
 	loop_free(&w->loop);
 	bufpool_destroy(&w->pool);
 	pipepool_destroy(&w->pipes);
