@@ -21,6 +21,10 @@ struct conn_rule {
 	enum tcp_act act;
 	struct rule_cond *cond;    /* NULL: always */
 	struct track_act *track;   /* a counter action (track.c), NULL: act says what to do */
+	const char *file;          /* its line (the cfg's text, which the generation keeps as
+	                              long as its rules): a content reject's verdict */
+	int line;
+	int counters;              /* its condition reads stick counters (sc*_, src_*) */
 };
 
 /* A piece of a use_backend name: literal text, or a sample expression. */
@@ -159,6 +163,39 @@ static struct rule_cond *cond_at(struct rcomp *rc, struct px_rules *r, const str
 	return c;
 }
 
+/* RULES_F_PGPARAM and RULES_F_TLSHELLO of what a rule reads (use: the
+ * RF_* bits of its fetches, a condition's or an expression's). */
+static unsigned reads(unsigned use)
+{
+	return (use & RF_PG_PARAMS ? RULES_F_PGPARAM : 0) | (use & RF_TLS_HELLO ? RULES_F_TLSHELLO : 0);
+}
+
+static unsigned cond_reads(const struct rule_cond *c)
+{
+	return c ? reads(c->use) : 0;
+}
+
+static unsigned expr_reads(const struct rexpr *e)
+{
+	return e && e->f ? reads(e->f->use) : 0;
+}
+
+/* The condition reads a stick counter: one of its ACLs uses an sc*_ or
+ * src_* fetch (fetch_sc.c). */
+static int cond_counters(const struct rule_cond *c)
+{
+	for (int i = 0; c && i < c->ns; i++)
+		for (int k = 0; k < c->s[i].n; k++) {
+			const struct acl *a = c->s[i].t[k].acl;
+			for (int x = 0; x < a->nx; x++) {
+				const struct fetch_def *f = a->x[x].e.f;
+				if (f && fetch_sc_find(f->name, strlen(f->name)) == f)
+					return 1;
+			}
+		}
+	return 0;
+}
+
 /* HAProxy's warnings for content fetches in a tcp-request connection rule. */
 static void warn_content(struct rcomp *rc, const struct rule_cond *c)
 {
@@ -242,7 +279,7 @@ static int parse_name(struct rcomp *rc, struct sw_rule *sw, const char *t, char 
 static void compile_track_act(struct rcomp *rc, struct px_rules *r, const struct cfg_rline *l, int content)
 {
 	const char *where = content ? "tcp-request content" : "tcp-request connection";
-	struct conn_rule cr = { TA_ACCEPT, NULL, xcalloc(1, sizeof(struct track_act)) };
+	struct conn_rule cr = { TA_ACCEPT, NULL, xcalloc(1, sizeof(struct track_act)), l->file, l->line, 0 };
 	int bad = 0, at = track_act_parse(rc, l->w, l->n, 2, where, cr.track);
 
 	if (at > 0)
@@ -256,7 +293,8 @@ static void compile_track_act(struct rcomp *rc, struct px_rules *r, const struct
 	if (content) {
 		GROW(r->cnt, r->ncnt);
 		r->cnt[r->ncnt++] = cr;
-		r->flags |= RULES_F_INSPECT | RULES_F_DST | RULES_F_TRACK;
+		r->flags |= RULES_F_INSPECT | RULES_F_DST | RULES_F_TRACK | cond_reads(cr.cond) |
+			    expr_reads(cr.track->key);
 		return;
 	}
 	warn_content(rc, cr.cond);
@@ -276,7 +314,7 @@ static void compile_stick(struct rcomp *rc, struct px_rules *r, const struct cfg
 		r->flags |= RULES_F_CONTENT;
 	GROW(r->stk, r->nstk);
 	r->stk[r->nstk++] = sr;
-	r->flags |= RULES_F_STICK | RULES_F_DST;
+	r->flags |= RULES_F_STICK | RULES_F_DST | cond_reads(sr.cond) | expr_reads(sr.key);
 }
 
 static void compile_line(struct rcomp *rc, struct px_rules *r, const struct cfg_rline *l)
@@ -297,7 +335,8 @@ static void compile_line(struct rcomp *rc, struct px_rules *r, const struct cfg_
 			break;
 		}
 		struct conn_rule cr = { px ? TA_EXPECT_PROXY : !strcmp(l->w[2], "reject") ? TA_REJECT : TA_ACCEPT,
-					cond_at(rc, r, l, px ? 4 : 3, "'tcp-request connection' rule", &bad), NULL };
+					cond_at(rc, r, l, px ? 4 : 3, "'tcp-request connection' rule", &bad), NULL,
+					l->file, l->line, 0 };
 		if (bad)
 			break;
 		warn_content(rc, cr.cond);
@@ -312,12 +351,14 @@ static void compile_line(struct rcomp *rc, struct px_rules *r, const struct cfg_
 			break;
 		}
 		struct conn_rule cr = { !strcmp(l->w[2], "reject") ? TA_REJECT : TA_ACCEPT,
-					cond_at(rc, r, l, 3, "'tcp-request content' rule", &bad), NULL };
+					cond_at(rc, r, l, 3, "'tcp-request content' rule", &bad), NULL, l->file,
+					l->line, 0 };
 		if (bad)
 			break;
+		cr.counters = cond_counters(cr.cond);
 		GROW(r->cnt, r->ncnt);
 		r->cnt[r->ncnt++] = cr;
-		r->flags |= RULES_F_INSPECT | RULES_F_DST;
+		r->flags |= RULES_F_INSPECT | RULES_F_DST | cond_reads(cr.cond);
 		break;
 	}
 	case RL_USE_BACKEND: {
@@ -345,6 +386,9 @@ static void compile_line(struct rcomp *rc, struct px_rules *r, const struct cfg_
 		}
 		if (sw.cond && (sw.cond->use & RF_USE_CONTENT))
 			r->flags |= RULES_F_CONTENT;
+		r->flags |= cond_reads(sw.cond);
+		for (int k = 0; k < sw.nparts; k++)
+			r->flags |= expr_reads(sw.parts[k].e);
 		GROW(r->sw, r->nsw);
 		r->sw[r->nsw++] = sw;
 		r->flags |= RULES_F_SWITCH | RULES_F_DST;
@@ -371,6 +415,7 @@ static void compile_line(struct rcomp *rc, struct px_rules *r, const struct cfg_
 		sr.name = xstrdup(l->w[1]);
 		if (sr.cond && (sr.cond->use & RF_USE_CONTENT))
 			r->flags |= RULES_F_CONTENT;
+		r->flags |= cond_reads(sr.cond);
 		GROW(r->srv, r->nsrv);
 		r->srv[r->nsrv++] = sr;
 		r->flags |= RULES_F_SERVER | RULES_F_DST;
@@ -417,6 +462,14 @@ int rules_compile(struct cfg *c)
 
 int rules_conn_accept(const struct px_rules *r, const struct rule_ctx *ctx, unsigned *acts)
 {
+	struct rule_ctx l4;
+
+	if (ctx->pg || ctx->pg_flags) { /* nothing is read at accept: pg.* give no sample */
+		l4 = *ctx;
+		l4.pg = NULL;
+		l4.pg_flags = 0;
+		ctx = &l4;
+	}
 	for (int i = 0; r && i < r->nconn; i++) {
 		const struct conn_rule *cr = &r->conn[i];
 		if (cr->cond && rcond_eval(cr->cond, ctx) != RULE_PASS)
@@ -474,6 +527,11 @@ enum rule_res rules_content(const struct px_rules *r, const struct rule_ctx *ctx
 		a = content_action(cr, ctx);
 		if (a == ACT_MISS)
 			return RULE_MISS;
+		if (a == ACT_REJECT && ctx->verdict) {
+			ctx->verdict->file = cr->file;
+			ctx->verdict->line = cr->line;
+			ctx->verdict->counters = cr->counters;
+		}
 		if (a != ACT_CONT)
 			return a == ACT_ACCEPT ? RULE_PASS : RULE_FAIL;
 	}

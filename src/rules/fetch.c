@@ -392,6 +392,7 @@ static int f_fc_pp_tlv(const struct rarg *a, const struct rule_ctx *c, struct sa
 
 #define L4 RF_USE_L4
 #define CT RF_USE_CONTENT
+#define TH (RF_USE_CONTENT | RF_TLS_HELLO)
 
 static const struct fetch_def fetches[] = {
 	{ "always_false", "", SMP_BOOL, L4, PM_BOOL, f_false },
@@ -413,15 +414,15 @@ static const struct fetch_def fetches[] = {
 	{ "req.payload", "II", SMP_BIN, CT, PM_BIN, f_payload },
 	{ "req.payload_lv", "IIi", SMP_BIN, CT, PM_BIN, f_payload_lv },
 	{ "req.proto_http", "", SMP_BOOL, CT, PM_BOOL, f_proto_http },
-	{ "req.ssl_alpn", "", SMP_STR, CT, PM_STR, f_ssl_alpn },
-	{ "req.ssl_hello_type", "", SMP_SINT, CT, PM_INT, f_ssl_hello_type },
-	{ "req.ssl_sni", "", SMP_STR, CT, PM_STR, f_ssl_sni },
-	{ "req.ssl_ver", "", SMP_SINT, CT, PM_INT, f_ssl_ver },
+	{ "req.ssl_alpn", "", SMP_STR, TH, PM_STR, f_ssl_alpn },
+	{ "req.ssl_hello_type", "", SMP_SINT, TH, PM_INT, f_ssl_hello_type },
+	{ "req.ssl_sni", "", SMP_STR, TH, PM_STR, f_ssl_sni },
+	{ "req.ssl_ver", "", SMP_SINT, TH, PM_INT, f_ssl_ver },
 	{ "req_len", "", SMP_SINT, CT, PM_INT, f_req_len },
 	{ "req_proto_http", "", SMP_BOOL, CT, PM_BOOL, f_proto_http },
-	{ "req_ssl_hello_type", "", SMP_SINT, CT, PM_INT, f_ssl_hello_type },
-	{ "req_ssl_sni", "", SMP_STR, CT, PM_STR, f_ssl_sni },
-	{ "req_ssl_ver", "", SMP_SINT, CT, PM_INT, f_ssl_ver },
+	{ "req_ssl_hello_type", "", SMP_SINT, TH, PM_INT, f_ssl_hello_type },
+	{ "req_ssl_sni", "", SMP_STR, TH, PM_STR, f_ssl_sni },
+	{ "req_ssl_ver", "", SMP_SINT, TH, PM_INT, f_ssl_ver },
 	{ "src", "", SMP_IPV4, L4, PM_IP, f_src },
 	{ "src_is_local", "", SMP_BOOL, L4, PM_BOOL, f_src_is_local },
 	{ "src_port", "", SMP_SINT, L4, PM_INT, f_src_port },
@@ -435,13 +436,19 @@ const char *const fetch_names[] = {
 	"fe_id", "fe_name", "nbsrv", "queue", "req.len", "req.payload", "req.payload_lv",
 	"req.proto_http", "req.ssl_alpn", "req.ssl_hello_type", "req.ssl_sni", "req.ssl_ver",
 	"req_len", "req_proto_http", "req_ssl_hello_type", "req_ssl_sni", "req_ssl_ver",
-	"src", "src_is_local", "src_port", "srv_is_up", NULL
+	"src", "src_is_local", "src_port", "srv_is_up",
+	/* fetch_pg.c */
+	"pg.application_name", "pg.cancel_request", "pg.database", "pg.param", "pg.protocol",
+	"pg.ssl_request", "pg.user", NULL
 };
 
 const struct fetch_def *fetch_find(const char *name, size_t len)
 {
-	for (const struct fetch_def *f = fetches; f->name; f++)
+	const struct fetch_def *f;
+
+	for (f = fetches; f->name; f++)
 		if (strlen(f->name) == len && !memcmp(f->name, name, len))
 			return f;
-	return fetch_sc_find(name, len);
+	f = fetch_sc_find(name, len);
+	return f ? f : fetch_pg_find(name, len);
 }

@@ -40,6 +40,9 @@ enum rule_res {
 /* When a fetch can give an answer. */
 #define RF_USE_L4 0x1      /* at accept: addresses, frontend, backends' state */
 #define RF_USE_CONTENT 0x2 /* needs the client's first bytes (tcp-request content) */
+/* What a fetch reads, for rules_flags() (with RF_USE_CONTENT). */
+#define RF_PG_PARAMS 0x4   /* the PostgreSQL StartupMessage (pg.database, ...: RULES_F_PGPARAM) */
+#define RF_TLS_HELLO 0x8   /* the TLS ClientHello (req.ssl_*, req_ssl_*: RULES_F_TLSHELLO) */
 
 /* What one evaluation sees. The session fills it on its stack; every
  * pointer must stay valid during the call. */

@@ -119,10 +119,11 @@ typedef int (*conv_fn)(const struct rarg *a, int nargs, struct sample *s);
 
 struct fetch_def {
 	const char *name;
-	const char *args;          /* one letter each: i integer, B backend, S backend/server; upper
-	                              case required, lower case optional */
+	const char *args;          /* one letter each: i integer, B backend, S backend/server, C a
+	                              string (kept in rarg.s); upper case required, lower case
+	                              optional */
 	enum smp_type out;
-	unsigned use;              /* RF_USE_* */
+	unsigned use;              /* RF_USE_*, and RF_PG_PARAMS/RF_TLS_HELLO: what it reads */
 	enum pat_m match;          /* its default match method (HAProxy's table) */
 	fetch_fn fn;
 };
@@ -137,6 +138,8 @@ struct conv_def {
 const struct fetch_def *fetch_find(const char *name, size_t len);
 /* The stick counter fetches (fetch_sc.c): sc0_*, sc1_*, sc2_*, sc_*, src_*. */
 const struct fetch_def *fetch_sc_find(const char *name, size_t len);
+/* The PostgreSQL fetches (fetch_pg.c): pg.*. */
+const struct fetch_def *fetch_pg_find(const char *name, size_t len);
 const struct conv_def *conv_find(const char *name, size_t len);
 struct rconv;
 /* Applies one compiled converter: 1 converted, 0 no sample. */
