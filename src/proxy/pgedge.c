@@ -110,6 +110,46 @@ static int keep_first(struct session *s, const uint8_t *msg, size_t len)
 
 /* ---- cancel requests ------------------------------------------------------- */
 
+/* Sends the session's CancelRequest to every server of be, or with be
+ * NULL (the rules chose none: a TLS client's cancel carries no SNI) of
+ * every backend of the frontend's generation, once per address. Returns
+ * how many were sent. */
+static int broadcast(struct session *s, const struct pbackend *be)
+{
+	const struct pgsess *p = s->pg;
+	struct sockaddr_storage sent[64];
+	socklen_t sentlen[64];
+	int nsent = 0, n = 0;
+	int nb = be ? 1 : s->fe->nbe;
+
+	for (int b = 0; b < nb; b++) {
+		const struct pbackend *pb = be ? be : s->fe->bes[b];
+		for (int i = 0; i < pb->lb.nsrv; i++) {
+			struct server *srv = pb->lb.srv[i];
+			struct sockaddr_storage ss;
+			int omitted, dup = 0;
+			socklen_t len = server_copy_addr(srv, &ss, &omitted);
+
+			if (omitted) {
+				session_dst_addr(s);
+				addr_set_port((struct sockaddr *)&ss, addr_port(&s->dst_addr.sa));
+			}
+			for (int k = 0; k < nsent && !dup; k++)
+				dup = sentlen[k] == len && !memcmp(&sent[k], &ss, len);
+			if (dup)
+				continue;
+			if (nsent < 64) {
+				sent[nsent] = ss;
+				sentlen[nsent++] = len;
+			}
+			if (!pgcancel_send(s->w, (struct sockaddr *)&ss, len, (struct sockaddr *)&srv->src,
+					   srv->srclen, p->msg, p->first.len, pb->to_connect))
+				n++;
+		}
+	}
+	return n;
+}
+
 static void cancel_request(struct session *s)
 {
 	struct pgsess *p = s->pg;
@@ -124,30 +164,18 @@ static void cancel_request(struct session *s)
 		snprintf(what, sizeof(what), "cancel -> %s/%s by key", d.be, d.srv);
 	} else {
 		struct pbackend *be;
-		int n = 0;
+		int n;
 
 		s->be = s->fe->be;
 		session_route(s, p->msg, m->len, 1);
 		be = s->be;
-		for (int i = 0; be && i < be->lb.nsrv; i++) {
-			struct server *srv = be->lb.srv[i];
-			struct sockaddr_storage ss;
-			int omitted;
-			socklen_t len = server_copy_addr(srv, &ss, &omitted);
-
-			if (omitted) {
-				session_dst_addr(s);
-				addr_set_port((struct sockaddr *)&ss, addr_port(&s->dst_addr.sa));
-			}
-			if (!pgcancel_send(s->w, (struct sockaddr *)&ss, len, (struct sockaddr *)&srv->src,
-					   srv->srclen, p->msg, m->len, be->to_connect))
-				n++;
-		}
+		n = broadcast(s, be);
 		if (be)
 			snprintf(what, sizeof(what), "cancel -> %s broadcast to %d server%s", be->lb.name, n,
 				 n == 1 ? "" : "s");
 		else
-			snprintf(what, sizeof(what), "cancel -> no backend");
+			snprintf(what, sizeof(what), "cancel -> every backend, broadcast to %d server%s", n,
+				 n == 1 ? "" : "s");
 		s->be = NULL; /* not a session of the backend */
 	}
 	session_log_event(s, what);
