@@ -180,7 +180,8 @@ def run_cancels(port, pgc, tag, sslmode="disable", n=N_CANCELS):
     once all n run, every one is cancelled through port (conn.cancel():
     libpq's PQcancel, a new connection with a CancelRequest), 20 at a time.
     Returns (seconds from each session's cancel to its QueryCanceled, None
-    when it did not end so; sessions per server; sessions on TLS). Sessions
+    when it did not end so; sessions per server; sessions on TLS; each
+    session's outcome: "canceled", "finished" or the error). Sessions
     still sleeping 1.5 s after the last cancel are cancelled on the servers
     themselves, so nothing sleeps 30 s."""
     conns, outcome = [None] * n, [None] * n
