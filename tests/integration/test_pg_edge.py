@@ -38,7 +38,7 @@ import psycopg2.errors
 import psycopg2.extensions
 import pytest
 
-from conftest import DEFAULTS, ROOT, Backend, free_port, wait_until
+from conftest import DEFAULTS, ROOT, free_port, wait_until
 from pgtls import (FakePg, SServer, cancel_request, error_fields, gssenc_request, make_ca, make_cert,
                    read_message, read_until_ready, refusal, s_client_subject, simple_query_value,
                    ssl_request, startup_message, PROTO_32)
