@@ -31,9 +31,15 @@ def _as_pg(cmd):
 class PgCluster:
     """n independent PostgreSQL servers on 127.0.0.1 at the given ports."""
 
-    def __init__(self, ports, names=None, base=None):
+    def __init__(self, ports, names=None, base=None, ssl=None):
+        """ssl: None (no TLS, as before), or one (certificate, key) pair of
+        file paths per server: each server gets a copy of its pair in its
+        data directory and ssl = on (clients may still connect without TLS)."""
         self.ports = list(ports)
         self.names = names or ["pg%d" % (i + 1) for i in range(len(self.ports))]
+        self.ssl = list(ssl) if ssl else None
+        if self.ssl and len(self.ssl) != len(self.ports):
+            raise ValueError("ssl: one (cert, key) pair per server")
         self.base = tempfile.mkdtemp(prefix="ferry-pg-", dir=base)
         os.chmod(self.base, 0o755)
         if os.geteuid() == 0:
@@ -59,11 +65,30 @@ class PgCluster:
                 f.write("cluster_name = '%s'\nport = %d\nlisten_addresses = '127.0.0.1'\n"
                         "unix_socket_directories = '%s'\nfsync = off\nmax_connections = 200\n"
                         % (name, port, self.base))
+            self._install_ssl(d, name)
             self.dirs.append(d)
         for d in self.dirs:
             self._run([os.path.join(self.bin, "pg_ctl"), "-D", d, "-l", d + ".log", "-w", "-t", "60", "start"])
             self.started.append(d)
         return self
+
+    def _install_ssl(self, d, name):
+        """Copies the server's certificate and key into its data directory
+        (the key owned by the server's user, mode 0600, as PostgreSQL
+        demands) and turns ssl on in postgresql.auto.conf."""
+        if not self.ssl:
+            return
+        crt, key = self.ssl[self.names.index(name)]
+        dst_crt, dst_key = os.path.join(d, "server.crt"), os.path.join(d, "server.key")
+        shutil.copyfile(crt, dst_crt)
+        shutil.copyfile(key, dst_key)
+        os.chmod(dst_crt, 0o644)
+        os.chmod(dst_key, 0o600)
+        if os.geteuid() == 0:
+            for f in (dst_crt, dst_key):
+                shutil.chown(f, "postgres", "postgres")
+        with open(os.path.join(d, "postgresql.auto.conf"), "a") as f:
+            f.write("ssl = on\nssl_cert_file = '%s'\nssl_key_file = '%s'\n" % (dst_crt, dst_key))
 
     def stop(self):
         for d in self.started:
@@ -100,6 +125,7 @@ class PgReplicaSet(PgCluster):
             f.write("cluster_name = '%s'\nport = %d\nlisten_addresses = '127.0.0.1'\n"
                     "unix_socket_directories = '%s'\nfsync = off\nmax_connections = 200\n"
                     "wal_keep_size = 256MB\n" % (name, port, self.base))
+        self._install_ssl(d, name)
         if os.geteuid() == 0:
             subprocess.run(["chown", "postgres:postgres", os.path.join(d, "postgresql.auto.conf")], check=True)
 
