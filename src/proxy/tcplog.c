@@ -5,6 +5,7 @@
  * values. Without either, HAProxy's minimal "Connect from" line at accept
  * time. */
 #include "proxy/proxy.h"
+#include "proxy/pgedge.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -124,6 +125,8 @@ static void log_custom(const struct session *s)
 		c.req = s->req_seen; /* what the content rules decided on, when kept */
 		c.req_len = s->req_seen_len;
 		c.req_final = 1;
+		if (s->pg)
+			pgedge_rule_ctx(s, &c); /* %[pg.user] ... */
 	}
 	lf_render(fe->lf, &d, &c, line, sizeof(line));
 	log_set_send(&fe->logs, LOG_INFO, line);
