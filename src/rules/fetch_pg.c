@@ -14,40 +14,6 @@
 
 #include "proto/pgwire.h"
 
-/* The value of startup parameter name, as pg_startup_param() in
- * proto/pgwire.c: params is "name\0value\0..." over params_len bytes, and
- * "database" absent or empty is "user", as PostgreSQL. File-local until
- * pgwire.c is on main (then this becomes pg_startup_param()). Reads
- * nothing past params_len: a pair not NUL-terminated inside it ends the
- * scan. */
-static const char *param_scan(const struct pg_first *m, const char *name)
-{
-	const char *p = m->params, *end = m->params + m->params_len;
-
-	while (p && p < end) {
-		const char *nz = memchr(p, 0, (size_t)(end - p)), *v, *vz;
-		if (!nz || nz == p)
-			break;
-		v = nz + 1;
-		vz = v < end ? memchr(v, 0, (size_t)(end - v)) : NULL;
-		if (!vz)
-			break;
-		if (!strcmp(p, name))
-			return v;
-		p = vz + 1;
-	}
-	return NULL;
-}
-
-static const char *startup_param(const struct pg_first *m, const char *name)
-{
-	const char *v = param_scan(m, name);
-
-	if (!strcmp(name, "database") && (!v || !*v))
-		return param_scan(m, "user");
-	return v;
-}
-
 /* The StartupMessage, or NULL: none read, or the first message was
  * another one (SSLRequest: the parameters come encrypted, never seen). */
 static const struct pg_first *startup(const struct rule_ctx *c)
@@ -58,7 +24,7 @@ static const struct pg_first *startup(const struct rule_ctx *c)
 static int param(const struct rule_ctx *c, const char *name, struct sample *s)
 {
 	const struct pg_first *m = startup(c);
-	const char *v = m ? startup_param(m, name) : NULL;
+	const char *v = m ? pg_startup_param(m, name) : NULL;
 
 	if (!v)
 		return 0;
