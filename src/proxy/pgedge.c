@@ -421,6 +421,10 @@ void pgedge_server_timeout(struct session *s)
 	session_close(s, "sD");
 }
 
+/* A server that has sent this much without a key or ReadyForQuery is not
+ * one ferry can read: stop looking (the direction may splice again). */
+#define PG_SCAN_LIMIT (1u << 20)
+
 void pgedge_scan(struct session *s, const uint8_t *p, size_t n)
 {
 	struct pgsess *pg = s->pg;
@@ -438,7 +442,7 @@ void pgedge_scan(struct session *s, const uint8_t *p, size_t n)
 		n--;
 	}
 	r = pg_scan_feed(pg->scan, p, n);
-	if (r == PG_SCAN_MORE)
+	if (r == PG_SCAN_MORE && s->bytes[1] < PG_SCAN_LIMIT)
 		return;
 	if (r == PG_SCAN_KEY) {
 		memset(&d, 0, sizeof(d));
