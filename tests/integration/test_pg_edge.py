@@ -25,6 +25,7 @@ import collections
 import os
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -616,3 +617,84 @@ def test_garbage_first_message_is_closed_before_any_server(ferry, backends, what
     assert be.accepted == 0, "a server saw the connection"
     if what == "protocol_2" and got:
         assert got[:1] == b"E", got[:200]  # an answer, if any, is an ErrorResponse
+
+
+def test_cancel_key_survives_a_reload_and_goes_with_its_session(ferry, pgc):
+    """The key table is the process's: a session started before a reload is
+    cancelled by key after it (the new generation lists the servers in
+    another order, so a broadcast or a new lookup by position would show);
+    once the session has ended, its key is gone and a cancel quoting it is
+    broadcast."""
+    port = free_port()
+    f = start(ferry, cancel_config(port, pgc), port)
+    conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres",
+                            sslmode="disable", connect_timeout=5)
+    pid = conn.get_backend_pid()
+    out = {}
+
+    def query():
+        t0 = time.monotonic()
+        try:
+            conn.cursor().execute("SELECT pg_sleep(30)")
+            out["r"] = "finished"
+        except psycopg2.errors.QueryCanceled:
+            out["r"] = "canceled"
+        out["t"] = time.monotonic() - t0
+
+    reordered = HEAD + frontend(port, "    default_backend be\n") + backend(
+        "be", [("s%d" % (i + 1), p, "") for i, p in reversed(list(enumerate(pgc.ports)))])
+    with open(f.cfg_path, "w") as fh:
+        fh.write(reordered)
+    before = f.stderr().count("Reloaded")
+    f.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: f.stderr().count("Reloaded") > before, 5), f.stderr()
+    th = threading.Thread(target=query)
+    th.start()
+    time.sleep(0.3)
+    t_cancel = time.monotonic()
+    conn.cancel()
+    th.join(5)
+    assert out.get("r") == "canceled" and time.monotonic() - t_cancel < 1.5, out
+    assert wait_until(lambda: re.search(LOG_HEAD + r"pg cancel -> be/s\d by key$", f.stdout(), re.M), 3), f.stdout()
+    conn.close()
+
+
+def _raw_session(port):
+    """A plain session through ferry by hand: returns (socket, pid, key)
+    from the BackendKeyData the server sent."""
+    body = struct.pack("!I", 196608) + b"user\0postgres\0database\0postgres\0\0"
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(struct.pack("!I", len(body) + 4) + body)
+    data, pid, key = b"", None, None
+    while True:
+        while len(data) < 5 or len(data) < 1 + struct.unpack("!I", data[1:5])[0]:
+            chunk = sock.recv(4096)
+            assert chunk, data
+            data += chunk
+        n = 1 + struct.unpack("!I", data[1:5])[0]
+        msg, data = data[:n], data[n:]
+        if msg[:1] == b"K":
+            pid, key = struct.unpack("!I", msg[5:9])[0], msg[9:]
+        if msg[:1] == b"Z":
+            return sock, pid, key
+
+
+def test_cancel_key_goes_with_its_session(ferry, pgc):
+    """An entry of the key table lives as long as its session: a cancel
+    quoting the key of a session that has ended is unknown, so broadcast."""
+    port = free_port()
+    f = start(ferry, cancel_config(port, pgc), port)
+    sock, pid, key = _raw_session(port)
+    assert pid and len(key) == 4
+    cancel = struct.pack("!II", 12 + len(key), 80877102) + struct.pack("!I", pid) + key
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(cancel)
+        assert c.recv(10) == b""  # nothing back, as PostgreSQL
+    assert wait_until(lambda: re.search(LOG_HEAD + r"pg cancel -> be/s\d by key$", f.stdout(), re.M), 3), f.stdout()
+    sock.close()
+    assert wait_until(lambda: " pg be/s" in f.stdout(), 3), f.stdout()  # the session's own line: it ended
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(cancel)
+        assert c.recv(10) == b""
+    assert wait_until(lambda: re.search(LOG_HEAD + r"pg cancel -> be broadcast to 3 servers$", f.stdout(), re.M),
+                      3), f.stdout()
