@@ -200,7 +200,7 @@ static void to_rules(struct session *s)
 	/* the ClientHello is waited for up to inspect-delay, or without one
 	 * up to timeout client, until it is complete */
 	session_inspect_begin(s, fe->cfg->inspect_delay ? fe->cfg->inspect_delay
-			      : (s->pg->flags & PGS_HELLO) ? fe->to_client : 0);
+			      : ((s->pg->flags & PGS_HELLO) || (s->pg->rc_flags & RC_PG_TLS)) ? fe->to_client : 0);
 }
 
 int pgedge_req_final(const struct session *s, const uint8_t *req, size_t len)
@@ -230,7 +230,7 @@ static int pass_on(struct session *s)
 	return 0;
 }
 
-/* Parses what arrived; returns 0 while it waits for more. */
+/* Reads and parses what arrived, and acts once the first message is whole. */
 static void first_read(struct session *s)
 {
 	struct pgsess *p = s->pg;
