@@ -1,12 +1,17 @@
 /* CancelRequests ferry sends on a client's behalf: one small connection
  * per server, made on the worker's loop (connect, write the 16 to 268
- * bytes, close), as libpq's PQcancel does itself. PostgreSQL answers a
- * cancel with nothing and closes; a key it did not issue is ignored, which
- * is what makes sending one to every server of a backend safe.
+ * bytes, wait for the server to close), as libpq's PQcancel does itself.
+ * PostgreSQL answers a cancel with nothing and closes once it has
+ * processed it; a key it did not issue is ignored, which is what makes
+ * sending one to every server of a backend safe. The client's session
+ * (the owner) waits until all of its cancels have ended, so that its EOF
+ * means "processed" as it does from PostgreSQL itself.
  *
  * These connections are not sessions: they take no server slot and are
  * not logged one by one (the client's cancel line says where they went).
- * Each is bounded by the backend's timeout connect. */
+ * Each is bounded by the backend's timeout connect (5 s without one), and
+ * a worker has at most PGCANCEL_MAX of them at once: beyond, a cancel is
+ * dropped (the client's log line says so). */
 #include "proxy/pgedge.h"
 
 #include <errno.h>
@@ -18,11 +23,15 @@
 #include "event/sock.h"
 #include "proxy/proxy.h"
 
+#define PGCANCEL_MAX 1024 /* per worker */
+
 struct pgcancel {
 	struct io io;
 	struct timer timer;
 	struct defer_node defer;
 	struct worker *w;
+	struct session *owner;         /* the client's session waiting for it; NULL: gone */
+	int sent;
 	struct pgcancel *prev, *next;  /* the worker's cancels under way */
 	size_t len;
 	uint8_t msg[12 + PG_CANCEL_KEY_MAX];
@@ -31,6 +40,7 @@ struct pgcancel {
 static void cancel_end(struct pgcancel *c)
 {
 	struct worker *w = c->w;
+	struct session *o = c->owner;
 
 	loop_timer_cancel(&w->loop, &c->timer);
 	loop_io_close(&w->loop, &c->io);
@@ -40,7 +50,10 @@ static void cancel_end(struct pgcancel *c)
 		w->cancels = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	w->ncancels--;
 	loop_defer(&w->loop, &c->defer, free, c);
+	if (o)
+		pgedge_cancel_done(o);
 }
 
 static void cancel_io(struct loop *l, struct io *io, uint32_t ev)
@@ -54,10 +67,26 @@ static void cancel_io(struct loop *l, struct io *io, uint32_t ev)
 		cancel_end(c);
 		return;
 	}
-	if (ev & EPOLLOUT) {
+	if (!c->sent && (ev & EPOLLOUT)) {
 		/* a fresh socket's buffer takes the few bytes whole */
-		(void)send(io->fd, c->msg, c->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		cancel_end(c);
+		ssize_t n;
+		do
+			n = send(io->fd, c->msg, c->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (n == -1 && errno == EINTR);
+		if (n != (ssize_t)c->len) {
+			cancel_end(c);
+			return;
+		}
+		c->sent = 1;
+	}
+	if (c->sent && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+		char b[64];
+		ssize_t n;
+		/* the server closes once it has processed the cancel */
+		while ((n = recv(io->fd, b, sizeof(b), MSG_DONTWAIT)) > 0 || (n == -1 && errno == EINTR))
+			;
+		if (n == 0 || errno != EAGAIN)
+			cancel_end(c);
 	}
 }
 
@@ -67,14 +96,14 @@ static void cancel_timeout(struct loop *l, struct timer *t)
 	cancel_end((struct pgcancel *)((char *)t - offsetof(struct pgcancel, timer)));
 }
 
-int pgcancel_send(struct worker *w, const struct sockaddr *addr, socklen_t addrlen,
+int pgcancel_send(struct worker *w, struct session *owner, const struct sockaddr *addr, socklen_t addrlen,
 		  const struct sockaddr *src, socklen_t srclen, const uint8_t *msg, size_t len,
 		  int64_t to_ms)
 {
 	struct pgcancel *c;
 	int fd;
 
-	if (len > sizeof(c->msg) || !(c = calloc(1, sizeof(*c))))
+	if (len > sizeof(c->msg) || w->ncancels >= PGCANCEL_MAX || !(c = calloc(1, sizeof(*c))))
 		return -1;
 	fd = sock_connect_from(addr, addrlen, srclen ? src : NULL, srclen);
 	if (fd < 0) {
@@ -82,6 +111,8 @@ int pgcancel_send(struct worker *w, const struct sockaddr *addr, socklen_t addrl
 		return -1;
 	}
 	c->w = w;
+	c->owner = owner;
+	w->ncancels++;
 	c->len = len;
 	memcpy(c->msg, msg, len);
 	io_init(&c->io, fd, cancel_io);
@@ -90,7 +121,8 @@ int pgcancel_send(struct worker *w, const struct sockaddr *addr, socklen_t addrl
 	if (w->cancels)
 		w->cancels->prev = c;
 	w->cancels = c;
-	if (loop_io_set(&w->loop, &c->io, EPOLLOUT | EPOLLET) == -1) {
+	if (loop_io_set(&w->loop, &c->io, EPOLLOUT | EPOLLIN | EPOLLRDHUP | EPOLLET) == -1) {
+		c->owner = NULL;
 		cancel_end(c);
 		return -1;
 	}
@@ -98,11 +130,19 @@ int pgcancel_send(struct worker *w, const struct sockaddr *addr, socklen_t addrl
 	return 0;
 }
 
+void pgcancel_forget_owner(struct worker *w, const struct session *owner)
+{
+	for (struct pgcancel *c = w->cancels; c; c = c->next)
+		if (c->owner == owner)
+			c->owner = NULL;
+}
+
 void pgcancel_free_all(struct worker *w)
 {
 	while (w->cancels) {
 		struct pgcancel *c = w->cancels;
 		w->cancels = c->next;
+		w->ncancels--;
 		loop_timer_cancel(&w->loop, &c->timer);
 		loop_io_close(&w->loop, &c->io);
 		free(c);

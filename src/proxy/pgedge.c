@@ -41,12 +41,17 @@
 
 static void first_cli_io(struct loop *l, struct io *io, uint32_t ev);
 
+/* A bound for waits that have no configured timeout (ms). */
+#define PG_WAIT_DEFAULT 5000
+
 void pgedge_free(struct session *s)
 {
 	struct pgsess *p = s->pg;
 
 	if (!p)
 		return;
+	if (p->cancels)
+		pgcancel_forget_owner(s->w, s);
 	pgkeys_del(p->key);
 	free(p->scan);
 	free(p->msg);
@@ -63,13 +68,18 @@ void pgedge_rule_ctx(const struct session *s, struct rule_ctx *c)
 	c->verdict = (struct rule_verdict *)&p->verdict;
 }
 
-/* What the rules of the frontend and of every backend it may choose read. */
+/* What the rules read that the session may meet: the frontend's, its
+ * default backend's, and, when it has use_backend rules, every backend's
+ * of the generation (a use_backend target may be any of them). */
 static unsigned rules_need(const struct frontend *fe)
 {
 	unsigned f = rules_flags(fe->rules);
 
-	for (int i = 0; i < fe->nbe; i++)
-		f |= rules_flags(fe->bes[i]->rules);
+	if (fe->be)
+		f |= rules_flags(fe->be->rules);
+	if (f & RULES_F_SWITCH)
+		for (int i = 0; i < fe->nbe; i++)
+			f |= rules_flags(fe->bes[i]->rules);
 	return f;
 }
 
@@ -111,18 +121,20 @@ static int keep_first(struct session *s, const uint8_t *msg, size_t len)
 /* ---- cancel requests ------------------------------------------------------- */
 
 /* Sends the session's CancelRequest to every server of be, or with be
- * NULL (the rules chose none: a TLS client's cancel carries no SNI) of
- * every backend of the frontend's generation, once per address. Returns
- * how many were sent. */
+ * NULL of every backend of the frontend's generation, once per address.
+ * Returns how many were sent. */
 static int broadcast(struct session *s, const struct pbackend *be)
 {
-	const struct pgsess *p = s->pg;
-	struct sockaddr_storage sent[64];
-	socklen_t sentlen[64];
-	int nsent = 0, n = 0;
-	int nb = be ? 1 : s->fe->nbe;
+	struct pgsess *p = s->pg;
+	int nb = be ? 1 : s->fe->nbe, total = 0, nsent = 0, n = 0;
+	struct sockaddr_storage *sent;
+	socklen_t *sentlen;
 
-	for (int b = 0; b < nb; b++) {
+	for (int b = 0; b < nb; b++)
+		total += (be ? be : s->fe->bes[b])->lb.nsrv;
+	sent = calloc((size_t)total + 1, sizeof(*sent));
+	sentlen = calloc((size_t)total + 1, sizeof(*sentlen));
+	for (int b = 0; sent && sentlen && b < nb; b++) {
 		const struct pbackend *pb = be ? be : s->fe->bes[b];
 		for (int i = 0; i < pb->lb.nsrv; i++) {
 			struct server *srv = pb->lb.srv[i];
@@ -138,16 +150,46 @@ static int broadcast(struct session *s, const struct pbackend *be)
 				dup = sentlen[k] == len && !memcmp(&sent[k], &ss, len);
 			if (dup)
 				continue;
-			if (nsent < 64) {
-				sent[nsent] = ss;
-				sentlen[nsent++] = len;
-			}
-			if (!pgcancel_send(s->w, (struct sockaddr *)&ss, len, (struct sockaddr *)&srv->src,
-					   srv->srclen, p->msg, p->first.len, pb->to_connect))
+			sent[nsent] = ss;
+			sentlen[nsent++] = len;
+			if (!pgcancel_send(s->w, s, (struct sockaddr *)&ss, len, (struct sockaddr *)&srv->src,
+					   srv->srclen, p->msg, p->first.len, pb->to_connect)) {
 				n++;
+				p->cancels++;
+			}
 		}
 	}
+	free(sent);
+	free(sentlen);
 	return n;
+}
+
+/* The backend whose servers get a cancel with an unknown key: the one a
+ * use_backend rule chooses for it (pg.cancel_request is true), else, when
+ * the frontend routes by the TLS ClientHello (which a cancel does not
+ * carry: a TLS session's cancel could belong to any of them), NULL for
+ * every backend, else the default backend. */
+static struct pbackend *cancel_backend(struct session *s)
+{
+	const struct frontend *fe = s->fe;
+	struct rule_ctx c;
+	int idx = -1;
+
+	session_rule_ctx(s, &c);
+	c.req = s->pg->msg;
+	c.req_len = s->pg->first.len;
+	c.req_final = 1;
+	if (rules_pick_backend(fe->rules, &c, &idx) == RULE_PASS && idx >= 0)
+		return fe->bes[idx];
+	if (rules_need(fe) & RULES_F_TLSHELLO)
+		return NULL;
+	return fe->be;
+}
+
+void pgedge_cancel_done(struct session *s)
+{
+	if (s->pg && s->pg->cancels > 0 && --s->pg->cancels == 0 && s->state == SESS_PGCANCEL)
+		session_close(s, "--");
 }
 
 static void cancel_request(struct session *s)
@@ -156,31 +198,34 @@ static void cancel_request(struct session *s)
 	const struct pg_first *m = &p->first;
 	struct pgkey_dest d;
 	char what[200];
-	int64_t to = s->fe->be ? s->fe->be->to_connect : 0;
 
 	if (pgkeys_find(m->pid, m->key, m->key_len, &d)) {
-		pgcancel_send(s->w, (struct sockaddr *)&d.addr, d.addrlen, (struct sockaddr *)&d.src, d.srclen,
-			      p->msg, m->len, to);
-		snprintf(what, sizeof(what), "cancel -> %s/%s by key", d.be, d.srv);
+		int r = pgcancel_send(s->w, s, (struct sockaddr *)&d.addr, d.addrlen, (struct sockaddr *)&d.src,
+				      d.srclen, p->msg, m->len, d.to_connect);
+		if (!r)
+			p->cancels++;
+		snprintf(what, sizeof(what), "cancel -> %s/%s by key%s", d.be, d.srv, r ? ", not sent" : "");
 	} else {
-		struct pbackend *be;
-		int n;
+		struct pbackend *be = cancel_backend(s);
+		int n = broadcast(s, be);
 
-		s->be = s->fe->be;
-		session_route(s, p->msg, m->len, 1);
-		be = s->be;
-		n = broadcast(s, be);
 		if (be)
 			snprintf(what, sizeof(what), "cancel -> %s broadcast to %d server%s", be->lb.name, n,
 				 n == 1 ? "" : "s");
 		else
 			snprintf(what, sizeof(what), "cancel -> every backend, broadcast to %d server%s", n,
 				 n == 1 ? "" : "s");
-		s->be = NULL; /* not a session of the backend */
 	}
 	session_log_event(s, what);
 	s->flags |= SF_NOLOG;
-	session_close(s, "--");
+	if (!p->cancels) {
+		session_close(s, "--");
+		return;
+	}
+	/* as PostgreSQL: the client's EOF says the cancel was processed */
+	s->state = SESS_PGCANCEL;
+	s->cli.cb = session_waiting_cli_io;
+	loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + 10000); /* each cancel has its own, shorter */
 }
 
 /* ---- the first message ------------------------------------------------------- */
@@ -200,7 +245,8 @@ static void to_rules(struct session *s)
 	/* the ClientHello is waited for up to inspect-delay, or without one
 	 * up to timeout client, until it is complete */
 	session_inspect_begin(s, fe->cfg->inspect_delay ? fe->cfg->inspect_delay
-			      : ((s->pg->flags & PGS_HELLO) || (s->pg->rc_flags & RC_PG_TLS)) ? fe->to_client : 0);
+			      : !((s->pg->flags & PGS_HELLO) || (s->pg->rc_flags & RC_PG_TLS)) ? 0
+			      : fe->to_client ? fe->to_client : PG_WAIT_DEFAULT);
 }
 
 int pgedge_req_final(const struct session *s, const uint8_t *req, size_t len)
@@ -222,6 +268,8 @@ static int pass_on(struct session *s)
 	struct pgsess *p = s->pg;
 
 	p->flags |= PGS_REFUSABLE | PGS_ANSWER; /* libpq reads an ErrorResponse here too */
+	/* a GSSENCRequest refused ('N') may be followed by an SSLRequest */
+	p->answers = (p->rc_flags & RC_PG_GSSENC) ? 2 : 1;
 	if (!(p->scan = malloc(sizeof(*p->scan)))) {
 		session_close(s, "PR");
 		return -1;
@@ -360,7 +408,9 @@ void pgedge_start(struct session *s)
 
 void pgedge_timeout(struct session *s)
 {
-	session_close(s, "cR"); /* PostgreSQL: "incomplete startup packet" */
+	/* the first message did not come whole (PostgreSQL: "incomplete
+	 * startup packet"), or cancels outlived their own timers */
+	session_close(s, s->state == SESS_PGCANCEL ? "--" : "cR");
 }
 
 /* ---- the server side ------------------------------------------------------------ */
@@ -408,10 +458,7 @@ int pgedge_connected(struct session *s)
 	s->srv.cb = ssl_srv_io;
 	{
 		int64_t to = s->be->to_server ? s->be->to_server : s->be->to_connect;
-		if (to)
-			loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + (uint64_t)to);
-		else
-			loop_timer_cancel(&s->w->loop, &s->timer);
+		loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + (uint64_t)(to ? to : PG_WAIT_DEFAULT));
 	}
 	return 1;
 }
@@ -431,16 +478,24 @@ void pgedge_scan(struct session *s, const uint8_t *p, size_t n)
 	enum pg_scan_res r;
 	struct pgkey_dest d;
 
-	if (pg->flags & PGS_ANSWER) { /* the server's answer to an SSLRequest or GSSENCRequest */
-		pg->flags &= ~PGS_ANSWER;
-		if (p[0] != 'N') {
+	while (n && (pg->flags & PGS_ANSWER)) { /* the server's answer to an SSLRequest or GSSENCRequest */
+		int first = pg->answers == ((pg->rc_flags & RC_PG_GSSENC) ? 2 : 1);
+		if (--pg->answers == 0)
+			pg->flags &= ~PGS_ANSWER;
+		if (p[0] == 'N') {
+			p++;
+			n--;
+			continue;
+		}
+		if (first || p[0] == 'S' || p[0] == 'G') {
 			free(pg->scan); /* encrypted from here on (or refused) */
 			pg->scan = NULL;
 			return;
 		}
-		p++;
-		n--;
+		pg->flags &= ~PGS_ANSWER; /* no SSLRequest came after the GSSENC 'N': a message */
 	}
+	if (!n)
+		return;
 	r = pg_scan_feed(pg->scan, p, n);
 	if (r == PG_SCAN_MORE && s->bytes[1] < PG_SCAN_LIMIT)
 		return;
@@ -452,6 +507,7 @@ void pgedge_scan(struct session *s, const uint8_t *p, size_t n)
 				memcpy(&d.src, &s->server->src, s->server->srclen);
 				d.srclen = s->server->srclen;
 			}
+			d.to_connect = s->be->to_connect;
 			snprintf(d.be, sizeof(d.be), "%s", s->be->lb.name);
 			snprintf(d.srv, sizeof(d.srv), "%s", s->server->name);
 			pgkeys_del(pg->key);

@@ -28,6 +28,8 @@ struct pgsess {
 	struct rule_verdict verdict;
 	uint8_t gssenc_refused;     /* GSSENCRequests answered 'N' */
 	uint8_t ssl_refused;        /* SSLRequests answered 'N' */
+	uint8_t answers;            /* server bytes still to read as answers to requests passed on */
+	int cancels;                /* CancelRequests sent for it and not ended yet */
 };
 
 #define PGS_REFUSABLE 0x1   /* the client awaits an answer a plain ErrorResponse may be */
@@ -38,9 +40,10 @@ struct pgsess {
 /* After the PROXY header (if any): reads the first message. */
 void pgedge_start(struct session *s);
 void pgedge_timeout(struct session *s);
-/* For content inspection: 1 when the request bytes so far are final for
- * a PostgreSQL session, 0 when they are not, -1 when the usual rule
- * applies (not a PostgreSQL session in a special phase). */
+/* For content inspection of a PostgreSQL session: 1 when the request
+ * bytes so far are final (the first message is whole: nothing more comes
+ * before an answer, whatever inspect-delay says), 0 while a TLS
+ * ClientHello is still incomplete. */
 int pgedge_req_final(const struct session *s, const uint8_t *req, size_t len);
 /* The connection to the server is made: 0 relay now, 1 an SSLRequest
  * exchange with the server comes first (the session goes on by itself),
@@ -61,6 +64,7 @@ struct pgkey_dest {
 	struct sockaddr_storage src;    /* its "source", if any */
 	socklen_t srclen;
 	char be[64], srv[64];           /* for the log */
+	int64_t to_connect;             /* its backend's timeout connect */
 };
 /* Remembers (pid, key) → d. Returns the entry (for pgkeys_del), or NULL
  * (out of memory: that session's cancels are broadcast). */
@@ -72,18 +76,24 @@ int pgkeys_find(uint32_t pid, const uint8_t *key, size_t key_len, struct pgkey_d
 int pgkeys_count(void);
 
 /* pgcancel.c: one CancelRequest sent to one server, on w's loop: connect,
- * write, close; timeout to_ms (0: none). Returns 0, or -1 when it could
- * not even start. */
-int pgcancel_send(struct worker *w, const struct sockaddr *addr, socklen_t addrlen,
+ * write, wait for the server to close; timeout to_ms (0: 5 s). When it
+ * ends, pgedge_cancel_done(owner) is called (owner may be NULL). Returns
+ * 0, or -1 when it could not even start (then no call). */
+int pgcancel_send(struct worker *w, struct session *owner, const struct sockaddr *addr, socklen_t addrlen,
 		  const struct sockaddr *src, socklen_t srclen, const uint8_t *msg, size_t len,
 		  int64_t to_ms);
+/* owner's session is closing: its cancels go on without it. */
+void pgcancel_forget_owner(struct worker *w, const struct session *owner);
+/* One of the session's cancels ended (pgedge.c). */
+void pgedge_cancel_done(struct session *s);
 /* Frees the worker's cancels still under way (process stop). */
 void pgcancel_free_all(struct worker *w);
 
 /* pgrefuse.c: takes over client fd, which waits for the answer to its
  * SSLRequest: answers 'N', reads its startup message, sends err (an
- * ErrorResponse), closes; bounded by to_ms (at most 10 s). Returns 0 (fd
- * is taken), or -1 (nothing started: the caller still owns fd). */
+ * ErrorResponse), closes; bounded by to_ms (at most 5 s). Returns 0 (fd
+ * is taken), or -1 (nothing started, or too many under way: the caller
+ * still owns fd). */
 int pgrefuse_start(struct worker *w, int fd, const uint8_t *err, size_t elen, int64_t to_ms);
 void pgrefuse_free_all(struct worker *w);
 

@@ -11,8 +11,9 @@
  *
  * The session is closed and logged as usual; this object takes over the
  * client's socket for that last exchange, bounded in time (the
- * frontend's timeout client, at most 10 s) and in bytes (one first
- * message of at most 10,000 bytes, one more SSLRequest answered). */
+ * frontend's timeout client, at most 5 s), in bytes (one first message
+ * of at most 10,000 bytes, one more SSLRequest answered) and in number
+ * (REFUSE_MAX per worker; beyond, the client is closed without a word). */
 #include "proxy/pgedge.h"
 
 #include <errno.h>
@@ -22,7 +23,9 @@
 
 #include "proxy/proxy.h"
 
-#define REFUSE_WAIT_MAX 10000 /* ms */
+#define REFUSE_WAIT_MAX 5000 /* ms */
+#define REFUSE_MAX 64         /* per worker at once: beyond, a silent close (an abusive client
+                                 provokes refusals: they must not hold fds without bound) */
 
 struct pgrefuse {
 	struct io io;
@@ -48,12 +51,18 @@ static void refuse_end(struct pgrefuse *r)
 		w->refusals = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
+	w->nrefusals--;
 	loop_defer(&w->loop, &r->defer, free, r);
 }
 
 static int put(struct pgrefuse *r, const void *p, size_t n)
 {
-	return send(r->io.fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)n ? 0 : -1;
+	ssize_t w;
+
+	do
+		w = send(r->io.fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w == -1 && errno == EINTR);
+	return w == (ssize_t)n ? 0 : -1;
 }
 
 static void refuse_io(struct loop *l, struct io *io, uint32_t ev)
@@ -103,9 +112,10 @@ int pgrefuse_start(struct worker *w, int fd, const uint8_t *err, size_t elen, in
 {
 	struct pgrefuse *r;
 
-	if (elen > sizeof(r->err) || !(r = calloc(1, sizeof(*r))))
+	if (elen > sizeof(r->err) || w->nrefusals >= REFUSE_MAX || !(r = calloc(1, sizeof(*r))))
 		return -1;
 	r->w = w;
+	w->nrefusals++;
 	r->answered = 1;
 	r->elen = elen;
 	memcpy(r->err, err, elen);
@@ -129,6 +139,7 @@ void pgrefuse_free_all(struct worker *w)
 	while (w->refusals) {
 		struct pgrefuse *r = w->refusals;
 		w->refusals = r->next;
+		w->nrefusals--;
 		loop_timer_cancel(&w->loop, &r->timer);
 		loop_io_close(&w->loop, &r->io);
 		free(r);

@@ -159,6 +159,8 @@ struct worker {
 	struct wmsg *msg_head, *msg_tail;
 	struct io wake;                /* eventfd: something arrived */
 	struct pgcancel *cancels;      /* CancelRequests being sent (pgcancel.c) */
+	int ncancels;
+	int nrefusals;
 	struct pgrefuse *refusals;     /* readable refusals after an SSLRequest (pgrefuse.c) */
 };
 
@@ -172,7 +174,8 @@ enum sess_state { SESS_QUEUED, SESS_CONNECTING, SESS_TURNAROUND, SESS_ESTABLISHE
 		  SESS_HANDSHAKE,   /* reading the PROXY header (inspect.c) */
 		  SESS_INSPECT,     /* tcp-request content rules over the first bytes (inspect.c) */
 		  SESS_PGFIRST,     /* reading a PostgreSQL client's first message (pgedge.c) */
-		  SESS_PGSSL };     /* waiting for the server's answer to ferry's SSLRequest (pgedge.c) */
+		  SESS_PGSSL,       /* waiting for the server's answer to ferry's SSLRequest (pgedge.c) */
+		  SESS_PGCANCEL };  /* a CancelRequest's client, until its cancels have ended (pgedge.c) */
 
 #define SF_EOF0 0x01      /* client sent FIN (no more client→server data) */
 #define SF_EOF1 0x02      /* server sent FIN */

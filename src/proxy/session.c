@@ -528,6 +528,7 @@ static void session_timer_cb(struct loop *l, struct timer *t)
 		session_inspect_timeout(s);
 		break;
 	case SESS_PGFIRST:
+	case SESS_PGCANCEL:
 		pgedge_timeout(s);
 		break;
 	case SESS_PGSSL:

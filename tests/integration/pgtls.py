@@ -15,6 +15,7 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 
 from conftest import free_port, wait_until
 
@@ -198,8 +199,9 @@ class FakePg:
     self.cancels and the connection closed, as PostgreSQL does. An
     SSLRequest or GSSENCRequest is answered 'N'."""
 
-    def __init__(self, pid, key):
+    def __init__(self, pid, key, cancel_delay=0.0):
         self.pid, self.key = pid, key
+        self.cancel_delay = cancel_delay  # seconds before closing a cancel's connection
         self.cancels = []
         self.startups = []
         self.lock = threading.Lock()
@@ -236,6 +238,7 @@ class FakePg:
                 if code == CODE_CANCEL:
                     with self.lock:
                         self.cancels.append(head + rest)
+                    time.sleep(self.cancel_delay)  # "processing" it, then close
                     return
                 with self.lock:
                     self.startups.append(head + rest)

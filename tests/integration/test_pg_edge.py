@@ -257,12 +257,24 @@ def within_1s(waits):
     return sum(1 for w in waits if w is not None and w <= 1.0)
 
 
+def assert_cancel_times(waits, outcome):
+    """Every session cancelled (none ran to its end), each within 1 s of its
+    cancel. The machines are shared and noisy (100 client threads and a
+    PostgreSQL fork per cancel connection on two cores): up to 5 of 100 may
+    take up to 3 s; a cancel that went to the wrong server would take 30."""
+    assert collections.Counter(outcome) == {"canceled": len(outcome)}, collections.Counter(outcome)
+    late = sorted(w for w in waits if w > 1.0)
+    print("\ncancel to QueryCanceled: median %.3f s, max %.3f s"
+          % (sorted(waits)[len(waits) // 2], max(waits)))
+    assert len(late) <= len(waits) // 20 and all(w < 3.0 for w in late), late
+
+
 def test_cancel_by_key_reaches_the_sessions_own_server(ferry, pgc):
     port = free_port()
     f = start(ferry, cancel_config(port, pgc), port)
     waits, per_server, on_tls, outcome = run_cancels(port, pgc, "plain")
     assert on_tls == 0
-    assert within_1s(waits) == N_CANCELS, (collections.Counter(outcome), sorted(w for w in waits if w)[-5:])
+    assert_cancel_times(waits, outcome)
     rx = re.compile(LOG_HEAD + r"pg cancel -> be/(s[123]) by key$", re.M)
     assert wait_until(lambda: len(rx.findall(f.stdout())) >= N_CANCELS, 5), f.stdout()[-3000:]
     logged = collections.Counter(rx.findall(f.stdout()))
@@ -277,7 +289,7 @@ def test_cancel_of_tls_sessions_is_broadcast(ferry, pgc):
     f = start(ferry, cancel_config(port, pgc), port)
     waits, per_server, on_tls, outcome = run_cancels(port, pgc, "tls", sslmode="require")
     assert on_tls == N_CANCELS  # the sessions really are TLS: ferry cannot read their keys
-    assert within_1s(waits) == N_CANCELS, (collections.Counter(outcome), sorted(w for w in waits if w)[-5:])
+    assert_cancel_times(waits, outcome)
     rx = re.compile(LOG_HEAD + r"pg cancel -> be broadcast to 3 servers$", re.M)
     assert wait_until(lambda: len(rx.findall(f.stdout())) >= N_CANCELS, 5), f.stdout()[-3000:]
     assert len(rx.findall(f.stdout())) == N_CANCELS
@@ -698,3 +710,88 @@ def test_cancel_key_goes_with_its_session(ferry, pgc):
         assert c.recv(10) == b""
     assert wait_until(lambda: re.search(LOG_HEAD + r"pg cancel -> be broadcast to 3 servers$", f.stdout(), re.M),
                       3), f.stdout()
+
+
+# --- review findings: what a cancel's client waits for, answers passed on, SNI ---
+
+def _fake_session(port, before=()):
+    """A session through ferry by hand: each request of `before` (raw bytes:
+    SSLRequest, GSSENCRequest) is sent and its one-byte answer read, then a
+    StartupMessage; returns (socket, answers, pid, key)."""
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    answers = b""
+    for req in before:
+        c.sendall(req)
+        answers += c.recv(1)
+    c.sendall(STARTUP)
+    k = [body for t, body in read_until_ready(c) if t == "K"]
+    assert len(k) == 1
+    return c, answers, struct.unpack("!I", k[0][:4])[0], k[0][4:]
+
+
+def test_cancel_client_sees_eof_only_once_the_server_has_processed_it(ferry):
+    """As libpq's PQcancel relies on: the client's EOF means the cancel was
+    processed (PostgreSQL closes after processing it), not merely relayed."""
+    fake = FakePg(77, os.urandom(4), cancel_delay=0.5)
+    try:
+        port = free_port()
+        f = start(ferry, HEAD + frontend(port, "    default_backend be\n") + backend("be", [("f1", fake.port, "")]),
+                  port)
+        c, _, pid, key = _fake_session(port)
+        t0 = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as cc:
+            cc.sendall(cancel_request(pid, key))
+            assert cc.recv(10) == b""
+        waited = time.monotonic() - t0
+        assert fake.cancels == [cancel_request(pid, key)]
+        assert 0.4 <= waited < 3, waited
+        assert wait_until(lambda: "pg cancel -> be/f1 by key" in f.stdout(), 3), f.stdout()
+        c.close()
+    finally:
+        fake.stop()
+
+
+def test_key_kept_when_the_server_answers_N_to_gssenc_and_ssl(ferry):
+    """Requests passed on untouched (no rule reads the startup message): the
+    server's 'N' to a GSSENCRequest and then to an SSLRequest are answers,
+    not messages, and the session's key is still read."""
+    fake = FakePg(78, os.urandom(4))
+    try:
+        port = free_port()
+        f = start(ferry, HEAD + frontend(port, "    default_backend be\n") + backend("be", [("f1", fake.port, "")]),
+                  port)
+        gss = struct.pack("!II", 8, 80877104)
+        ssl = struct.pack("!II", 8, 80877103)
+        c, answers, pid, key = _fake_session(port, before=(gss, ssl))
+        assert answers == b"NN"
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as cc:
+            cc.sendall(cancel_request(pid, key))
+            assert cc.recv(10) == b""
+        assert wait_until(lambda: "pg cancel -> be/f1 by key" in f.stdout(), 3), f.stdout()
+        c.close()
+    finally:
+        fake.stop()
+
+
+def test_unknown_key_with_sni_rules_and_a_default_backend_reaches_every_backend(ferry):
+    """A TLS session's cancel carries no SNI: when the frontend routes by
+    the ClientHello, a cancel whose key ferry does not know goes to the
+    servers of every backend, not only the default one."""
+    fakes = [FakePg(79 + i, os.urandom(4)) for i in range(3)]
+    try:
+        port = free_port()
+        rules = ("    tcp-request inspect-delay 5s\n"
+                 "    use_backend alpha if { req.ssl_sni -i alpha.test }\n"
+                 "    default_backend beta\n")
+        f = start(ferry, HEAD + frontend(port, rules)
+                  + backend("alpha", [("a1", fakes[0].port, ""), ("a2", fakes[1].port, "")])
+                  + backend("beta", [("b1", fakes[2].port, "")]), port)
+        req = cancel_request(1234, b"\x01\x02\x03\x04")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as cc:
+            cc.sendall(req)
+            assert cc.recv(10) == b""
+        assert wait_until(lambda: all(fk.cancels == [req] for fk in fakes), 3), [fk.cancels for fk in fakes]
+        assert wait_until(lambda: "pg cancel -> every backend, broadcast to 3 servers" in f.stdout(), 3), f.stdout()
+    finally:
+        for fk in fakes:
+            fk.stop()
