@@ -85,6 +85,7 @@ struct backend {
 	void *lb;                  /* algorithm state, owned by ops */
 	int lc_cursor;             /* leastconn tie rotation */
 	uint64_t rng;              /* random state (xorshift64*) */
+	uint32_t nonip_seq;        /* source: clients without an IP (unix) taken in turn (atomic) */
 	int cur_conns;             /* beconn */
 	struct queue q;            /* sessions that may go to any server, waiting for a slot */
 	uint64_t qseq;             /* arrivals in any queue of the backend: orders them */

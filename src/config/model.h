@@ -166,6 +166,8 @@ struct cfg_bind {
 	int backlog;             /* 0 = the proxy's backlog or maxconn */
 	int v4v6, v6only;
 	int accept_proxy;        /* accept-proxy: a PROXY header (v1 or v2) comes first */
+	int ux_mode;             /* unix socket file's permissions; -1: the umask's */
+	long ux_uid, ux_gid;     /* unix socket file's owner; -1: ferry's */
 };
 
 #define PX_CAP_FE 0x1  /* accepts connections */

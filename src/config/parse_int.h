@@ -69,6 +69,10 @@ struct tcr *tcr_parse_connect(struct pctx *p, struct cfg_words *w, struct tcr_li
 void kw_http_check(struct pctx *p, struct cfg_words *w);     /* parse_httpchk.c */
 void opt_httpchk(struct pctx *p, struct cfg_words *w);
 void kw_role_change_grace(struct pctx *p, struct cfg_words *w);
+/* mode, uid, user, gid or group at w->w[*i] on bind b (parse_unix.c):
+ * returns 1 when it was one (and *i is on its value), 0 when it is another
+ * option, -1 after an error. */
+int parse_bind_unix_option(struct pctx *p, struct cfg_words *w, int *i, struct cfg_bind *b);
 /* "stats socket|timeout|maxconn ..." in global (parse_stats.c). */
 void kw_global_stats(struct pctx *p, struct cfg_words *w);
 /* The stats frontend (parse_stats_fe.c). */

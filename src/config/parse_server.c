@@ -297,7 +297,7 @@ void parse_server_line(struct pctx *p, struct cfg_words *w)
 		const char *colon = strrchr(a, ':');
 		if (colon && (colon[1] == '+' || colon[1] == '-'))
 			perr(p, "server '%s': port offsets ('%s') are not supported yet", s->name, a);
-		else if (addr_parse(a, ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE, &s->addr, err, sizeof(err)))
+		else if (addr_parse(a, ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE | ADDR_F_UNIX, &s->addr, err, sizeof(err)))
 			perr(p, "server '%s': %s", s->name, err);
 		else if (s->addr.wildcard)
 			perr(p, "server '%s': address '%s' (connecting to the client's original destination, HAProxy's transparent mode) is an HAProxy feature that ferry does not support yet",
@@ -320,7 +320,7 @@ static void server_check_opts(struct pctx *p, struct cfg_server *s)
 		else
 			s->has_check_addr = 1;
 	}
-	if (s->o.check && !s->addr.port_lo && !s->o.check_port)
+	if (s->o.check && !s->addr.port_lo && !s->o.check_port && s->addr.ss.ss_family != AF_UNIX)
 		perr(p, "server '%s' has no port: health checks need 'port' or a port in the address", s->name);
 	if (s->o.agent_check && !s->o.agent_port)
 		perr(p, "server '%s': 'agent-check' needs 'agent-port'", s->name);
@@ -368,7 +368,7 @@ struct cfg_server *cfg_parse_dynamic_server(char *const *words, int n, char *err
 	s->name = xstrdup(words[0]);
 	s->addr_text = xstrdup(words[1]);
 	s->o = px.dflt_srv;
-	if (addr_parse(words[1], ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE, &s->addr, err, errlen) == 0 &&
+	if (addr_parse(words[1], ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE | ADDR_F_UNIX, &s->addr, err, errlen) == 0 &&
 	    !s->addr.wildcard) {
 		parse_srv_opts(&p, &w, 3, &s->o, 0, s);
 		if (!c.nerr)
@@ -446,10 +446,12 @@ void parse_bind_line(struct pctx *p, struct cfg_words *w)
 	b->file = p->file;
 	b->line = p->line;
 	b->text = xstrdup(w->w[1]);
+	b->ux_mode = -1;
+	b->ux_uid = b->ux_gid = -1;
 	list = xstrdup(w->w[1]);
 	for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
 		struct addr_spec spec;
-		if (addr_parse(a, ADDR_F_RANGE | ADDR_F_RESOLVE | ADDR_F_FD, &spec, err, sizeof(err))) {
+		if (addr_parse(a, ADDR_F_RANGE | ADDR_F_RESOLVE | ADDR_F_FD | ADDR_F_UNIX, &spec, err, sizeof(err))) {
 			perr(p, "bind '%s': %s", a, err);
 			continue;
 		}
@@ -464,7 +466,14 @@ void parse_bind_line(struct pctx *p, struct cfg_words *w)
 	for (int i = 2; i < w->n; i++) {
 		const char *k = w->w[i];
 		long v;
-		if (!strcmp(k, "backlog")) {
+		int ux = parse_bind_unix_option(p, w, &i, b);
+		if (ux < 0)
+			break;
+		if (ux) {
+			/* as the stats socket: said, where HAProxy is silent */
+			if (b->naddr && b->addrs[0].kind != ADDR_K_UNIX)
+				pwarn(p, "bind '%s': '%s' applies to unix sockets only and is ignored", b->text, k);
+		} else if (!strcmp(k, "backlog")) {
 			if (!arg_int(p, "backlog", w->w[++i], 1, 1000000, &v))
 				b->backlog = (int)v;
 		} else if (!strcmp(k, "v4v6")) {

@@ -3,6 +3,7 @@
 #include "config/model.h"
 
 #include <string.h>
+#include <sys/un.h>
 
 static void check_frontend(struct cfg *c, struct cfg_proxy *px)
 {
@@ -38,6 +39,16 @@ static void check_backend(struct cfg *c, struct cfg_proxy *px)
 			 px->cap == PX_CAP_BE ? "backend" : "listen", px->name);
 	httpchk_validate(c, px);
 	for (struct cfg_server *s = px->servers; s; s = s->next) {
+		const struct addr_spec *a = s->has_check_addr ? &s->check_addr : &s->addr;
+		char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+		int port;
+		/* libpq reaches a unix socket as host=<dir> port=<n> */
+		if (px->check_type == CHK_PGSQL && s->o.check && a->ss.ss_family == AF_UNIX &&
+		    (a->kind == ADDR_K_ABNS ||
+		     addr_pgsql_socket(((const struct sockaddr_un *)&a->ss)->sun_path, dir, sizeof(dir), &port)))
+			cfg_error(c, s->file, s->line,
+				  "server '%s': the PostgreSQL check reaches a unix socket as libpq does, so its path must end in '/.s.PGSQL.<port>' (got '%s')",
+				  s->name, s->has_check_addr ? s->o.check_addr : s->addr_text);
 		if (!s->o.fastinter)
 			s->o.fastinter = s->o.inter;
 		if (!s->o.downinter)

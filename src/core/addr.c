@@ -9,15 +9,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 socklen_t addr_len(const struct sockaddr *sa)
 {
+	/* unix: the whole structure, as HAProxy (an abstract name is then
+	 * zero-padded to 108 bytes, so a peer HAProxy finds the same one) */
+	if (sa->sa_family == AF_UNIX)
+		return sizeof(struct sockaddr_un);
 	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 					 : sizeof(struct sockaddr_in);
 }
 
 int addr_port(const struct sockaddr *sa)
 {
+	if (sa->sa_family == AF_UNIX)
+		return 0;
 	if (sa->sa_family == AF_INET6)
 		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
 	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
@@ -25,6 +32,8 @@ int addr_port(const struct sockaddr *sa)
 
 void addr_set_port(struct sockaddr *sa, int port)
 {
+	if (sa->sa_family == AF_UNIX)
+		return;
 	if (sa->sa_family == AF_INET6)
 		((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
 	else
@@ -48,6 +57,14 @@ void addr_str(const struct sockaddr *sa, char *buf, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];
 
+	if (sa->sa_family == AF_UNIX) {
+		const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
+		if (un->sun_path[0])
+			snprintf(buf, len, "%.*s", (int)sizeof(un->sun_path), un->sun_path);
+		else
+			snprintf(buf, len, "abns@%.*s", (int)sizeof(un->sun_path) - 1, un->sun_path + 1);
+		return;
+	}
 	addr_ip_str(sa, ip, sizeof(ip));
 	if (sa->sa_family == AF_INET6)
 		snprintf(buf, len, "[%s]:%d", ip, addr_port(sa));
@@ -229,6 +246,36 @@ static int parse_fd(const char *orig, const char *s, int flags, struct addr_spec
 	return 0;
 }
 
+/* unix@/path, /path and abns@name (s, expanded from orig): HAProxy's
+ * sentences for a path too long. */
+static int parse_unix(const char *orig, const char *s, int flags, struct addr_spec *out,
+		      char *err, size_t errlen)
+{
+	struct sockaddr_un *un = (struct sockaddr_un *)&out->ss;
+	int abns = !strncmp(s, "abns@", 5);
+	const char *path = s + (abns ? 5 : !strncmp(s, "unix@", 5) ? 5 : 0);
+	/* a path leaves room for the ".<pid>.tmp" it is bound under first */
+	size_t n = strlen(path), max = sizeof(un->sun_path) - 1 - (abns ? 0 : 10);
+
+	if (!(flags & ADDR_F_UNIX)) {
+		snprintf(err, errlen, "a unix socket is not acceptable here in '%s'", orig);
+		return -1;
+	}
+	if (!n) {
+		snprintf(err, errlen, "empty unix socket path in '%s'", orig);
+		return -1;
+	}
+	if (n > max) {
+		snprintf(err, errlen, "socket path '%s' too long (max %zu)", orig, max);
+		return -1;
+	}
+	un->sun_family = AF_UNIX;
+	memcpy(un->sun_path + abns, path, n);
+	out->len = addr_len((struct sockaddr *)un);
+	out->kind = abns ? ADDR_K_ABNS : ADDR_K_UNIX;
+	return 0;
+}
+
 int addr_parse(const char *orig, int flags, struct addr_spec *out, char *err,
 	       size_t errlen)
 {
@@ -248,6 +295,8 @@ int addr_parse(const char *orig, int flags, struct addr_spec *out, char *err,
 	}
 	if (!strncmp(s, "fd@", 3) || !strncmp(s, "sockpair@", 9))
 		return parse_fd(orig, s, flags, out, err, errlen);
+	if (!strncmp(s, "unix@", 5) || !strncmp(s, "abns@", 5) || s[0] == '/')
+		return parse_unix(orig, s, flags, out, err, errlen);
 	if (!strncmp(s, "ipv4@", 5)) {
 		family = AF_INET;
 		s += 5;
@@ -314,5 +363,28 @@ int addr_same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_s
 		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
 		return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
 	}
+	if (a->ss_family == AF_UNIX) {
+		const struct sockaddr_un *x = (const void *)a, *y = (const void *)b;
+		return !memcmp(x->sun_path, y->sun_path, sizeof(x->sun_path));
+	}
+	return 0;
+}
+
+int addr_pgsql_socket(const char *path, char *dir, size_t dirlen, int *port)
+{
+	const char *base = strrchr(path, '/'), *num;
+	char *end;
+	long n;
+
+	if (!base || strncmp(base + 1, ".s.PGSQL.", 9))
+		return -1;
+	num = base + 10;
+	n = strtol(num, &end, 10);
+	if (!isdigit((unsigned char)*num) || *end || n < 1 || n > 65535)
+		return -1;
+	/* "/.s.PGSQL.5432": the directory is "/" */
+	if (snprintf(dir, dirlen, "%.*s", base == path ? 1 : (int)(base - path), path) >= (int)dirlen)
+		return -1;
+	*port = (int)n;
 	return 0;
 }

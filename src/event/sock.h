@@ -7,10 +7,22 @@
 
 #define SOCK_V6_DEFAULT -1
 
-/* Listening socket, non-blocking, SO_REUSEADDR and SO_REUSEPORT.
+/* Listening socket, non-blocking, SO_REUSEADDR and SO_REUSEPORT (a unix
+ * one: sock_listen_unix with the umask's mode and ferry's owner).
  * v6only: 1, 0 or SOCK_V6_DEFAULT (leave the system default). */
 int sock_listen(const struct sockaddr *sa, socklen_t len, int backlog, int v6only,
 		char *err, size_t errlen);
+/* A listening unix stream socket at un (a path, or an abstract name when
+ * sun_path[0] is 0), non-blocking. A path is bound under "<path>.<pid>.tmp",
+ * given mode (-1: the umask's) and owner (-1: unchanged), listened on, then
+ * renamed over the path, as HAProxy does: a socket left by an earlier
+ * process, or one still serving, is replaced in one step. *dev and *ino
+ * (may be NULL) get the file's identity, so a later unlink can check the
+ * file is still this one. Returns the fd or a negative errno with err
+ * filled in HAProxy's words. */
+struct sockaddr_un;
+int sock_listen_unix(const struct sockaddr_un *un, int backlog, int mode, long uid, long gid,
+		     unsigned long *dev, unsigned long *ino, char *err, size_t errlen);
 /* Non-blocking connect. Returns the fd (connection in progress or done) or
  * a negative errno. */
 int sock_connect(const struct sockaddr *sa, socklen_t len);

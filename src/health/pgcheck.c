@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <syslog.h>
 
 #include "core/addr.h"
@@ -384,13 +385,20 @@ static void start_connect(struct check *c)
 {
 	const struct cfg_pgcheck *cfg = &c->pxcfg->pg;
 	struct pgstate *pg = c->pg;
-	char host[64], port[16];
+	char host[sizeof(((struct sockaddr_un *)0)->sun_path)], port[16];
 	const char *keys[12], *vals[12];
-	int n = 0;
+	int n = 0, pgport = 0;
 
-	addr_ip_str((struct sockaddr *)&c->addr, host, sizeof(host));
-	snprintf(port, sizeof(port), "%d", addr_port((struct sockaddr *)&c->addr));
-	keys[n] = "hostaddr"; vals[n++] = host;
+	if (c->addr.ss_family == AF_UNIX) {
+		/* the configuration checked the shape: <dir>/.s.PGSQL.<port> */
+		addr_pgsql_socket(((struct sockaddr_un *)&c->addr)->sun_path, host, sizeof(host), &pgport);
+		keys[n] = "host"; vals[n++] = host;
+	} else {
+		addr_ip_str((struct sockaddr *)&c->addr, host, sizeof(host));
+		pgport = addr_port((struct sockaddr *)&c->addr);
+		keys[n] = "hostaddr"; vals[n++] = host;
+	}
+	snprintf(port, sizeof(port), "%d", pgport);
 	keys[n] = "port"; vals[n++] = port;
 	keys[n] = "user"; vals[n++] = cfg->user;
 	keys[n] = "dbname"; vals[n++] = cfg->dbname ? cfg->dbname : "postgres";

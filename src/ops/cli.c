@@ -315,46 +315,21 @@ static void accept_cb(struct loop *l, struct io *io, uint32_t ev)
 }
 
 /* A unix socket bound under a temporary name and renamed over its path,
- * as HAProxy does, so a socket left by an earlier process (or still used
- * by one) is replaced in one step. */
+ * as HAProxy does (sock_listen_unix). */
 static int open_unix(struct cli_listener *li, const struct cfg_stats_socket *ss, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char tmp[sizeof(sun.sun_path)];
-	struct stat st;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	unsigned long dev = 0, ino = 0;
+	int fd;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.%d.tmp", ss->path, (int)getpid()) >= (int)sizeof(tmp)) {
-		snprintf(err, errlen, "path '%s' is too long for a unix socket", ss->path);
-		goto fail;
-	}
-	memcpy(sun.sun_path, tmp, strlen(tmp) + 1);
-	unlink(tmp);
-	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		snprintf(err, errlen, "cannot bind UNIX socket (%s) [%s]", strerror(errno), ss->path);
-		goto fail;
-	}
-	if ((ss->mode >= 0 && chmod(tmp, (mode_t)ss->mode) == -1) ||
-	    ((ss->uid >= 0 || ss->gid >= 0) && chown(tmp, (uid_t)ss->uid, (gid_t)ss->gid) == -1)) {
-		snprintf(err, errlen, "cannot change UNIX socket ownership or mode (%s) [%s]", strerror(errno), ss->path);
-		goto fail_unlink;
-	}
-	if (listen(fd, 64) == -1 || rename(tmp, ss->path) == -1) {
-		snprintf(err, errlen, "cannot listen on UNIX socket (%s) [%s]", strerror(errno), ss->path);
-		goto fail_unlink;
-	}
-	if (stat(ss->path, &st) == 0) {
-		li->dev = st.st_dev;
-		li->ino = st.st_ino;
-	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", ss->path);
+	fd = sock_listen_unix(&sun, 64, ss->mode, ss->uid, ss->gid, &dev, &ino, err, errlen);
+	if (fd < 0)
+		return -1;
+	li->dev = (dev_t)dev;
+	li->ino = (ino_t)ino;
 	li->path = strdup(ss->path);
 	return fd;
-fail_unlink:
-	unlink(tmp);
-fail:
-	if (fd != -1)
-		close(fd);
-	return -1;
 }
 
 static int open_listener(struct ops *o, const struct cfg_stats_socket *ss, char *err, size_t errlen)

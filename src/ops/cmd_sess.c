@@ -58,8 +58,11 @@ static int sess_lines(struct worker *w, const void *req, char **text)
 			human_time(exp, sizeof(exp), s->timer.hn.key > w->loop.now_ms ?
 				   (s->timer.hn.key - w->loop.now_ms + 999) / 1000 : 0);
 		fprintf(f, "%p: proto=%s src=%s:%d fe=%s be=%s srv=%s age=%s scf=[fd=%d] scb=[fd=%d] exp=%s\n",
-			(const void *)s, s->cli_addr.sa.sa_family == AF_INET6 ? "tcpv6" : "tcpv4", ip,
-			addr_port(&s->cli_addr.sa), s->fe->name, s->be ? s->be->lb.name : "<NONE>",
+			(const void *)s,
+			s->cli_addr.sa.sa_family == AF_UNIX    ? "unix_stream"
+			: s->cli_addr.sa.sa_family == AF_INET6 ? "tcpv6"
+							       : "tcpv4",
+			ip, s->cli_addr.sa.sa_family == AF_UNIX ? s->luid : addr_port(&s->cli_addr.sa), s->fe->name, s->be ? s->be->lb.name : "<NONE>",
 			s->server ? s->server->name : "<none>", age, s->cli.fd, s->srv.fd, exp);
 		n++;
 	}

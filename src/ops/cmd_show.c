@@ -211,7 +211,7 @@ static void server_fqdn(const struct srv_rt *x, char *out, size_t len)
 	size_t n;
 
 	snprintf(out, len, "-");
-	if (!a)
+	if (!a || x->cs->addr.ss.ss_family == AF_UNIX)
 		return;
 	if (!strncmp(a, "ipv4@", 5) || !strncmp(a, "ipv6@", 5))
 		a += 5;
@@ -246,6 +246,8 @@ static void server_state_line(struct cli_req *r, const struct pbackend *be, cons
 	char ip[64], fqdn[256], chk_addr[64] = "-";
 
 	addr_ip_str((const struct sockaddr *)&s->addr, ip, sizeof(ip));
+	if (s->addr.ss_family == AF_UNIX)
+		snprintf(ip, sizeof(ip), "-"); /* HAProxy's srv_addr of a unix server */
 	server_fqdn(x, fqdn, sizeof(fqdn));
 	if (x->cs->has_check_addr)
 		addr_ip_str((const struct sockaddr *)&x->cs->check_addr.ss, chk_addr, sizeof(chk_addr));

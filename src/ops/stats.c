@@ -337,14 +337,16 @@ static void fill_agent(struct stat_line *l, const struct server *s)
 	u32(&v[ST_AGENT_HEALTH], "CGS", (s->flags & SRV_F_AGENT_DOWN) ? 0 : 1);
 }
 
-/* The server's address as HAProxy prints it: ip:port, [ipv6]:port. */
+/* The server's address as HAProxy prints it: ip:port, [ipv6]:port, unix. */
 static void fill_addr(struct stat_line *l, const struct server *s)
 {
 	char ip[64];
 	int port = s->port_omitted ? 0 : addr_port((const struct sockaddr *)&s->addr);
 
 	addr_ip_str((const struct sockaddr *)&s->addr, ip, sizeof(ip));
-	if (s->addr.ss_family == AF_INET6)
+	if (s->addr.ss_family == AF_UNIX)
+		LSTR(l, ST_ADDR, "CGS", "unix"); /* as HAProxy: no path */
+	else if (s->addr.ss_family == AF_INET6)
 		LSTR(l, ST_ADDR, "CGS", "[%s]:%d", ip, port);
 	else
 		LSTR(l, ST_ADDR, "CGS", "%s:%d", ip, port);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "core/addr.h"
@@ -225,9 +227,15 @@ int listener_socket(const struct frontend *fe, const struct cfg_bind *b,
 		    const struct sockaddr_storage *ss, char *err, size_t errlen)
 {
 	int v6only = b->v6only ? 1 : b->v4v6 ? 0 : SOCK_V6_DEFAULT;
-	int fd = sock_listen((const struct sockaddr *)ss, addr_len((const struct sockaddr *)ss),
-			     listener_backlog(fe, b), v6only, err, errlen);
+	int fd;
 
+	if (ss->ss_family == AF_UNIX) { /* no TCP options to set */
+		fd = sock_listen_unix((const struct sockaddr_un *)ss, listener_backlog(fe, b), b->ux_mode,
+				      b->ux_uid, b->ux_gid, NULL, NULL, err, errlen);
+		return fd < 0 ? -1 : fd;
+	}
+	fd = sock_listen((const struct sockaddr *)ss, addr_len((const struct sockaddr *)ss),
+			 listener_backlog(fe, b), v6only, err, errlen);
 	if (fd < 0)
 		return -1;
 	/* accepted sockets inherit these: no setsockopt per connection */
@@ -375,6 +383,15 @@ void listener_move(struct listener *li, struct frontend *fe, const struct cfg_bi
 	li->fe = fe;
 	li->backlog = listener_backlog(fe, b);
 	listener_bind_opts(li, fe, b);
+	/* a kept unix socket file takes the new line's mode and owner (a
+	 * new HAProxy process binds it again with them) */
+	if (li->addr.ss_family == AF_UNIX && b && ((struct sockaddr_un *)&li->addr)->sun_path[0]) {
+		const char *path = ((struct sockaddr_un *)&li->addr)->sun_path;
+		if ((b->ux_mode >= 0 && chmod(path, (mode_t)b->ux_mode) == -1) ||
+		    ((b->ux_uid >= 0 || b->ux_gid >= 0) && chown(path, (uid_t)b->ux_uid, (gid_t)b->ux_gid) == -1))
+			WARN("Proxy %s: cannot change the mode or owner of %s (%s); the old ones stay", fe->name,
+			     path, strerror(errno));
+	}
 	/* the new configuration's frontend is enabled: one paused by
 	 * "disable frontend" listens again (HAProxy's new process does) */
 	if (li->paused && listen(li->io.fd, li->backlog) == 0)

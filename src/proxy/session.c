@@ -47,10 +47,22 @@ static void session_free(void *p)
 		genref_put(g, w);
 }
 
-/* The hash of the client's address, which only "balance source" reads. */
-static uint32_t client_key(const struct session *s)
+/* The hash of the client's address, which only "balance source" reads. A
+ * client without an IP (on a unix socket, or a PROXY header without
+ * addresses) gets HAProxy 2.6.12's round robin instead: successive keys
+ * (map-based: the servers in turn by weight; consistent: spread over the
+ * ring). */
+static uint32_t client_key(struct session *s)
 {
-	return s->be->lb.algo == LB_SOURCE ? lb_hash_addr(&s->cli_addr.sa) : 0;
+	struct backend *be = &s->be->lb;
+	uint32_t n;
+
+	if (be->algo != LB_SOURCE)
+		return 0;
+	if (s->cli_addr.sa.sa_family == AF_INET || s->cli_addr.sa.sa_family == AF_INET6)
+		return lb_hash_addr(&s->cli_addr.sa);
+	n = __atomic_fetch_add(&be->nonip_seq, 1, __ATOMIC_RELAXED);
+	return be->hash_type == HASH_CONSISTENT ? lb_hash32(n) : n;
 }
 
 /* HAProxy's cur_sess of a server (its %sc, its stats' scur): sessions

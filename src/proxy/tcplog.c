@@ -41,12 +41,24 @@ static void fmt_date(const struct timespec *ts, char *buf, size_t len)
 		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000);
 }
 
+/* The client's port in a log line: a unix client's is its listener's id,
+ * as HAProxy prints it ("unix:1"). */
+static int cli_port(const struct session *s)
+{
+	return s->cli_addr.sa.sa_family == AF_UNIX ? s->luid : addr_port(&s->cli_addr.sa);
+}
+
 void session_log_connect(struct session *s)
 {
 	char ci[64], dst[80], line[512];
 
 	if (!has_logs(&s->fe->logs) || (s->fe->options & PXO_TCPLOG) || s->fe->lf)
 		return;
+	if (s->cli_addr.sa.sa_family == AF_UNIX) { /* HAProxy: only the destination is known */
+		snprintf(line, sizeof(line), "Connect to unix:%d (%s/TCP)", s->luid, s->fe->name);
+		log_set_send(&s->fe->logs, LOG_INFO, line);
+		return;
+	}
 	session_dst_addr(s);
 	addr_ip_str(&s->cli_addr.sa, ci, sizeof(ci));
 	addr_ip_str(&s->dst_addr.sa, dst, sizeof(dst));
@@ -79,6 +91,7 @@ static void log_custom(const struct session *s)
 	int omitted = 0;
 
 	d.ci = &s->cli_addr.sa;
+	d.luid = s->luid;
 	d.fi = s->dst_addr.sa.sa_family ? &s->dst_addr.sa : NULL;
 	d.bi = s->bk_addr.sa.sa_family ? &s->bk_addr.sa : NULL;
 	if (s->server && server_copy_addr(s->server, &si, &omitted))
@@ -154,7 +167,7 @@ void session_log(const struct session *s)
 	fmt_date(&s->accept_date, date, sizeof(date));
 	snprintf(line, sizeof(line),
 		 "%s:%d [%s] %s %s/%s %d/%d/%d %llu %c%c %d/%d/%d/%d/%s%d %d/%d",
-		 ci, addr_port(&s->cli_addr.sa), date, fe->name,
+		 ci, cli_port(s), date, fe->name,
 		 s->be ? s->be->lb.name : fe->name, srv, s->tw, s->tc, tt,
 		 (unsigned long long)s->bytes[1], s->term[0] ? s->term[0] : '-',
 		 s->term[1] ? s->term[1] : '-', proc_actconn(s->w->proc), ATOMIC_LOAD(&fe->cur_conns),
@@ -177,7 +190,7 @@ void session_log_handshake(const struct session *s, const char *msg)
 		return;
 	addr_ip_str(&s->cli_addr.sa, ci, sizeof(ci));
 	fmt_date(&s->accept_date, date, sizeof(date));
-	snprintf(line, sizeof(line), "%s:%d [%s] %s/%d: %s", ci, addr_port(&s->cli_addr.sa), date, fe->name,
+	snprintf(line, sizeof(line), "%s:%d [%s] %s/%d: %s", ci, cli_port(s), date, fe->name,
 		 s->luid, msg);
 	log_set_send(&fe->logs, LOG_INFO, line);
 }
@@ -191,6 +204,6 @@ void session_log_event(const struct session *s, const char *msg)
 		return;
 	addr_ip_str(&s->cli_addr.sa, ci, sizeof(ci));
 	fmt_date(&s->accept_date, date, sizeof(date));
-	snprintf(line, sizeof(line), "%s:%d [%s] %s %s", ci, addr_port(&s->cli_addr.sa), date, fe->name, msg);
+	snprintf(line, sizeof(line), "%s:%d [%s] %s %s", ci, cli_port(s), date, fe->name, msg);
 	log_set_send(&fe->logs, LOG_INFO, line);
 }

@@ -329,6 +329,10 @@ static void put_ip(struct out *o, const struct sockaddr *sa, unsigned opts)
 {
 	char b[64];
 
+	if (sa && sa->sa_family == AF_UNIX && !(opts & LO_X)) {
+		put_str(o, "unix", opts); /* HAProxy's addr_to_str() */
+		return;
+	}
 	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)) {
 		put_text(o, NULL, 0, opts);
 		return;
@@ -345,15 +349,17 @@ static void put_ip(struct out *o, const struct sockaddr *sa, unsigned opts)
 	put_str(o, b, opts);
 }
 
-static void put_port(struct out *o, const struct sockaddr *sa, unsigned opts)
+/* A unix socket's "port" is unix_port: HAProxy prints the listener's id
+ * for the client side (%cp, %fp) and 0 for the server side. */
+static void put_port(struct out *o, const struct sockaddr *sa, unsigned opts, int unix_port)
 {
 	int port;
 
-	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)) {
+	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6 && sa->sa_family != AF_UNIX)) {
 		put_text(o, NULL, 0, opts);
 		return;
 	}
-	port = addr_port(sa);
+	port = sa->sa_family == AF_UNIX ? unix_port : addr_port(sa);
 	if (opts & LO_X)
 		putf(o, "%04llX", (unsigned)port);
 	else
@@ -450,13 +456,13 @@ static void render_var(struct out *o, const struct lf_node *n, const struct lf_d
 		break;
 	case V_s: put_str(o, d->srv_name ? d->srv_name : "<NOSRV>", n->opts); break;
 	case V_ci: put_ip(o, d->ci, n->opts); break;
-	case V_cp: put_port(o, d->ci, n->opts); break;
+	case V_cp: put_port(o, d->ci, n->opts, d->luid); break;
 	case V_fi: put_ip(o, d->fi, n->opts); break;
-	case V_fp: put_port(o, d->fi, n->opts); break;
+	case V_fp: put_port(o, d->fi, n->opts, d->luid); break;
 	case V_bi: put_ip(o, d->bi, n->opts); break;
-	case V_bp: put_port(o, d->bi, n->opts); break;
+	case V_bp: put_port(o, d->bi, n->opts, 0); break;
 	case V_si: put_ip(o, d->si, n->opts); break;
-	case V_sp: put_port(o, d->si, n->opts); break;
+	case V_sp: put_port(o, d->si, n->opts, 0); break;
 	case V_hr: case V_hrl: case V_hs: case V_hsl: break; /* no captures in TCP: nothing at all */
 	case V_pid:
 		if (x)

@@ -35,6 +35,7 @@ struct lf_data {
 	int ac, fc, bc, sc, sq, bq, retries, redisp;
 	unsigned rt, lc;
 	int pid;
+	int luid;                  /* the listener's id: %cp/%fp of a unix client, as HAProxy */
 };
 
 /* Compiles fmt for the proxy rc is compiling (rules_compile calls it for

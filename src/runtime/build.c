@@ -80,7 +80,8 @@ void runtime_limits(const struct cfg *c, int nfd_extra, int *maxconn, int *maxpi
  * process being replaced (-x) when it has one for that address, else a new
  * one; when the address cannot be bound again beside the inherited ones
  * (sockets without SO_REUSEPORT, as HAProxy may pass), the worker shares
- * the first inherited one. Returns the fd or -1 with err filled. */
+ * the first inherited one. A unix socket is one file: the first worker
+ * binds it, the others share it. Returns the fd or -1 with err filled. */
 static int socket_for(struct runtime *rt, const struct frontend *fe, const struct cfg_bind *b,
 		      const struct sockaddr_storage *ss, int *shared, char *err, size_t errlen)
 {
@@ -91,9 +92,13 @@ static int socket_for(struct runtime *rt, const struct frontend *fe, const struc
 			*shared = fd;
 		return fd;
 	}
+	if (*shared >= 0 && ss->ss_family == AF_UNIX) /* one socket file: the workers share it */
+		return fcntl(*shared, F_DUPFD_CLOEXEC, 0);
 	fd = listener_socket(fe, b, ss, err, errlen);
 	if (fd < 0 && *shared >= 0)
 		fd = dup(*shared);
+	else if (fd >= 0 && ss->ss_family == AF_UNIX)
+		*shared = fd;
 	return fd;
 }
 

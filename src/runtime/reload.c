@@ -95,12 +95,19 @@ static struct cfg *load(struct runtime *rt, char *out, size_t outlen)
 
 /* Worker t's socket for slot s: a new one, or for fd@N (an address a
  * reload adds, the parent's socket) N itself for the first worker and a
- * dup for the others, as at start. Returns the fd or -1 with err filled. */
+ * dup for the others, as at start (a unix socket too: the file is bound
+ * once). Returns the fd or -1 with err filled. */
 static int new_socket(struct switch_plan *p, int s, int t, char *err, size_t errlen)
 {
 	const struct bind_slot *sl = &p->slots[s];
 	int fd;
 
+	if (sl->fd < 0 && t && sl->ss.ss_family == AF_UNIX) { /* one file: worker 0's socket, shared */
+		fd = fcntl(p->fds[s], F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			snprintf(err, errlen, "%s", strerror(errno));
+		return fd;
+	}
 	if (sl->fd < 0)
 		return listener_socket(sl->fe, sl->b, &sl->ss, err, errlen);
 	if (!t && listener_inherit(sl->fe, sl->b, sl->fd, err, errlen))

@@ -48,6 +48,24 @@ static void drop_copies(struct inherited *v, int n)
 	free(st);
 }
 
+/* A unix socket's name is the one it was bound under, "<path>.<pid>.tmp"
+ * (ferry's and HAProxy's), before the rename to <path>: the name is cut
+ * back to <path>, so it matches the bind line (a stats socket passed too
+ * matches none and is closed). */
+static void unix_bound_name(struct sockaddr_un *un)
+{
+	char *p = un->sun_path, *end, *dot;
+	size_t n = strnlen(p, sizeof(un->sun_path));
+
+	if (!p[0] || n < 6 || strcmp(p + n - 4, ".tmp"))
+		return;
+	end = p + n - 4;
+	for (dot = end; dot > p && dot[-1] >= '0' && dot[-1] <= '9'; dot--)
+		;
+	if (dot < end && dot > p && dot[-1] == '.')
+		memset(dot - 1, 0, (size_t)(p + sizeof(un->sun_path) - (dot - 1)));
+}
+
 int upgrade_fetch(const char *path, struct inherited **out, int *n, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -120,8 +138,10 @@ int upgrade_fetch(const char *path, struct inherited **out, int *n, char *err, s
 		socklen_t ll = sizeof(listening);
 		if (getsockname(v[i].fd, (struct sockaddr *)&v[i].ss, &l) == -1 ||
 		    getsockopt(v[i].fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) == -1 || !listening ||
-		    (v[i].ss.ss_family != AF_INET && v[i].ss.ss_family != AF_INET6))
-			v[i].used = 1; /* not a TCP listener (e.g. a stats socket): not ours to take */
+		    (v[i].ss.ss_family != AF_INET && v[i].ss.ss_family != AF_INET6 && v[i].ss.ss_family != AF_UNIX))
+			v[i].used = 1; /* not a stream listener: not ours to take */
+		else if (v[i].ss.ss_family == AF_UNIX)
+			unix_bound_name((struct sockaddr_un *)&v[i].ss);
 	}
 	drop_copies(v, got);
 	*out = v;
