@@ -276,7 +276,7 @@ int parse_srv_dns_opt(struct pctx *p, struct cfg_words *w, int *i, struct cfg_sr
 		return 0;
 	(*i)++;
 	if (!v || !*v) {
-		perr(p, "'server %s' : '%s' expects an argument.", sname, k);
+		perr(p, "'%s' expects a value", k);
 		return -1;
 	}
 	if (!strcmp(k, "resolvers")) {
@@ -359,7 +359,7 @@ int parse_server_addr(struct pctx *p, struct cfg_server *s, char *err, size_t er
 	static const enum init_addr dflt[] = { IA_LAST, IA_LIBC, 0 };
 	const struct cfg_srv_dns *d = &s->o.dns;
 	const enum init_addr *m = d->init[0] ? d->init : dflt;
-	char host[DNS_HOST_LEN], perr_buf[300];
+	char host[DNS_HOST_LEN], perr_buf[300], libc_err[300] = "";
 	int port;
 
 	/* an IP address (or an error that no resolution changes) */
@@ -386,13 +386,16 @@ int parse_server_addr(struct pctx *p, struct cfg_server *s, char *err, size_t er
 			break; /* the state file's address: applied later, when it has one */
 		case IA_LIBC:
 			if (!addr_parse(s->addr_text, ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE, &s->addr,
-					perr_buf, sizeof(perr_buf)))
+					libc_err, sizeof(libc_err)))
 				return 0;
 			break;
 		case IA_NONE:
 			s->no_addr = 1;
 			return 0;
 		case IA_IP:
+			if (*libc_err)
+				pwarn(p, "'server %s' : could not resolve address '%s', falling back to configured address.",
+				      s->name, host);
 			s->addr.ss = d->init_ip;
 			s->addr.len = d->init_ip.ss_family == AF_INET ? sizeof(struct sockaddr_in)
 								      : sizeof(struct sockaddr_in6);
@@ -405,7 +408,10 @@ int parse_server_addr(struct pctx *p, struct cfg_server *s, char *err, size_t er
 		s->no_addr = 1;
 		return 0;
 	}
-	snprintf(err, errlen, "could not resolve address '%s'", host);
+	if (*libc_err) /* getaddrinfo's reason */
+		snprintf(err, errlen, "%s", libc_err);
+	else
+		snprintf(err, errlen, "could not resolve address '%s'", host);
 	return -1;
 }
 

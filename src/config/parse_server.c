@@ -297,13 +297,19 @@ void parse_server_line(struct pctx *p, struct cfg_words *w)
 	s->id = id;
 	*tail = s;
 	px->nservers++;
-	parse_srv_opts(p, w, 3, &s->o, 0, s);
 	{
+		int nerr = p->c->nerr;
 		const char *a = w->w[2];
 		const char *colon = strrchr(a, ':');
-		if (colon && (colon[1] == '+' || colon[1] == '-'))
+
+		/* the options first: init-addr says how to find the address.
+		 * When they are wrong, init-addr may be unread: no address error. */
+		parse_srv_opts(p, w, 3, &s->o, 0, s);
+		if (p->c->nerr != nerr) /* for its port only */
+			addr_parse(a, ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE, &s->addr, err, sizeof(err));
+		else if (colon && (colon[1] == '+' || colon[1] == '-'))
 			perr(p, "server '%s': port offsets ('%s') are not supported yet", s->name, a);
-		else if (parse_server_addr(p, s, err, sizeof(err)) < 0) /* init-addr (parse_resolvers.c) */
+		else if (parse_server_addr(p, s, err, sizeof(err)) < 0) /* init-addr: parse_resolvers.c */
 			perr(p, "server '%s': %s", s->name, err);
 		else if (s->addr.wildcard)
 			perr(p, "server '%s': address '%s' (connecting to the client's original destination, HAProxy's transparent mode) is an HAProxy feature that ferry does not support yet",
