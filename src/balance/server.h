@@ -26,8 +26,10 @@ struct backend;
 #define SRV_F_NOCHECK 0x200 /* its health check is disabled ("disable health") */
 #define SRV_F_NOAGENT 0x400 /* its agent check is disabled ("disable agent") */
 
+#define SRV_F_RMAINT 0x10000 /* no address from DNS (HAProxy's RMAINT, runtime/resolvers.c) */
+
 /* In maintenance, whoever put it there. */
-#define SRV_F_ANY_MAINT (SRV_F_MAINT | SRV_F_FMAINT | SRV_F_AGENT_MAINT)
+#define SRV_F_ANY_MAINT (SRV_F_MAINT | SRV_F_FMAINT | SRV_F_AGENT_MAINT | SRV_F_RMAINT)
 
 #define SRV_O_SHUT_ON_DOWN 0x1        /* on-marked-down shutdown-sessions */
 #define SRV_O_SHUT_BACKUP_ON_UP 0x2   /* on-marked-up shutdown-backup-sessions */

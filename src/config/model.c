@@ -57,6 +57,7 @@ static void free_proxy(struct cfg_proxy *px)
 		px->servers = s->next;
 		free(s->name);
 		free(s->addr_text);
+		free(s->fqdn);
 		free_srv_opts(&s->o);
 		free(s);
 	}
@@ -105,6 +106,7 @@ void cfg_free(struct cfg *c)
 		c->stats_fes = px->next;
 		free_proxy(px);
 	}
+	cfg_resolvers_free(c);
 	log_targets_close(&c->g.logs);
 	free(c->g.logs.v);
 	free(c->g.pidfile);

@@ -8,6 +8,7 @@
 #include "core/addr.h"
 #include "core/log.h"
 #include "core/stkdata.h"
+#include "config/resolvers.h"
 
 enum lb_algo { LB_ROUNDROBIN, LB_STATIC_RR, LB_LEASTCONN, LB_FIRST, LB_SOURCE, LB_RANDOM };
 enum hash_type { HASH_MAP, HASH_CONSISTENT };
@@ -132,6 +133,7 @@ struct cfg_srv_opts {
 	unsigned pp_opts;    /* SRV_PP_*: send-proxy, send-proxy-v2, proxy-v2-options */
 	int check_send_proxy; /* check-send-proxy (no-check-send-proxy: 0) */
 	int non_stick;       /* non-stick (stick: 0): never stored by stick rules */
+	struct cfg_srv_dns dns; /* resolvers, resolve-*, init-addr (config/resolvers.h) */
 };
 
 /* The PROXY protocol header a server gets first (HAProxy's pp_opts). V2
@@ -145,6 +147,10 @@ struct cfg_srv_opts {
 
 struct cfg_server {
 	struct cfg_server *next;
+	char *fqdn;              /* a host name or SRV label resolved at run time with
+	                            "resolvers" (NULL: none), lower case */
+	int no_addr;             /* starts without an address (init-addr none, a SRV label) */
+	int tmpl;                /* made by "server-template" */
 	char *name;
 	const char *file;
 	int line;
@@ -183,12 +189,8 @@ struct cfg_bind {
 #define PXO_LOGHCHK 0x40     /* option log-health-checks */
 #define PXO_PGSQL 0x80       /* option pgsql: the frontend speaks PostgreSQL (proxy/pgedge.h) */
 
-/* An address block of "stats admin if { src ... }" (IPv4 or IPv6). */
-struct cfg_net {
-	int family;                /* AF_INET or AF_INET6 */
-	unsigned char addr[16];
-	int prefix;                /* bits */
-};
+/* struct cfg_net (an address block of "stats admin if { src ... }" and of
+ * resolve-net) is in config/resolvers.h. */
 
 /* One "stats admin if|unless COND" rule, with the conditions ferry reads
  * literally (ACLs are not supported yet): { src ADDR[/MASK] ... }, TRUE,
@@ -398,6 +400,7 @@ struct cfg_global {
 
 struct cfg {
 	struct cfg_global g;
+	struct cfg_resolvers *resolvers; /* "resolvers" sections, in order */
 	struct cfg_proxy *proxies;  /* frontends, backends, listens, in order */
 	struct cfg_proxy *defaults; /* all defaults sections, newest first */
 	struct cfg_proxy *stats_fes; /* "mode http" stats frontends, taken out of proxies by validation */

@@ -575,7 +575,7 @@ static void parse_global_line(struct pctx *p, struct cfg_words *w)
 /* ---- sections ------------------------------------------------------------ */
 
 static const char *const section_names[] = { "global", "defaults", "frontend",
-					     "backend", "listen", NULL };
+					     "backend", "listen", "resolvers", NULL };
 /* Sections of later HAProxy versions, skipped as those of 2.6's manual are. */
 static const char *const later_sections[] = {
 	"crt-store", "traces", "healthcheck", "dynamic-update", "acme", NULL
@@ -688,6 +688,8 @@ static void parse_line(struct pctx *p, struct cfg_words *w)
 		start_proxy(p, w, PX_CAP_BE);
 	} else if (!strcmp(k, "listen")) {
 		start_proxy(p, w, PX_CAP_FE | PX_CAP_BE);
+	} else if (!strcmp(k, "resolvers")) {
+		parse_resolvers_start(p, w);
 	} else if (other_section(k)) {
 		perr(p, "section '%s' is an HAProxy keyword that ferry does not support yet; its lines are skipped", k);
 		p->sec = SEC_SKIP;
@@ -696,6 +698,8 @@ static void parse_line(struct pctx *p, struct cfg_words *w)
 		parse_global_line(p, w);
 	} else if (p->sec == SEC_PROXY) {
 		parse_proxy_line(p, w);
+	} else if (p->sec == SEC_RESOLVERS) {
+		parse_resolvers_line(p, w);
 	} else {
 		const char *best = str_suggest(k, section_names);
 		if (best)

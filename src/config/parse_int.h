@@ -5,7 +5,7 @@
 #include "config/lexer.h"
 #include "config/model.h"
 
-enum section { SEC_NONE, SEC_GLOBAL, SEC_PROXY, SEC_SKIP /* an unsupported section */ };
+enum section { SEC_NONE, SEC_GLOBAL, SEC_PROXY, SEC_RESOLVERS, SEC_SKIP /* an unsupported section */ };
 
 struct pctx {
 	struct cfg *c;
@@ -13,6 +13,7 @@ struct pctx {
 	int line;
 	enum section sec;
 	struct cfg_proxy *px; /* current proxy or defaults section */
+	struct cfg_resolvers *rs; /* current resolvers section */
 };
 
 typedef void (*kw_fn)(struct pctx *p, struct cfg_words *w);
@@ -95,6 +96,18 @@ void kw_stick(struct pctx *p, struct cfg_words *w);
 /* parse_stick.c: "stick-table ..." in a frontend, backend or listen. */
 void kw_stick_table(struct pctx *p, struct cfg_words *w);
 int arg_int(struct pctx *p, const char *kw, const char *arg, long min, long max, long *out);
+/* parse_resolvers.c: the "resolvers" section (its first line, then each
+ * of its lines); a server's DNS options at w->w[*i] (returns 0 when it is
+ * not one, 1 when read, -1 after an error); its address at start-up as
+ * init-addr says (0, or -1 with err filled; a warning when it starts
+ * without one); "server-template". */
+void parse_resolvers_start(struct pctx *p, struct cfg_words *w);
+void parse_resolvers_line(struct pctx *p, struct cfg_words *w);
+int parse_srv_dns_opt(struct pctx *p, struct cfg_words *w, int *i, struct cfg_srv_opts *o,
+		      const char *sname);
+int parse_server_addr(struct pctx *p, struct cfg_server *s, char *err, size_t errlen);
+void parse_server_line(struct pctx *p, struct cfg_words *w);
+void kw_server_template(struct pctx *p, struct cfg_words *w);
 
 /* parse_http.c: HTTP-only lines HAProxy ignores in a TCP proxy. Each
  * returns 1 when it took the line (checked and remembered, or reported). */

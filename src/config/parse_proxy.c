@@ -578,6 +578,7 @@ const struct kw proxy_keywords[] = {
 	{ "hash-type", PX_CAP_BE | PX_CAP_DEF, kw_hash_type },
 	{ "server", PX_CAP_BE, kw_server },
 	{ "default-server", PX_CAP_BE | PX_CAP_DEF, kw_default_server },
+	{ "server-template", PX_CAP_BE, kw_server_template },
 	{ "retries", PX_CAP_BE | PX_CAP_DEF, kw_retries },
 	{ "option", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_option_pos },
 	{ "no", PX_CAP_FE | PX_CAP_BE | PX_CAP_DEF, kw_no },
@@ -617,7 +618,7 @@ void parse_proxy_line(struct pctx *p, struct cfg_words *w)
 		if (!(p->px->cap & kw->cap)) {
 			if (p->px->cap == PX_CAP_DEF)
 				perr(p, "'%s' is not allowed in a defaults section", k);
-			else if (!strcmp(k, "server") || !strcmp(k, "bind"))
+			else if (!strcmp(k, "server") || !strcmp(k, "bind") || !strcmp(k, "server-template"))
 				perr(p, "'%s' is not allowed in %s (it needs a %s)", k, where(p),
 				     !strcmp(k, "bind") ? "frontend or listen section" : "backend or listen section");
 			else if (!strcmp(k, "default-server"))

@@ -14,7 +14,8 @@ const char *const server_keywords[] = {
 	"disabled", "enabled", "id", "init-addr", "agent-check", "no-agent-check",
 	"agent-port", "agent-inter", "agent-send", "on-marked-down", "on-marked-up",
 	"send-proxy", "send-proxy-v2", "no-send-proxy", "no-send-proxy-v2", "proxy-v2-options",
-	"check-send-proxy", "no-check-send-proxy", "non-stick", "stick", NULL
+	"check-send-proxy", "no-check-send-proxy", "non-stick", "stick", "resolvers",
+	"resolve-prefer", "resolve-net", "resolve-opts", NULL
 };
 
 /* proxy-v2-options: HAProxy 2.6's words. ferry terminates no TLS, so the
@@ -139,6 +140,7 @@ void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 {
 	for (int i = from; i < w->n; i++) {
 		const char *k = w->w[i];
+		int r;
 
 		if (!strcmp(k, "weight")) {
 			if (opt_int(p, w, &i, 0, 256, &o->weight))
@@ -215,9 +217,12 @@ void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 			}
 			o->shutdown_backup_on_up = 1;
 			i++;
-		} else if (!strcmp(k, "id") || !strcmp(k, "init-addr")) {
-			/* accepted: ferry numbers servers in order and resolves at startup */
+		} else if (!strcmp(k, "id")) {
+			/* accepted: ferry numbers servers in order */
 			if (!opt_value(p, w, &i, "a value"))
+				return;
+		} else if ((r = parse_srv_dns_opt(p, w, &i, o, srv ? srv->name : "")) != 0) {
+			if (r < 0) /* resolvers, resolve-*, init-addr: parse_resolvers.c */
 				return;
 		} else if (!strcmp(k, "source")) {
 			if (parse_source(p, w, &i, &o->source))
@@ -293,17 +298,23 @@ void parse_server_line(struct pctx *p, struct cfg_words *w)
 	*tail = s;
 	px->nservers++;
 	{
+		int nerr = p->c->nerr;
 		const char *a = w->w[2];
 		const char *colon = strrchr(a, ':');
-		if (colon && (colon[1] == '+' || colon[1] == '-'))
+
+		/* the options first: init-addr says how to find the address.
+		 * When they are wrong, init-addr may be unread: no address error. */
+		parse_srv_opts(p, w, 3, &s->o, 0, s);
+		if (p->c->nerr != nerr) /* for its port only */
+			addr_parse(a, ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE, &s->addr, err, sizeof(err));
+		else if (colon && (colon[1] == '+' || colon[1] == '-'))
 			perr(p, "server '%s': port offsets ('%s') are not supported yet", s->name, a);
-		else if (addr_parse(a, ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE | ADDR_F_UNIX, &s->addr, err, sizeof(err)))
+		else if (parse_server_addr(p, s, err, sizeof(err)) < 0) /* init-addr: parse_resolvers.c */
 			perr(p, "server '%s': %s", s->name, err);
 		else if (s->addr.wildcard)
 			perr(p, "server '%s': address '%s' (connecting to the client's original destination, HAProxy's transparent mode) is an HAProxy feature that ferry does not support yet",
 			     s->name, a);
 	}
-	parse_srv_opts(p, w, 3, &s->o, 0, s);
 	server_check_opts(p, s);
 }
 
@@ -320,7 +331,8 @@ static void server_check_opts(struct pctx *p, struct cfg_server *s)
 		else
 			s->has_check_addr = 1;
 	}
-	if (s->o.check && !s->addr.port_lo && !s->o.check_port && s->addr.ss.ss_family != AF_UNIX)
+	if (s->o.check && !s->addr.port_lo && !s->o.check_port && s->addr.ss.ss_family != AF_UNIX &&
+	    !(s->fqdn && s->fqdn[0] == '_'))
 		perr(p, "server '%s' has no port: health checks need 'port' or a port in the address", s->name);
 	if (s->o.agent_check && !s->o.agent_port)
 		perr(p, "server '%s': 'agent-check' needs 'agent-port'", s->name);

@@ -89,7 +89,7 @@ const char *cfg_stats_realm(const struct cfg_stats *st)
 	return st && st->realm ? st->realm : DEFAULT_REALM;
 }
 
-static int net_match(const struct cfg_net *n, int family, const unsigned char *a)
+int cfg_net_match(const struct cfg_net *n, int family, const unsigned char *a)
 {
 	int bytes = n->prefix / 8, bits = n->prefix % 8;
 
@@ -127,7 +127,7 @@ int cfg_stats_admin_allows(const struct cfg_stats *st, const struct sockaddr *sa
 		const struct cfg_stats_admin *r = &st->admin[i];
 		int hit = r->always;
 		for (int k = 0; k < r->nnets && !hit; k++)
-			hit = net_match(&r->nets[k], family, a);
+			hit = cfg_net_match(&r->nets[k], family, a);
 		if (hit != r->unless)
 			return 1;
 	}
@@ -137,7 +137,7 @@ int cfg_stats_admin_allows(const struct cfg_stats *st, const struct sockaddr *sa
 /* ---- parsing ------------------------------------------------------------------- */
 
 /* "ADDR" or "ADDR/BITS" or "IPv4/NETMASK". Returns 0 or -1. */
-static int net_parse(const char *s, struct cfg_net *n)
+int cfg_net_parse(const char *s, struct cfg_net *n)
 {
 	char buf[128];
 	char *slash;
@@ -202,16 +202,16 @@ static int admin_cond(struct pctx *p, struct cfg_words *w, int from, struct cfg_
 		return 0;
 	}
 	if (c && !w->w[from + 1] && !strcmp(c, "LOCALHOST")) {
-		net_parse("127.0.0.1/8", &n);
+		cfg_net_parse("127.0.0.1/8", &n);
 		add_net(r, &n);
-		net_parse("::1", &n);
+		cfg_net_parse("::1", &n);
 		add_net(r, &n);
 		return 0;
 	}
 	if (c && !strcmp(c, "{") && w->w[from + 1] && !strcmp(w->w[from + 1], "src")) {
 		int i = from + 2;
 		for (; w->w[i] && strcmp(w->w[i], "}"); i++) {
-			if (net_parse(w->w[i], &n)) {
+			if (cfg_net_parse(w->w[i], &n)) {
 				perr(p, "'stats admin': invalid address '%s' in '{ src ... }' (expects IPv4 or IPv6 addresses, with an optional /mask)",
 				     w->w[i]);
 				return -1;

@@ -59,6 +59,7 @@ static void check_backend(struct cfg *c, struct cfg_proxy *px)
 int cfg_validate(struct cfg *c)
 {
 	cfg_validate_stats(c); /* the stats frontends leave c->proxies */
+	cfg_validate_resolvers(c);
 	for (struct cfg_proxy *px = c->proxies; px; px = px->next) {
 		if (px->cap & PX_CAP_FE)
 			check_frontend(c, px);

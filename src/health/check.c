@@ -287,7 +287,7 @@ static void check_timer_cb(struct loop *l, struct timer *t)
 			pgcheck_timeout(c);
 		else
 			tcpcheck_timeout(c);
-	} else if (c->srv->flags & (SRV_F_MAINT | SRV_F_FMAINT | SRV_F_NOCHECK)) {
+	} else if (c->srv->flags & (SRV_F_MAINT | SRV_F_FMAINT | SRV_F_RMAINT | SRV_F_NOCHECK)) {
 		/* in maintenance, checks pause (as HAProxy's); "disable health"
 		 * stops them until "enable health" */
 		schedule(c);

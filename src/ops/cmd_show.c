@@ -12,6 +12,7 @@
 #include "core/atomic.h"
 #include "ops/metrics.h"
 #include "ops/stats.h"
+#include "runtime/resolvers.h"
 
 /* ---- lookups shared by the commands --------------------------------------------- */
 
@@ -237,6 +238,7 @@ static void server_state_line(struct cli_req *r, const struct pbackend *be, cons
 	int agent_down = x->has_agent && !(s->flags & SRV_F_NOAGENT) && (s->flags & SRV_F_AGENT_DOWN);
 	int op = !s->up || maint || agent_down ? 0 : (s->flags & SRV_F_STOPPING) ? 3 : 2;
 	int admin = ((s->flags & (SRV_F_MAINT | SRV_F_FMAINT | SRV_F_AGENT_MAINT)) ? 0x01 : 0) |
+		    ((s->flags & SRV_F_RMAINT) ? 0x20 : 0) |
 		    (x->cs->o.disabled ? 0x04 : 0) | ((s->flags & SRV_F_FDRAIN) ? 0x08 : 0);
 	int health = maint ? 0 : c ? c->fsm.health : x->cs->o.rise;
 	/* paused: in maintenance with its check on, or disabled in the configuration */
@@ -246,16 +248,21 @@ static void server_state_line(struct cli_req *r, const struct pbackend *be, cons
 	char ip[64], fqdn[256], chk_addr[64] = "-";
 
 	addr_ip_str((const struct sockaddr *)&s->addr, ip, sizeof(ip));
-	if (s->addr.ss_family == AF_UNIX)
-		snprintf(ip, sizeof(ip), "-"); /* HAProxy's srv_addr of a unix server */
+	if (s->addr.ss_family == AF_UNIX || s->addr.ss_family == AF_UNSPEC)
+		snprintf(ip, sizeof(ip), "-"); /* HAProxy's srv_addr of a unix server, or none yet (resolvers) */
 	server_fqdn(x, fqdn, sizeof(fqdn));
+	if (x->dns_host) /* what resolvers ask for it now (a SRV record's target) */
+		snprintf(fqdn, sizeof(fqdn), "%s", x->dns_host);
+	else if (x->cs->fqdn && x->cs->fqdn[0] == '_')
+		snprintf(fqdn, sizeof(fqdn), "-");
 	if (x->cs->has_check_addr)
 		addr_ip_str((const struct sockaddr *)&x->cs->check_addr.ss, chk_addr, sizeof(chk_addr));
-	sbuf_printf(&r->out, "%d %s %d %s %s %d %d %d %d %ld %d %d %d %d %d 0 0 %s %d - 0 %d %s - %d\n",
+	sbuf_printf(&r->out, "%d %s %d %s %s %d %d %d %d %ld %d %d %d %d %d 0 0 %s %d %s 0 %d %s - %d\n",
 		    stat_iid(be->lb.uuid), be->lb.name, s->id, s->name, ip, op, admin, s->uweight,
 		    s->iweight, (long)((now > since ? now - since : 0) / 1000),
 		    check_status_num(c ? c->status : "INI"), check_result_num(c), health, chk_state,
 		    agt_state, fqdn, s->port_omitted ? 0 : addr_port((const struct sockaddr *)&s->addr),
+		    x->cs->fqdn && x->cs->fqdn[0] == '_' ? x->cs->fqdn : "-",
 		    c ? c->port : x->cs->o.check_port, chk_addr, x->has_agent ? x->cs->o.agent_port : 0);
 }
 
@@ -279,6 +286,14 @@ static int cmd_show_servers_state(struct cli_req *r)
 		for (int i = 0; i < be->lb.nsrv; i++)
 			server_state_line(r, be, be->lb.srv[i]);
 	}
+	return CLI_DONE;
+}
+
+/* HAProxy's counters per nameserver of each resolvers section. */
+static int cmd_show_resolvers(struct cli_req *r)
+{
+	if (resolvers_show(r->sess->rt->gen, r->args[2], &r->out))
+		cli_print(r, "Can't find that resolvers section\n");
 	return CLI_DONE;
 }
 
@@ -368,6 +383,9 @@ const struct cli_cmd cli_cmds_show[] = {
 	{ { "show", "servers", "state", NULL },
 	  "show servers state [<backend>]          : dump volatile server information (all or for a single backend)",
 	  cmd_show_servers_state },
+	{ { "show", "resolvers", NULL },
+	  "show resolvers [id]                     : dumps counters from all resolvers section and associated name servers",
+	  cmd_show_resolvers },
 	{ { "show", "backend", NULL },
 	  "show backend                            : list backends in the current running config", cmd_show_backend },
 	{ { "show", "errors", NULL },

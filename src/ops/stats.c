@@ -260,7 +260,7 @@ void stat_server_status(const struct server *s, char *buf, size_t len)
 	const char *st;
 
 	if (in_maint(s)) {
-		snprintf(buf, len, "MAINT");
+		snprintf(buf, len, (s->flags & SRV_F_ANY_MAINT) == SRV_F_RMAINT ? "MAINT (resolution)" : "MAINT");
 		return;
 	}
 	if (up && (s->flags & SRV_F_STOPPING)) {

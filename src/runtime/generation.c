@@ -11,6 +11,7 @@
 
 #include "core/strutil.h"
 #include "rules/logformat.h"
+#include "runtime/resolvers.h"
 
 struct pbackend *gen_find_backend(const struct generation *g, const char *name)
 {
@@ -66,7 +67,8 @@ struct srv_rt *gen_new_server(struct generation *g, struct pbackend *be, struct 
 			s->srclen = src->len;
 		}
 	}
-	s->flags = (cs->o.backup ? SRV_F_BACKUP : 0) | (cs->o.disabled ? SRV_F_MAINT : 0);
+	s->flags = (cs->o.backup ? SRV_F_BACKUP : 0) | (cs->o.disabled ? SRV_F_MAINT : 0) |
+		   (cs->no_addr ? SRV_F_RMAINT : 0); /* no address yet: resolvers may give one */
 	s->up = 1; /* HAProxy starts servers UP; the first failed check takes them down */
 	s->iweight = s->uweight = s->eweight = cs->o.weight;
 	s->lag_permille = 1000;
@@ -249,6 +251,7 @@ void gen_start_checks(struct generation *g)
 	for (int b = 0; b < g->nbe; b++)
 		for (int i = 0; i < g->bes[b]->lb.nsrv; i++)
 			start_server_checks(g, g->bes[b], (struct srv_rt *)g->bes[b]->lb.srv[i], &n);
+	gen_start_resolvers(g);
 }
 
 void gen_stop_server_checks(struct srv_rt *x)
@@ -264,6 +267,7 @@ void gen_stop_server_checks(struct srv_rt *x)
 
 void gen_stop_checks(struct generation *g)
 {
+	gen_stop_resolvers(g);
 	for (int b = 0; b < g->nbe; b++)
 		for (int i = 0; i < g->bes[b]->lb.nsrv; i++)
 			gen_stop_server_checks((struct srv_rt *)g->bes[b]->lb.srv[i]);
@@ -274,6 +278,7 @@ static void free_server(struct srv_rt *x)
 {
 	free(x->srv.ctr);
 	free(x->srv.snap);
+	free(x->dns_host);
 	if (x->srv.flags & SRV_F_DYNAMIC) { /* its configuration is its own */
 		free(x->cs->name);
 		free(x->cs->addr_text);

@@ -26,6 +26,7 @@ struct srv_rt {
 	struct agent agent;
 	struct timer grace;        /* role-change-grace: closes its sessions when it fires */
 	struct srv_rt *next_dead;  /* deleted at run time: freed with the generation */
+	char *dns_host;            /* the name resolvers ask for it now (resolvers.c); NULL: none */
 };
 
 /* One configuration's live objects. */
@@ -44,6 +45,7 @@ struct generation {
 	struct stktable **tables;  /* stick tables, in declaration order (one reference each) */
 	int ntables;
 	struct generation *next;   /* rt->retired: replaced, waiting for its last session */
+	void *dns;                 /* its run-time DNS resolution (resolvers.c); NULL: none */
 };
 
 struct runtime {

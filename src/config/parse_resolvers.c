@@ -1,0 +1,471 @@
+/* "resolvers" sections, the DNS options of servers (resolvers,
+ * resolve-prefer, resolve-net, resolve-opts, init-addr), "server-template",
+ * and how a server's address is found at start-up (init-addr). HAProxy
+ * 2.6's sentences where it has them (src/resolvers.c, src/server.c). */
+#include "config/parse_int.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/strutil.h"
+
+static const char *const resolvers_keywords[] = {
+	"nameserver", "parse-resolv-conf", "resolve_retries", "timeout", "hold",
+	"accepted_payload_size", NULL
+};
+
+struct cfg_resolvers *cfg_find_resolvers(const struct cfg *c, const char *name)
+{
+	for (struct cfg_resolvers *r = c->resolvers; r; r = r->next)
+		if (!strcmp(r->name, name))
+			return r;
+	return NULL;
+}
+
+void cfg_resolvers_free(struct cfg *c)
+{
+	while (c->resolvers) {
+		struct cfg_resolvers *r = c->resolvers;
+		c->resolvers = r->next;
+		for (int i = 0; i < r->nns; i++)
+			free(r->ns[i].name);
+		free(r->ns);
+		free(r->name);
+		free(r);
+	}
+}
+
+void parse_resolvers_start(struct pctx *p, struct cfg_words *w)
+{
+	struct cfg_resolvers *r, **tail;
+
+	p->sec = SEC_RESOLVERS;
+	p->px = NULL;
+	p->rs = NULL;
+	if (w->n < 2 || !*w->w[1]) {
+		perr(p, "missing name for resolvers section.");
+		return;
+	}
+	for (const char *q = w->w[1]; *q; q++)
+		if (!(isalnum((unsigned char)*q) || *q == '-' || *q == '_' || *q == '.' || *q == ':')) {
+			perr(p, "character '%c' is not permitted in '%s' name '%s'.", *q, w->w[0], w->w[1]);
+			return;
+		}
+	for (tail = &p->c->resolvers; *tail; tail = &(*tail)->next)
+		if (!strcmp((*tail)->name, w->w[1])) {
+			perr(p, "resolvers '%s' has same name as another resolvers (declared at %s:%d).",
+			     w->w[1], (*tail)->file, (*tail)->line);
+			return;
+		}
+	r = xcalloc(1, sizeof(*r));
+	r->name = xstrdup(w->w[1]);
+	r->file = p->file;
+	r->line = p->line;
+	r->retries = RSLV_DEF_RETRIES;
+	r->to_resolve = r->to_retry = RSLV_DEF_TIMEOUT;
+	r->hold_nx = r->hold_other = r->hold_refused = r->hold_timeout = RSLV_DEF_HOLD;
+	r->hold_valid = RSLV_DEF_HOLD_VALID;
+	r->payload = RSLV_DEF_PAYLOAD;
+	*tail = r;
+	p->rs = r;
+}
+
+static void add_nameserver(struct pctx *p, struct cfg_resolvers *r, const char *name,
+			   const struct addr_spec *a)
+{
+	struct cfg_nameserver *ns;
+
+	for (int i = 0; i < r->nns; i++)
+		if (!strcmp(r->ns[i].name, name)) {
+			perr(p, "nameserver '%s' has same name as another nameserver (declared at %s:%d).",
+			     name, r->ns[i].file, r->ns[i].line);
+			return;
+		}
+	r->ns = realloc(r->ns, (size_t)(r->nns + 1) * sizeof(*r->ns));
+	if (!r->ns)
+		abort();
+	ns = &r->ns[r->nns++];
+	memset(ns, 0, sizeof(*ns));
+	ns->name = xstrdup(name);
+	ns->file = p->file;
+	ns->line = p->line;
+	ns->ss = a->ss;
+	ns->len = a->len;
+}
+
+static void kw_nameserver(struct pctx *p, struct cfg_resolvers *r, struct cfg_words *w)
+{
+	struct addr_spec a;
+	char err[300];
+	const char *addr = w->w[2];
+
+	if (w->n < 3 || !*addr) {
+		perr(p, "'%s' expects <name> and <addr>[:<port>] as arguments.", w->w[0]);
+		return;
+	}
+	if (!strncmp(addr, "udp@", 4))
+		addr += 4;
+	else if (!strncmp(addr, "tcp@", 4) || !strncmp(addr, "tcp4@", 5) || !strncmp(addr, "tcp6@", 5)) {
+		/* HAProxy 2.6 speaks DNS over TCP to these (4 queries pipelined
+		 * per connection); ferry's client is UDP only so far */
+		perr(p, "'nameserver %s' : DNS over TCP ('%s') is an HAProxy feature that ferry does not support yet",
+		     w->w[1], w->w[2]);
+		return;
+	}
+	if (addr_parse(addr, ADDR_F_RESOLVE, &a, err, sizeof(err))) {
+		if (strstr(err, "port"))
+			perr(p, "'nameserver %s' : missing port specification in '%s'", w->w[1], w->w[2]);
+		else
+			perr(p, "'nameserver %s' : %s", w->w[1], err);
+		return;
+	}
+	if (w->n > 3) {
+		perr(p, "'nameserver %s' : parameter '%s' is for nameservers over TCP, which ferry does not support yet",
+		     w->w[1], w->w[3]);
+		return;
+	}
+	add_nameserver(p, r, w->w[1], &a);
+}
+
+/* parse-resolv-conf: the "nameserver" lines of /etc/resolv.conf, named
+ * as HAProxy names them (resolvconf/nameserverN), port 53. */
+static void kw_parse_resolv_conf(struct pctx *p, struct cfg_resolvers *r)
+{
+	FILE *f = fopen("/etc/resolv.conf", "r");
+	char line[512];
+	int n = 0;
+
+	if (!f) {
+		perr(p, "failed to open /etc/resolv.conf.");
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char ip[256], name[64];
+		struct addr_spec a;
+		char err[300];
+		if (sscanf(line, " nameserver %255s", ip) != 1)
+			continue;
+		memset(&a, 0, sizeof(a));
+		if (addr_parse(ip, ADDR_F_PORT_OPTIONAL, &a, err, sizeof(err)) || a.wildcard) {
+			pwarn(p, "parsing [/etc/resolv.conf:%d] : address '%s' is invalid, ignoring", n + 1, ip);
+			continue;
+		}
+		addr_set_port((struct sockaddr *)&a.ss, 53);
+		snprintf(name, sizeof(name), "resolvconf/nameserver%d", ++n);
+		add_nameserver(p, r, name, &a);
+	}
+	fclose(f);
+}
+
+static void kw_hold(struct pctx *p, struct cfg_resolvers *r, struct cfg_words *w)
+{
+	static const char *const ev[] = { "nx", "other", "refused", "timeout", "valid", "obsolete" };
+	int64_t *slot[] = { &r->hold_nx, &r->hold_other, &r->hold_refused, &r->hold_timeout,
+			    &r->hold_valid, &r->hold_obsolete };
+	int64_t v;
+
+	if (w->n < 3) {
+		perr(p, "'%s' expects an <event> and a <time> as arguments.", w->w[0]);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(ev) / sizeof(*ev); i++)
+		if (!strcmp(w->w[1], ev[i])) {
+			if (!arg_duration(p, "hold", w->w[2], &v))
+				*slot[i] = v;
+			return;
+		}
+	perr(p, "'%s' unknown <event>: '%s', expects either 'nx', 'timeout', 'valid', 'obsolete' or 'other'.",
+	     w->w[0], w->w[1]);
+}
+
+void parse_resolvers_line(struct pctx *p, struct cfg_words *w)
+{
+	struct cfg_resolvers *r = p->rs;
+	const char *k = w->w[0];
+	long v;
+
+	if (!r)
+		return; /* the section line was wrong: said already */
+	if (!strcmp(k, "nameserver")) {
+		kw_nameserver(p, r, w);
+	} else if (!strcmp(k, "parse-resolv-conf")) {
+		kw_parse_resolv_conf(p, r);
+	} else if (!strcmp(k, "resolve_retries")) {
+		if (!w->w[1])
+			perr(p, "'%s' expects <nb> as argument.", k);
+		else if (!arg_int(p, k, w->w[1], 0, 1000, &v))
+			r->retries = (int)v;
+	} else if (!strcmp(k, "timeout")) {
+		int64_t t;
+		if (w->n < 3 && w->w[1] && (!strcmp(w->w[1], "retry") || !strcmp(w->w[1], "resolve")))
+			perr(p, "'%s %s' expects <time> as argument.", k, w->w[1]);
+		else if (!w->w[1] || (strcmp(w->w[1], "retry") && strcmp(w->w[1], "resolve")))
+			perr(p, "'%s' expects 'retry' or 'resolve' and <time> as arguments got '%s'.", k,
+			     w->w[1] ? w->w[1] : "");
+		else if (!arg_duration(p, "timeout", w->w[2], &t) && t > 0)
+			*(w->w[1][1] == 'e' && w->w[1][2] == 't' ? &r->to_retry : &r->to_resolve) = t;
+	} else if (!strcmp(k, "hold")) {
+		kw_hold(p, r, w);
+	} else if (!strcmp(k, "accepted_payload_size")) {
+		if (!w->w[1]) {
+			perr(p, "'%s' expects <nb> as argument.", k);
+		} else {
+			v = atol(w->w[1]);
+			if (v < 12 || v > 65535)
+				perr(p, "'%s' must be between 12 and 65535 inclusive (was %s).", k, w->w[1]);
+			else
+				r->payload = (int)v;
+		}
+	} else {
+		const char *best = str_suggest(k, resolvers_keywords);
+		if (best)
+			perr(p, "unknown keyword '%s' in 'resolvers' section (did you mean '%s'?)", k, best);
+		else
+			perr(p, "unknown keyword '%s' in 'resolvers' section", k);
+	}
+}
+
+/* ---- server options ---------------------------------------------------------- */
+
+static int init_addr_list(struct pctx *p, const char *sname, const char *list, struct cfg_srv_dns *d)
+{
+	char buf[256], *save = NULL;
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	memset(d->init, 0, sizeof(d->init));
+	for (char *m = strtok_r(buf, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+		enum init_addr ia;
+		struct sockaddr_in *in = (struct sockaddr_in *)&d->init_ip;
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&d->init_ip;
+		if (!strcmp(m, "last")) {
+			ia = IA_LAST;
+		} else if (!strcmp(m, "libc")) {
+			ia = IA_LIBC;
+		} else if (!strcmp(m, "none")) {
+			ia = IA_NONE;
+		} else if (inet_pton(AF_INET, m, &in->sin_addr) == 1) {
+			in->sin_family = AF_INET;
+			ia = IA_IP;
+		} else if (inet_pton(AF_INET6, m, &in6->sin6_addr) == 1) {
+			in6->sin6_family = AF_INET6;
+			ia = IA_IP;
+		} else {
+			perr(p, "'server %s' : 'init-addr' : unknown init-addr method '%s', supported methods are 'libc', 'last', 'none'.",
+			     sname, m);
+			return -1;
+		}
+		if (n < INIT_ADDR_MAX - 1)
+			d->init[n++] = ia;
+	}
+	return 0;
+}
+
+int parse_srv_dns_opt(struct pctx *p, struct cfg_words *w, int *i, struct cfg_srv_opts *o,
+		      const char *sname)
+{
+	const char *k = w->w[*i], *v = w->w[*i + 1];
+	struct cfg_srv_dns *d = &o->dns;
+
+	if (strcmp(k, "resolvers") && strcmp(k, "resolve-prefer") && strcmp(k, "resolve-net") &&
+	    strcmp(k, "resolve-opts") && strcmp(k, "init-addr"))
+		return 0;
+	(*i)++;
+	if (!v || !*v) {
+		perr(p, "'%s' expects a value", k);
+		return -1;
+	}
+	if (!strcmp(k, "resolvers")) {
+		if (strlen(v) >= sizeof(d->resolvers)) {
+			perr(p, "'server %s' : resolvers name '%s' is too long.", sname, v);
+			return -1;
+		}
+		snprintf(d->resolvers, sizeof(d->resolvers), "%s", v);
+	} else if (!strcmp(k, "resolve-prefer")) {
+		if (strcmp(v, "ipv4") && strcmp(v, "ipv6")) {
+			perr(p, "'server %s' : 'resolve-prefer' expects either ipv4 or ipv6 as argument.", sname);
+			return -1;
+		}
+		d->prefer = v[3] == '4' ? AF_INET : AF_INET6;
+	} else if (!strcmp(k, "resolve-net")) {
+		char buf[512], *save = NULL;
+		snprintf(buf, sizeof(buf), "%s", v);
+		d->nnet = 0;
+		for (char *n = strtok_r(buf, ",", &save); n; n = strtok_r(NULL, ",", &save)) {
+			if (d->nnet == RSLV_MAX_NETS) {
+				perr(p, "'server %s' : 'resolve-net' : ferry keeps at most %d networks.", sname, RSLV_MAX_NETS);
+				return -1;
+			}
+			if (cfg_net_parse(n, &d->net[d->nnet])) {
+				perr(p, "'server %s' : 'resolve-net' invalid network '%s'.", sname, n);
+				return -1;
+			}
+			d->nnet++;
+		}
+	} else if (!strcmp(k, "resolve-opts")) {
+		char buf[256], *save = NULL;
+		snprintf(buf, sizeof(buf), "%s", v);
+		for (char *n = strtok_r(buf, ",", &save); n; n = strtok_r(NULL, ",", &save)) {
+			if (!strcmp(n, "allow-dup-ip"))
+				d->opts |= RSLV_O_ALLOW_DUP_IP;
+			else if (!strcmp(n, "prevent-dup-ip"))
+				d->opts &= ~RSLV_O_ALLOW_DUP_IP;
+			else if (!strcmp(n, "ignore-weight"))
+				d->opts |= RSLV_O_IGNORE_WEIGHT;
+			else {
+				perr(p, "'server %s' : '%s' : unknown resolve-opts option '%s', supported methods are 'allow-dup-ip', 'ignore-weight', and 'prevent-dup-ip'.",
+				     sname, k, n);
+				return -1;
+			}
+		}
+	} else if (init_addr_list(p, sname, v, d)) {
+		return -1;
+	}
+	return 1;
+}
+
+/* ---- a server's address at start-up ---------------------------------------- */
+
+/* The host part of "host[:port]" (an "ipv4@"/"ipv6@" prefix dropped) and
+ * its port (0: none). Returns 0, or -1 when the port is no number. */
+static int split_host(const char *a, char *host, size_t len, int *port)
+{
+	const char *colon;
+	char *end;
+	long v;
+
+	if (!strncmp(a, "ipv4@", 5) || !strncmp(a, "ipv6@", 5))
+		a += 5;
+	colon = strrchr(a, ':');
+	*port = 0;
+	if (!colon) {
+		snprintf(host, len, "%s", a);
+		return 0;
+	}
+	v = strtol(colon + 1, &end, 10);
+	if (colon[1] && (*end || v < 1 || v > 65535))
+		return -1;
+	*port = colon[1] ? (int)v : 0;
+	snprintf(host, len, "%.*s", (int)(colon - a), a);
+	return 0;
+}
+
+int parse_server_addr(struct pctx *p, struct cfg_server *s, char *err, size_t errlen)
+{
+	static const enum init_addr dflt[] = { IA_LAST, IA_LIBC, 0 };
+	const struct cfg_srv_dns *d = &s->o.dns;
+	const enum init_addr *m = d->init[0] ? d->init : dflt;
+	char host[DNS_HOST_LEN], perr_buf[300], libc_err[300] = "";
+	int port;
+
+	/* an IP address (or an error that no resolution changes) */
+	if (!addr_parse(s->addr_text, ADDR_F_PORT_OPTIONAL | ADDR_F_UNIX, &s->addr, perr_buf, sizeof(perr_buf)))
+		return 0;
+	if (split_host(s->addr_text, host, sizeof(host), &port) || !*host || strchr(host, '@')) {
+		snprintf(err, errlen, "%s", perr_buf);
+		return -1;
+	}
+	memset(&s->addr, 0, sizeof(s->addr));
+	s->addr.port_lo = s->addr.port_hi = port;
+	if (d->resolvers[0]) {
+		s->fqdn = xstrdup(host);
+		for (char *q = s->fqdn; *q; q++)
+			*q = (char)((*q >= 'A' && *q <= 'Z') ? *q - 'A' + 'a' : *q);
+		if (host[0] == '_') { /* a SRV label: the records will say */
+			s->no_addr = 1;
+			return 0;
+		}
+	}
+	for (; *m; m++) {
+		switch (*m) {
+		case IA_LAST:
+			break; /* the state file's address: applied later, when it has one */
+		case IA_LIBC:
+			if (!addr_parse(s->addr_text, ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE, &s->addr,
+					libc_err, sizeof(libc_err)))
+				return 0;
+			break;
+		case IA_NONE:
+			s->no_addr = 1;
+			return 0;
+		case IA_IP:
+			if (*libc_err)
+				pwarn(p, "'server %s' : could not resolve address '%s', falling back to configured address.",
+				      s->name, host);
+			s->addr.ss = d->init_ip;
+			s->addr.len = d->init_ip.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+								      : sizeof(struct sockaddr_in6);
+			addr_set_port((struct sockaddr *)&s->addr.ss, port);
+			return 0;
+		}
+	}
+	if (d->resolvers[0]) { /* HAProxy starts it in maintenance */
+		pwarn(p, "'server %s' : could not resolve address '%s', disabling server.", s->name, host);
+		s->no_addr = 1;
+		return 0;
+	}
+	if (*libc_err) /* getaddrinfo's reason */
+		snprintf(err, errlen, "%s", libc_err);
+	else
+		snprintf(err, errlen, "could not resolve address '%s'", host);
+	return -1;
+}
+
+/* ---- server-template ----------------------------------------------------------- */
+
+void kw_server_template(struct pctx *p, struct cfg_words *w)
+{
+	struct cfg_words *sw;
+	long lo, hi;
+	char *end;
+	const char *r;
+
+	if (w->n < 4 || !*w->w[3]) {
+		perr(p, "'server-template' expects <prefix> <nb | range> <addr>[:<port>] as arguments.");
+		return;
+	}
+	r = w->w[2];
+	lo = strtol(r, &end, 10);
+	if (*end == '-' && end != r) {
+		hi = strtol(end + 1, &end, 10);
+	} else {
+		hi = lo;
+		lo = 1;
+	}
+	if (*end || end == r || lo < 1 || hi < lo || hi - lo >= 10000) {
+		perr(p, "Wrong server-template number or range arg '%s'.", r);
+		return;
+	}
+	sw = xcalloc(1, sizeof(*sw));
+	*sw = *w;
+	for (long i = lo; i <= hi; i++) {
+		char name[300];
+		struct cfg_server *s;
+		snprintf(name, sizeof(name), "%s%ld", w->w[1], i);
+		sw->w[1] = name;
+		sw->w[2] = w->w[3];
+		for (int k = 3; k + 1 < w->n; k++)
+			sw->w[k] = w->w[k + 1];
+		sw->w[w->n - 1] = NULL;
+		sw->n = w->n - 1;
+		parse_server_line(p, sw);
+		for (s = p->px->servers; s && s->next; s = s->next)
+			;
+		if (s)
+			s->tmpl = 1;
+	}
+	free(sw);
+}
+
+void cfg_validate_resolvers(struct cfg *c)
+{
+	for (struct cfg_proxy *px = c->proxies; px; px = px->next)
+		for (struct cfg_server *s = px->servers; s; s = s->next)
+			if (s->o.dns.resolvers[0] && !cfg_find_resolvers(c, s->o.dns.resolvers))
+				cfg_error(c, s->file, s->line, "%s '%s', server '%s': unable to find required resolvers '%s'",
+					  px_kind(px), px->name, s->name, s->o.dns.resolvers);
+}
