@@ -14,7 +14,7 @@ int srv_usable(const struct server *s)
 
 int srv_full(const struct server *s)
 {
-	return s->maxconn && (s->q.len || s->cur_conns >= s->maxconn);
+	return s->maxconn && (s->q.len || s->cur_conns >= srv_maxconn(s));
 }
 
 int lb_is_hash(const struct backend *be)
@@ -141,6 +141,10 @@ void server_set_up(struct server *s, int up, uint64_t now_ms)
 	else if (s->last_change_ms && now_ms > s->last_change_ms)
 		s->down_time_ms += now_ms - s->last_change_ms;
 	s->last_change_ms = now_ms;
+	s->warm_since_ms = 0;
+	s->warm_step = s->warm_maxconn = 0;
+	if (up) /* came back: slowstart */
+		server_warm_start(s, now_ms);
 	s->rr_current = 0;
 	s->srr_current = 0;
 	backend_update(s->be);
@@ -224,6 +228,23 @@ void backend_count_usable(const struct backend *be, int *active, int *backup)
 		else
 			(*active)++;
 	}
+}
+
+int server_observe_l4(struct server *s, int ok)
+{
+	int n;
+
+	if (ok) {
+		if (__atomic_load_n(&s->consec_errors, __ATOMIC_RELAXED))
+			__atomic_store_n(&s->consec_errors, 0, __ATOMIC_RELAXED);
+		return 0;
+	}
+	n = __atomic_add_fetch(&s->consec_errors, 1, __ATOMIC_RELAXED);
+	if (n < s->error_limit || !__atomic_compare_exchange_n(&s->consec_errors, &n, 0, 0, __ATOMIC_RELAXED,
+							       __ATOMIC_RELAXED))
+		return 0;
+	__atomic_add_fetch(&s->hanafail, 1, __ATOMIC_RELAXED);
+	return n;
 }
 
 uint32_t lb_hash32(uint32_t x)

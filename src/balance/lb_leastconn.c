@@ -12,7 +12,8 @@ static uint64_t lc_key(const struct server *s)
 {
 	uint64_t inflight = (uint64_t)s->cur_conns + (uint64_t)s->q.len;
 
-	return inflight ? (inflight + 1) * 4096u / (uint64_t)s->eweight : 0;
+	/* srv_lbw is eweight x 16 (less while warming up): 65536 keeps 4096 per unit */
+	return inflight ? (inflight + 1) * 65536u / (uint64_t)srv_lbw(s) : 0;
 }
 
 static struct server *lc_pick(struct backend *be, uint32_t key, const struct server *avoid,
@@ -28,7 +29,7 @@ static struct server *lc_pick(struct backend *be, uint32_t key, const struct ser
 		struct server *s = be->srv[i];
 		uint64_t sk;
 		if (s == avoid || !lb_in_group(be, s, g, only) ||
-		    (s->maxconn && s->cur_conns + s->q.len >= s->maxconn + s->maxqueue))
+		    (s->maxconn && s->cur_conns + s->q.len >= srv_maxconn(s) + s->maxqueue))
 			continue;
 		sk = lc_key(s);
 		if (!best || sk < best_key) {

@@ -23,7 +23,7 @@ static struct server *random_pick(struct backend *be, uint32_t key, const struct
 	(void)key;
 	for (int i = 0; i < be->nsrv; i++)
 		if (lb_candidate(be, be->srv[i], g, only, avoid))
-			total += (uint64_t)be->srv[i]->eweight;
+			total += (uint64_t)srv_lbw(be->srv[i]);
 	if (!total)
 		return NULL;
 	for (int d = 0; d < be->random_draws; d++) {
@@ -33,13 +33,13 @@ static struct server *random_pick(struct backend *be, uint32_t key, const struct
 			s = be->srv[i];
 			if (!lb_candidate(be, s, g, only, avoid))
 				continue;
-			if (r < (uint64_t)s->eweight)
+			if (r < (uint64_t)srv_lbw(s))
 				break;
-			r -= (uint64_t)s->eweight;
+			r -= (uint64_t)srv_lbw(s);
 		}
 		/* compare cur_conns/eweight without division */
-		if (!best || (uint64_t)s->cur_conns * (uint64_t)best->eweight <
-				     (uint64_t)best->cur_conns * (uint64_t)s->eweight)
+		if (!best || (uint64_t)s->cur_conns * (uint64_t)srv_lbw(best) <
+				     (uint64_t)best->cur_conns * (uint64_t)srv_lbw(s))
 			best = s;
 	}
 	return best;

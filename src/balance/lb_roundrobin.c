@@ -2,8 +2,8 @@
  * "current" grows by its weight; the largest wins and gives back the total.
  * Over any window of W = sum of weights picks, each server gets exactly its
  * weight's share, evenly spaced (5,1,1 → a a b a c a a).
- *   roundrobin reads the effective weight at every pick, so weight changes
- *   take effect at once;
+ *   roundrobin reads the effective weight at every pick (scaled, and lower
+ *   while the server warms up: srv_lbw), so weight changes take effect at once;
  *   static-rr uses the configured weight, so they are ignored, as in HAProxy. */
 #include "balance/server.h"
 
@@ -15,7 +15,7 @@ static struct server *swrr_pick(struct backend *be, const struct server *avoid, 
 
 	for (int i = 0; i < be->nsrv; i++) {
 		struct server *s = be->srv[i];
-		int w = fixed ? s->iweight : s->eweight;
+		int w = fixed ? s->iweight : srv_lbw(s);
 		int64_t *cur = fixed ? &s->srr_current : &s->rr_current;
 		if (!w || !lb_candidate(be, s, g, only, avoid))
 			continue;

@@ -33,6 +33,13 @@ static int point_cmp(const void *a, const void *b)
 	return x->s->id - y->s->id;
 }
 
+/* POINTS_PER_WEIGHT per unit of eweight, fewer while the server warms up
+ * (slowstart: consistent hashing is a dynamic algorithm in HAProxy). */
+static int ring_points(const struct server *s)
+{
+	return (srv_lbw(s) * POINTS_PER_WEIGHT + SRV_WSCALE - 1) / SRV_WSCALE;
+}
+
 static void ring_build(struct backend *be)
 {
 	const struct server *only;
@@ -46,7 +53,7 @@ static void ring_build(struct backend *be)
 		return;
 	for (int i = 0; i < be->nsrv; i++)
 		if (lb_in_group(be, be->srv[i], g, only))
-			n += be->srv[i]->eweight * POINTS_PER_WEIGHT;
+			n += ring_points(be->srv[i]);
 	r = malloc(sizeof(*r) + (size_t)n * sizeof(r->p[0]));
 	if (!r)
 		return; /* pick then falls back to map-based */
@@ -55,7 +62,7 @@ static void ring_build(struct backend *be)
 		struct server *s = be->srv[i];
 		if (!lb_in_group(be, s, g, only))
 			continue;
-		for (int k = 0; k < s->eweight * POINTS_PER_WEIGHT; k++) {
+		for (int k = 0; k < ring_points(s); k++) {
 			r->p[r->n].hash = lb_hash32(((uint32_t)s->id << 16) ^ (uint32_t)k ^
 						    lb_hash32((uint32_t)s->id * 2654435761u));
 			r->p[r->n++].s = s;

@@ -55,6 +55,18 @@ struct server {
 	                              by a replica's lag (lag_permille) */
 	int lag_permille;          /* 1000 = no reduction (PostgreSQL lag weighting) */
 	int maxconn, maxqueue;     /* 0 = unlimited */
+	/* slowstart: a server coming back UP warms up (HAProxy's STARTING):
+	 * its weight for the dynamic algorithms (srv_lbw) and its maxconn
+	 * (srv_maxconn) grow from little to full over slowstart_ms */
+	int64_t slowstart_ms;      /* 0: none */
+	uint64_t warm_since_ms;    /* when the warm-up began; 0: not warming up */
+	int warm_step;             /* 1..SRV_WSCALE-1 while warming up; 0: full */
+	int warm_maxconn;          /* maxconn while warming up; 0: maxconn */
+	/* observe layer4: connection outcomes seen by traffic (passive health) */
+	int observe;               /* 1: observed */
+	int error_limit;           /* consecutive errors that call on-error */
+	int consec_errors;         /* atomic: connection errors since the last success */
+	uint64_t hanafail;         /* atomic: times error_limit was reached (stats hanafail) */
 	int cur_conns;             /* sessions holding one of its slots (maxconn counts these) */
 	int cur_sess;              /* HAProxy's cur_sess: connecting to it or connected (atomic) */
 	int max_conns_seen;
@@ -70,6 +82,23 @@ struct server {
 	struct counters *ctr;      /* one block per thread */
 	struct counters *snap;     /* replaced by a reload: its totals carried then */
 };
+
+/* The weight scale of the dynamic algorithms, HAProxy's BE_WEIGHT_SCALE:
+ * a warming server of weight 1 still has 16 steps. */
+#define SRV_WSCALE 16
+
+/* The weight roundrobin, leastconn, random and consistent hashing use:
+ * eweight x SRV_WSCALE, less while the server warms up. */
+static inline int srv_lbw(const struct server *s)
+{
+	return s->eweight * (s->warm_step ? s->warm_step : SRV_WSCALE);
+}
+
+/* Its connection limit now (0: none): maxconn, less while warming up. */
+static inline int srv_maxconn(const struct server *s)
+{
+	return s->warm_maxconn ? s->warm_maxconn : s->maxconn;
+}
 
 struct lb_ops;
 
@@ -179,6 +208,21 @@ void server_set_addr(struct server *s, const struct sockaddr_storage *ss, sockle
 void server_set_weight(struct server *s, int weight);
 /* Sets the lag reduction (1000: none) and the effective weight from it. */
 void server_set_lag_permille(struct server *s, int permille);
+/* slowstart (lb_warm.c). server_warm_start: s came back UP (from DOWN or
+ * maintenance) at now_ms: it warms up when it has a slowstart.
+ * server_warm_update: recomputes its warm-up step and maxconn at now_ms
+ * as HAProxy 2.6 (whole seconds); returns 1 while it still warms up (call
+ * again within a second), 0 once at full weight. Backend lock held. */
+void server_warm_start(struct server *s, uint64_t now_ms);
+int server_warm_update(struct server *s, uint64_t now_ms);
+/* HAProxy's throttle (stats): the percentage of its weight a warming
+ * server has, -1 when it does not warm up. */
+int server_throttle(const struct server *s);
+/* observe layer4: one connection outcome seen by traffic (ok: 1 success,
+ * 0 error), from any thread. Returns the consecutive error count when it
+ * just reached error_limit (the count starts again), else 0. */
+int server_observe_l4(struct server *s, int ok);
+
 /* Counts servers that can take traffic: active and backup ones. */
 void backend_count_usable(const struct backend *be, int *active, int *backup);
 uint32_t lb_hash_addr(const struct sockaddr *sa);

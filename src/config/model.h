@@ -134,7 +134,17 @@ struct cfg_srv_opts {
 	int check_send_proxy; /* check-send-proxy (no-check-send-proxy: 0) */
 	int non_stick;       /* non-stick (stick: 0): never stored by stick rules */
 	struct cfg_srv_dns dns; /* resolvers, resolve-*, init-addr (config/resolvers.h) */
+	int observe;         /* observe layer4: traffic's connection outcomes count (passive health) */
+	int error_limit;     /* error-limit: consecutive errors that trigger on-error (10) */
+	int on_error;        /* on-error: SRV_ONERR_* (fail-check) */
+	int64_t slowstart;   /* slowstart, ms (0: none) */
 };
+
+/* on-error: what error-limit consecutive errors seen by traffic do (HAProxy's HANA_ONERR_*). */
+#define SRV_ONERR_FASTINTER 1    /* the next check comes within fastinter */
+#define SRV_ONERR_FAIL_CHECK 2   /* as one failed check (and fastinter) */
+#define SRV_ONERR_SUDDEN_DEATH 3 /* as fall-1 failed checks, then one: the next failure takes it down */
+#define SRV_ONERR_MARK_DOWN 4    /* DOWN at once */
 
 /* The PROXY protocol header a server gets first (HAProxy's pp_opts). V2
  * wins when both versions are set, as in HAProxy. */

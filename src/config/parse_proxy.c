@@ -16,6 +16,7 @@ static const struct cfg_srv_opts srv_opts_builtin = {
 	.weight = 1, .maxconn = 0, .maxqueue = 0, .check = 0,
 	.inter = 2000, .fastinter = 0, .downinter = 0, .rise = 2, .fall = 3,
 	.check_port = 0, .check_addr = NULL, .backup = 0, .disabled = 0,
+	.error_limit = 10, .on_error = SRV_ONERR_FAIL_CHECK, /* HAProxy's DEF_HANA_* */
 };
 
 void proxy_defaults_builtin(struct cfg_proxy *px)

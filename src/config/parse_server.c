@@ -15,7 +15,8 @@ const char *const server_keywords[] = {
 	"agent-port", "agent-inter", "agent-send", "on-marked-down", "on-marked-up",
 	"send-proxy", "send-proxy-v2", "no-send-proxy", "no-send-proxy-v2", "proxy-v2-options",
 	"check-send-proxy", "no-check-send-proxy", "non-stick", "stick", "resolvers",
-	"resolve-prefer", "resolve-net", "resolve-opts", NULL
+	"resolve-prefer", "resolve-net", "resolve-opts", "observe", "error-limit",
+	"on-error", "slowstart", NULL
 };
 
 /* proxy-v2-options: HAProxy 2.6's words. ferry terminates no TLS, so the
@@ -99,6 +100,8 @@ static const char *opt_value(struct pctx *p, struct cfg_words *w, int *i, const 
 	}
 	return w->w[++*i];
 }
+
+static int passive_opt(struct pctx *p, struct cfg_words *w, int *i, struct cfg_srv_opts *o);
 
 int parse_source(struct pctx *p, struct cfg_words *w, int *i, struct addr_spec *out)
 {
@@ -251,6 +254,10 @@ void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 			o->check_send_proxy = 1;
 		} else if (!strcmp(k, "no-check-send-proxy")) {
 			o->check_send_proxy = 0;
+		} else if (!strcmp(k, "observe") || !strcmp(k, "error-limit") || !strcmp(k, "on-error") ||
+			   !strcmp(k, "slowstart")) {
+			if (passive_opt(p, w, &i, o))
+				return;
 		} else if (in(k, server_later) || haproxy_kw_find(HKW_SERVER, &w->w[i])) {
 			perr(p, "server option '%s' is an HAProxy keyword that ferry does not support yet", k);
 			return;
@@ -270,6 +277,54 @@ void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
 }
 
 static void server_check_opts(struct pctx *p, struct cfg_server *s);
+
+/* observe, error-limit, on-error (passive health) and slowstart at
+ * w->w[*i], with HAProxy 2.6's sentences. Returns 0 or -1. */
+static int passive_opt(struct pctx *p, struct cfg_words *w, int *i, struct cfg_srv_opts *o)
+{
+	static const char *const modes[] = { "fastinter", "fail-check", "sudden-death", "mark-down" };
+	const char *k = w->w[*i], *v = w->w[*i + 1] ? w->w[*i + 1] : "";
+
+	(*i) += w->w[*i + 1] != NULL;
+	if (!strcmp(k, "slowstart"))
+		return *v ? arg_duration(p, k, v, &o->slowstart)
+			  : (perr(p, "'slowstart' expects a time"), -1);
+	if (!strcmp(k, "error-limit")) {
+		if (!*v) {
+			perr(p, "'error-limit' expects an integer argument.");
+			return -1;
+		}
+		o->error_limit = atoi(v);
+		if (o->error_limit <= 0) {
+			perr(p, "error-limit has to be > 0.");
+			return -1;
+		}
+		return 0;
+	}
+	if (!strcmp(k, "on-error")) {
+		for (int m = 0; m < 4; m++)
+			if (!strcmp(v, modes[m])) {
+				o->on_error = SRV_ONERR_FASTINTER + m;
+				return 0;
+			}
+		perr(p, "'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' but got '%s'", v);
+		return -1;
+	}
+	if (!*v) {
+		perr(p, "'observe' expects <mode> as argument.");
+		return -1;
+	}
+	if (!strcmp(v, "none") || !strcmp(v, "layer4")) {
+		o->observe = v[0] == 'l';
+	} else if (!strcmp(v, "layer7")) {
+		/* HAProxy alerts and goes on without observing: no HTTP here */
+		pwarn(p, "'layer7' can only be used in http proxies.");
+	} else {
+		perr(p, "'observe' expects one of 'none', 'layer4', 'layer7' but got '%s'", v);
+		return -1;
+	}
+	return 0;
+}
 
 void parse_server_line(struct pctx *p, struct cfg_words *w)
 {
@@ -344,7 +399,7 @@ static const char *const dynamic_refused[] = { "no-check", "no-agent-check", "in
 static const char *const with_value[] = {
 	"weight", "maxconn", "maxqueue", "inter", "fastinter", "downinter", "rise", "fall", "port",
 	"addr", "agent-port", "agent-inter", "agent-send", "on-marked-down", "on-marked-up", "id",
-	"init-addr", "proxy-v2-options", NULL
+	"init-addr", "proxy-v2-options", "observe", "error-limit", "on-error", "slowstart", NULL
 };
 
 struct cfg_server *cfg_parse_dynamic_server(char *const *words, int n, char *err, size_t errlen)

@@ -22,6 +22,7 @@ const char *check_status_reason(const char *st)
 		{ "L7OK", "Layer7 check passed" }, { "L7OKC", "Layer7 check conditionally passed" },
 		{ "L7TOUT", "Layer7 timeout" }, { "L7RSP", "Layer7 invalid response" },
 		{ "L7STS", "Layer7 wrong status" }, { "SOCKERR", "Socket error" },
+		{ "HANA", "Health analyze" },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (!strcmp(t[i].st, st))
@@ -85,9 +86,9 @@ static void reason_part(const struct check *c, char *buf, size_t len)
 		if (n < len)
 			n += (size_t)snprintf(buf + n, len - n, "\"");
 	}
-	if (n < len)
+	if (n < len && c->duration >= 0) /* HANA has none (-1) */
 		snprintf(buf + n, len - n, ", check duration: %dms", c->duration);
-	else if (len)
+	else if (n >= len && len)
 		buf[len - 1] = 0;
 }
 
@@ -232,6 +233,8 @@ void check_done(struct check *c, int ok, const char *status, const char *info)
 	record(c, status, info);
 	if (!ok && old > 0) /* as HAProxy: the failures that took health down */
 		c->failed++;
+	if (ok) /* as HAProxy, a passing check clears observe's error count */
+		__atomic_store_n(&c->srv->consec_errors, 0, __ATOMIC_RELAXED);
 	ch = check_fsm_result(&c->fsm, ok);
 	/* The server's state may disagree with the counter after "set server
 	 * health" or "enable health": as HAProxy, a failure at 0 takes it
@@ -264,6 +267,32 @@ void check_done_role_change(struct check *c, const char *status, const char *inf
 	if (c->env->on_role_change)
 		c->env->on_role_change(c->srv, c->env->arg);
 	schedule(c);
+}
+
+void check_observed(struct check *c, int errors, const char *last)
+{
+	uint64_t when = c->env->loop->now_ms + (uint64_t)c->fastinter;
+	int old = c->fsm.health;
+	enum fsm_change ch;
+
+	if (c->on_error != SRV_ONERR_FASTINTER) {
+		/* a running check's own result comes later and replaces this one */
+		c->status = "HANA";
+		snprintf(c->info, sizeof(c->info), "Detected %d consecutive errors, last one was: %s", errors, last);
+		c->duration = -1;
+		ch = check_fsm_observed(&c->fsm, c->on_error);
+		if (ch == FSM_SAME && !c->fsm.health && c->srv->up)
+			ch = FSM_WENT_DOWN; /* "set server health" made them disagree, as check_done */
+		if (old > 0 || c->on_error == SRV_ONERR_MARK_DOWN)
+			c->failed++; /* HAProxy: when health was above 0 (mark-down sets it to rise first) */
+		log_health(c, 0, old);
+		c->last_ok = 0;
+		if (ch == FSM_WENT_DOWN)
+			announce(c, 0);
+	}
+	/* every mode brings the next check within fastinter */
+	if (!c->running && (!timer_armed(&c->timer) || c->timer.hn.key > when))
+		loop_timer_arm(c->env->loop, &c->timer, when);
 }
 
 static void run(struct check *c)
@@ -322,6 +351,7 @@ int check_start(struct check *c, struct server *srv, const struct cfg_server *cs
 	memcpy(&c->addr, cs->has_check_addr ? &cs->check_addr.ss : &cs->addr.ss, sizeof(c->addr));
 	c->addrlen = addr_len((struct sockaddr *)&c->addr);
 	c->port = cs->o.check_port;
+	c->on_error = cs->o.on_error;
 	c->pp_opts = cs->o.pp_opts;
 	/* As HAProxy's init_srv_check: a server's send-proxy applies to its
 	 * checks too when they go to its own address and port (and it is not

@@ -73,6 +73,7 @@ struct check {
 	int last_ok;
 	uint64_t failed;                      /* failed checks that took health down (chkfail) */
 	int port;                             /* its own port ("port", "set server check-port"), 0: the server's */
+	int on_error;                         /* SRV_ONERR_*: what observe's error-limit does */
 	int send_proxy;                       /* the default connect sends a PROXY header (check-send-proxy) */
 	unsigned pp_opts;                     /* the server's SRV_PP_*: which version, CRC32C */
 	uint64_t hist[CHECK_HIST_N + 1];      /* checks per duration bucket (the last: longer) */
@@ -90,6 +91,11 @@ void check_done(struct check *c, int ok, const char *status, const char *info);
 /* Like check_done, but a role change skips rise/fall: the server goes DOWN
  * at once and its sessions are handed to env->on_role_change. */
 void check_done_role_change(struct check *c, const char *status, const char *info);
+/* observe layer4: the server's traffic saw `errors` connection errors in
+ * a row, the last of kind `last`: applies on-error as HAProxy (status
+ * HANA, "Detected N consecutive errors, last one was: ..."), and brings
+ * the next check forward to fastinter. Worker 0. */
+void check_observed(struct check *c, int errors, const char *last);
 /* A server state message to a backend's log targets (own, global; either
  * may be NULL) at `level`, and to stderr at proc_level (-1: not there). */
 void health_log(const struct log_targets *const logs[2], int level, int proc_level, const char *msg);

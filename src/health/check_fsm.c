@@ -1,5 +1,7 @@
 #include "health/check_fsm.h"
 
+#include "config/model.h"
+
 void check_fsm_init(struct check_fsm *f, int rise, int fall)
 {
 	f->rise = rise > 0 ? rise : 1;
@@ -24,6 +26,28 @@ enum fsm_change check_fsm_result(struct check_fsm *f, int ok)
 	if (f->health < f->rise)
 		f->health = 0; /* also when already DOWN and part-way up again */
 	return was_up && !check_fsm_up(f) ? FSM_WENT_DOWN : FSM_SAME;
+}
+
+enum fsm_change check_fsm_observed(struct check_fsm *f, int mode)
+{
+	int was_up = check_fsm_up(f);
+	enum fsm_change ch;
+
+	switch (mode) {
+	case SRV_ONERR_FASTINTER:
+		return FSM_SAME;
+	case SRV_ONERR_SUDDEN_DEATH:
+		if (f->health > f->rise)
+			f->health = f->rise + 1;
+		break;
+	case SRV_ONERR_MARK_DOWN:
+		f->health = f->rise;
+		break;
+	default:
+		break;
+	}
+	ch = check_fsm_result(f, 0);
+	return was_up ? ch : FSM_SAME; /* mark-down lifts h to rise first: DOWN already is no news */
 }
 
 int64_t check_fsm_interval(const struct check_fsm *f, int64_t inter,

@@ -20,6 +20,12 @@ static inline int check_fsm_up(const struct check_fsm *f)
 {
 	return f->health >= f->rise;
 }
+/* on-error after error-limit errors seen by traffic (observe), mode one of
+ * config's SRV_ONERR_*: fastinter changes nothing; fail-check is one
+ * failure; sudden-death first brings an UP server down to one failure
+ * from DOWN (h = rise + 1), then fails once; mark-down sets h = rise, then
+ * fails once: DOWN. As HAProxy's __health_adjust. */
+enum fsm_change check_fsm_observed(struct check_fsm *f, int mode);
 /* The delay before the next check: inter when fully up, downinter when
  * fully down, fastinter while changing state (including before the first
  * result, since a server starts at h = rise). */

@@ -386,7 +386,8 @@ void stat_fill_server(struct stat_line *l, const struct runtime *rt, const struc
 	stat_server_status(s, status, sizeof(status));
 	LSTR(l, ST_STATUS, "SGP", "%s", status);
 	u32(&v[ST_LASTCHG], "MAP", age_s(rt, s->last_change_ms));
-	u32(&v[ST_WEIGHT], "MaP", (uint32_t)s->eweight);
+	/* HAProxy shows its scaled eweight divided back, rounded up */
+	u32(&v[ST_WEIGHT], "MaP", (uint32_t)((srv_lbw(s) + SRV_WSCALE - 1) / SRV_WSCALE));
 	u32(&v[ST_UWEIGHT], "MaP", (uint32_t)s->uweight);
 	u32(&v[ST_ACT], "SGP", !backup);
 	u32(&v[ST_BCK], "SGP", backup);
@@ -400,8 +401,12 @@ void stat_fill_server(struct stat_line *l, const struct runtime *rt, const struc
 	u32(&v[ST_PID], "KGP", 1);
 	u32(&v[ST_IID], "KGS", (uint32_t)stat_iid(be->lb.uuid));
 	u32(&v[ST_SID], "KGS", (uint32_t)s->id);
+	if (server_throttle(s) >= 0) /* slowstart: warming up */
+		u32(&v[ST_THROTTLE], "MaP", (uint32_t)server_throttle(s));
 	u64(&v[ST_LBTOT], "MCP", sum.lbtot);
 	u32(&v[ST_TYPE], "CGS", STAT_OBJ_SRV);
+	if (s->observe)
+		u64(&v[ST_HANAFAIL], "MCP", ATOMIC_LOAD(&s->hanafail));
 	u32(&v[ST_RATE], "MRP", counters_rate(&sum));
 	u32(&v[ST_RATE_MAX], "MMP", rate_max(&sum));
 	fill_check(l, s);
@@ -436,7 +441,7 @@ static void backend_weights(const struct backend *be, int *nbup, int *tot_w, int
 		const struct server *s = be->srv[i];
 		*nbup += s->up && !in_maint(s);
 		if (lb_in_group(be, s, g, only)) {
-			*tot_w += s->eweight;
+			*tot_w += srv_lbw(s);
 			*tot_uw += s->uweight;
 		}
 	}
@@ -482,7 +487,7 @@ void stat_fill_backend(struct stat_line *l, const struct runtime *rt, const stru
 	u32(&v[ST_AGG_SERVER_CHECK_STATUS], "MGP", 0);
 	u32(&v[ST_AGG_SERVER_STATUS], "MGP", 0);
 	u32(&v[ST_AGG_CHECK_STATUS], "MGP", 0);
-	u32(&v[ST_WEIGHT], "MaP", (uint32_t)tot_w);
+	u32(&v[ST_WEIGHT], "MaP", (uint32_t)((tot_w + SRV_WSCALE - 1) / SRV_WSCALE));
 	u32(&v[ST_UWEIGHT], "MaP", (uint32_t)tot_uw);
 	u32(&v[ST_ACT], "MGP", (uint32_t)act);
 	u32(&v[ST_BCK], "MGP", (uint32_t)bck);

@@ -112,6 +112,9 @@ struct process {
 	unsigned req_count;            /* %rt: sessions numbered by a log-format (atomic) */
 	int nworkers;
 	struct worker **workers;
+	/* observe layer4: a server's traffic saw error-limit connection errors
+	 * in a row (session.c); the runtime has its check apply on-error. */
+	void (*on_observed)(struct worker *w, struct genref *gen, struct server *srv, int errors);
 	/* Every worker's listening sockets, for a binary upgrade that passes
 	 * them to the next process (runtime/upgrade.c): changed only when a
 	 * listener is adopted or closed, under the lock. */
@@ -339,6 +342,8 @@ int session_route(struct session *s, const uint8_t *req, size_t len, int final);
 void session_dst_addr(struct session *s);
 /* Closes the session with termination state term ("--", "CD", ...). */
 void session_close(struct session *s, const char *term);
+/* observe layer4: one connection outcome of its server (1 success, 0 error). */
+void session_observe(struct session *s, int ok);
 /* Closes every session of the worker (process stop). */
 void sessions_close_all(struct worker *w, const char *term);
 /* Closes the sessions using srv (on-marked-down, role changes), or with

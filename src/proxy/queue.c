@@ -87,7 +87,7 @@ int server_dequeue(struct worker *self, struct pbackend *be, struct server *srv,
 		return 0; /* nobody waits: the common case, at every session's end */
 	px_ok = srv_takes_backend_queue(&be->lb, srv);
 
-	while (!srv->maxconn || srv->cur_conns < srv->maxconn) {
+	while (!srv->maxconn || srv->cur_conns < srv_maxconn(srv)) {
 		struct qnode *n = queue_older(srv->q.head, px_ok ? be->lb.q.head : NULL);
 		struct session *s;
 		int c;

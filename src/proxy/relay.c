@@ -57,6 +57,8 @@ static struct io *dst_io(struct session *s, int d)
  * clients sent, bout what they received). */
 static inline void count_bytes(struct session *s, int d, uint64_t n)
 {
+	if (d && !s->bytes[1]) /* the server's first bytes: observe's success */
+		session_observe(s, 1);
 	s->bytes[d] += n;
 	ctr_add(d ? &s->cf->bytes_out : &s->cf->bytes_in, n);
 	ctr_add(d ? &s->cb->bytes_out : &s->cb->bytes_in, n);

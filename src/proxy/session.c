@@ -145,6 +145,8 @@ void session_close(struct session *s, const char *term)
 	}
 	if (queued)
 		s->tw = (int32_t)(w->loop.now_ms - s->t_accept); /* killed in the queue */
+	if (s->tc >= 0 && !s->bytes[1]) /* connected, the server never spoke: judged now */
+		session_observe(s, !(s->term[0] == 'S' && s->term[1] == 'D'));
 	s->state = SESS_CLOSED;
 	if (s->prev)
 		s->prev->next = s->next;
@@ -313,6 +315,24 @@ void session_assign(struct session *s, const struct server *avoid)
 	try_connect(s);
 }
 
+/* observe layer4 (passive health): a connection outcome of s's server.
+ * HAProxy counts a failed connect as an error and an established one as a
+ * success; ferry judges an established connection a little later, at the
+ * server's first byte or at the session's end, so that a server which
+ * accepts and then resets (before saying anything) counts as failing
+ * whether or not the reset came before the connection was seen as made. */
+void session_observe(struct session *s, int ok)
+{
+	struct server *srv = s->server;
+	int n;
+
+	if (!srv || !srv->observe)
+		return;
+	n = server_observe_l4(srv, ok);
+	if (n && s->w->proc->on_observed)
+		s->w->proc->on_observed(s->w, s->gen, srv, n);
+}
+
 /* Whether the retry after a failed connect goes to another server, as
  * HAProxy's stream_choose_redispatch: with option redispatch, when the
  * server is no longer usable, or on the Nth retry ("option redispatch N",
@@ -349,6 +369,7 @@ static void connect_failed(struct session *s, const char *term)
 	struct session *mine = NULL, **tail = &mine;
 	int redisp, pause = term[0] == 'S', act = 0, bck;
 
+	session_observe(s, 0); /* each failed attempt counts, as HAProxy's */
 	loop_io_close(&s->w->loop, &s->srv);
 	loop_timer_cancel(&s->w->loop, &s->timer);
 	curr_sess(s, 0);

@@ -168,6 +168,8 @@ static void leave_maint(struct runtime *rt, struct server *s)
 	     !(c && check_enabled(s) && !check_fsm_up(&c->fsm));
 	if (up && !s->up)
 		server_set_up(s, 1, now_of(rt));
+	else if (up) /* "disabled" in the configuration: it warms up too (slowstart) */
+		server_warm_start(s, now_of(rt));
 	s->last_change_ms = now_of(rt);
 	changed(rt, s);
 	backend_unlock(s->be);

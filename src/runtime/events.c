@@ -33,6 +33,8 @@ static int on_server_change(struct server *srv, int up, void *arg)
 		struct close_req r = { .srv = srv, .term = "DD" };
 		workers_call(&rt->ws[0], close_on_worker, &r, sizeof(r));
 	}
+	if (up)
+		runtime_warm_arm((struct srv_rt *)srv);
 	if (up && !(srv->flags & SRV_F_BACKUP) && (srv->opts & SRV_O_SHUT_BACKUP_ON_UP)) {
 		struct close_req r = { .be = srv->be, .term = "UD" };
 		workers_call(&rt->ws[0], close_on_worker, &r, sizeof(r));
@@ -67,9 +69,62 @@ static void on_role_change(struct server *srv, void *arg)
 	loop_timer_arm(&rt->ws[0].loop, &x->grace, rt->ws[0].loop.now_ms + (uint64_t)grace);
 }
 
+/* slowstart: a warming server's weight and maxconn grow once a second; the
+ * room it gains may take queued sessions (HAProxy's server_warmup). */
+static void warm_cb(struct loop *l, struct timer *t)
+{
+	struct srv_rt *x = (struct srv_rt *)((char *)t - offsetof(struct srv_rt, warm));
+	struct server *s = &x->srv;
+	int more;
+
+	backend_lock(s->be);
+	more = server_warm_update(s, l->now_ms);
+	backend_unlock(s->be);
+	backend_dequeue(&x->rt->ws[0], (struct pbackend *)s->be);
+	if (more)
+		loop_timer_arm(l, t, l->now_ms + 1000);
+}
+
+void runtime_warm_arm(struct srv_rt *x)
+{
+	struct loop *l = &x->rt->ws[0].loop;
+
+	if (x->srv.warm_since_ms && !timer_armed(&x->warm))
+		loop_timer_arm(l, &x->warm, l->now_ms);
+}
+
+/* observe layer4: error-limit connection errors in a row on a worker; the
+ * server's check (worker 0) applies on-error. The message holds the
+ * session's generation, so the server outlives it. */
+struct observed {
+	struct genref *gen;
+	struct server *srv;
+	int errors;
+};
+
+static void observed_on_worker0(struct worker *w, const void *arg)
+{
+	const struct observed *m = arg;
+
+	if (m->srv->check) /* no check, or stopped (reload, deleted): nothing to apply */
+		check_observed(m->srv->check, m->errors, "L4 unsuccessful connection");
+	genref_put(m->gen, w);
+}
+
+static void on_observed(struct worker *w, struct genref *gen, struct server *srv, int errors)
+{
+	struct observed m = { gen, srv, errors };
+
+	genref_get(gen);
+	/* always through worker 0's inbox, even from worker 0: the session
+	 * that reported it is in the middle of its own work */
+	worker_call(NULL, w->proc->workers[0], observed_on_worker0, &m, sizeof(m));
+}
+
 void runtime_server_events_init(struct srv_rt *x)
 {
 	timer_init(&x->grace, grace_cb);
+	timer_init(&x->warm, warm_cb);
 }
 
 void runtime_events_init(struct runtime *rt)
@@ -79,4 +134,5 @@ void runtime_events_init(struct runtime *rt)
 	rt->cenv.on_capacity = on_server_capacity;
 	rt->cenv.on_role_change = on_role_change;
 	rt->cenv.arg = rt;
+	rt->proc.on_observed = on_observed;
 }

@@ -74,6 +74,9 @@ struct srv_rt *gen_new_server(struct generation *g, struct pbackend *be, struct 
 	s->lag_permille = 1000;
 	s->maxconn = cs->o.maxconn;
 	s->maxqueue = cs->o.maxqueue;
+	s->slowstart_ms = cs->o.slowstart;
+	s->observe = cs->o.observe;
+	s->error_limit = cs->o.error_limit;
 	s->opts = (cs->o.shutdown_on_down ? SRV_O_SHUT_ON_DOWN : 0) |
 		  (cs->o.shutdown_backup_on_up ? SRV_O_SHUT_BACKUP_ON_UP : 0) |
 		  (cs->o.non_stick ? SRV_O_NON_STICK : 0);
@@ -263,6 +266,7 @@ void gen_stop_server_checks(struct srv_rt *x)
 	x->srv.check = NULL;
 	x->srv.agent = NULL;
 	loop_timer_cancel(&x->rt->ws[0].loop, &x->grace);
+	loop_timer_cancel(&x->rt->ws[0].loop, &x->warm);
 }
 
 void gen_stop_checks(struct generation *g)

@@ -205,6 +205,10 @@ static void carry_server(struct srv_rt *from, struct srv_rt *to)
 		b->eweight = 1;
 	if (a->maxconn != from->cs->o.maxconn)
 		b->maxconn = a->maxconn;
+	if (a->warm_since_ms && b->slowstart_ms) { /* a warm-up goes on */
+		b->warm_since_ms = a->warm_since_ms;
+		runtime_warm_arm(to);
+	}
 	if (memcmp(&a->addr, &from->cs->addr.ss, sizeof(a->addr))) { /* set at run time */
 		b->addr = a->addr;
 		b->addrlen = a->addrlen;

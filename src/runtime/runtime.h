@@ -25,6 +25,7 @@ struct srv_rt {
 	struct check check;
 	struct agent agent;
 	struct timer grace;        /* role-change-grace: closes its sessions when it fires */
+	struct timer warm;         /* slowstart: recomputes its warm-up once a second */
 	struct srv_rt *next_dead;  /* deleted at run time: freed with the generation */
 	char *dns_host;            /* the name resolvers ask for it now (resolvers.c); NULL: none */
 };
@@ -136,6 +137,9 @@ void state_file_apply(struct generation *g);
 void runtime_events_init(struct runtime *rt);
 /* A new server's part in them (its role-change timer). */
 void runtime_server_events_init(struct srv_rt *x);
+/* Starts x's warm-up timer (slowstart) when it warms up and the timer is
+ * not running yet; the first tick comes at once. Worker 0. */
+void runtime_warm_arm(struct srv_rt *x);
 
 /* reload.c: reads the configuration files again and, when they hold no
  * error, builds a new generation and switches to it; sessions go on

@@ -354,6 +354,73 @@ static void test_queue_positions(void **st)
 	assert_int_equal(queue_remove(&d, 1), 1);
 }
 
+/* slowstart 10s, as HAProxy 2.6: step (16 x elapsed + 10) / 10 in whole
+ * seconds, maxconn x (100 x elapsed / 10) %, full after 10 s; roundrobin
+ * gives the warming server step / (16 + step) of the picks; static-rr and
+ * map-based hashing ignore the weight part. */
+static void test_slowstart_ramp(void **st)
+{
+	int counts[2] = { 0, 0 };
+	(void)st;
+	setup_be(LB_ROUNDROBIN, 2, NULL);
+	srv[1].slowstart_ms = 10000;
+	srv[1].maxconn = 100;
+	server_set_up(&srv[1], 0, 1000);
+	assert_int_equal(srv[1].warm_step, 0);
+	server_set_up(&srv[1], 1, 5000);
+	assert_int_equal(srv[1].warm_step, 1);
+	assert_int_equal(srv[1].warm_maxconn, 1);
+	assert_int_equal(server_throttle(&srv[1]), 7); /* HAProxy: ceil(100 / 16) */
+	pick_n(1700, counts, 0);
+	assert_int_equal(counts[1], 100); /* 1 of 17 */
+	assert_int_equal(server_warm_update(&srv[1], 10999), 1); /* 5.999 s: 5 whole seconds */
+	assert_int_equal(srv[1].warm_step, 9);
+	assert_int_equal(srv[1].warm_maxconn, 50);
+	assert_int_equal(server_throttle(&srv[1]), 57);
+	assert_int_equal(server_warm_update(&srv[1], 14000), 1);
+	assert_int_equal(srv[1].warm_step, 15);
+	assert_int_equal(server_warm_update(&srv[1], 15000), 0); /* full */
+	assert_int_equal(srv[1].warm_step, 0);
+	assert_int_equal(srv[1].warm_maxconn, 0);
+	assert_int_equal(server_throttle(&srv[1]), -1);
+	assert_int_equal(srv_lbw(&srv[1]), SRV_WSCALE);
+	/* a server without slowstart is at full weight at once */
+	server_set_up(&srv[0], 0, 16000);
+	server_set_up(&srv[0], 1, 17000);
+	assert_int_equal(srv[0].warm_since_ms, 0);
+	assert_int_equal(srv_lbw(&srv[0]), SRV_WSCALE);
+	/* static-rr: no weight ramp, but maxconn still ramps (HAProxy's
+	 * srv_dynamic_maxconn ignores the algorithm), throttle 100 */
+	setup_be(LB_STATIC_RR, 2, NULL);
+	srv[1].slowstart_ms = 10000;
+	srv[1].maxconn = 10;
+	server_set_up(&srv[1], 0, 1000);
+	server_set_up(&srv[1], 1, 2000);
+	assert_int_equal(srv_lbw(&srv[1]), SRV_WSCALE);
+	assert_int_equal(srv[1].warm_maxconn, 1);
+	assert_int_equal(server_throttle(&srv[1]), 100);
+	backend_free_lb(&be);
+}
+
+/* observe layer4: error_limit errors in a row report once, a success in
+ * between starts the count again. */
+static void test_observe_count(void **st)
+{
+	struct server s;
+	(void)st;
+	memset(&s, 0, sizeof(s));
+	s.observe = 1;
+	s.error_limit = 3;
+	assert_int_equal(server_observe_l4(&s, 0), 0);
+	assert_int_equal(server_observe_l4(&s, 0), 0);
+	assert_int_equal(server_observe_l4(&s, 1), 0);
+	assert_int_equal(server_observe_l4(&s, 0), 0);
+	assert_int_equal(server_observe_l4(&s, 0), 0);
+	assert_int_equal(server_observe_l4(&s, 0), 3);
+	assert_int_equal(s.consec_errors, 0);
+	assert_int_equal(s.hanafail, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,6 +443,8 @@ int main(void)
 		cmocka_unit_test(test_source_returns_the_full_server),
 		cmocka_unit_test(test_leastconn_maxqueue),
 		cmocka_unit_test(test_queue_positions),
+		cmocka_unit_test(test_slowstart_ramp),
+		cmocka_unit_test(test_observe_count),
 	};
 	return cmocka_run_group_tests_name("balance", tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "config/model.h"
 #include "health/check_fsm.h"
 
 static void test_starts_up_first_failure_down(void **st)
@@ -79,6 +80,39 @@ static void test_rise_fall_one(void **st)
 	assert_int_equal(check_fsm_result(&f, 0), FSM_WENT_DOWN);
 }
 
+/* observe's on-error, as HAProxy 2.6 (seen with haproxy 2.6.12, rise 2
+ * fall 3): fail-check takes fall observations, sudden-death two, mark-down
+ * one, fastinter none. */
+static int observations_to_down(int mode)
+{
+	struct check_fsm f;
+	check_fsm_init(&f, 2, 3);
+	check_fsm_result(&f, 1); /* fully up: h = 4 */
+	for (int n = 1; n <= 10; n++)
+		if (check_fsm_observed(&f, mode) == FSM_WENT_DOWN)
+			return n;
+	return 0;
+}
+
+static void test_observed_modes(void **st)
+{
+	struct check_fsm f;
+	(void)st;
+	assert_int_equal(observations_to_down(SRV_ONERR_FAIL_CHECK), 3);
+	assert_int_equal(observations_to_down(SRV_ONERR_SUDDEN_DEATH), 2);
+	assert_int_equal(observations_to_down(SRV_ONERR_MARK_DOWN), 1);
+	assert_int_equal(observations_to_down(SRV_ONERR_FASTINTER), 0);
+	/* sudden-death leaves it one failure from DOWN: "1/3 UP" */
+	check_fsm_init(&f, 2, 3);
+	check_fsm_result(&f, 1);
+	assert_int_equal(check_fsm_observed(&f, SRV_ONERR_SUDDEN_DEATH), FSM_SAME);
+	assert_int_equal(f.health, 2);
+	assert_int_equal(check_fsm_result(&f, 0), FSM_WENT_DOWN);
+	/* mark-down on a server already DOWN keeps it there */
+	assert_int_equal(check_fsm_observed(&f, SRV_ONERR_MARK_DOWN), FSM_SAME);
+	assert_int_equal(f.health, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -87,6 +121,7 @@ int main(void)
 		cmocka_unit_test(test_rise),
 		cmocka_unit_test(test_intervals),
 		cmocka_unit_test(test_rise_fall_one),
+		cmocka_unit_test(test_observed_modes),
 	};
 	return cmocka_run_group_tests_name("check_fsm", tests, NULL, NULL);
 }

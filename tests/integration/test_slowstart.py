@@ -1,0 +1,97 @@
+"""slowstart: a server that comes back UP takes a growing share of new
+connections over its slowstart time, never at start-up, as HAProxy 2.6
+(weight step (16 x elapsed + slowstart) / slowstart in whole seconds, 1 to
+16, against 16 for a server at full weight)."""
+import collections
+import os
+import time
+
+from conftest import DEFAULTS, Backend, ask_name, free_port
+from statsock import csv_rows, row
+
+# expected share of s2 (weight step k against 16: k / (16 + k)) averaged
+# over each 2-second window after it came back with slowstart 10s
+STEPS = [(16 * e + 10) // 10 for e in range(10)] + [16, 16]
+EXPECTED = [sum(k / (16 + k) for k in STEPS[2 * w:2 * w + 2]) / 2 for w in range(6)]
+TOLERANCE = 0.08  # absolute, per window (timer ticks and window edges)
+
+
+def cfg(port, sock, b1, b2):
+    return ("global\n    log stdout format raw local0\n    stats socket %s level admin\n" % sock
+            + DEFAULTS + "    log global\n" + """
+frontend fe
+    bind 127.0.0.1:%d
+    default_backend be
+backend be
+    balance roundrobin
+    server s1 127.0.0.1:%d check inter 200ms
+    server s2 127.0.0.1:%d check inter 200ms rise 1 fall 1 slowstart 10s
+""" % (port, b1.port, b2.port))
+
+
+def window_share(port, seconds, n=60):
+    """n connections spread over `seconds`: s2's share of them."""
+    c = collections.Counter()
+    end = time.monotonic() + seconds
+    for i in range(n):
+        c[ask_name(port)] += 1
+        left = end - time.monotonic()
+        if left > 0:
+            time.sleep(left / (n - i))
+    rest = end - time.monotonic()
+    if rest > 0:
+        time.sleep(rest)
+    return c["s2"] / sum(c.values())
+
+
+def test_share_rises_linearly_after_coming_back(ferry, backends, tmpdir_path):
+    b1, b2 = backends(2)
+    port = free_port()
+    sock = os.path.join(tmpdir_path, "stats.sock")
+    f = ferry(cfg(port, sock, b1, b2), wait_port=port)
+    # not at start-up: full share at once, no throttle
+    c = collections.Counter(ask_name(port) for _ in range(40))
+    assert c == {"s1": 20, "s2": 20}
+    assert row(csv_rows(sock), "be", "s2")["throttle"] == ""
+    b2.stop()
+    assert f.wait_log(r"^Server be/s2 is DOWN", timeout=3), f.stdout()
+    revived = Backend("s2", port=b2.port).start()
+    try:
+        assert f.wait_log(r"^Server be/s2 is UP", timeout=3), f.stdout()
+        t0 = time.monotonic()
+        first = int(row(csv_rows(sock), "be", "s2")["throttle"])
+        assert 6 <= first <= 13  # step 1 or 2 of 16: 7 %, 13 %
+        shares, throttles = [], []
+        for w in range(6):
+            shares.append(window_share(port, 2.0))
+            throttles.append(row(csv_rows(sock), "be", "s2")["throttle"])
+        took = time.monotonic() - t0
+        print("shares", [round(x, 3) for x in shares], "expected", [round(x, 3) for x in EXPECTED], "throttle", first, throttles)
+        assert took < 14
+        for w, (got, want) in enumerate(zip(shares, EXPECTED)):
+            assert abs(got - want) <= TOLERANCE, (w, shares, EXPECTED)
+        for a, b in zip(shares, shares[1:]):
+            assert b >= a - 0.04, shares  # rises (one window may sit still)
+        assert shares[0] < 0.15 and shares[-1] >= 0.45
+        # throttle rises while warming up, then HAProxy shows none (full)
+        ramp = [int(t) for t in throttles[:4]]
+        assert ramp == sorted(ramp) and ramp[0] >= first and ramp[-1] >= 75, throttles
+        assert throttles[-1] == ""
+    finally:
+        revived.stop()
+
+
+def test_leaving_maintenance_warms_up(ferry, backends, tmpdir_path):
+    """HAProxy: leaving maintenance starts a warm-up too."""
+    from statsock import cmd
+    b1, b2 = backends(2)
+    port = free_port()
+    sock = os.path.join(tmpdir_path, "stats.sock")
+    ferry(cfg(port, sock, b1, b2), wait_port=port)
+    cmd(sock, "set server be/s2 state maint")
+    assert collections.Counter(ask_name(port) for _ in range(10)) == {"s1": 10}
+    cmd(sock, "set server be/s2 state ready")
+    r = row(csv_rows(sock), "be", "s2")
+    assert r["throttle"] == "7" and r["weight"] == "1"
+    c = collections.Counter(ask_name(port) for _ in range(34))
+    assert c["s2"] <= 4  # 1 of 17 (2 of 16 after a second)
