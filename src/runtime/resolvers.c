@@ -28,6 +28,7 @@
 #include "core/strutil.h"
 #include "dns/dnsmsg.h"
 #include "dns/dnspick.h"
+#include "runtime/dns_tcp.h"
 #include "runtime/runtime.h"
 
 #define MAX_SRV_ITEMS 256
@@ -39,7 +40,8 @@ struct ns_ctr {
 
 struct rns {
 	const struct cfg_nameserver *cfg;
-	struct io io;
+	struct io io;                  /* UDP; fd -1 for a TCP nameserver */
+	struct dns_tcp *tcp;           /* tcp@: its connection; NULL over UDP */
 	struct rsec *sec;
 	struct ns_ctr c;
 };
@@ -246,7 +248,8 @@ static void res_send(struct rsec *sec, struct res *r)
 	len = dns_build_query(q, sizeof(q), r->id, r->name, r->qtype, (uint16_t)sec->cfg->payload);
 	for (int i = 0; i < sec->nns; i++) {
 		struct rns *ns = &sec->ns[i];
-		if (len < 0 || ns->io.fd < 0 || send(ns->io.fd, q, (size_t)len, MSG_DONTWAIT) == -1)
+		if (len < 0 || (ns->tcp ? dns_tcp_send(ns->tcp, q, (size_t)len) == -1
+				: ns->io.fd < 0 || send(ns->io.fd, q, (size_t)len, MSG_DONTWAIT) == -1))
 			ns->c.snd_error++;
 		else
 			ns->c.sent++;
@@ -542,51 +545,63 @@ static void ns_count(struct rns *ns, enum dns_status st)
 	}
 }
 
+/* One message from ns (over UDP or TCP, len bytes from the network). */
+static void ns_message(struct rns *ns, const uint8_t *buf, size_t len)
+{
+	struct rsec *sec = ns->sec;
+	static struct dns_response resp; /* worker 0 only */
+	struct res *r;
+	enum dns_status st;
+
+	if (len < 2) {
+		ns->c.invalid++;
+		return;
+	}
+	if (len > (size_t)sec->cfg->payload) { /* over TCP too, as HAProxy 2.6 */
+		ns->c.too_big++;
+		return;
+	}
+	r = res_by_id(sec, (uint16_t)(buf[0] << 8 | buf[1]));
+	if (!r) {
+		ns->c.outdated++;
+		return;
+	}
+	st = dns_parse_response(buf, len, r->id, r->name, r->qtype, &resp);
+	ns_count(ns, st);
+	if (st == DNS_S_WRONG_ID || st == DNS_S_INVALID)
+		return;
+	r->answers++;
+	if (st == DNS_S_VALID)
+		res_valid(sec, r, &resp);
+	else if (r->answers < sec->nns)
+		return; /* another nameserver may know better */
+	else if (r->qtype != DNS_T_SRV && r->qtype == r->prefer) {
+		/* as HAProxy: the other family is asked at once */
+		r->status = st;
+		r->qtype = r->prefer == DNS_T_A ? DNS_T_AAAA : DNS_T_A;
+		res_send(sec, r);
+	} else {
+		res_error(sec, r, st); /* every nameserver said no: the last word counts */
+	}
+}
+
+static void ns_tcp_message(void *arg, const uint8_t *msg, size_t len)
+{
+	ns_message(arg, msg, len);
+}
+
 static void ns_read(struct loop *l, struct io *io, uint32_t events)
 {
 	struct rns *ns = (struct rns *)((char *)io - offsetof(struct rns, io));
-	struct rsec *sec = ns->sec;
-	static struct dns_response resp; /* worker 0 only */
 	uint8_t buf[65536];
 
 	(void)l;
 	(void)events;
 	for (int n = 0; n < 64; n++) { /* bounded: other events get their turn */
 		ssize_t len = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		struct res *r;
-		enum dns_status st;
 		if (len == -1)
 			return; /* EAGAIN, or ECONNREFUSED: no server there (a timeout will say) */
-		if (len < 2) {
-			ns->c.invalid++;
-			continue;
-		}
-		if ((size_t)len > (size_t)sec->cfg->payload) {
-			ns->c.too_big++;
-			continue;
-		}
-		r = res_by_id(sec, (uint16_t)(buf[0] << 8 | buf[1]));
-		if (!r) {
-			ns->c.outdated++;
-			continue;
-		}
-		st = dns_parse_response(buf, (size_t)len, r->id, r->name, r->qtype, &resp);
-		ns_count(ns, st);
-		if (st == DNS_S_WRONG_ID || st == DNS_S_INVALID)
-			continue;
-		r->answers++;
-		if (st == DNS_S_VALID)
-			res_valid(sec, r, &resp);
-		else if (r->answers < sec->nns)
-			continue; /* another nameserver may know better */
-		else if (r->qtype != DNS_T_SRV && r->qtype == r->prefer) {
-			/* as HAProxy: the other family is asked at once */
-			r->status = st;
-			r->qtype = r->prefer == DNS_T_A ? DNS_T_AAAA : DNS_T_A;
-			res_send(sec, r);
-		} else {
-			res_error(sec, r, st); /* every nameserver said no: the last word counts */
-		}
+		ns_message(ns, buf, (size_t)len);
 	}
 }
 
@@ -597,6 +612,9 @@ static void sec_tick(struct loop *l, struct timer *t)
 	uint64_t now = l->now_ms;
 	int64_t step = c->to_resolve < c->to_retry ? c->to_resolve : c->to_retry;
 
+	for (int i = 0; i < sec->nns; i++)
+		if (sec->ns[i].tcp)
+			dns_tcp_idle(sec->ns[i].tcp, now);
 	for (struct res *r = sec->res; r; r = r->next) {
 		if (!r->rqs)
 			continue;
@@ -629,7 +647,16 @@ static struct rsec *sec_new(struct generation *g, const struct cfg_resolvers *c)
 	sec->ns = xcalloc((size_t)(c->nns ? c->nns : 1), sizeof(*sec->ns));
 	for (int i = 0; i < c->nns; i++) {
 		struct rns *ns = &sec->ns[i];
-		int fd = socket(c->ns[i].ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		int fd;
+		if (c->ns[i].tcp) { /* connected when a query goes */
+			ns->cfg = &c->ns[i];
+			ns->sec = sec;
+			io_init(&ns->io, -1, ns_read);
+			ns->tcp = xcalloc(1, sizeof(*ns->tcp));
+			dns_tcp_init(ns->tcp, &g->rt->ws[0].loop, &c->ns[i].ss, c->ns[i].len, ns_tcp_message, ns);
+			continue;
+		}
+		fd = socket(c->ns[i].ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		ns->cfg = &c->ns[i];
 		ns->sec = sec;
 		if (fd != -1 && connect(fd, (const struct sockaddr *)&c->ns[i].ss, c->ns[i].len) == -1) {
@@ -723,9 +750,14 @@ void gen_stop_resolvers(struct generation *g)
 		struct rsec *sec = gd->secs;
 		gd->secs = sec->next;
 		loop_timer_cancel(loop_of(sec), &sec->t);
-		for (int i = 0; i < sec->nns; i++)
+		for (int i = 0; i < sec->nns; i++) {
 			if (sec->ns[i].io.fd >= 0)
 				loop_io_close(loop_of(sec), &sec->ns[i].io);
+			if (sec->ns[i].tcp) {
+				dns_tcp_close(sec->ns[i].tcp);
+				free(sec->ns[i].tcp);
+			}
+		}
 		while (sec->res) {
 			struct res *r = sec->res;
 			sec->res = r->next;
