@@ -222,7 +222,9 @@ enum dns_status dns_parse_response(const uint8_t *buf, size_t len, uint16_t id, 
 	    rd16(buf + off) != qtype || rd16(buf + off + 2) != CLASS_IN)
 		return DNS_S_WRONG_ID; /* an answer to another question */
 	off += 4;
-	if (flags & F_TC)
+	/* as HAProxy 2.6: a truncated SRV answer is read for the records it
+	 * has; a truncated A/AAAA one is an error (it asks no larger size) */
+	if ((flags & F_TC) && qtype != DNS_T_SRV)
 		return DNS_S_TRUNCATED;
 	switch (flags & 0xf) {
 	case 0: break;

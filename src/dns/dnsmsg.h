@@ -25,7 +25,7 @@ enum dns_status {
 	DNS_S_OTHER,       /* SERVFAIL and the other rcodes */
 	DNS_S_INVALID,     /* not a DNS response we can read */
 	DNS_S_WRONG_ID,    /* another query's id or question: late or forged */
-	DNS_S_TRUNCATED,   /* TC set: the answer did not fit */
+	DNS_S_TRUNCATED,   /* TC set in an A/AAAA answer: it did not fit (a SRV one is read) */
 };
 
 #define DNS_SEC_ANSWER 1
