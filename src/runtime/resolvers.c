@@ -542,6 +542,7 @@ static void ns_count(struct rns *ns, enum dns_status st)
 	case DNS_S_INVALID: ns->c.invalid++; break;
 	case DNS_S_WRONG_ID: ns->c.outdated++; break;
 	case DNS_S_TRUNCATED: ns->c.truncated++; break;
+	case DNS_S_CNAME_ERROR: ns->c.cname_error++; break;
 	}
 }
 
@@ -567,9 +568,17 @@ static void ns_message(struct rns *ns, const uint8_t *buf, size_t len)
 		return;
 	}
 	st = dns_parse_response(buf, len, r->id, r->name, r->qtype, &resp);
+	if (st == DNS_S_VALID && r->qtype != DNS_T_SRV) {
+		int ncname;
+		st = dns_answer_chain(&resp, r->name, &ncname);
+		if (st == DNS_S_VALID && ncname)
+			ns->c.cname++; /* ferry's: HAProxy 2.6 shows this counter, never counts */
+	}
 	ns_count(ns, st);
 	if (st == DNS_S_WRONG_ID || st == DNS_S_INVALID)
 		return;
+	if (st == DNS_S_CNAME_ERROR)
+		st = DNS_S_OTHER; /* held as "other", as HAProxy */
 	r->answers++;
 	if (st == DNS_S_VALID)
 		res_valid(sec, r, &resp);

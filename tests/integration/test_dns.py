@@ -312,3 +312,22 @@ listen app
         assert ask(port) == "new"
     finally:
         new.stop()
+
+
+def test_cname_chain(ferry, dns, hosts, tmpdir_path):
+    """A name that is a CNAME: the address is the chain's last target's
+    (dnsmasq puts the CNAME and the target's A record in one answer), and
+    show resolvers counts the answers that went through a CNAME."""
+    bs = hosts(["real"])
+    dns.start(["host-record=real.db.test,%s" % bs[0].host, "cname=app.db.test,real.db.test"])
+    port, sock = free_port(), os.path.join(tmpdir_path, "stats.sock")
+    ferry(config(dns.port, sock, """
+listen app
+    bind 127.0.0.1:%d
+    server app app.db.test:%d resolvers dns init-addr none resolve-prefer ipv4
+""" % (port, bs[0].port)), wait_port=port)
+    assert wait_until(lambda: states(sock, "app")["app"][0] == bs[0].host, 5), states(sock, "app")
+    assert ask(port) == "real"
+    out = cli(sock, "show resolvers dns\n")
+    assert int(out.split("cname:")[1].split()[0]) >= 1, out
+    assert int(out.split("cname_error:")[1].split()[0]) == 0, out

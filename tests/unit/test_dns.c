@@ -199,6 +199,45 @@ static void test_tc_a_answer(void **st)
 	assert_int_equal(resp.nrr, 1);
 }
 
+static enum dns_status chain(const struct rec *r, int nr, int *ncname)
+{
+	uint8_t b[512];
+	size_t n = answer(b, "App.db.test", DNS_T_A, 0, r, nr);
+	assert_int_equal(parse(b, n, 0x4242, "app.db.test", DNS_T_A), DNS_S_VALID);
+	return dns_answer_chain(&resp, "App.db.test.", ncname);
+}
+
+static void test_cname_chain(void **st)
+{
+	static const struct rec ok[] = {
+		{ "app.db.test", DNS_T_CNAME, "mid.db.test" },
+		{ "mid.db.test", DNS_T_CNAME, "real.db.test" },
+		{ "real.db.test", DNS_T_A, "127.0.0.11" },
+		{ "real.db.test", DNS_T_A, "127.0.0.12" },
+	};
+	static const struct rec plain[] = { { "app.db.test", DNS_T_A, "127.0.0.11" } };
+	static const struct rec broken[] = {     /* the A record is not the target's */
+		{ "app.db.test", DNS_T_CNAME, "real.db.test" },
+		{ "other.db.test", DNS_T_A, "127.0.0.66" },
+	};
+	static const struct rec dangling[] = {   /* ends on a CNAME */
+		{ "app.db.test", DNS_T_CNAME, "mid.db.test" },
+		{ "mid.db.test", DNS_T_CNAME, "real.db.test" },
+	};
+	static const struct rec stranger[] = {   /* the first record is another name's */
+		{ "other.db.test", DNS_T_A, "127.0.0.66" },
+	};
+	int nc;
+	(void)st;
+	assert_int_equal(chain(ok, 4, &nc), DNS_S_VALID);
+	assert_int_equal(nc, 2);
+	assert_int_equal(chain(plain, 1, &nc), DNS_S_VALID);
+	assert_int_equal(nc, 0);
+	assert_int_equal(chain(broken, 2, &nc), DNS_S_CNAME_ERROR);
+	assert_int_equal(chain(dangling, 2, &nc), DNS_S_CNAME_ERROR);
+	assert_int_equal(chain(stranger, 1, &nc), DNS_S_INVALID);
+}
+
 static void test_compression_loops(void **st)
 {
 	uint8_t b[512];
@@ -309,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_id_and_question),
 		cmocka_unit_test(test_rcodes_and_tc),
 		cmocka_unit_test(test_tc_a_answer),
+		cmocka_unit_test(test_cname_chain),
 		cmocka_unit_test(test_compression_loops),
 		cmocka_unit_test(test_bad_rdata),
 		cmocka_unit_test(test_name_too_long),
