@@ -167,11 +167,29 @@ static void to_dns_ip(const struct sockaddr_storage *ss, struct dns_ip *ip)
 		memcpy(ip->a, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
 }
 
+/* s's check and agent go to its address (and port, for the check,
+ * unless it has its own), unless the check has an address of its own. */
+static void probes_follow(struct server *s)
+{
+	struct srv_rt *x = (struct srv_rt *)s;
+	int port = addr_port((const struct sockaddr *)&s->addr);
+
+	if (s->check && !x->cs->has_check_addr) {
+		x->check.addr = s->addr;
+		addr_set_port((struct sockaddr *)&x->check.addr, x->check.port ? x->check.port : port);
+		x->check.addrlen = addr_len((struct sockaddr *)&x->check.addr);
+	}
+	if (s->agent) {
+		int aport = addr_port((struct sockaddr *)&x->agent.addr);
+		x->agent.addr = s->addr;
+		addr_set_port((struct sockaddr *)&x->agent.addr, aport);
+	}
+}
+
 /* s connects to ip:port from now on (new connections; established ones
  * stay), its checks too unless they have their own address. */
 static void set_addr(struct server *s, const struct dns_ip *ip, int port, const char *by)
 {
-	struct srv_rt *x = (struct srv_rt *)s;
 	struct sockaddr_storage ss, cur;
 	char was[64] = "(none)", now[64];
 	int omitted;
@@ -192,17 +210,7 @@ static void set_addr(struct server *s, const struct dns_ip *ip, int port, const 
 	backend_lock(s->be);
 	server_set_addr(s, &ss, addr_len((struct sockaddr *)&ss), port == 0);
 	backend_unlock(s->be);
-	if (s->check && !x->cs->has_check_addr) {
-		int cport = x->check.port ? x->check.port : port;
-		x->check.addr = ss;
-		addr_set_port((struct sockaddr *)&x->check.addr, cport);
-		x->check.addrlen = addr_len((struct sockaddr *)&x->check.addr);
-	}
-	if (s->agent) {
-		int aport = addr_port((struct sockaddr *)&x->agent.addr);
-		x->agent.addr = ss;
-		addr_set_port((struct sockaddr *)&x->agent.addr, aport);
-	}
+	probes_follow(s);
 	say(s, LOG_NOTICE, "%s/%s changed its IP from %s to %s by %s.", s->be->name, s->name, was, now, by);
 }
 
@@ -783,6 +791,85 @@ void gen_stop_resolvers(struct generation *g)
 	}
 	free(gd);
 	g->dns = NULL;
+}
+
+/* ---- reload --------------------------------------------------------------------------- */
+
+static struct server *slot_named(const struct rq *q, const char *name)
+{
+	for (int k = 0; k < q->nslots; k++)
+		if (!strcmp(q->slots[k]->name, name))
+			return q->slots[k];
+	return NULL;
+}
+
+/* The records of old group o go to the same slots (by name) of group q. */
+static void carry_srv_items(struct rsec *sec, const struct rq *o, struct rq *q)
+{
+	for (int i = 0; i < o->nitems && q->nitems < MAX_SRV_ITEMS; i++) {
+		struct server *s = o->items[i].slot ? slot_named(q, o->items[i].slot->name) : NULL;
+		struct srv_rt *ox = o->items[i].slot ? (struct srv_rt *)o->items[i].slot : NULL;
+		struct srv_item *it;
+		if (!s)
+			continue; /* the template shrank: the next answer finds it a slot */
+		it = &q->items[q->nitems++];
+		*it = o->items[i];
+		it->slot = s;
+		if (ox->dns_host) {
+			free(((struct srv_rt *)s)->dns_host);
+			((struct srv_rt *)s)->dns_host = xstrdup(ox->dns_host);
+		}
+		if (it->follow)
+			slot_follow(sec, s, it->target, it->port);
+		if (!(s->flags & SRV_F_RMAINT))
+			probes_follow(s); /* its address was carried by reload.c */
+	}
+}
+
+static const struct res *res_in(const struct rsec *os, const struct res *r)
+{
+	const struct res *or;
+
+	for (or = os->res; or && (or->prefer != r->prefer || strcmp(or->name, r->name)); or = or->next)
+		;
+	return or;
+}
+
+void resolvers_carry(const struct generation *old, struct generation *g)
+{
+	const struct gen_dns *od = old->dns;
+
+	if (!od || !g->dns)
+		return;
+	for (struct rsec *sec = ((struct gen_dns *)g->dns)->secs; sec; sec = sec->next) {
+		const struct rsec *os;
+		for (os = od->secs; os && strcmp(os->cfg->name, sec->cfg->name); os = os->next)
+			;
+		if (!os)
+			continue;
+		/* the SRV records first: their slots may ask for targets (new names) */
+		for (struct res *r = sec->res; r; r = r->next) {
+			const struct res *or = res_in(os, r);
+			for (struct rq *q = r->rqs; q && or; q = q->next) {
+				if (q->kind != RQ_SRV)
+					continue;
+				for (const struct rq *oq = or->rqs; oq; oq = oq->next)
+					if (oq->kind == RQ_SRV && !strcmp(oq->slots[0]->be->name, q->slots[0]->be->name))
+						carry_srv_items(sec, oq, q);
+			}
+		}
+		for (struct res *r = sec->res; r; r = r->next) {
+			const struct res *or = res_in(os, r);
+			for (struct rq *q = r->rqs; q; q = q->next) /* addresses carried by reload.c */
+				if (q->kind == RQ_HOST && !(q->srv->flags & SRV_F_RMAINT))
+					probes_follow(q->srv);
+			if (!or || or->status == -1)
+				continue;
+			r->status = or->status == DNS_S_VALID ? DNS_S_VALID : -1;
+			r->last_res = or->last_res;
+			r->last_valid = or->last_valid;
+		}
+	}
 }
 
 /* ---- show resolvers -------------------------------------------------------------------- */

@@ -331,3 +331,39 @@ listen app
     out = cli(sock, "show resolvers dns\n")
     assert int(out.split("cname:")[1].split()[0]) >= 1, out
     assert int(out.split("cname_error:")[1].split()[0]) == 0, out
+
+
+def reload_now(f):
+    before = f.stderr().count("Reload")
+    f.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: f.stderr().count("Reload") > before, 5), f.stderr()
+    assert "Reloaded (SIGHUP)" in f.stderr().split("Reload")[-1] or "Reloaded" in f.stderr()
+
+
+def test_reload_keeps_resolved_addresses(ferry, dns, hosts, tmpdir_path):
+    """A reload carries each server's resolved address, its slot's SRV
+    record and its resolution state: nothing blinks, even when the DNS
+    server is gone at the time of the reload (hold timeout goes on)."""
+    bs = hosts(["pga", "pgb", "pgc", "app1"])
+    dns.start(srv_records(bs, 3) + ["host-record=app.db.test,%s" % bs[3].host])
+    port, p2, sock = free_port(), free_port(), os.path.join(tmpdir_path, "stats.sock")
+    f = ferry(config(dns.port, sock, """
+listen pg
+    bind 127.0.0.1:%d
+    server-template pg 5 %s resolvers dns init-addr none
+listen app
+    bind 127.0.0.1:%d
+    server app app.db.test:%d resolvers dns init-addr none resolve-prefer ipv4
+""" % (port, LABEL, p2, bs[3].port), extra="    hold timeout 4s"), wait_port=port)
+    assert wait_until(lambda: len(up_slots(sock, "pg")) == 3 and states(sock, "app")["app"][0] == bs[3].host, 5)
+    before = (states(sock, "pg"), states(sock, "app"))
+    reload_now(f)                                   # steady state
+    assert (states(sock, "pg"), states(sock, "app")) == before
+    assert {ask(port) for _ in range(9)} == {"pga", "pgb", "pgc"}
+    dns.stop()                                      # then the DNS server goes away
+    reload_now(f)
+    assert (states(sock, "pg"), states(sock, "app")) == before
+    assert {ask(port) for _ in range(9)} == {"pga", "pgb", "pgc"}
+    assert ask(p2) == "app1"
+    # the hold goes on from the last valid answer, not from the reload
+    assert wait_until(lambda: states(sock, "app")["app"][2] & 0x20, 8)
