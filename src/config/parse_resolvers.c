@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/haproxy_kw.h"
 #include "core/strutil.h"
 
 static const char *const resolvers_keywords[] = {
@@ -74,8 +75,9 @@ void parse_resolvers_start(struct pctx *p, struct cfg_words *w)
 	p->rs = r;
 }
 
-static void add_nameserver(struct pctx *p, struct cfg_resolvers *r, const char *name,
-			   const struct addr_spec *a)
+/* Returns the nameserver added, or NULL when its name is taken. */
+static struct cfg_nameserver *add_nameserver(struct pctx *p, struct cfg_resolvers *r, const char *name,
+					     const struct addr_spec *a)
 {
 	struct cfg_nameserver *ns;
 
@@ -83,7 +85,7 @@ static void add_nameserver(struct pctx *p, struct cfg_resolvers *r, const char *
 		if (!strcmp(r->ns[i].name, name)) {
 			perr(p, "nameserver '%s' has same name as another nameserver (declared at %s:%d).",
 			     name, r->ns[i].file, r->ns[i].line);
-			return;
+			return NULL;
 		}
 	r->ns = realloc(r->ns, (size_t)(r->nns + 1) * sizeof(*r->ns));
 	if (!r->ns)
@@ -95,27 +97,65 @@ static void add_nameserver(struct pctx *p, struct cfg_resolvers *r, const char *
 	ns->line = p->line;
 	ns->ss = a->ss;
 	ns->len = a->len;
+	return ns;
+}
+
+/* The words after a nameserver's address. HAProxy reads those of a TCP
+ * nameserver as "server" parameters (of which "maxconn" is the one its
+ * manual names for DNS) and ignores those of a UDP one. Returns 0 or -1. */
+static int nameserver_params(struct pctx *p, struct cfg_resolvers *r, struct cfg_words *w, int tcp,
+			     long *maxconn)
+{
+	for (int i = 3; i < w->n; i++) {
+		char *const *word = &w->w[i];
+		if (!tcp) {
+			pwarn(p, "'nameserver %s' : '%s' and what follows it are ignored on a nameserver over UDP (as HAProxy does)",
+			      w->w[1], w->w[i]);
+			return 0;
+		}
+		if (!strcmp(w->w[i], "maxconn")) {
+			if (!w->w[i + 1] || !*w->w[i + 1]) {
+				perr(p, "'server %s/%s' : 'maxconn' expects an integer argument.", r->name, w->w[1]);
+				return -1;
+			}
+			if (arg_int(p, "maxconn", w->w[++i], 0, 0x7fffffff, maxconn))
+				return -1;
+		} else if (haproxy_kw_find(HKW_SERVER, word)) {
+			perr(p, "'nameserver %s' : server parameter '%s' on a nameserver over TCP is an HAProxy feature that ferry does not support yet (only 'maxconn')",
+			     w->w[1], w->w[i]);
+			return -1;
+		} else {
+			perr(p, "'server %s/%s' : unknown keyword '%s'.", r->name, w->w[1], w->w[i]);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static void kw_nameserver(struct pctx *p, struct cfg_resolvers *r, struct cfg_words *w)
 {
+	static const struct { const char *pfx; int tcp, family; } pfx[] = {
+		{ "udp@", 0, 0 }, { "udp4@", 0, AF_INET }, { "udp6@", 0, AF_INET6 },
+		{ "tcp@", 1, 0 }, { "tcp4@", 1, AF_INET }, { "tcp6@", 1, AF_INET6 },
+	};
+	struct cfg_nameserver *ns;
 	struct addr_spec a;
 	char err[300];
 	const char *addr = w->w[2];
+	int tcp = 0, family = 0;
+	long maxconn = 0;
 
 	if (w->n < 3 || !*addr) {
 		perr(p, "'%s' expects <name> and <addr>[:<port>] as arguments.", w->w[0]);
 		return;
 	}
-	if (!strncmp(addr, "udp@", 4))
-		addr += 4;
-	else if (!strncmp(addr, "tcp@", 4) || !strncmp(addr, "tcp4@", 5) || !strncmp(addr, "tcp6@", 5)) {
-		/* HAProxy 2.6 speaks DNS over TCP to these (4 queries pipelined
-		 * per connection); ferry's client is UDP only so far */
-		perr(p, "'nameserver %s' : DNS over TCP ('%s') is an HAProxy feature that ferry does not support yet",
-		     w->w[1], w->w[2]);
-		return;
-	}
+	for (size_t i = 0; i < sizeof(pfx) / sizeof(*pfx); i++)
+		if (!strncmp(addr, pfx[i].pfx, strlen(pfx[i].pfx))) {
+			addr += strlen(pfx[i].pfx);
+			tcp = pfx[i].tcp;
+			family = pfx[i].family;
+			break;
+		}
 	if (addr_parse(addr, ADDR_F_RESOLVE, &a, err, sizeof(err))) {
 		if (strstr(err, "port"))
 			perr(p, "'nameserver %s' : missing port specification in '%s'", w->w[1], w->w[2]);
@@ -123,12 +163,18 @@ static void kw_nameserver(struct pctx *p, struct cfg_resolvers *r, struct cfg_wo
 			perr(p, "'nameserver %s' : %s", w->w[1], err);
 		return;
 	}
-	if (w->n > 3) {
-		perr(p, "'nameserver %s' : parameter '%s' is for nameservers over TCP, which ferry does not support yet",
-		     w->w[1], w->w[3]);
+	if (family && a.ss.ss_family != family) {
+		perr(p, "'nameserver %s' : '%s' is not an IPv%c address", w->w[1], w->w[2],
+		     family == AF_INET ? '4' : '6');
 		return;
 	}
-	add_nameserver(p, r, w->w[1], &a);
+	if (nameserver_params(p, r, w, tcp, &maxconn))
+		return;
+	ns = add_nameserver(p, r, w->w[1], &a);
+	if (ns) {
+		ns->tcp = tcp;
+		ns->maxconn = maxconn;
+	}
 }
 
 /* parse-resolv-conf: the "nameserver" lines of /etc/resolv.conf, named

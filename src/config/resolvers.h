@@ -23,6 +23,8 @@ struct cfg_nameserver {
 	int line;
 	struct sockaddr_storage ss;
 	socklen_t len;
+	int tcp;                   /* tcp@, tcp4@, tcp6@: DNS over TCP */
+	long maxconn;              /* tcp: HAProxy's connection limit (0: none) */
 };
 
 /* HAProxy 2.6's defaults (resolvers_new). */

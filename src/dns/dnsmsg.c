@@ -222,7 +222,9 @@ enum dns_status dns_parse_response(const uint8_t *buf, size_t len, uint16_t id, 
 	    rd16(buf + off) != qtype || rd16(buf + off + 2) != CLASS_IN)
 		return DNS_S_WRONG_ID; /* an answer to another question */
 	off += 4;
-	if (flags & F_TC)
+	/* as HAProxy 2.6: a truncated SRV answer is read for the records it
+	 * has; a truncated A/AAAA one is an error (it asks no larger size) */
+	if ((flags & F_TC) && qtype != DNS_T_SRV)
 		return DNS_S_TRUNCATED;
 	switch (flags & 0xf) {
 	case 0: break;
@@ -249,4 +251,29 @@ enum dns_status dns_parse_response(const uint8_t *buf, size_t len, uint16_t id, 
 		}
 	}
 	return DNS_S_VALID;
+}
+
+enum dns_status dns_answer_chain(const struct dns_response *r, const char *name, int *ncname)
+{
+	char want[DNS_NAME_LEN];
+	const char *cur = want;
+	int first = 1, last_cname = 0;
+
+	*ncname = 0;
+	if (dns_name_norm(name, want, sizeof(want)))
+		return DNS_S_INVALID;
+	for (int i = 0; i < r->nrr; i++) {
+		const struct dns_rr *rr = &r->rr[i];
+		if (rr->section != DNS_SEC_ANSWER)
+			continue;
+		if (strcmp(rr->name, cur))
+			return first ? DNS_S_INVALID : DNS_S_CNAME_ERROR;
+		first = 0;
+		last_cname = rr->type == DNS_T_CNAME;
+		if (last_cname) {
+			cur = rr->d.cname;
+			(*ncname)++;
+		}
+	}
+	return last_cname ? DNS_S_CNAME_ERROR : DNS_S_VALID;
 }

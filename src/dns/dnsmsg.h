@@ -25,7 +25,8 @@ enum dns_status {
 	DNS_S_OTHER,       /* SERVFAIL and the other rcodes */
 	DNS_S_INVALID,     /* not a DNS response we can read */
 	DNS_S_WRONG_ID,    /* another query's id or question: late or forged */
-	DNS_S_TRUNCATED,   /* TC set: the answer did not fit */
+	DNS_S_TRUNCATED,   /* TC set in an A/AAAA answer: it did not fit (a SRV one is read) */
+	DNS_S_CNAME_ERROR, /* dns_answer_chain: a broken CNAME chain */
 };
 
 #define DNS_SEC_ANSWER 1
@@ -69,6 +70,15 @@ int dns_build_query(uint8_t *buf, size_t len, uint16_t id, const char *name, uin
  * outside buf. */
 enum dns_status dns_parse_response(const uint8_t *buf, size_t len, uint16_t id, const char *name,
 				   uint16_t qtype, struct dns_response *out);
+
+/* Checks the chain of names of a valid A/AAAA answer to name as HAProxy
+ * 2.6 does (resolv_validate_dns_response): in the answer section, in
+ * order, each record must be owned by the name asked or by the target of
+ * the CNAME before it, and the last record must not be a CNAME. Returns
+ * DNS_S_VALID and the number of CNAMEs followed (*ncname); DNS_S_INVALID
+ * when the first record is another name's; DNS_S_CNAME_ERROR for a
+ * later one, or a chain that ends on a CNAME. Pure. */
+enum dns_status dns_answer_chain(const struct dns_response *r, const char *name, int *ncname);
 
 /* Text form of a name for comparing: lower case, no final dot. Returns 0,
  * or -1 when it does not fit. */

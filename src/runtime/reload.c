@@ -9,6 +9,7 @@
  * backend and server name, checks restart from the carried state, and the
  * old generation lives on until its last session ends. */
 #include "runtime/runtime.h"
+#include "runtime/resolvers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -212,7 +213,13 @@ static void carry_server(struct srv_rt *from, struct srv_rt *to)
 	if (memcmp(&a->addr, &from->cs->addr.ss, sizeof(a->addr))) { /* set at run time */
 		b->addr = a->addr;
 		b->addrlen = a->addrlen;
+		b->port_omitted = a->port_omitted;
 	}
+	/* the same name asked of the same resolvers: in maintenance for want
+	 * of an address only if it was (resolvers_carry carries the rest) */
+	if (from->cs->fqdn && to->cs->fqdn && to->cs->o.dns.resolvers[0] &&
+	    !strcmp(from->cs->fqdn, to->cs->fqdn) && !strcmp(from->cs->o.dns.resolvers, to->cs->o.dns.resolvers))
+		b->flags = (b->flags & ~SRV_F_RMAINT) | (a->flags & SRV_F_RMAINT);
 	counters_sum(a->ctr, from->rt->nw, 0, &sum);
 	counters_fold(&b->ctr[0], &sum, NULL);
 	a->snap = malloc(sizeof(*a->snap));
@@ -420,6 +427,7 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 	carry(old, g, out, outlen);
 	gen_carry_tables(old, g);
 	gen_start_checks(g);
+	resolvers_carry(old, g); /* before the old resolvers stop */
 	carry_checks(old, g); /* from the old checks, before they stop and free their state */
 	gen_stop_checks(old);
 	rt->gen = g;

@@ -28,6 +28,7 @@
 #include "core/strutil.h"
 #include "dns/dnsmsg.h"
 #include "dns/dnspick.h"
+#include "runtime/dns_tcp.h"
 #include "runtime/runtime.h"
 
 #define MAX_SRV_ITEMS 256
@@ -39,7 +40,8 @@ struct ns_ctr {
 
 struct rns {
 	const struct cfg_nameserver *cfg;
-	struct io io;
+	struct io io;                  /* UDP; fd -1 for a TCP nameserver */
+	struct dns_tcp *tcp;           /* tcp@: its connection; NULL over UDP */
 	struct rsec *sec;
 	struct ns_ctr c;
 };
@@ -165,11 +167,29 @@ static void to_dns_ip(const struct sockaddr_storage *ss, struct dns_ip *ip)
 		memcpy(ip->a, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
 }
 
+/* s's check and agent go to its address (and port, for the check,
+ * unless it has its own), unless the check has an address of its own. */
+static void probes_follow(struct server *s)
+{
+	struct srv_rt *x = (struct srv_rt *)s;
+	int port = addr_port((const struct sockaddr *)&s->addr);
+
+	if (s->check && !x->cs->has_check_addr) {
+		x->check.addr = s->addr;
+		addr_set_port((struct sockaddr *)&x->check.addr, x->check.port ? x->check.port : port);
+		x->check.addrlen = addr_len((struct sockaddr *)&x->check.addr);
+	}
+	if (s->agent) {
+		int aport = addr_port((struct sockaddr *)&x->agent.addr);
+		x->agent.addr = s->addr;
+		addr_set_port((struct sockaddr *)&x->agent.addr, aport);
+	}
+}
+
 /* s connects to ip:port from now on (new connections; established ones
  * stay), its checks too unless they have their own address. */
 static void set_addr(struct server *s, const struct dns_ip *ip, int port, const char *by)
 {
-	struct srv_rt *x = (struct srv_rt *)s;
 	struct sockaddr_storage ss, cur;
 	char was[64] = "(none)", now[64];
 	int omitted;
@@ -190,17 +210,7 @@ static void set_addr(struct server *s, const struct dns_ip *ip, int port, const 
 	backend_lock(s->be);
 	server_set_addr(s, &ss, addr_len((struct sockaddr *)&ss), port == 0);
 	backend_unlock(s->be);
-	if (s->check && !x->cs->has_check_addr) {
-		int cport = x->check.port ? x->check.port : port;
-		x->check.addr = ss;
-		addr_set_port((struct sockaddr *)&x->check.addr, cport);
-		x->check.addrlen = addr_len((struct sockaddr *)&x->check.addr);
-	}
-	if (s->agent) {
-		int aport = addr_port((struct sockaddr *)&x->agent.addr);
-		x->agent.addr = ss;
-		addr_set_port((struct sockaddr *)&x->agent.addr, aport);
-	}
+	probes_follow(s);
 	say(s, LOG_NOTICE, "%s/%s changed its IP from %s to %s by %s.", s->be->name, s->name, was, now, by);
 }
 
@@ -246,7 +256,8 @@ static void res_send(struct rsec *sec, struct res *r)
 	len = dns_build_query(q, sizeof(q), r->id, r->name, r->qtype, (uint16_t)sec->cfg->payload);
 	for (int i = 0; i < sec->nns; i++) {
 		struct rns *ns = &sec->ns[i];
-		if (len < 0 || ns->io.fd < 0 || send(ns->io.fd, q, (size_t)len, MSG_DONTWAIT) == -1)
+		if (len < 0 || (ns->tcp ? dns_tcp_send(ns->tcp, q, (size_t)len) == -1
+				: ns->io.fd < 0 || send(ns->io.fd, q, (size_t)len, MSG_DONTWAIT) == -1))
 			ns->c.snd_error++;
 		else
 			ns->c.sent++;
@@ -539,54 +550,75 @@ static void ns_count(struct rns *ns, enum dns_status st)
 	case DNS_S_INVALID: ns->c.invalid++; break;
 	case DNS_S_WRONG_ID: ns->c.outdated++; break;
 	case DNS_S_TRUNCATED: ns->c.truncated++; break;
+	case DNS_S_CNAME_ERROR: ns->c.cname_error++; break;
 	}
+}
+
+/* One message from ns (over UDP or TCP, len bytes from the network). */
+static void ns_message(struct rns *ns, const uint8_t *buf, size_t len)
+{
+	struct rsec *sec = ns->sec;
+	static struct dns_response resp; /* worker 0 only */
+	struct res *r;
+	enum dns_status st;
+
+	if (len < 2) {
+		ns->c.invalid++;
+		return;
+	}
+	if (len > (size_t)sec->cfg->payload) { /* over TCP too, as HAProxy 2.6 */
+		ns->c.too_big++;
+		return;
+	}
+	r = res_by_id(sec, (uint16_t)(buf[0] << 8 | buf[1]));
+	if (!r) {
+		ns->c.outdated++;
+		return;
+	}
+	st = dns_parse_response(buf, len, r->id, r->name, r->qtype, &resp);
+	if (st == DNS_S_VALID && r->qtype != DNS_T_SRV) {
+		int ncname;
+		st = dns_answer_chain(&resp, r->name, &ncname);
+		if (st == DNS_S_VALID && ncname)
+			ns->c.cname++; /* ferry's: HAProxy 2.6 shows this counter, never counts */
+	}
+	ns_count(ns, st);
+	if (st == DNS_S_WRONG_ID || st == DNS_S_INVALID)
+		return;
+	if (st == DNS_S_CNAME_ERROR)
+		st = DNS_S_OTHER; /* held as "other", as HAProxy */
+	r->answers++;
+	if (st == DNS_S_VALID)
+		res_valid(sec, r, &resp);
+	else if (r->answers < sec->nns)
+		return; /* another nameserver may know better */
+	else if (r->qtype != DNS_T_SRV && r->qtype == r->prefer) {
+		/* as HAProxy: the other family is asked at once */
+		r->status = st;
+		r->qtype = r->prefer == DNS_T_A ? DNS_T_AAAA : DNS_T_A;
+		res_send(sec, r);
+	} else {
+		res_error(sec, r, st); /* every nameserver said no: the last word counts */
+	}
+}
+
+static void ns_tcp_message(void *arg, const uint8_t *msg, size_t len)
+{
+	ns_message(arg, msg, len);
 }
 
 static void ns_read(struct loop *l, struct io *io, uint32_t events)
 {
 	struct rns *ns = (struct rns *)((char *)io - offsetof(struct rns, io));
-	struct rsec *sec = ns->sec;
-	static struct dns_response resp; /* worker 0 only */
 	uint8_t buf[65536];
 
 	(void)l;
 	(void)events;
 	for (int n = 0; n < 64; n++) { /* bounded: other events get their turn */
 		ssize_t len = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		struct res *r;
-		enum dns_status st;
 		if (len == -1)
 			return; /* EAGAIN, or ECONNREFUSED: no server there (a timeout will say) */
-		if (len < 2) {
-			ns->c.invalid++;
-			continue;
-		}
-		if ((size_t)len > (size_t)sec->cfg->payload) {
-			ns->c.too_big++;
-			continue;
-		}
-		r = res_by_id(sec, (uint16_t)(buf[0] << 8 | buf[1]));
-		if (!r) {
-			ns->c.outdated++;
-			continue;
-		}
-		st = dns_parse_response(buf, (size_t)len, r->id, r->name, r->qtype, &resp);
-		ns_count(ns, st);
-		if (st == DNS_S_WRONG_ID || st == DNS_S_INVALID)
-			continue;
-		r->answers++;
-		if (st == DNS_S_VALID)
-			res_valid(sec, r, &resp);
-		else if (r->answers < sec->nns)
-			continue; /* another nameserver may know better */
-		else if (r->qtype != DNS_T_SRV && r->qtype == r->prefer) {
-			/* as HAProxy: the other family is asked at once */
-			r->status = st;
-			r->qtype = r->prefer == DNS_T_A ? DNS_T_AAAA : DNS_T_A;
-			res_send(sec, r);
-		} else {
-			res_error(sec, r, st); /* every nameserver said no: the last word counts */
-		}
+		ns_message(ns, buf, (size_t)len);
 	}
 }
 
@@ -597,6 +629,9 @@ static void sec_tick(struct loop *l, struct timer *t)
 	uint64_t now = l->now_ms;
 	int64_t step = c->to_resolve < c->to_retry ? c->to_resolve : c->to_retry;
 
+	for (int i = 0; i < sec->nns; i++)
+		if (sec->ns[i].tcp)
+			dns_tcp_idle(sec->ns[i].tcp, now);
 	for (struct res *r = sec->res; r; r = r->next) {
 		if (!r->rqs)
 			continue;
@@ -629,7 +664,16 @@ static struct rsec *sec_new(struct generation *g, const struct cfg_resolvers *c)
 	sec->ns = xcalloc((size_t)(c->nns ? c->nns : 1), sizeof(*sec->ns));
 	for (int i = 0; i < c->nns; i++) {
 		struct rns *ns = &sec->ns[i];
-		int fd = socket(c->ns[i].ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		int fd;
+		if (c->ns[i].tcp) { /* connected when a query goes */
+			ns->cfg = &c->ns[i];
+			ns->sec = sec;
+			io_init(&ns->io, -1, ns_read);
+			ns->tcp = xcalloc(1, sizeof(*ns->tcp));
+			dns_tcp_init(ns->tcp, &g->rt->ws[0].loop, &c->ns[i].ss, c->ns[i].len, ns_tcp_message, ns);
+			continue;
+		}
+		fd = socket(c->ns[i].ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		ns->cfg = &c->ns[i];
 		ns->sec = sec;
 		if (fd != -1 && connect(fd, (const struct sockaddr *)&c->ns[i].ss, c->ns[i].len) == -1) {
@@ -723,9 +767,14 @@ void gen_stop_resolvers(struct generation *g)
 		struct rsec *sec = gd->secs;
 		gd->secs = sec->next;
 		loop_timer_cancel(loop_of(sec), &sec->t);
-		for (int i = 0; i < sec->nns; i++)
+		for (int i = 0; i < sec->nns; i++) {
 			if (sec->ns[i].io.fd >= 0)
 				loop_io_close(loop_of(sec), &sec->ns[i].io);
+			if (sec->ns[i].tcp) {
+				dns_tcp_close(sec->ns[i].tcp);
+				free(sec->ns[i].tcp);
+			}
+		}
 		while (sec->res) {
 			struct res *r = sec->res;
 			sec->res = r->next;
@@ -742,6 +791,85 @@ void gen_stop_resolvers(struct generation *g)
 	}
 	free(gd);
 	g->dns = NULL;
+}
+
+/* ---- reload --------------------------------------------------------------------------- */
+
+static struct server *slot_named(const struct rq *q, const char *name)
+{
+	for (int k = 0; k < q->nslots; k++)
+		if (!strcmp(q->slots[k]->name, name))
+			return q->slots[k];
+	return NULL;
+}
+
+/* The records of old group o go to the same slots (by name) of group q. */
+static void carry_srv_items(struct rsec *sec, const struct rq *o, struct rq *q)
+{
+	for (int i = 0; i < o->nitems && q->nitems < MAX_SRV_ITEMS; i++) {
+		struct server *s = o->items[i].slot ? slot_named(q, o->items[i].slot->name) : NULL;
+		struct srv_rt *ox = o->items[i].slot ? (struct srv_rt *)o->items[i].slot : NULL;
+		struct srv_item *it;
+		if (!s)
+			continue; /* the template shrank: the next answer finds it a slot */
+		it = &q->items[q->nitems++];
+		*it = o->items[i];
+		it->slot = s;
+		if (ox->dns_host) {
+			free(((struct srv_rt *)s)->dns_host);
+			((struct srv_rt *)s)->dns_host = xstrdup(ox->dns_host);
+		}
+		if (it->follow)
+			slot_follow(sec, s, it->target, it->port);
+		if (!(s->flags & SRV_F_RMAINT))
+			probes_follow(s); /* its address was carried by reload.c */
+	}
+}
+
+static const struct res *res_in(const struct rsec *os, const struct res *r)
+{
+	const struct res *or;
+
+	for (or = os->res; or && (or->prefer != r->prefer || strcmp(or->name, r->name)); or = or->next)
+		;
+	return or;
+}
+
+void resolvers_carry(const struct generation *old, struct generation *g)
+{
+	const struct gen_dns *od = old->dns;
+
+	if (!od || !g->dns)
+		return;
+	for (struct rsec *sec = ((struct gen_dns *)g->dns)->secs; sec; sec = sec->next) {
+		const struct rsec *os;
+		for (os = od->secs; os && strcmp(os->cfg->name, sec->cfg->name); os = os->next)
+			;
+		if (!os)
+			continue;
+		/* the SRV records first: their slots may ask for targets (new names) */
+		for (struct res *r = sec->res; r; r = r->next) {
+			const struct res *or = res_in(os, r);
+			for (struct rq *q = r->rqs; q && or; q = q->next) {
+				if (q->kind != RQ_SRV)
+					continue;
+				for (const struct rq *oq = or->rqs; oq; oq = oq->next)
+					if (oq->kind == RQ_SRV && !strcmp(oq->slots[0]->be->name, q->slots[0]->be->name))
+						carry_srv_items(sec, oq, q);
+			}
+		}
+		for (struct res *r = sec->res; r; r = r->next) {
+			const struct res *or = res_in(os, r);
+			for (struct rq *q = r->rqs; q; q = q->next) /* addresses carried by reload.c */
+				if (q->kind == RQ_HOST && !(q->srv->flags & SRV_F_RMAINT))
+					probes_follow(q->srv);
+			if (!or || or->status == -1)
+				continue;
+			r->status = or->status == DNS_S_VALID ? DNS_S_VALID : -1;
+			r->last_res = or->last_res;
+			r->last_valid = or->last_valid;
+		}
+	}
 }
 
 /* ---- show resolvers -------------------------------------------------------------------- */

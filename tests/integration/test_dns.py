@@ -52,7 +52,10 @@ class Dnsmasq:
         with open(self.conf, "w") as f:
             f.write("\n".join(records) + "\n")
         self.proc = subprocess.Popen(
-            [DNSMASQ, "--no-daemon", "--no-resolv", "--no-hosts", "--conf-file=" + self.conf,
+            # --keep-in-foreground, not --no-daemon: in its debug mode dnsmasq
+            # answers a TCP connection in its main process until it closes
+            # (and ferry keeps its TCP connection open)
+            [DNSMASQ, "--keep-in-foreground", "--log-facility=-", "--no-resolv", "--no-hosts", "--conf-file=" + self.conf,
              "--listen-address=127.0.0.1", "--bind-interfaces", "--port=%d" % self.port,
              "--pid-file=", "--user=" + os.environ.get("USER", "root") if os.getuid() == 0 else "--pid-file="],
             stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
@@ -269,3 +272,98 @@ listen app
 """ % port), wait_port=port)
     assert "could not resolve address 'nosuch.invalid', disabling server." in f.stderr()
     assert states(sock, "app")["app"][2] & 0x20
+
+
+def tcp_conns_to(port):
+    """Established TCP connections to 127.0.0.1:port (ss, iproute2)."""
+    out = subprocess.run(["ss", "-Htn", "state", "established", "( dport = :%d )" % port],
+                         capture_output=True, text=True, timeout=5).stdout
+    return [l for l in out.splitlines() if l.strip()]
+
+
+def test_tcp_nameserver(ferry, dns, hosts, tmpdir_path):
+    """nameserver tcp@: DNS over TCP (2-byte length prefix) to dnsmasq, which
+    answers on TCP at the same port; the connection is kept between
+    resolutions, and a record change is followed through it."""
+    old, new = hosts(["old", "new"])
+    dns.start(["host-record=app.db.test,%s" % old.host])
+    port, sock = free_port(), os.path.join(tmpdir_path, "stats.sock")
+    cfg = config(dns.port, sock, """
+listen app
+    bind 127.0.0.1:%d
+    server app app.db.test:%d resolvers dns init-addr none resolve-prefer ipv4
+""" % (port, old.port)).replace("nameserver ns1 127.0.0.1:%d" % dns.port,
+                                "nameserver ns1 tcp@127.0.0.1:%d maxconn 4" % dns.port)
+    ferry(cfg, wait_port=port)
+    assert wait_until(lambda: states(sock, "app")["app"][0] == old.host, 5), states(sock, "app")
+    assert ask(port) == "old"
+    conns = tcp_conns_to(dns.port)
+    assert len(conns) == 1, conns                  # one connection, kept
+    time.sleep(0.6)                                # three more resolutions (timeout resolve 200ms)
+    assert tcp_conns_to(dns.port) == conns
+    out = cli(sock, "show resolvers dns\n")
+    assert int(out.split("valid:")[1].split()[0]) >= 3, out
+    # dnsmasq restarts (its TCP connection drops): a new one is opened
+    new.stop()
+    new = HostBackend("new", new.host, port=old.port).start()
+    try:
+        dns.restart(["host-record=app.db.test,%s" % new.host])
+        assert wait_until(lambda: states(sock, "app")["app"][0] == new.host, 4), states(sock, "app")
+        assert ask(port) == "new"
+    finally:
+        new.stop()
+
+
+def test_cname_chain(ferry, dns, hosts, tmpdir_path):
+    """A name that is a CNAME: the address is the chain's last target's
+    (dnsmasq puts the CNAME and the target's A record in one answer), and
+    show resolvers counts the answers that went through a CNAME."""
+    bs = hosts(["real"])
+    dns.start(["host-record=real.db.test,%s" % bs[0].host, "cname=app.db.test,real.db.test"])
+    port, sock = free_port(), os.path.join(tmpdir_path, "stats.sock")
+    ferry(config(dns.port, sock, """
+listen app
+    bind 127.0.0.1:%d
+    server app app.db.test:%d resolvers dns init-addr none resolve-prefer ipv4
+""" % (port, bs[0].port)), wait_port=port)
+    assert wait_until(lambda: states(sock, "app")["app"][0] == bs[0].host, 5), states(sock, "app")
+    assert ask(port) == "real"
+    out = cli(sock, "show resolvers dns\n")
+    assert int(out.split("cname:")[1].split()[0]) >= 1, out
+    assert int(out.split("cname_error:")[1].split()[0]) == 0, out
+
+
+def reload_now(f):
+    before = f.stderr().count("Reload")
+    f.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: f.stderr().count("Reload") > before, 5), f.stderr()
+    assert "Reloaded (SIGHUP)" in f.stderr().split("Reload")[-1] or "Reloaded" in f.stderr()
+
+
+def test_reload_keeps_resolved_addresses(ferry, dns, hosts, tmpdir_path):
+    """A reload carries each server's resolved address, its slot's SRV
+    record and its resolution state: nothing blinks, even when the DNS
+    server is gone at the time of the reload (hold timeout goes on)."""
+    bs = hosts(["pga", "pgb", "pgc", "app1"])
+    dns.start(srv_records(bs, 3) + ["host-record=app.db.test,%s" % bs[3].host])
+    port, p2, sock = free_port(), free_port(), os.path.join(tmpdir_path, "stats.sock")
+    f = ferry(config(dns.port, sock, """
+listen pg
+    bind 127.0.0.1:%d
+    server-template pg 5 %s resolvers dns init-addr none
+listen app
+    bind 127.0.0.1:%d
+    server app app.db.test:%d resolvers dns init-addr none resolve-prefer ipv4
+""" % (port, LABEL, p2, bs[3].port), extra="    hold timeout 4s"), wait_port=port)
+    assert wait_until(lambda: len(up_slots(sock, "pg")) == 3 and states(sock, "app")["app"][0] == bs[3].host, 5)
+    before = (states(sock, "pg"), states(sock, "app"))
+    reload_now(f)                                   # steady state
+    assert (states(sock, "pg"), states(sock, "app")) == before
+    assert {ask(port) for _ in range(9)} == {"pga", "pgb", "pgc"}
+    dns.stop()                                      # then the DNS server goes away
+    reload_now(f)
+    assert (states(sock, "pg"), states(sock, "app")) == before
+    assert {ask(port) for _ in range(9)} == {"pga", "pgb", "pgc"}
+    assert ask(p2) == "app1"
+    # the hold goes on from the last valid answer, not from the reload
+    assert wait_until(lambda: states(sock, "app")["app"][2] & 0x20, 8)

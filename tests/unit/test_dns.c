@@ -130,7 +130,112 @@ static void test_rcodes_and_tc(void **st)
 	assert_int_equal(parse(b, n, 0x1234, "_pg._tcp.db.test", DNS_T_SRV), DNS_S_OTHER);
 	b[3] = 0x80;
 	b[2] |= 0x02;
-	assert_int_equal(parse(b, n, 0x1234, "_pg._tcp.db.test", DNS_T_SRV), DNS_S_TRUNCATED);
+	/* as HAProxy 2.6: a truncated SRV answer is read for what it has */
+	assert_int_equal(parse(b, n, 0x1234, "_pg._tcp.db.test", DNS_T_SRV), DNS_S_VALID);
+	assert_int_equal(resp.nrr, 3);
+}
+
+/* An answer to qname/qtype, id 0x4242, with uncompressed records: name,
+ * type, and as data an address (A, AAAA) or a name (CNAME). */
+struct rec {
+	const char *name;
+	uint16_t type;
+	const char *data;
+};
+
+static void put_name(uint8_t *b, size_t *o, const char *name)
+{
+	char tmp[256];
+	snprintf(tmp, sizeof(tmp), "%s", name);
+	for (char *save = NULL, *l = strtok_r(tmp, ".", &save); l; l = strtok_r(NULL, ".", &save)) {
+		b[(*o)++] = (uint8_t)strlen(l);
+		memcpy(b + *o, l, strlen(l));
+		*o += strlen(l);
+	}
+	b[(*o)++] = 0;
+}
+
+static size_t answer(uint8_t *b, const char *qname, uint16_t qtype, uint8_t flags2,
+		     const struct rec *r, int nr)
+{
+	int n = dns_build_query(b, 512, 0x4242, qname, qtype, 0);
+	size_t o = (size_t)n;
+	assert_true(n > 0);
+	b[2] = 0x81 | flags2; b[3] = 0x80;
+	b[7] = (uint8_t)nr;
+	for (int i = 0; i < nr; i++) {
+		size_t len_at;
+		put_name(b, &o, r[i].name);
+		b[o++] = 0; b[o++] = (uint8_t)r[i].type;
+		b[o++] = 0; b[o++] = 1;                        /* IN */
+		b[o++] = 0; b[o++] = 0; b[o++] = 0; b[o++] = 60;
+		len_at = o;
+		o += 2;
+		if (r[i].type == DNS_T_A) {
+			assert_int_equal(inet_pton(AF_INET, r[i].data, b + o), 1);
+			o += 4;
+		} else if (r[i].type == DNS_T_AAAA) {
+			assert_int_equal(inet_pton(AF_INET6, r[i].data, b + o), 1);
+			o += 16;
+		} else {
+			put_name(b, &o, r[i].data);
+		}
+		b[len_at] = (uint8_t)((o - len_at - 2) >> 8);
+		b[len_at + 1] = (uint8_t)(o - len_at - 2);
+	}
+	return o;
+}
+
+static void test_tc_a_answer(void **st)
+{
+	static const struct rec r[] = { { "app.db.test", DNS_T_A, "127.0.0.11" } };
+	uint8_t b[512];
+	size_t n = answer(b, "app.db.test", DNS_T_A, 0x02, r, 1);
+	(void)st;
+	/* HAProxy 2.6 counts it "truncated" and asks no larger size */
+	assert_int_equal(parse(b, n, 0x4242, "app.db.test", DNS_T_A), DNS_S_TRUNCATED);
+	b[2] &= (uint8_t)~0x02;
+	assert_int_equal(parse(b, n, 0x4242, "app.db.test", DNS_T_A), DNS_S_VALID);
+	assert_int_equal(resp.nrr, 1);
+}
+
+static enum dns_status chain(const struct rec *r, int nr, int *ncname)
+{
+	uint8_t b[512];
+	size_t n = answer(b, "App.db.test", DNS_T_A, 0, r, nr);
+	assert_int_equal(parse(b, n, 0x4242, "app.db.test", DNS_T_A), DNS_S_VALID);
+	return dns_answer_chain(&resp, "App.db.test.", ncname);
+}
+
+static void test_cname_chain(void **st)
+{
+	static const struct rec ok[] = {
+		{ "app.db.test", DNS_T_CNAME, "mid.db.test" },
+		{ "mid.db.test", DNS_T_CNAME, "real.db.test" },
+		{ "real.db.test", DNS_T_A, "127.0.0.11" },
+		{ "real.db.test", DNS_T_A, "127.0.0.12" },
+	};
+	static const struct rec plain[] = { { "app.db.test", DNS_T_A, "127.0.0.11" } };
+	static const struct rec broken[] = {     /* the A record is not the target's */
+		{ "app.db.test", DNS_T_CNAME, "real.db.test" },
+		{ "other.db.test", DNS_T_A, "127.0.0.66" },
+	};
+	static const struct rec dangling[] = {   /* ends on a CNAME */
+		{ "app.db.test", DNS_T_CNAME, "mid.db.test" },
+		{ "mid.db.test", DNS_T_CNAME, "real.db.test" },
+	};
+	static const struct rec stranger[] = {   /* the first record is another name's */
+		{ "other.db.test", DNS_T_A, "127.0.0.66" },
+	};
+	int nc;
+	(void)st;
+	assert_int_equal(chain(ok, 4, &nc), DNS_S_VALID);
+	assert_int_equal(nc, 2);
+	assert_int_equal(chain(plain, 1, &nc), DNS_S_VALID);
+	assert_int_equal(nc, 0);
+	assert_int_equal(chain(broken, 2, &nc), DNS_S_CNAME_ERROR);
+	assert_int_equal(chain(dangling, 2, &nc), DNS_S_CNAME_ERROR);
+	assert_int_equal(chain(stranger, 1, &nc), DNS_S_INVALID);
 }
 
 static void test_compression_loops(void **st)
@@ -242,6 +347,8 @@ int main(void)
 		cmocka_unit_test(test_every_truncation_refused),
 		cmocka_unit_test(test_wrong_id_and_question),
 		cmocka_unit_test(test_rcodes_and_tc),
+		cmocka_unit_test(test_tc_a_answer),
+		cmocka_unit_test(test_cname_chain),
 		cmocka_unit_test(test_compression_loops),
 		cmocka_unit_test(test_bad_rdata),
 		cmocka_unit_test(test_name_too_long),
