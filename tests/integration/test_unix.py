@@ -188,6 +188,7 @@ frontend fe
     bind unix@/a.sock
     bind /b.sock mode 644 uid 65534
     bind unix@x-c.sock
+    bind /e.sock mode 0
     bind abns@%s
     bind 127.0.0.1:%d
     default_backend be
@@ -203,6 +204,10 @@ backend be
     assert stat.S_IMODE(os.stat(b).st_mode) == 0o644  # the line's own mode wins
     assert os.stat(b).st_uid == 65534 and os.stat(b).st_gid == nogroup
     assert stat.S_IMODE(os.stat(c).st_mode) == 0o600
+    # mode 0: HAProxy leaves the permissions alone (the umask's)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(os.path.join(d, "e.sock")).st_mode) == 0o777 & ~umask
     # no prefix in the abstract namespace; the name fills sun_path, zeros
     # after it, as HAProxy's
     assert unix_ask(("\0" + abns).ljust(108, "\0")) == "s1"
