@@ -5,10 +5,9 @@ connections over its slowstart time, never at start-up, as HAProxy 2.6
 import collections
 import os
 import socket
-import threading
 import time
 
-from conftest import DEFAULTS, Backend, ask_name, free_port
+from conftest import DEFAULTS, Backend, ScriptServer, ask_name, free_port
 from statsock import csv_rows, row
 
 # expected share of s2 (weight step k against 16: k / (16 + k)) averaged
@@ -18,7 +17,7 @@ EXPECTED = [sum(k / (16 + k) for k in STEPS[2 * w:2 * w + 2]) / 2 for w in range
 TOLERANCE = 0.08  # absolute, per window (timer ticks and window edges)
 
 
-def cfg(port, sock, b1, b2):
+def cfg(port, sock, b1, b2, s2="check inter 200ms rise 1 fall 1 slowstart 10s"):
     return ("global\n    log stdout format raw local0\n    stats socket %s level admin\n" % sock
             + DEFAULTS + "    log global\n" + """
 frontend fe
@@ -27,8 +26,8 @@ frontend fe
 backend be
     balance roundrobin
     server s1 127.0.0.1:%d check inter 200ms
-    server s2 127.0.0.1:%d check inter 200ms rise 1 fall 1 slowstart 10s
-""" % (port, b1.port, b2.port))
+    server s2 127.0.0.1:%d %s
+""" % (port, b1.port, b2.port, s2))
 
 
 def window_share(port, seconds, n=60):
@@ -99,38 +98,20 @@ def test_leaving_maintenance_warms_up(ferry, backends, tmpdir_path):
     assert c["s2"] <= 4  # 1 of 17 (2 of 16 after a second)
 
 
-class AgentServer:
+class AgentServer(ScriptServer):
     """An agent-check peer: answers self.reply to every connection, then
     closes (HAProxy's agent protocol: one line per check)."""
 
     def __init__(self, reply=b"up\n"):
         self.reply = reply
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
+        super().__init__([])
 
-    def _loop(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                c.sendall(self.reply)
-            except OSError:
-                pass
-            c.close()
-
-    def stop(self):
+    def _play(self, c):
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)
+            c.sendall(self.reply)
         except OSError:
             pass
-        self.sock.close()
-        self.thread.join(timeout=2)
+        c.close()
 
 
 def test_coming_back_through_the_agent_warms_up(ferry, backends, tmpdir_path):
@@ -141,16 +122,8 @@ def test_coming_back_through_the_agent_warms_up(ferry, backends, tmpdir_path):
     try:
         port = free_port()
         sock = os.path.join(tmpdir_path, "stats.sock")
-        f = ferry("global\n    log stdout format raw local0\n    stats socket %s level admin\n" % sock
-                  + DEFAULTS + "    log global\n" + """
-frontend fe
-    bind 127.0.0.1:%d
-    default_backend be
-backend be
-    balance roundrobin
-    server s1 127.0.0.1:%d
-    server s2 127.0.0.1:%d agent-check agent-port %d agent-inter 200ms slowstart 10s
-""" % (port, b1.port, b2.port, agent.port), wait_port=port)
+        f = ferry(cfg(port, sock, b1, b2, "agent-check agent-port %d agent-inter 200ms slowstart 10s" % agent.port),
+                  wait_port=port)
         assert collections.Counter(ask_name(port) for _ in range(20)) == {"s1": 10, "s2": 10}
         agent.reply = b"down\n"
         assert f.wait_log(r'^Server be/s2 is DOWN, reason: agent replied "down"', timeout=3), f.stdout()
