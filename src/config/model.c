@@ -11,6 +11,8 @@ void cfg_init(struct cfg *c, FILE *diag)
 	memset(c, 0, sizeof(*c));
 	c->diag = diag ? diag : stderr;
 	c->g.nbthread = 0; /* as HAProxy: one thread per usable CPU unless set */
+	c->g.ux_mode = -1;
+	c->g.ux_uid = c->g.ux_gid = -1;
 }
 
 static void free_srv_opts(struct cfg_srv_opts *o)
@@ -112,6 +114,7 @@ void cfg_free(struct cfg *c)
 	free(c->g.pidfile);
 	free(c->g.state_file);
 	free(c->g.state_base);
+	free(c->g.ux_prefix);
 	while (c->g.stats_sockets) {
 		struct cfg_stats_socket *ss = c->g.stats_sockets;
 		c->g.stats_sockets = ss->next;

@@ -406,6 +406,11 @@ struct cfg_global {
 	struct cfg_stats_socket *stats_sockets; /* in order of declaration */
 	int64_t stats_timeout;     /* idle timeout of a runtime API connection; 0 = 10s */
 	int stats_maxconn;         /* runtime API connections at once; 0 = 10 */
+	/* unix-bind: a prefix to the path of every unix bind line read after it
+	 * (not the stats socket's), and their default mode and owner */
+	char *ux_prefix;
+	int ux_mode;               /* -1: the umask's */
+	long ux_uid, ux_gid;       /* -1: ferry's */
 };
 
 struct cfg {

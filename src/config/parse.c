@@ -520,7 +520,7 @@ const struct kw global_keywords[] = {
 	{ "profiling.tasks", 0, g_ignored },
 	{ "profiling.memory", 0, g_ignored },
 	{ "localpeer", 0, g_ignored },
-	{ "unix-bind", 0, g_ignored },
+	{ "unix-bind", 0, kw_unix_bind },
 	{ "external-check", 0, g_ignored },
 	{ "pp2-never-send-local", 0, g_ignored },
 	{ "ssl-default-bind-curves", 0, g_ignored },

@@ -74,6 +74,14 @@ void kw_role_change_grace(struct pctx *p, struct cfg_words *w);
  * returns 1 when it was one (and *i is on its value), 0 when it is another
  * option, -1 after an error. */
 int parse_bind_unix_option(struct pctx *p, struct cfg_words *w, int *i, struct cfg_bind *b);
+/* The global "unix-bind" line; a new bind line's mode and owner from it;
+ * its prefix before the path of a unix address a (text: as written, for
+ * HAProxy's "too long" sentence). bind_unix_prefix returns 0, or -1 with
+ * err filled. */
+void kw_unix_bind(struct pctx *p, struct cfg_words *w);
+void bind_unix_defaults(const struct pctx *p, struct cfg_bind *b);
+int bind_unix_prefix(const struct pctx *p, struct addr_spec *a, const char *text, char *err,
+		     size_t errlen);
 /* "stats socket|timeout|maxconn ..." in global (parse_stats.c). */
 void kw_global_stats(struct pctx *p, struct cfg_words *w);
 /* The stats frontend (parse_stats_fe.c). */

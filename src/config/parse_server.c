@@ -513,12 +513,12 @@ void parse_bind_line(struct pctx *p, struct cfg_words *w)
 	b->file = p->file;
 	b->line = p->line;
 	b->text = xstrdup(w->w[1]);
-	b->ux_mode = -1;
-	b->ux_uid = b->ux_gid = -1;
+	bind_unix_defaults(p, b); /* unix-bind's; the line's own options win */
 	list = xstrdup(w->w[1]);
 	for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
 		struct addr_spec spec;
-		if (addr_parse(a, ADDR_F_RANGE | ADDR_F_RESOLVE | ADDR_F_FD | ADDR_F_UNIX, &spec, err, sizeof(err))) {
+		if (addr_parse(a, ADDR_F_RANGE | ADDR_F_RESOLVE | ADDR_F_FD | ADDR_F_UNIX, &spec, err, sizeof(err)) ||
+		    bind_unix_prefix(p, &spec, a, err, sizeof(err))) {
 			perr(p, "bind '%s': %s", a, err);
 			continue;
 		}

@@ -207,6 +207,10 @@ static void finish(struct agent *a, int got_reply)
 		a->buf[strcspn(a->buf, "\r\n")] = 0;
 		backend_lock(a->srv->be);
 		res = agent_apply(a->srv, a->buf, warn, sizeof(warn));
+		/* back through its agent ("up" after "down", "ready" after
+		 * "maint"): it warms up as HAProxy's srv_set_running has it */
+		if ((res & AGENT_R_STATE) && !was_usable && srv_usable(a->srv))
+			server_warm_start(a->srv, a->env->loop->now_ms);
 		backend_note_state(a->srv->be, a->env->loop->now_ms);
 		backend_unlock(a->srv->be);
 		agent_record(a, (a->srv->flags & SRV_F_AGENT_DOWN) ? "L7STS" : "L7OK", a->buf);

@@ -164,6 +164,105 @@ backend be
     assert stat.S_ISSOCK(os.stat(a).st_mode)  # HAProxy leaves its unix sockets at stop
 
 
+def test_unix_bind_prefix_and_default_mode_owner(ferry, backends, tmpdir_path):
+    """global unix-bind, as HAProxy 2.6: its prefix goes before the path of
+    each unix bind line read after it (an absolute one too: the strings are
+    joined; not abns@, not the stats socket, not a frontend read before the
+    global section), its mode and owner are the defaults of those lines
+    (their own options win). HAProxy 2.6.12 makes the same files."""
+    s1, = backends(1)
+    d = os.path.join(tmpdir_path, "d")
+    os.mkdir(d)
+    early = os.path.join(tmpdir_path, "early.sock")
+    stats = os.path.join(tmpdir_path, "stats.sock")
+    abns = "ferry-test-%d" % os.getpid()
+    port = free_port()
+    f = ferry(DEFAULTS + """
+frontend early
+    bind %s
+    default_backend be
+global
+    unix-bind prefix %s mode 600 group nogroup
+    stats socket %s level admin
+frontend fe
+    bind unix@/a.sock
+    bind /b.sock mode 644 uid 65534
+    bind unix@x-c.sock
+    bind /e.sock mode 0
+    bind abns@%s
+    bind 127.0.0.1:%d
+    default_backend be
+backend be
+    server s1 127.0.0.1:%d
+""" % (early, d, stats, abns, port, s1.port), wait_port=port)
+    nogroup = grp.getgrnam("nogroup").gr_gid
+    a, b, c = os.path.join(d, "a.sock"), os.path.join(d, "b.sock"), d + "x-c.sock"
+    for path in (a, b, c):
+        assert unix_ask(path) == "s1", path
+    assert stat.S_IMODE(os.stat(a).st_mode) == 0o600 and os.stat(a).st_gid == nogroup
+    assert os.stat(a).st_uid == os.getuid()
+    assert stat.S_IMODE(os.stat(b).st_mode) == 0o644  # the line's own mode wins
+    assert os.stat(b).st_uid == 65534 and os.stat(b).st_gid == nogroup
+    assert stat.S_IMODE(os.stat(c).st_mode) == 0o600
+    # mode 0: HAProxy leaves the permissions alone (the umask's)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(os.path.join(d, "e.sock")).st_mode) == 0o777 & ~umask
+    # no prefix in the abstract namespace; the name fills sun_path, zeros
+    # after it, as HAProxy's
+    assert unix_ask(("\0" + abns).ljust(108, "\0")) == "s1"
+    assert unix_ask(early) == "s1"  # read before unix-bind: as written
+    assert os.stat(early).st_gid != nogroup or os.getgid() == nogroup
+    assert "Uptime" in admin(stats, "show info")  # the stats socket: as written
+    assert f.stop() == 0
+
+
+def test_unix_bind_sentences(tmpdir_path):
+    """unix-bind's errors are HAProxy's sentences at their line; a second
+    prefix is said and ignored (HAProxy: an alert that does not stop it); a
+    prefix that leaves no room for the path is HAProxy's "too long"."""
+    def check(glob, bind="/x.sock"):
+        cfg = os.path.join(tmpdir_path, "u.cfg")
+        with open(cfg, "w") as fh:
+            fh.write("global\n    " + glob + "\n" + DEFAULTS +
+                     "frontend fe\n    bind %s\n    default_backend be\nbackend be\n"
+                     "    server s1 127.0.0.1:1\n" % bind)
+        return subprocess.run([FERRY, "-c", "-f", cfg], capture_output=True, text=True)
+    r = check("unix-bind prefix /tmp/a/\n    unix-bind prefix /tmp/b/")
+    assert r.returncode == 0 and "u.cfg:3: warning: unix-bind 'prefix' already specified. Continuing." in r.stderr
+    for glob, said in (("unix-bind foo 1", "'unix-bind' only supports the 'prefix', 'mode', 'uid', 'gid', 'user' and 'group' options."),
+                       ("unix-bind prefix", "unix_bind 'prefix' expects a path as an argument."),
+                       ("unix-bind user no-such-user", "'unix-bind' : 'no-such-user' unknown user."),
+                       ("unix-bind group no-such-group", "'unix-bind' : 'no-such-group' unknown group."),
+                       ("unix-bind mode 9", "'unix-bind' : 'mode' : missing or invalid mode '9' (octal integer expected)")):
+        r = check(glob)
+        assert r.returncode == 1 and "u.cfg:2: " + said in r.stderr, (glob, r.stderr)
+    # HAProxy's limit: 107 bytes less ".<pid>.tmp" less the prefix
+    r = check("unix-bind prefix /" + "p" * 89, bind="/" + "x" * 8)
+    assert r.returncode == 1 and "socket path '/xxxxxxxx' too long (max 7)" in r.stderr, r.stderr
+    assert check("unix-bind prefix /" + "p" * 89, bind="/" + "x" * 6).returncode == 0
+
+
+def test_port_range_in_unix_path_is_part_of_the_path(ferry, backends, tmpdir_path):
+    """HAProxy 2.6 reads no port in a unix address: "bind
+    unix@/dir/a:8000-8010" is a socket file named "a:8000-8010" (haproxy
+    2.6.12 makes that file). ferry does the same."""
+    s1, = backends(1)
+    port = free_port()
+    a, b = os.path.join(tmpdir_path, "a:8000-8010"), os.path.join(tmpdir_path, "b:1")
+    ferry(DEFAULTS + """
+frontend fe
+    bind unix@%s
+    bind %s
+    bind 127.0.0.1:%d
+    default_backend be
+backend be
+    server s1 127.0.0.1:%d
+""" % (a, b, port, s1.port), wait_port=port)
+    assert sorted(n for n in os.listdir(tmpdir_path) if ":" in n) == ["a:8000-8010", "b:1"]
+    assert unix_ask(a) == "s1" and unix_ask(b) == "s1"
+
+
 def test_servers_on_unix_sockets_checks_proxy_and_source(ferry, tmpdir_path):
     """Servers at unix@/path and /path take TCP and unix clients (round
     robin, and balance source for unix clients falls back to round robin as
