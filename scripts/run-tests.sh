@@ -53,10 +53,6 @@ run_pytest() { # $1 = ferry binary, $2 = label, then the test files (default: al
 
 run_unit build/unit normal
 run_unit build/asan/unit asan
-run_pytest build/ferry normal
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 \
-UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	run_pytest build/asan/ferry asan
 # Without nbthread, ferry runs one thread per CPU (two on these machines),
 # so the passes above run threaded; once more with "nbthread 1" added to
 # every test's configuration (conftest.py), under the sanitizers, so the
@@ -65,18 +61,37 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 # the early phase, rules and tables shared by threads). The others (config
 # parsing, checks, stats output, PostgreSQL roles, TLS routing, logs) run
 # the same code with one thread or two, and twice above already; leaving
-# them out keeps make test near 12 minutes here.
-FERRY_TEST_NBTHREAD=1 \
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 \
-UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	run_pytest build/asan/ferry asan-nbthread1 \
-	tests/integration/test_relay.py tests/integration/test_threads.py tests/integration/test_limits.py \
+# them out keeps make test within its budget here.
+nbthread1_files="tests/integration/test_relay.py tests/integration/test_threads.py tests/integration/test_limits.py \
 	tests/integration/test_balance.py tests/integration/test_reload.py tests/integration/test_health.py \
 	tests/integration/test_bind.py tests/integration/test_bind_fd.py tests/integration/test_cli.py \
 	tests/integration/test_inspect.py tests/integration/test_accept_proxy.py \
 	tests/integration/test_proxy_protocol.py tests/integration/test_rules.py \
 	tests/integration/test_track.py tests/integration/test_stick.py tests/integration/test_stick_table.py \
-	tests/integration/test_rate_limits.py tests/integration/test_wait_for_server.py
+	tests/integration/test_rate_limits.py tests/integration/test_wait_for_server.py"
+# The normal pass and the nbthread-1 pass run at the same time, on
+# disjoint port slices (conftest.py), each with its own summary; their
+# counts are added once both are done. Then the full ASan pass alone.
+(
+	passed=0 failed=0
+	FERRY_TEST_PORT_SLICE=0/2 run_pytest build/ferry normal >"$log/summary-normal.txt"
+	echo "$passed $failed" >"$log/counts-normal.txt"
+) &
+bg=$!
+passed0=$passed failed0=$failed
+passed=0 failed=0
+FERRY_TEST_NBTHREAD=1 FERRY_TEST_PORT_SLICE=1/2 \
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	run_pytest build/asan/ferry asan-nbthread1 $nbthread1_files >"$log/summary-nbthread1.txt"
+wait $bg
+read -r pn fn <"$log/counts-normal.txt"
+cat "$log/summary-normal.txt" "$log/summary-nbthread1.txt"
+passed=$((passed0 + passed + pn))
+failed=$((failed0 + failed + fn))
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	run_pytest build/asan/ferry asan
 
 echo "total: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

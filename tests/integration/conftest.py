@@ -63,6 +63,13 @@ def free_port():
     this one before the test binds it. Never the same port twice in a run."""
     lo, _ = _ephemeral_range()
     first = 10000 if lo > 12000 else 1024
+    # FERRY_TEST_PORT_SLICE=i/n: the i-th of n disjoint slices of that range,
+    # for passes that run at the same time (scripts/run-tests.sh)
+    sl = os.environ.get("FERRY_TEST_PORT_SLICE")
+    if sl:
+        i, n = (int(x) for x in sl.split("/"))
+        width = (lo - first) // n
+        first, lo = first + i * width, first + (i + 1) * width
     for _ in range(2000):
         port = random.randrange(first, lo)
         if port not in _GIVEN and _bindable(port):
