@@ -161,6 +161,7 @@ struct cfg_server {
 	                            "resolvers" (NULL: none), lower case */
 	int no_addr;             /* starts without an address (init-addr none, a SRV label) */
 	int tmpl;                /* made by "server-template" */
+	struct cfg_srv_last last; /* init-addr last (parse_resolvers.c) */
 	char *name;
 	const char *file;
 	int line;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config/haproxy_kw.h"
+#include "config/server_state.h"
 #include "core/strutil.h"
 
 static const char *const resolvers_keywords[] = {
@@ -400,13 +401,24 @@ static int split_host(const char *a, char *host, size_t len, int *port)
 	return 0;
 }
 
+static int has_last(const enum init_addr *m)
+{
+	for (; *m; m++)
+		if (*m == IA_LAST)
+			return 1;
+	return 0;
+}
+
+/* The methods are tried in their order here; "last" (the server state
+ * file's address) is decided once the whole configuration is read
+ * (apply_last below), as HAProxy reads the file before it resolves. */
 int parse_server_addr(struct pctx *p, struct cfg_server *s, char *err, size_t errlen)
 {
 	static const enum init_addr dflt[] = { IA_LAST, IA_LIBC, 0 };
 	const struct cfg_srv_dns *d = &s->o.dns;
 	const enum init_addr *m = d->init[0] ? d->init : dflt;
 	char host[DNS_HOST_LEN], perr_buf[300], libc_err[300] = "";
-	int port;
+	int port, seen_last = 0;
 
 	/* an IP address (or an error that no resolution changes) */
 	if (!addr_parse(s->addr_text, ADDR_F_PORT_OPTIONAL | ADDR_F_UNIX, &s->addr, perr_buf, sizeof(perr_buf)))
@@ -423,20 +435,25 @@ int parse_server_addr(struct pctx *p, struct cfg_server *s, char *err, size_t er
 			*q = (char)((*q >= 'A' && *q <= 'Z') ? *q - 'A' + 'a' : *q);
 		if (host[0] == '_') { /* a SRV label: the records will say */
 			s->no_addr = 1;
+			s->last.use = has_last(m);
 			return 0;
 		}
 	}
 	for (; *m; m++) {
 		switch (*m) {
 		case IA_LAST:
-			break; /* the state file's address: applied later, when it has one */
+			seen_last = 1;
+			break;
 		case IA_LIBC:
 			if (!addr_parse(s->addr_text, ADDR_F_PORT_OPTIONAL | ADDR_F_RESOLVE, &s->addr,
-					libc_err, sizeof(libc_err)))
+					libc_err, sizeof(libc_err))) {
+				s->last.use = seen_last;
 				return 0;
+			}
 			break;
 		case IA_NONE:
 			s->no_addr = 1;
+			s->last.use = seen_last;
 			return 0;
 		case IA_IP:
 			if (*libc_err)
@@ -446,19 +463,111 @@ int parse_server_addr(struct pctx *p, struct cfg_server *s, char *err, size_t er
 			s->addr.len = d->init_ip.ss_family == AF_INET ? sizeof(struct sockaddr_in)
 								      : sizeof(struct sockaddr_in6);
 			addr_set_port((struct sockaddr *)&s->addr.ss, port);
+			s->last.use = seen_last;
 			return 0;
 		}
 	}
-	if (d->resolvers[0]) { /* HAProxy starts it in maintenance */
-		pwarn(p, "'server %s' : could not resolve address '%s', disabling server.", s->name, host);
+	if (!d->resolvers[0]) { /* getaddrinfo's reason, else ours */
+		if (*libc_err)
+			snprintf(err, errlen, "%s", libc_err);
+		else
+			snprintf(err, errlen, "could not resolve address '%s'", host);
+	}
+	if (d->resolvers[0]) /* HAProxy starts it in maintenance */
+		snprintf(s->last.err, sizeof(s->last.err), "'server %s' : could not resolve address '%s', disabling server.",
+			 s->name, host);
+	else
+		snprintf(s->last.err, sizeof(s->last.err), "server '%s': %s", s->name, err);
+	if (seen_last) { /* the state file may still give it an address */
+		s->no_addr = s->last.use = s->last.failed = 1;
+		s->last.warn = d->resolvers[0] != 0;
+		return 0;
+	}
+	if (d->resolvers[0]) {
+		pwarn(p, "%s", s->last.err);
 		s->no_addr = 1;
 		return 0;
 	}
-	if (*libc_err) /* getaddrinfo's reason */
-		snprintf(err, errlen, "%s", libc_err);
-	else
-		snprintf(err, errlen, "could not resolve address '%s'", host);
 	return -1;
+}
+
+static struct cfg_server *cfg_server_named(struct cfg *c, const char *be, const char *name)
+{
+	for (struct cfg_proxy *px = c->proxies; px; px = px->next)
+		if ((px->cap & PX_CAP_BE) && !strcmp(px->name, be))
+			for (struct cfg_server *s = px->servers; s; s = s->next)
+				if (!strcmp(s->name, name))
+					return s;
+	return NULL;
+}
+
+/* A state file line: a server whose init-addr says "last" first takes
+ * the saved address (with its configured port); a server-template slot
+ * resolving the same SRV label takes its saved record (target, port),
+ * and its address when "last" applies, as HAProxy's srv_state_srv_update
+ * and srv_apply_lastaddr. */
+static void last_line(void *arg, const char *path, int lineno, char **f, int n)
+{
+	struct cfg_server *s;
+	struct sockaddr_storage ss;
+	int slot, port;
+
+	(void)path;
+	(void)lineno;
+	if (n <= SST_SRVRECORD || !(s = cfg_server_named(arg, f[SST_BE_NAME], f[SST_SRV_NAME])))
+		return;
+	slot = s->fqdn && s->fqdn[0] == '_';
+	if (!s->last.use && !slot)
+		return;
+	port = atoi(f[SST_PORT]);
+	if (slot) {
+		if (strcmp(f[SST_SRVRECORD], s->fqdn) || !strcmp(f[SST_FQDN], "-") || port < 1 || port > 65535 ||
+		    strlen(f[SST_FQDN]) >= sizeof(s->last.target))
+			return; /* HAProxy: "SRV record mismatch", not applied */
+		for (int i = 0; f[SST_FQDN][i]; i++)
+			s->last.target[i] = (char)tolower((unsigned char)f[SST_FQDN][i]);
+		s->last.target[strlen(f[SST_FQDN])] = 0;
+		s->last.port = port;
+		if (!s->last.use)
+			return;
+	} else {
+		port = s->addr.port_lo; /* the configuration's (HAProxy 2.6 takes the saved one) */
+	}
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, f[SST_ADDR], &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, f[SST_ADDR], &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	else
+		return; /* "-": none saved */
+	addr_set_port((struct sockaddr *)&ss, port);
+	s->addr.ss = ss;
+	s->addr.port_lo = s->addr.port_hi = port; /* a slot's: the record's */
+	s->addr.len = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	s->no_addr = 0;
+	s->last.failed = 0;
+}
+
+/* init-addr last, once every section is read: the state files' saved
+ * addresses; then what could not be resolved is said. */
+static void apply_last(struct cfg *c)
+{
+	int any = 0;
+
+	for (struct cfg_proxy *px = c->proxies; px && !any; px = px->next)
+		for (struct cfg_server *s = px->servers; s && !any; s = s->next)
+			any = s->last.use || (s->fqdn && s->fqdn[0] == '_');
+	if (any)
+		cfg_state_each(c, 0, last_line, c); /* the runtime warns about the file */
+	for (struct cfg_proxy *px = c->proxies; px; px = px->next)
+		for (struct cfg_server *s = px->servers; s; s = s->next) {
+			if (!s->last.failed)
+				continue;
+			if (s->last.warn)
+				cfg_warn(c, s->file, s->line, "%s", s->last.err);
+			else
+				cfg_error(c, s->file, s->line, "%s", s->last.err);
+		}
 }
 
 /* ---- server-template ----------------------------------------------------------- */
@@ -509,6 +618,7 @@ void kw_server_template(struct pctx *p, struct cfg_words *w)
 
 void cfg_validate_resolvers(struct cfg *c)
 {
+	apply_last(c);
 	for (struct cfg_proxy *px = c->proxies; px; px = px->next)
 		for (struct cfg_server *s = px->servers; s; s = s->next)
 			if (s->o.dns.resolvers[0] && !cfg_find_resolvers(c, s->o.dns.resolvers))

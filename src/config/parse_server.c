@@ -393,9 +393,11 @@ static void server_check_opts(struct pctx *p, struct cfg_server *s)
 		perr(p, "server '%s': 'agent-check' needs 'agent-port'", s->name);
 }
 
-/* The options a dynamic server refuses, as HAProxy 2.6, and those taking a
- * value (to tell a keyword from a value). */
-static const char *const dynamic_refused[] = { "no-check", "no-agent-check", "init-addr", "no-check-send-proxy", NULL };
+/* The options a dynamic server refuses, as HAProxy 2.6 (its servers added
+ * at run time do not resolve), and those taking a value (to tell a keyword
+ * from a value). */
+static const char *const dynamic_refused[] = { "no-check", "no-agent-check", "init-addr", "no-check-send-proxy",
+					       "resolvers", "resolve-prefer", "resolve-net", "resolve-opts", NULL };
 static const char *const with_value[] = {
 	"weight", "maxconn", "maxqueue", "inter", "fastinter", "downinter", "rise", "fall", "port",
 	"addr", "agent-port", "agent-inter", "agent-send", "on-marked-down", "on-marked-up", "id",

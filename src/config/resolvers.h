@@ -66,6 +66,17 @@ struct cfg_srv_dns {
 	struct sockaddr_storage init_ip;    /* IA_IP's address */
 };
 
+/* init-addr last: what the server state file may give a server, decided
+ * once the whole configuration is read (cfg_validate_resolvers). */
+struct cfg_srv_last {
+	int use;                   /* "last" comes before the method that gave the address */
+	int failed;                /* every other method failed: err is said unless "last" gives one */
+	int warn;                  /* err is a warning (a server with resolvers starts in maintenance) */
+	char err[640];
+	char target[DNS_HOST_LEN]; /* a server-template slot: its saved SRV record's target ("": none) */
+	int port;                  /* and port */
+};
+
 struct cfg;
 struct cfg_resolvers *cfg_find_resolvers(const struct cfg *c, const char *name);
 void cfg_resolvers_free(struct cfg *c);

@@ -53,6 +53,7 @@ struct srv_item {                  /* one SRV record */
 	int port, weight;
 	uint64_t last_seen;
 	int follow;                    /* its slot asks for the target's address itself */
+	uint64_t restored_until;       /* from the state file, until an answer has it (0: seen) */
 	struct server *slot;           /* NULL: no free slot */
 };
 
@@ -227,6 +228,7 @@ static struct res *res_get(struct rsec *sec, const char *name, uint16_t prefer)
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->prefer = r->qtype = prefer;
 	r->status = -1;
+	r->last_valid = now_of(sec); /* as HAProxy: holds count from its creation until a valid answer */
 	r->next = sec->res;
 	sec->res = r;
 	return r;
@@ -299,7 +301,7 @@ static void res_error(struct rsec *sec, struct res *r, int status)
 	r->pending = 0;
 	r->last_res = now;
 	r->qtype = r->prefer;
-	if (now < r->last_valid + (uint64_t)hold_of(sec->cfg, status) && r->last_valid)
+	if (now < r->last_valid + (uint64_t)hold_of(sec->cfg, status))
 		return;
 	for (struct rq *q = r->rqs; q; q = q->next) {
 		if (q->kind == RQ_HOST) {
@@ -519,6 +521,7 @@ static void rq_srv_valid(struct rsec *sec, struct res *r, struct rq *q, const st
 		}
 		it->weight = rr->d.srv.weight;
 		it->last_seen = now;
+		it->restored_until = 0;
 		if (!it->slot)
 			it->slot = free_slot(q);
 		if (it->slot)
@@ -526,8 +529,40 @@ static void rq_srv_valid(struct rsec *sec, struct res *r, struct rq *q, const st
 	}
 	/* records not seen for hold obsolete free their slot */
 	for (int k = q->nitems - 1; k >= 0; k--)
-		if (now > q->items[k].last_seen + (uint64_t)sec->cfg->hold_obsolete)
+		if (!q->items[k].restored_until && now > q->items[k].last_seen + (uint64_t)sec->cfg->hold_obsolete)
 			srv_item_drop(sec, q, k, "entry removed from SRV record");
+}
+
+/* A record restored from the state file that no answer has had for
+ * "hold timeout" since the start frees its slot (HAProxy's srvrq_check). */
+static void srv_restored_expire(struct rsec *sec, struct res *r, uint64_t now)
+{
+	for (struct rq *q = r->rqs; q; q = q->next)
+		for (int k = q->kind == RQ_SRV ? q->nitems - 1 : -1; k >= 0; k--)
+			if (q->items[k].restored_until && now >= q->items[k].restored_until)
+				srv_item_drop(sec, q, k, "entry removed from SRV record");
+}
+
+/* slot s's SRV record saved in the state file (config/parse_resolvers.c
+ * read it): the slot keeps it until an answer says otherwise. */
+static void srv_restore(struct rsec *sec, struct rq *q, struct server *s)
+{
+	const struct cfg_srv_last *l = &((struct srv_rt *)s)->cs->last;
+	struct srv_item *it;
+
+	if (!l->target[0] || q->nitems == MAX_SRV_ITEMS)
+		return;
+	it = &q->items[q->nitems++];
+	memset(it, 0, sizeof(*it));
+	snprintf(it->target, sizeof(it->target), "%s", l->target);
+	it->port = l->port;
+	it->weight = s->uweight * 256 - 255;
+	it->last_seen = now_of(sec);
+	it->restored_until = now_of(sec) + (uint64_t)sec->cfg->hold_timeout;
+	it->slot = s;
+	((struct srv_rt *)s)->dns_host = xstrdup(l->target);
+	if (!(s->flags & SRV_F_RMAINT))
+		probes_follow(s);
 }
 
 /* ---- sockets and the timer ---------------------------------------------------------- */
@@ -635,6 +670,8 @@ static void sec_tick(struct loop *l, struct timer *t)
 	for (struct res *r = sec->res; r; r = r->next) {
 		if (!r->rqs)
 			continue;
+		if (r->qtype == DNS_T_SRV)
+			srv_restored_expire(sec, r, now);
 		if (r->pending && now >= r->last_query + (uint64_t)c->to_retry) {
 			if (r->tries > 1) {
 				r->tries--;
@@ -739,7 +776,7 @@ void gen_start_resolvers(struct generation *g)
 			sec = sec_of(gd, g, cs->o.dns.resolvers);
 			if (cs->fqdn[0] == '_') {
 				r = res_get(sec, cs->fqdn, DNS_T_SRV);
-				srv_group(sec, r, s);
+				srv_restore(sec, srv_group(sec, r, s), s);
 				continue;
 			}
 			r = res_get(sec, cs->fqdn, cs->o.dns.prefer == AF_INET ? DNS_T_A : DNS_T_AAAA);
@@ -806,6 +843,11 @@ static struct server *slot_named(const struct rq *q, const char *name)
 /* The records of old group o go to the same slots (by name) of group q. */
 static void carry_srv_items(struct rsec *sec, const struct rq *o, struct rq *q)
 {
+	while (q->nitems) { /* records read from the state file: what ran is newer */
+		struct srv_rt *x = (struct srv_rt *)q->items[--q->nitems].slot;
+		free(x->dns_host);
+		x->dns_host = NULL;
+	}
 	for (int i = 0; i < o->nitems && q->nitems < MAX_SRV_ITEMS; i++) {
 		struct server *s = o->items[i].slot ? slot_named(q, o->items[i].slot->name) : NULL;
 		struct srv_rt *ox = o->items[i].slot ? (struct srv_rt *)o->items[i].slot : NULL;

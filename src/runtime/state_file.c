@@ -3,8 +3,12 @@
  * had found (DOWN stays DOWN until it rises), maintenance and drain set at
  * run time, and a weight set at run time when the configured one has not
  * changed since. A line for a backend or server that no longer exists is
- * skipped; a malformed line is reported and skipped. */
+ * skipped; a malformed line is reported and skipped. The saved addresses
+ * and SRV records are read with the configuration (init-addr last:
+ * config/parse_resolvers.c) and given to slots by resolvers.c. */
 #include "runtime/runtime.h"
+
+#include "config/server_state.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,17 +23,14 @@
 #define ST_RUNNING 2
 #define ST_STOPPING 3
 
-static void apply_line(struct generation *g, const char *path, int lineno, char *line)
+static void apply_line(void *arg, const char *path, int lineno, char **f, int n)
 {
-	char *f[32], *save = NULL;
-	int n = 0;
+	struct generation *g = arg;
 	struct pbackend *be;
 	struct server *s;
 	struct check *c;
 	long op, adm, uw, iw;
 
-	for (char *t = strtok_r(line, " \t\n", &save); t && n < 32; t = strtok_r(NULL, " \t\n", &save))
-		f[n++] = t;
 	if (n < 12) {
 		WARN("%s:%d: server state line with %d fields, skipped", path, lineno, n);
 		return;
@@ -65,60 +66,7 @@ static void apply_line(struct generation *g, const char *path, int lineno, char 
 	backend_unlock(&be->lb);
 }
 
-static void load_file(struct generation *g, const char *path, const char *only_backend)
-{
-	FILE *fp = fopen(path, "r");
-	char line[4096];
-	int lineno = 0;
-
-	if (!fp) {
-		WARN("cannot read server state file '%s': %s", path, strerror(errno));
-		return;
-	}
-	while (fgets(line, sizeof(line), fp)) {
-		char name[256];
-		lineno++;
-		if (lineno == 1) {
-			if (strtol(line, NULL, 10) != 1) {
-				WARN("%s: unknown server state file version '%.*s', file ignored", path,
-				     (int)strcspn(line, "\n"), line);
-				break;
-			}
-			continue;
-		}
-		if (line[0] == '#' || line[0] == '\n')
-			continue;
-		if (only_backend && (sscanf(line, "%*s %255s", name) != 1 || strcmp(name, only_backend)))
-			continue;
-		apply_line(g, path, lineno, line);
-	}
-	fclose(fp);
-}
-
-/* base + name, unless name is absolute. */
-static void path_of(const struct cfg *c, const char *name, char *out, size_t len)
-{
-	if (name[0] == '/' || !c->g.state_base)
-		snprintf(out, len, "%s", name);
-	else
-		snprintf(out, len, "%s/%s", c->g.state_base, name);
-}
-
 void state_file_apply(struct generation *g)
 {
-	const struct cfg *c = g->cfg;
-	char path[4096];
-	int global_done = 0;
-
-	for (int i = 0; i < g->nbe; i++) {
-		const struct cfg_proxy *px = g->bes[i]->cfg;
-		if (px->load_state == SSF_GLOBAL && c->g.state_file && !global_done) {
-			path_of(c, c->g.state_file, path, sizeof(path));
-			load_file(g, path, NULL); /* every backend's lines at once */
-			global_done = 1;
-		} else if (px->load_state == SSF_LOCAL) {
-			path_of(c, px->state_file_name ? px->state_file_name : px->name, path, sizeof(path));
-			load_file(g, path, px->name);
-		}
-	}
+	cfg_state_each(g->cfg, 1, apply_line, g);
 }

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import DEFAULTS, Backend, free_port, wait_until
+from conftest import DEFAULTS, FERRY, Backend, free_port, wait_until
 from statsock import cli
 
 pytestmark = pytest.mark.skipif(not shutil.which("dnsmasq") and not os.path.exists("/usr/sbin/dnsmasq"),
@@ -367,3 +367,106 @@ listen app
     assert ask(p2) == "app1"
     # the hold goes on from the last valid answer, not from the reload
     assert wait_until(lambda: states(sock, "app")["app"][2] & 0x20, 8)
+
+
+def test_init_addr_last_restores_saved_addresses(ferry, dns, hosts, tmpdir_path):
+    """init-addr last, as HAProxy 2.6: "show servers state" saved to the
+    server-state-file gives the next start its addresses, the DNS server
+    being gone: a host-name server takes its saved address (with its
+    configured port), a server-template slot its saved SRV record (target,
+    port, address). As in HAProxy they are kept for "hold timeout" counted
+    from the start, then the slot and the server go to maintenance."""
+    bs = hosts(["pga", "pgb", "app1"])
+    dns.start(srv_records(bs, 2) + ["host-record=app.db.test,%s" % bs[2].host])
+    port, p2, sock = free_port(), free_port(), os.path.join(tmpdir_path, "stats.sock")
+    state = os.path.join(tmpdir_path, "servers.state")
+    body = """
+listen pg
+    bind 127.0.0.1:%d
+    load-server-state-from-file global
+    server-template pg 3 %s resolvers dns init-addr last,none
+listen app
+    bind 127.0.0.1:%d
+    load-server-state-from-file global
+    server app app.db.test:%d resolvers dns init-addr last,none resolve-prefer ipv4
+""" % (port, LABEL, p2, bs[2].port)
+    cfg = config(dns.port, sock, body, extra="    hold timeout 3s").replace(
+        "level admin\n", "level admin\n    server-state-file %s\n" % state, 1)
+    f = ferry(cfg, wait_port=port)
+    assert wait_until(lambda: len(up_slots(sock, "pg")) == 2 and states(sock, "app")["app"][0] == bs[2].host, 5)
+    saved = states(sock, "pg")
+    dns.stop()
+    with open(state, "w") as out:
+        out.write(cli(sock, "show servers state\n"))
+    f.stop()
+    if os.path.exists(sock):
+        os.unlink(sock)
+    t0 = time.monotonic()
+    os.makedirs(os.path.join(tmpdir_path, "second"))
+    ferry(cfg, wait_port=port, tmpdir=os.path.join(tmpdir_path, "second"))
+    assert states(sock, "pg") == saved              # same slots, addresses and ports
+    assert states(sock, "app")["app"][0] == bs[2].host
+    assert {ask(port) for _ in range(6)} == {"pga", "pgb"}
+    assert ask(p2) == "app1"
+    fq = [l.split()[17] for l in cli(sock, "show servers state pg\n").splitlines()[2:] if len(l.split()) > 17]
+    assert sorted(fq) == ["-", "pga.db.test", "pgb.db.test"], fq
+    time.sleep(max(0.0, 1.5 - (time.monotonic() - t0)))   # several resolutions timed out
+    assert len(up_slots(sock, "pg")) == 2 and ask(p2) == "app1"
+    # no answer for hold timeout (3s) since the start: maintenance, as HAProxy
+    assert wait_until(lambda: not up_slots(sock, "pg") and states(sock, "app")["app"][2] & 0x20, 5)
+    assert time.monotonic() - t0 >= 2.9
+
+
+def test_init_addr_last_without_state_is_refused_or_held(ferry, tmpdir_path):
+    """"init-addr last" alone and no saved address: no method resolves it,
+    an error at its line (HAProxy 2.6: "no method found to resolve
+    address"); with a saved address ferry starts, as HAProxy."""
+    port = free_port()
+    state = os.path.join(tmpdir_path, "servers.state")
+    cfg = """
+global
+    server-state-file %s
+%s
+listen app
+    bind 127.0.0.1:%d
+    load-server-state-from-file global
+    server app nosuch.invalid:%d init-addr last
+""" % (state, DEFAULTS, port, port + 1)
+    path = os.path.join(tmpdir_path, "x.cfg")
+    with open(path, "w") as out:
+        out.write(cfg)
+    r = subprocess.run([FERRY, "-c", "-f", path],
+                       capture_output=True, text=True, timeout=10)
+    line = [i for i, l in enumerate(cfg.splitlines(), 1) if "init-addr last" in l][0]
+    assert r.returncode != 0, r.stderr
+    assert "x.cfg:%d: server 'app': could not resolve address 'nosuch.invalid'" % line in r.stderr, r.stderr
+    with open(state, "w") as out:
+        out.write("1\n# header\n2 app 1 app 127.0.0.1 2 0 1 1 5 1 0 2 0 0 0 0 nosuch.invalid %d - 0 0 - - 0\n" % (port + 1))
+    r = subprocess.run([FERRY, "-c", "-f", path],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    b = Backend("saved", port=port + 1).start()
+    try:
+        ferry(cfg, wait_port=port)
+        assert ask(port) == "saved"
+    finally:
+        b.stop()
+
+
+def test_add_server_refuses_resolvers(ferry, dns, tmpdir_path):
+    """HAProxy 2.6's dynamic servers do not resolve: "add server" refuses
+    the resolution keywords with its sentence."""
+    dns.start(["host-record=app.db.test,127.0.0.1"])
+    port, sock = free_port(), os.path.join(tmpdir_path, "stats.sock")
+    ferry(config(dns.port, sock, """
+backend be
+    balance roundrobin
+    server s1 127.0.0.1:9
+listen app
+    bind 127.0.0.1:%d
+    server s 127.0.0.1:9
+""" % port), wait_port=port)
+    for kw in ("resolvers dns", "resolve-prefer ipv4", "resolve-net 10.0.0.0/8", "resolve-opts allow-dup-ip"):
+        out = cli(sock, "add server be/x app.db.test:80 %s\n" % kw)
+        assert out.strip() == "'%s' option is not accepted for dynamic server" % kw.split()[0], out
+    assert "x" not in states(sock, "be")
