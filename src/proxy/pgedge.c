@@ -278,6 +278,21 @@ static int pass_on(struct session *s)
 	return 0;
 }
 
+/* Answers 'N' to an SSLRequest or GSSENCRequest of len bytes (once per
+ * kind: *count counts them) and waits for the client's next message.
+ * Returns 0, or -1 when the session was closed. */
+static int refuse_request(struct session *s, uint8_t *count, size_t len)
+{
+	if ((*count)++ || answer(s, "N", 1)) {
+		session_close(s, "CR");
+		return -1;
+	}
+	consume(s, len);
+	if (s->fe->to_client)
+		loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + (uint64_t)s->fe->to_client);
+	return 0;
+}
+
 /* Reads and parses what arrived, and acts once the first message is whole. */
 static void first_read(struct session *s)
 {
@@ -314,13 +329,8 @@ again:
 		if (need & (RULES_F_PGPARAM | RULES_F_TLSHELLO)) {
 			/* as a server without GSSAPI: 'N', and the client goes on
 			 * with an SSLRequest or its startup message */
-			if (p->gssenc_refused++ || answer(s, "N", 1)) {
-				session_close(s, "CR");
+			if (refuse_request(s, &p->gssenc_refused, m.len))
 				return;
-			}
-			consume(s, m.len);
-			if (s->fe->to_client)
-				loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + (uint64_t)s->fe->to_client);
 			goto again;
 		}
 		p->rc_flags |= RC_PG_GSSENC;
@@ -342,13 +352,8 @@ again:
 			 * TLS): 'N', as a server without SSL; sslmode=prefer goes
 			 * on in the clear, sslmode=require stops with libpq's own
 			 * "server does not support SSL" */
-			if (p->ssl_refused++ || answer(s, "N", 1)) {
-				session_close(s, "CR");
+			if (refuse_request(s, &p->ssl_refused, m.len))
 				return;
-			}
-			consume(s, m.len);
-			if (s->fe->to_client)
-				loop_timer_arm(&s->w->loop, &s->timer, s->w->loop.now_ms + (uint64_t)s->fe->to_client);
 			goto again;
 		} else {
 			p->rc_flags |= RC_PG_SSL;
