@@ -30,7 +30,7 @@ SECS = 3
 
 
 def ferry_config(port, backend):
-    return ("global\n    nbthread 1\n    maxconn 7000\ndefaults\n    mode tcp\n    timeout connect 5s\n"
+    return ("global\n    nbthread 1\n    maxconn 7000\n    insecure-run-as-root\ndefaults\n    mode tcp\n    timeout connect 5s\n"
             "    timeout client 60s\n    timeout server 60s\nlisten http\n    bind 127.0.0.1:%d\n"
             "    server s1 127.0.0.1:%d\n" % (port, backend))
 

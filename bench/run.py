@@ -237,6 +237,18 @@ class OpsPoller:
         self.running = False
 
 
+def root_opt_in(binary, tmp):
+    """The line ferry needs to run as root without "user" (HAProxy does not
+    know it, and a ferry older than it refuses it): when binary takes it."""
+    path = os.path.join(tmp, "opt-in.cfg")
+    text = "global\n    insecure-run-as-root\n"
+    with open(path, "w") as f:
+        f.write(text + "listen probe\n    mode tcp\n    timeout client 1s\n    timeout server 1s\n"
+                "    timeout connect 1s\n    bind 127.0.0.1:1\n    server s 127.0.0.1:1\n")
+    r = subprocess.run([binary, "-q", "-c", "-f", path], capture_output=True)
+    return "\n" + text if r.returncode == 0 else ""
+
+
 def haproxy_style_config(ports, backends, nbthread=1, ops="", rules=""):
     """The one config file given to both ferry and HAProxy (ops: ferry-ops'
     lines; rules: ferry-rules' lines for the http listener, whose servers
@@ -435,6 +447,9 @@ def start_proxies(names, backends, tmp):
                 rules = rules_lines(ports, tmp) if name == "ferry-rules" else ""
                 f.write(haproxy_style_config(ports, backends, 2 if name == "ferry2t" else 1, ops, rules))
             binary = FERRY_BEFORE if name == "ferry-before" else os.path.join(ROOT, "build", "ferry")
+            if name.startswith("ferry"):
+                with open(cfg, "a") as f:
+                    f.write(root_opt_in(binary, tmp))
             cmd = [binary, "-q", "-f", cfg] if name.startswith("ferry") \
                 else [HAPROXY_NEW if name == "haproxy-new" else "haproxy", "-db", "-f", cfg]
             px.start(cmd, ports["http"])

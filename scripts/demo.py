@@ -19,6 +19,8 @@ NODES = [FRONT + 1, FRONT + 2, FRONT + 3]
 RW, RO, STATS = FRONT + 10, FRONT + 11, FRONT + 12
 
 CONFIG = """global
+    # the demo runs as whoever starts it, root included, in a scratch directory
+    insecure-run-as-root
     maxconn 4000
     log stdout format raw local0
     stats socket {tmp}/admin.sock mode 600 level admin expose-fd listeners

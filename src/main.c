@@ -16,6 +16,7 @@
 #include "core/strutil.h"
 #include "event/sdnotify.h"
 #include "rules/rules.h"
+#include "runtime/privs.h"
 #include "runtime/runtime.h"
 #include "runtime/upgrade.h"
 
@@ -246,12 +247,12 @@ static void signal_cb(struct loop *l, struct io *io, uint32_t ev)
 	}
 }
 
-static int write_pidfile(const char *path)
+static int write_pidfile(const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "w");
 
 	if (!f) {
-		ALERT("cannot write pid file %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot write pid file %s: %s", path, strerror(errno));
 		return -1;
 	}
 	fprintf(f, "%d\n", (int)getpid());
@@ -287,8 +288,6 @@ static int run(struct runtime *rt, const char *pidfile, sigset_t *set)
 	io_init(&sg.io, fd, signal_cb);
 	timer_init(&sg.hard_stop, hard_stop_cb);
 	loop_io_set(&rt->ws[0].loop, &sg.io, EPOLLIN);
-	if (pidfile && write_pidfile(pidfile))
-		return 1;
 	while (!rt->ws[0].loop.stop) {
 		loop_run_once(&rt->ws[0].loop, -1);
 		if (rt->ws[0].stopping && proc_actconn(&rt->proc) == 0)
@@ -299,7 +298,7 @@ static int run(struct runtime *rt, const char *pidfile, sigset_t *set)
 	loop_timer_cancel(&rt->ws[0].loop, &sg.hard_stop);
 	loop_io_close(&rt->ws[0].loop, &sg.io);
 	if (pidfile)
-		unlink(pidfile);
+		unlink(pidfile); /* may fail once privileges are dropped, as HAProxy's */
 	return 0;
 }
 
@@ -359,6 +358,12 @@ int main(int argc, char **argv)
 	log_proc_set_quiet(o.quiet);
 	cfg = load_config(&o);
 	set_cfgfiles(cfg);
+	if (!cfg->nerr && privs_check_start(&cfg->g, o.check_only, err, sizeof(err))) {
+		ALERT("%s", err);
+		cfg_free(cfg);
+		free(cfg);
+		return 1;
+	}
 	if (cfg->nerr || o.check_only) {
 		rc = cfg->nerr ? 1 : 0;
 		if (cfg->nerr)
@@ -387,8 +392,12 @@ int main(int argc, char **argv)
 	if (open_logs(cfg, err, sizeof(err)))
 		goto fail;
 	block_signals(&sigs);
-	if (runtime_build(&rt, cfg, err, sizeof(err)) || runtime_start_threads(&rt, err, sizeof(err)))
+	/* everything that needs root is open once runtime_build is done; the
+	 * pid file too, then privileges go before any other thread starts */
+	if (runtime_build(&rt, cfg, err, sizeof(err)) || (pidfile && write_pidfile(pidfile, err, sizeof(err))) ||
+	    privs_drop(cfg, err, sizeof(err)) || runtime_start_threads(&rt, err, sizeof(err)))
 		goto fail;
+	privs_lock_forks(&cfg->g);
 	NOTICE("ferry %s started: %d frontend(s), %d backend(s), %d health check(s), maxconn %d, maxpipes %d, %d thread%s",
 	       FERRY_VERSION, rt.gen->nfe, rt.gen->nbe, rt.gen->nchecks, rt.maxconn, rt.maxpipes, rt.nw,
 	       rt.nw > 1 ? "s" : "");

@@ -13,6 +13,7 @@ void cfg_init(struct cfg *c, FILE *diag)
 	c->g.nbthread = 0; /* as HAProxy: one thread per usable CPU unless set */
 	c->g.ux_mode = -1;
 	c->g.ux_uid = c->g.ux_gid = -1;
+	c->g.uid = c->g.gid = c->g.user_gid = -1;
 }
 
 static void free_srv_opts(struct cfg_srv_opts *o)
@@ -115,6 +116,7 @@ void cfg_free(struct cfg *c)
 	free(c->g.state_file);
 	free(c->g.state_base);
 	free(c->g.ux_prefix);
+	free(c->g.chroot);
 	while (c->g.stats_sockets) {
 		struct cfg_stats_socket *ss = c->g.stats_sockets;
 		c->g.stats_sockets = ss->next;

@@ -412,7 +412,17 @@ struct cfg_global {
 	char *ux_prefix;
 	int ux_mode;               /* -1: the umask's */
 	long ux_uid, ux_gid;       /* -1: ferry's */
+	/* least privilege (parse_global_privs.c, runtime/privs.c) */
+	char *chroot;              /* NULL: none */
+	long uid, gid;             /* user/uid, group/gid: -1 when not set */
+	long user_gid;             /* the user's primary group (passwd); -1: unknown */
+	int run_as_root;           /* insecure-run-as-root: may stay root without 'user' */
+	int insecure_setuid;       /* insecure-setuid-wanted: no PR_SET_NO_NEW_PRIVS */
+	int insecure_fork;         /* insecure-fork-wanted: no RLIMIT_NPROC 0 */
+	unsigned keep_caps;        /* setcap: CFG_CAP_* kept after the drop */
 };
+
+#define CFG_CAP_NET_BIND_SERVICE 0x1u /* setcap cap_net_bind_service */
 
 struct cfg {
 	struct cfg_global g;

@@ -477,11 +477,6 @@ const struct kw global_keywords[] = {
 	{ "server-state-base", 0, g_state_base },
 	{ "daemon", 0, g_foreground },
 	{ "master-worker", 0, g_foreground },
-	{ "chroot", 0, g_ignored },
-	{ "user", 0, g_ignored },
-	{ "group", 0, g_ignored },
-	{ "uid", 0, g_ignored },
-	{ "gid", 0, g_ignored },
 	{ "stats", 0, kw_global_stats },
 	{ "ca-base", 0, g_ignored },
 	{ "crt-base", 0, g_ignored },
@@ -544,8 +539,6 @@ const struct kw global_keywords[] = {
 	{ "httpclient.resolvers.prefer", 0, kw_accepted_value },
 	{ "httpclient.ssl.ca-file", 0, kw_accepted_value },
 	{ "httpclient.ssl.verify", 0, g_silent },
-	{ "insecure-fork-wanted", 0, g_silent },
-	{ "insecure-setuid-wanted", 0, g_silent },
 	{ "maxsslconn", 0, kw_accepted_value },
 	{ "maxsslrate", 0, kw_accepted_value },
 	{ "maxcomprate", 0, kw_accepted_value },
@@ -561,15 +554,27 @@ static void parse_global_line(struct pctx *p, struct cfg_words *w)
 		pwarn(p, "'%s' is not supported yet and is ignored", w->w[0]);
 		return;
 	}
+	const char *privs[16];
+	int n = 0;
+
 	for (const struct kw *k = global_keywords; k->name; k++) {
 		if (!strcmp(k->name, w->w[0])) {
 			k->fn(p, w);
 			return;
 		}
 	}
+	for (const struct kw *k = global_privs_keywords; k->name; k++) {
+		if (!strcmp(k->name, w->w[0])) {
+			k->fn(p, w);
+			return;
+		}
+		if (n < 15)
+			privs[n++] = k->name;
+	}
+	privs[n] = NULL;
 	if (kw_reject_known(p, w->w, "section 'global'"))
 		return;
-	kw_unknown(p, w->w[0], "section 'global'", NULL);
+	kw_unknown(p, w->w[0], "section 'global'", privs);
 }
 
 /* ---- sections ------------------------------------------------------------ */

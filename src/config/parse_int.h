@@ -29,6 +29,8 @@ struct kw {
 
 extern const struct kw proxy_keywords[];
 extern const struct kw global_keywords[];
+/* user, group, chroot, setcap, insecure-run-as-root... (parse_global_privs.c) */
+extern const struct kw global_privs_keywords[];
 extern const char *const server_keywords[];
 extern const char *const http_only_keywords[];
 

@@ -69,12 +69,38 @@ int log_targets_open(struct log_targets *t, char *err, size_t errlen)
 	return 0;
 }
 
+void log_targets_connect(struct log_targets *t)
+{
+	for (int i = 0; i < t->n; i++) {
+		struct log_target *l = &t->v[i];
+		if (l->kind == LOGT_UNIX && l->fd >= 0 && !l->connected &&
+		    connect(l->fd, (const struct sockaddr *)&l->addr, l->addrlen) == 0)
+			l->connected = 1;
+	}
+}
+
+void log_targets_take(struct log_targets *t, const struct log_targets *old)
+{
+	for (int i = 0; i < t->n; i++) {
+		struct log_target *l = &t->v[i];
+		for (int j = 0; old && j < old->n && l->kind == LOGT_UNIX && l->fd < 0; j++) {
+			const struct log_target *o = &old->v[j];
+			if (o->kind == LOGT_UNIX && o->connected && o->addrlen == l->addrlen &&
+			    !memcmp(&o->addr, &l->addr, l->addrlen)) {
+				l->fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
+				l->connected = l->fd >= 0;
+			}
+		}
+	}
+}
+
 void log_targets_close(struct log_targets *t)
 {
 	for (int i = 0; i < t->n; i++) {
 		if (t->v[i].fd >= 0)
 			close(t->v[i].fd);
 		t->v[i].fd = -1;
+		t->v[i].connected = 0;
 	}
 }
 
@@ -136,7 +162,8 @@ void log_send(const struct log_targets *t, int level, const char *line)
 		case LOGT_UDP:
 		case LOGT_UNIX:
 			if (l->fd < 0 || sendto(l->fd, buf, n - 1, MSG_DONTWAIT | MSG_NOSIGNAL,
-						(const struct sockaddr *)&l->addr, l->addrlen) < 0)
+						l->connected ? NULL : (const struct sockaddr *)&l->addr,
+						l->connected ? 0 : l->addrlen) < 0)
 				__atomic_add_fetch(&dropped, 1, __ATOMIC_RELAXED);
 			break;
 		}

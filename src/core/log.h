@@ -18,6 +18,7 @@ struct log_target {
 	int fd;           /* socket, -1 until opened */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
+	int connected;    /* unix: connected to addr (log_targets_connect) */
 };
 
 struct log_targets {
@@ -32,6 +33,13 @@ int log_facility_by_name(const char *name);
 /* Opens the sockets of UDP/unix targets. Returns 0 or -1 with err set. */
 int log_targets_open(struct log_targets *t, char *err, size_t errlen);
 void log_targets_close(struct log_targets *t);
+/* Connects the open unix sockets of t to their paths, so that sending
+ * needs no path lookup any more (before a chroot hides it); one that
+ * cannot connect (nobody listens yet) goes on sending by path. */
+void log_targets_connect(struct log_targets *t);
+/* The unix targets of t not open yet take a copy of a connected socket of
+ * old to the same path (a reload inside a chroot). */
+void log_targets_take(struct log_targets *t, const struct log_targets *old);
 /* Sends one line (without trailing newline) to every target whose level lets
  * it through. Never blocks on a socket or pipe: a full one drops the line
  * (stdout/stderr are made non-blocking by log_targets_open when they are a

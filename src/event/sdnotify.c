@@ -9,25 +9,53 @@
 #include <time.h>
 #include <unistd.h>
 
-int sd_notify_msg(const char *msg)
+static int kept_fd = -1; /* sd_notify_keep: connected once, for good */
+
+/* $NOTIFY_SOCKET as an address: its length, or 0 when there is none. */
+static socklen_t notify_addr(struct sockaddr_un *sun)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
+
+	if (!path || !*path || strlen(path) >= sizeof(sun->sun_path))
+		return 0;
+	memcpy(sun->sun_path, path, strlen(path));
+	if (path[0] == '@')
+		sun->sun_path[0] = 0; /* abstract namespace */
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+}
+
+int sd_notify_msg(const char *msg)
+{
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	socklen_t len;
 	int fd, rc;
 
-	if (!path || !*path || strlen(path) >= sizeof(sun.sun_path))
+	if (kept_fd >= 0)
+		return send(kept_fd, msg, strlen(msg), MSG_NOSIGNAL) < 0 ? -1 : 0;
+	len = notify_addr(&sun);
+	if (!len)
 		return -1;
-	memcpy(sun.sun_path, path, strlen(path));
-	if (path[0] == '@')
-		sun.sun_path[0] = 0; /* abstract namespace */
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	rc = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sun, len) < 0 ? -1 : 0;
 	close(fd);
 	return rc;
+}
+
+void sd_notify_keep(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t len = notify_addr(&sun);
+	int fd;
+
+	if (!len || kept_fd >= 0)
+		return;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, len) == 0)
+		kept_fd = fd;
+	else if (fd >= 0)
+		close(fd);
 }
 
 void sd_notify_reloading(void)

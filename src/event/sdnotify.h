@@ -7,6 +7,9 @@
 /* Sends the lines of msg ("READY=1\nSTATUS=..."). Returns 0, or -1 when
  * there is no socket or the datagram could not be sent. */
 int sd_notify_msg(const char *msg);
+/* Connects one socket to $NOTIFY_SOCKET now and sends everything through
+ * it from then on (before a chroot hides the path). */
+void sd_notify_keep(void);
 /* RELOADING=1 with MONOTONIC_USEC (as Type=notify-reload wants), READY=1,
  * STOPPING=1, and STATUS=<text>. */
 void sd_notify_reloading(void);

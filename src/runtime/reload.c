@@ -9,6 +9,7 @@
  * backend and server name, checks restart from the carried state, and the
  * old generation lives on until its last session ends. */
 #include "runtime/runtime.h"
+#include "runtime/privs.h"
 #include "runtime/resolvers.h"
 
 #include <errno.h>
@@ -129,10 +130,11 @@ static int open_new_sockets(struct runtime *rt, struct switch_plan *p, char *out
 				p->slots[s].kept = 1;
 		for (int t = 0; t < p->nw && !p->slots[s].kept; t++) {
 			char e[256];
-			int fd = new_socket(p, s, t, e, sizeof(e));
+			int fd = new_socket(p, s, t, e, sizeof(e)), en = errno;
 			if (fd < 0) {
-				snprintf(out, outlen, "%s:%d: Starting frontend %s: %s\n", p->slots[s].b->file,
-					 p->slots[s].b->line, p->slots[s].fe->name, e);
+				snprintf(out, outlen, "%s:%d: Starting frontend %s: %s%s\n", p->slots[s].b->file,
+					 p->slots[s].b->line, p->slots[s].fe->name, e,
+					 privs_bind_hint(&p->slots[s].ss, en));
 				return -1;
 			}
 			p->fds[t * p->nslots + s] = fd;
@@ -347,10 +349,12 @@ static void carry_checks(struct generation *old, struct generation *g)
 	}
 }
 
-static int open_logs(struct cfg *c, char *out, size_t outlen)
+static int open_logs(struct runtime *rt, struct cfg *c, char *out, size_t outlen)
 {
 	char err[256];
 
+	if (privs_chroot())
+		privs_take_logs(c, rt->cfg);
 	if (log_targets_open(&c->g.logs, err, sizeof(err)))
 		goto fail;
 	for (struct cfg_proxy *px = c->proxies; px; px = px->next)
@@ -390,7 +394,12 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 	out[0] = 0;
 	sd_notify_reloading();
 	c = load(rt, out, outlen);
-	if (!c || open_logs(c, out + strlen(out), outlen - strlen(out))) {
+	if (!c && privs_chroot()) {
+		n = strlen(out);
+		snprintf(out + n, outlen - n, "(ferry runs in chroot %s: a reload reads the files at their paths inside it)\n",
+			 privs_chroot());
+	}
+	if (!c || open_logs(rt, c, out + strlen(out), outlen - strlen(out))) {
 		if (c) {
 			cfg_free(c);
 			free(c);

@@ -21,7 +21,12 @@ FERRY = os.path.abspath(os.environ.get("FERRY_BIN", os.path.join(ROOT, "build", 
 # (without it, ferry runs one per CPU; scripts/run-tests.sh does one pass
 # with nbthread 1).
 THREADS = os.environ.get("FERRY_TEST_NBTHREAD")
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "LeakSanitizer has encountered a fatal error")
+# The tests run ferry as root without "user": each configuration says it
+# means to (ferry refuses otherwise). Appended, so no line number moves;
+# test_privs.py starts ferry without it.
+ROOT_OPT_IN = "\nglobal\n    insecure-run-as-root\n"
 
 
 def _ephemeral_range():
@@ -190,14 +195,16 @@ class Ferry:
     """The real binary with an inline configuration. stdout/stderr go to files."""
 
     def __init__(self, config, tmpdir, wait_port=None, extra_args=(), preexec=None, env=None,
-                 env_threads=True, wrapper=()):
+                 env_threads=True, wrapper=(), root_opt_in=True):
         """env_threads=False: leave the thread count to the config (and ferry's
         default) whatever FERRY_TEST_NBTHREAD says. wrapper: a command that
-        runs ferry (valgrind ...)."""
+        runs ferry (valgrind ...). root_opt_in=False: no ROOT_OPT_IN."""
         self.dir = tmpdir
         self.cfg_path = os.path.join(tmpdir, "ferry.cfg")
         if THREADS and env_threads and "nbthread" not in config:
             config = "global\n    nbthread %s\n" % THREADS + config  # a second global section is fine
+        if root_opt_in:
+            config += ROOT_OPT_IN
         with open(self.cfg_path, "w") as f:
             f.write(config)
         self.out_path = os.path.join(tmpdir, "ferry.out")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import DEFAULTS, FERRY, SANITIZER_MARKS, ask_name, wait_until
+from conftest import DEFAULTS, FERRY, ROOT_OPT_IN, SANITIZER_MARKS, ask_name, wait_until
 
 HAPROXY = shutil.which("haproxy")
 
@@ -33,7 +33,7 @@ class Inheriting:
 
     def write(self, config):
         with open(self.cfg_path, "w") as f:
-            f.write(config)
+            f.write(config + ROOT_OPT_IN)
 
     def stderr(self):
         with open(self.err_path, "rb") as f:

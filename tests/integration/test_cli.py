@@ -5,7 +5,7 @@ import socket
 import subprocess
 import time
 
-from conftest import DEFAULTS, FERRY, free_port, wait_until
+from conftest import DEFAULTS, FERRY, ROOT_OPT_IN, free_port, wait_until
 
 GOOD = """global
     maxconn 4000
@@ -67,7 +67,7 @@ def test_usage_without_file():
 
 
 def test_check_good_file(tmpdir_path):
-    p = write(tmpdir_path, "ok.cfg", GOOD)
+    p = write(tmpdir_path, "ok.cfg", GOOD + ROOT_OPT_IN)
     r = run("-c", "-f", p)
     assert (r.returncode, r.stdout, r.stderr) == (0, "Configuration file is valid\n", "")
 
@@ -115,7 +115,8 @@ def test_several_files(tmpdir_path):
 
 def test_pidfile_and_sigterm(tmpdir_path):
     port = free_port()
-    cfg = write(tmpdir_path, "f.cfg", DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    server s 127.0.0.1:1\n" % port)
+    cfg = write(tmpdir_path, "f.cfg", DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    server s 127.0.0.1:1\n" % port
+                + ROOT_OPT_IN)
     pidfile = os.path.join(tmpdir_path, "ferry.pid")
     p = subprocess.Popen([FERRY, "-f", cfg, "-p", pidfile], stderr=subprocess.PIPE, text=True)
     try:
@@ -135,7 +136,8 @@ def test_bind_failure_is_reported(tmpdir_path):
     busy.bind(("127.0.0.1", 0))
     busy.listen(1)
     port = busy.getsockname()[1]
-    cfg = write(tmpdir_path, "f.cfg", DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    server s 127.0.0.1:1\n" % port)
+    cfg = write(tmpdir_path, "f.cfg", DEFAULTS + "listen l\n    bind 127.0.0.1:%d\n    server s 127.0.0.1:1\n" % port
+                + ROOT_OPT_IN)
     # SO_REUSEPORT lets two sockets share a port only when both set it: this one did not
     r = run("-f", cfg)
     busy.close()

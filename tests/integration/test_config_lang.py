@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import DEFAULTS, FERRY, ask_name, free_port, wait_until
+from conftest import DEFAULTS, FERRY, ROOT_OPT_IN, ask_name, free_port, wait_until
 
 HAPROXY = shutil.which("haproxy")
 
@@ -164,7 +164,7 @@ def test_alert_fails_the_start_and_warning_does_not(ferry, tmpdir_path, backends
                      ".warning \"careful\"\n.notice \"hello\"\n.diag \"only with -dD\"\n" % port
     path = os.path.join(tmpdir_path, "alert.cfg")
     with open(path, "w") as fh:
-        fh.write(cfg)
+        fh.write(cfg + ROOT_OPT_IN)
     p = subprocess.run([FERRY, "-f", path], capture_output=True, text=True, timeout=20)
     assert p.returncode == 1
     assert "alert.cfg:11: 'LANG_OK must be set'." in p.stderr

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import DEFAULTS, FERRY, ask_name, free_port, wait_until
+from conftest import DEFAULTS, FERRY, ROOT_OPT_IN, ask_name, free_port, wait_until
 
 HAPROXY = shutil.which("haproxy")
 
@@ -70,7 +70,7 @@ def exchange(port, srv):
 def run_logs(cmd, cfg_text, tmpdir, port, srv, n=2):
     path = os.path.join(tmpdir, "lf-%s.cfg" % os.path.basename(cmd[0]))
     with open(path, "w") as f:
-        f.write(cfg_text)
+        f.write(cfg_text + (ROOT_OPT_IN if cmd[0] == FERRY else ""))
     out = open(path + ".out", "w+b")
     p = subprocess.Popen(cmd + ["-f", path], stdout=out, stderr=subprocess.STDOUT)
     try:

@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 import time
 
-from conftest import DEFAULTS, FERRY, SANITIZER_MARKS, ask_name, free_port, wait_until
+from conftest import DEFAULTS, FERRY, ROOT_OPT_IN, SANITIZER_MARKS, ask_name, free_port, wait_until
 
 TCPLOG = re.compile(
     r"^127\.0\.0\.1:(?P<cp>\d+) \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] fe be/s1 "
@@ -140,7 +140,8 @@ def test_log_pipe_nobody_reads_drops_lines_not_traffic(backends, tmpdir_path):
     sock = os.path.join(tmpdir_path, "s.sock")
     path = os.path.join(tmpdir_path, "ferry.cfg")
     with open(path, "w") as f:
-        f.write(cfg(port, b.port, log="log stdout format raw local0\n    stats socket %s level admin" % sock))
+        f.write(cfg(port, b.port, log="log stdout format raw local0\n    stats socket %s level admin" % sock)
+                + ROOT_OPT_IN)
     err = open(os.path.join(tmpdir_path, "ferry.err"), "wb")
     proc = subprocess.Popen([FERRY, "-f", path], stdout=subprocess.PIPE, stderr=err)
     try:

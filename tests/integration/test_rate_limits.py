@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import DEFAULTS, FERRY, free_port, wait_until
+from conftest import DEFAULTS, FERRY, ROOT_OPT_IN, free_port, wait_until
 
 HAPROXY = shutil.which("haproxy")
 CLIENTS = 60
@@ -90,7 +90,7 @@ def busiest_second(stamps):
 def run(cmd, text, tmpdir, port, srv):
     path = os.path.join(tmpdir, "rl-%s.cfg" % os.path.basename(cmd[0]))
     with open(path, "w") as f:
-        f.write(text)
+        f.write(text + (ROOT_OPT_IN if cmd[0] == FERRY else ""))
     out = open(path + ".out", "wb")
     p = subprocess.Popen(cmd + ["-f", path], stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -179,7 +179,7 @@ def test_show_info_and_stat(tmpdir_path):
                "    rate-limit sessions 7\n")
     path = os.path.join(tmpdir_path, "info.cfg")
     with open(path, "w") as f:
-        f.write(text)
+        f.write(text + ROOT_OPT_IN)
     p = subprocess.Popen([FERRY, "-f", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert wait_until(lambda: os.path.exists(sock), 10)

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import DEFAULTS, FERRY, ROOT, free_port, wait_until
+from conftest import DEFAULTS, FERRY, ROOT, ROOT_OPT_IN, free_port, wait_until
 
 ARTEFACTS = os.path.join(ROOT, "build", "test-artefacts")
 
@@ -38,7 +38,7 @@ frontend stats
 def check(tmpdir, text):
     path = os.path.join(tmpdir, "c.cfg")
     with open(path, "w") as f:
-        f.write(text)
+        f.write(text + ROOT_OPT_IN)  # appended: no line number moves
     r = subprocess.run([FERRY, "-c", "-f", path], capture_output=True, text=True)
     return r.returncode, r.stdout + r.stderr.replace(path, "c.cfg")
 

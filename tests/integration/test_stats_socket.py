@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import DEFAULTS, FERRY, free_port, wait_until
+from conftest import DEFAULTS, FERRY, ROOT_OPT_IN, free_port, wait_until
 from statsock import COLUMNS, CSV_HEADER, Prompt, cli, cmd, csv_rows, row, sockets_cfg
 
 # HAProxy 2.6.12's "show info" field names, in order (ZlibMemUsage and
@@ -515,7 +515,7 @@ def test_socket_that_cannot_open_stops_start(tmpdir_path):
     path = os.path.join(tmpdir_path, "bad.cfg")
     with open(path, "w") as f:
         f.write("global\n    stats socket %s/no/such/dir/a.sock\n" % tmpdir_path + DEFAULTS
-                + "listen l\n    bind 127.0.0.1:%d\n    server x 127.0.0.1:1\n" % free_port())
+                + "listen l\n    bind 127.0.0.1:%d\n    server x 127.0.0.1:1\n" % free_port() + ROOT_OPT_IN)
     r = subprocess.run([FERRY, "-f", path], capture_output=True, text=True, timeout=10)
     assert r.returncode != 0
     assert "%s:2: Starting stats socket" % path in r.stderr and "cannot bind UNIX socket" in r.stderr

@@ -490,10 +490,10 @@ static void test_all_errors_reported(void **st)
 static void test_warnings_for_ignored(void **st)
 {
 	(void)st;
-	assert_string_equal(parse("global\n daemon\n user haproxy\n tune.bufsize 32768\n cpu-map auto:1/1-2 0-1\n"
+	assert_string_equal(parse("global\n daemon\n set-dumpable\n tune.bufsize 32768\n cpu-map auto:1/1-2 0-1\n"
 				  BASE "backend b\n option splice-auto\n option nolinger\n"),
 			    "t.cfg:2: warning: 'daemon' is ignored: ferry always runs in the foreground (use your service manager)\n"
-			    "t.cfg:3: warning: 'user' is not supported yet and is ignored\n"
+			    "t.cfg:3: warning: 'set-dumpable' is not supported yet and is ignored\n"
 			    "t.cfg:4: warning: 'tune.bufsize' is not supported yet and is ignored\n"
 			    "t.cfg:5: warning: 'cpu-map' is not supported yet and is ignored\n"
 			    "t.cfg:13: warning: 'option nolinger' is not supported yet and is ignored\n");
