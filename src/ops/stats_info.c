@@ -135,7 +135,8 @@ void stat_fill_info(struct info_line *l, const struct runtime *rt)
 {
 	const struct ops *o = rt->ops;
 	uint64_t up_ms = rt->ws[0].loop.now_ms - rt->start_ms, cum = 0, bytes_out;
-	uint32_t up = (uint32_t)(up_ms / 1000), rate, pipes_used = 0, pipes_free = 0;
+	uint32_t up = (uint32_t)(up_ms / 1000), rate, pipes_used = 0, pipes_free = 0, pool_failed = 0;
+	uint64_t bufs_used = 0, bufs_free = 0;
 	struct rlimit rl = { 0, 0 };
 	char host[256] = "";
 
@@ -148,6 +149,9 @@ void stat_fill_info(struct info_line *l, const struct runtime *rt)
 		cum += ATOMIC_LOAD(&rt->ws[t].cum_conns);
 		pipes_used += (uint32_t)ATOMIC_LOAD(&rt->ws[t].pipes.in_use);
 		pipes_free += (uint32_t)ATOMIC_LOAD(&rt->ws[t].pipes.nfree);
+		bufs_used += (uint64_t)ATOMIC_LOAD(&rt->ws[t].pool.in_use);
+		bufs_free += (uint64_t)ATOMIC_LOAD(&rt->ws[t].pool.nfree);
+		pool_failed += ATOMIC_LOAD(&rt->ws[t].pool.failed);
 	}
 	frontend_totals(rt, &rate, &bytes_out);
 	getrlimit(RLIMIT_NOFILE, &rl);
@@ -168,6 +172,13 @@ void stat_fill_info(struct info_line *l, const struct runtime *rt)
 	num(l, INF_CURR_CONNS, (uint64_t)proc_actconn(&rt->proc));
 	num(l, INF_CUM_CONNS, cum);
 	num(l, INF_CUM_REQ, cum); /* a TCP session is one stream, HAProxy's "request" */
+	/* ferry's one pool is its relay buffers (16 KiB each, per thread):
+	 * allocated counts the idle ones kept for reuse too, as HAProxy's */
+	num(l, INF_POOL_ALLOC_MB, (bufs_used + bufs_free) * sizeof(struct rbuf) / 1048576);
+	num(l, INF_POOL_USED_MB, bufs_used * sizeof(struct rbuf) / 1048576);
+	num(l, INF_POOL_ALLOC_BYTES, (bufs_used + bufs_free) * sizeof(struct rbuf));
+	num(l, INF_POOL_USED_BYTES, bufs_used * sizeof(struct rbuf));
+	num(l, INF_POOL_FAILED, pool_failed);
 	num(l, INF_MAXPIPES, (uint64_t)rt->proc.maxpipes);
 	num(l, INF_PIPES_USED, pipes_used);
 	num(l, INF_PIPES_FREE, pipes_free);

@@ -1,5 +1,7 @@
 /* Relay buffers, taken from a per-thread pool only while data is in flight
- * and given back as soon as they are empty: a session at rest holds none. */
+ * and given back as soon as they are empty: a session at rest holds none,
+ * and neither does one whose client has sent nothing yet (inspect.c takes
+ * the first buffer only once bytes are there). */
 #ifndef FERRY_PROXY_BUFPOOL_H
 #define FERRY_PROXY_BUFPOOL_H
 #include <stdint.h>
@@ -12,10 +14,13 @@ struct rbuf {
 	char data[RBUF_SIZE];
 };
 
+/* Only the owning worker changes the counts; "show info" reads them from
+ * another thread (relaxed atomic loads of single-writer stores). */
 struct bufpool {
 	struct rbuf *free;
 	int nfree, max_free;
-	int in_use;
+	int in_use;               /* buffers held by sessions now */
+	uint32_t failed;          /* allocations that failed (HAProxy's PoolFailed) */
 };
 
 void bufpool_init(struct bufpool *p, int max_free);

@@ -13,7 +13,9 @@
  * nothing sent to a server, with HAProxy's log line for it.
  *
  * Content inspection reads the client's bytes into the client-to-server
- * buffer (s->buf[0]), the one relay.c flushes to the server first: they
+ * buffer (s->buf[0]), taken from the pool only once the first bytes are
+ * there (a silent client holds none), the one relay.c flushes to the
+ * server first: they
  * reach the server once, unchanged. The rules are evaluated again from the
  * first on each arrival while one answers RULE_MISS, as HAProxy's
  * tcp_inspect_request, until one decides, the buffer is full, the client
@@ -207,24 +209,40 @@ void session_handshake_timeout(struct session *s)
 
 /* ---- content inspection ------------------------------------------------------ */
 
+/* Without a buffer yet, the client's first bytes are read into a small
+ * stack area and the buffer is taken only when there are some: a client
+ * that connects and says nothing (or ends at once) costs its session and
+ * descriptor, never 16 KiB. Returns as recv() (bytes > 0 are in a new
+ * s->buf[0]), or -2 when no buffer could be had (the bytes read are lost
+ * with the session). */
+static ssize_t read_first(struct session *s)
+{
+	char first[512];
+	struct rbuf *b;
+	ssize_t n;
+
+	do
+		n = recv(s->cli.fd, first, sizeof(first), MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n <= 0)
+		return n;
+	b = s->buf[0] = bufpool_get(&s->w->pool);
+	if (!b)
+		return -2;
+	memcpy(b->data, first, (size_t)n);
+	return n;
+}
+
 /* Reads what the client sent into s->buf[0], up to the buffer's size.
  * Returns 0, or -1 when the session was closed. */
 int session_read_request(struct session *s)
 {
-	struct rbuf *b = s->buf[0];
-
-	if (!b) {
-		b = s->buf[0] = bufpool_get(&s->w->pool);
-		if (!b) {
-			session_close(s, "PR");
-			return -1;
-		}
-		b->head = b->tail = 0;
-	}
-	while (b->tail < RBUF_SIZE && !(s->flags & SF_EOF0)) {
-		ssize_t n = recv(s->cli.fd, b->data + b->tail, RBUF_SIZE - b->tail, MSG_DONTWAIT);
+	while (!(s->flags & SF_EOF0) && (!s->buf[0] || s->buf[0]->tail < RBUF_SIZE)) {
+		struct rbuf *b = s->buf[0];
+		ssize_t n = b ? recv(s->cli.fd, b->data + b->tail, RBUF_SIZE - b->tail, MSG_DONTWAIT)
+			      : read_first(s);
 		if (n > 0) {
-			b->tail += (uint32_t)n;
+			s->buf[0]->tail += (uint32_t)n;
 			s->bytes[0] += (uint64_t)n;
 			ctr_add(&s->cf->bytes_in, (uint64_t)n);
 			s->last_act[0] = s->w->loop.now_ms;
@@ -233,6 +251,10 @@ int session_read_request(struct session *s)
 		if (n == 0) {
 			s->flags |= SF_EOF0;
 			break;
+		}
+		if (n == -2) { /* out of memory */
+			session_close(s, "PR");
+			return -1;
 		}
 		if (errno == EAGAIN)
 			break;
