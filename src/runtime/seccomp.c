@@ -213,6 +213,7 @@ static scmp_filter_ctx build(const struct cfg_global *g, char *err, size_t errle
 	}
 	rc |= seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	rc |= seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	rc |= seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1); /* the kernel's errno, not ECANCELED */
 	/* privs_drop set no_new_privs, unless insecure-setuid-wanted: then
 	 * only a root ferry (CAP_SYS_ADMIN) may install a filter */
 	rc |= seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, g->insecure_setuid ? 0 : 1);
