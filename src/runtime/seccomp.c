@@ -175,29 +175,36 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	_exit(128 + sig);
 }
 
-/* The rules whose arguments are checked. Each call that allows some
- * arguments only is one rule per allowed case (libseccomp ORs them). */
+/* The calls allowed with some arguments only: one rule per allowed case
+ * (libseccomp ORs them). Returns 0 or a negative errno. */
 static int add_checked(scmp_filter_ctx ctx)
 {
+	const uint32_t self = (uint32_t)getpid();
+	const struct {
+		int nr;
+		struct scmp_arg_cmp cmp;
+	} rules[] = {
+		/* sockets of the families ferry speaks: no packet, crypto-API,
+		 * vsock... sockets, a usual way into kernel bugs */
+		{ SCMP_SYS(socket), SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX) },
+		{ SCMP_SYS(socket), SCMP_A0_32(SCMP_CMP_EQ, AF_INET) },
+		{ SCMP_SYS(socket), SCMP_A0_32(SCMP_CMP_EQ, AF_INET6) },
+		{ SCMP_SYS(socketpair), SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX) },
+		/* handlers may change, but not SIGSYS's */
+		{ SCMP_SYS(rt_sigaction), SCMP_A0_32(SCMP_CMP_NE, SIGSYS) },
+		/* signals to this process's own threads (abort, the SIGSYS handler) */
+		{ SCMP_SYS(tgkill), SCMP_A0_32(SCMP_CMP_EQ, self) },
+		/* -sf/-st: the old process is told to finish or to stop */
+		{ SCMP_SYS(kill), SCMP_A1_32(SCMP_CMP_EQ, SIGUSR1) },
+		{ SCMP_SYS(kill), SCMP_A1_32(SCMP_CMP_EQ, SIGTERM) },
+	};
 	int rc = 0;
-	pid_t self = getpid();
 
-	/* sockets of the families ferry speaks: no packet, crypto-API,
-	 * vsock... sockets, a usual way into kernel bugs */
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX));
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0_32(SCMP_CMP_EQ, AF_INET));
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0_32(SCMP_CMP_EQ, AF_INET6));
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1, SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX));
-	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++)
-		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				       SCMP_A1_32(SCMP_CMP_EQ, (uint32_t)ioctls[i]));
-	/* handlers may change, but not SIGSYS's */
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1, SCMP_A0_32(SCMP_CMP_NE, SIGSYS));
-	/* signals to this process's own threads (abort, the SIGSYS handler) */
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)self));
-	/* -sf/-st: the old process is told to finish or to stop */
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, SCMP_A1_32(SCMP_CMP_EQ, SIGUSR1));
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, SCMP_A1_32(SCMP_CMP_EQ, SIGTERM));
+	for (size_t i = 0; !rc && i < sizeof(rules) / sizeof(rules[0]); i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].nr, 1, rules[i].cmp);
+	for (size_t i = 0; !rc && i < sizeof(ioctls) / sizeof(ioctls[0]); i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				      SCMP_A1_32(SCMP_CMP_EQ, (uint32_t)ioctls[i]));
 	return rc;
 }
 
@@ -205,41 +212,55 @@ static int add_checked(scmp_filter_ctx ctx)
 static scmp_filter_ctx build(const struct cfg_global *g, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
-	int rc = 0;
+	int rc;
 
 	if (!ctx) {
 		snprintf(err, errlen, "seccomp: cannot create a filter");
 		return NULL;
 	}
-	rc |= seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	rc |= seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
-	rc |= seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1); /* the kernel's errno, not ECANCELED */
 	/* privs_drop set no_new_privs, unless insecure-setuid-wanted: then
 	 * only a root ferry (CAP_SYS_ADMIN) may install a filter */
-	rc |= seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, g->insecure_setuid ? 0 : 1);
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) ||
+	    (rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) ||
+	    (rc = seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1)) || /* the kernel's errno, not ECANCELED */
+	    (rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, g->insecure_setuid ? 0 : 1)))
+		goto fail;
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
-		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0)))
+			goto fail;
 #ifdef __SANITIZE_ADDRESS__
 	for (size_t i = 0; i < sizeof(allowed_asan) / sizeof(allowed_asan[0]); i++)
-		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed_asan[i], 0);
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed_asan[i], 0)))
+			goto fail;
 #endif
-	rc |= add_checked(ctx);
-	if (rc) {
-		snprintf(err, errlen, "seccomp: cannot build the filter: %s", strerror(-rc));
-		seccomp_release(ctx);
-		return NULL;
-	}
+	if ((rc = add_checked(ctx)))
+		goto fail;
 	return ctx;
+fail:
+	snprintf(err, errlen, "seccomp: cannot build the filter: %s", strerror(-rc));
+	seccomp_release(ctx);
+	return NULL;
 }
 
 int sandbox_install(const struct cfg_global *g, char *err, size_t errlen)
 {
 	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER };
 	scmp_filter_ctx ctx;
+	unsigned api;
 	int rc;
 
 	if (g->no_seccomp)
 		return 0;
+	/* 3: filters on every thread at once (TSYNC), and the kill of a
+	 * whole process; a kernel without them (or valgrind, which runs the
+	 * program's calls itself) gets no filter, said once */
+	api = seccomp_api_get();
+	if (api < 3) {
+		WARN("The system-call filter is not installed: this kernel (or valgrind) lacks seccomp "
+		     "with thread synchronisation (libseccomp API level %u). You can silence this warning "
+		     "by adding 'no-seccomp' in the 'global' section.", api);
+		return 0;
+	}
 	names_fill();
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) == -1) {
