@@ -106,7 +106,7 @@ static const int allowed_asan[] = {
  * non-blocking and close-on-exec flags, whether stdout is a terminal
  * (stdio asks), an interface's index (a scoped IPv6 address at a reload). */
 static const unsigned long ioctls[] = {
-	FIONREAD, SIOCATMARK, FIONBIO, FIOCLEX, TCGETS, TIOCGWINSZ, TIOCOUTQ, SIOCGIFINDEX,
+	FIONREAD, SIOCATMARK, FIONBIO, FIOCLEX, TCGETS, TIOCOUTQ, SIOCGIFINDEX,
 };
 
 /* The name of each system call number, filled before the filter is in
