@@ -21,7 +21,11 @@ UNIT_ASAN:= $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
 LIB_OBJ      := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC)) $(GEN_OBJ)
 LIB_ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRC)) $(GEN_ASAN_OBJ)
 
+<<<<<<< HEAD
 .PHONY: all asan unit deps test demo bench profile clean help check-style install acl-bench fuzz fuzz-build fuzz-smoke fuzz-seed
+=======
+.PHONY: all asan unit deps test demo bench profile clean help check-style install acl-bench soak
+>>>>>>> soak
 
 all: build/ferry
 
@@ -31,6 +35,7 @@ help:
 	@echo "make test     install test dependencies, run unit + integration tests, also under ASan+UBSan"
 	@echo "make bench    performance comparison (see bench/README.md)"
 	@echo "make acl-bench ns per ACL lookup: 10 vs 100,000 networks, 10 vs 10,000 SNI names"
+	@echo "make soak     MINUTES=n (default 10): load through ferry while its servers fail, it reloads, it upgrades"
 	@echo "make profile  where ferry's CPU time goes: perf and callgrind (see bench/README.md)"
 	@echo "make install  the binary, the systemd unit and the man page (PREFIX=/usr/local, DESTDIR)"
 	@echo "make fuzz     run each libFuzzer harness of fuzz/ for FUZZ_TIME seconds (600) with ASan+UBSan"
@@ -100,6 +105,13 @@ acl-bench: build/acl_bench
 profile: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh profile
+
+# Mixed load through ferry while a fault loop kills, blackholes, stalls and
+# resets its servers, reloads and upgrades it (root: a network namespace).
+MINUTES ?= 10
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@/usr/bin/python3 bench/soak.py --minutes $(MINUTES)
 
 PREFIX  ?= /usr/local
 SBINDIR  = $(PREFIX)/sbin
