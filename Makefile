@@ -21,11 +21,7 @@ UNIT_ASAN:= $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
 LIB_OBJ      := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC)) $(GEN_OBJ)
 LIB_ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRC)) $(GEN_ASAN_OBJ)
 
-<<<<<<< HEAD
-.PHONY: all asan unit deps test demo bench profile clean help check-style install acl-bench fuzz fuzz-build fuzz-smoke fuzz-seed
-=======
-.PHONY: all asan unit deps test demo bench profile clean help check-style install acl-bench soak
->>>>>>> soak
+.PHONY: all asan unit deps test demo bench profile clean help check-style install acl-bench fuzz fuzz-build fuzz-smoke fuzz-seed soak
 
 all: build/ferry
 
