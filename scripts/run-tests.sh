@@ -51,6 +51,12 @@ run_pytest() { # $1 = ferry binary, $2 = label, then the test files (default: al
 	echo "integration ($label): ${line:-no summary (exit $rc)}"
 }
 
+run_lint() { # make lint (gcc -fanalyzer, cppcheck): one test, passed when clean
+	if make -s --no-print-directory -j2 lint >"$log/lint.txt" 2>&1; then passed=$((passed + 1)); echo "lint: clean"
+	else failed=$((failed + 1)); grep -E '^src/' "$log/lint.txt" | head -40 | sed 's/^/    /'; echo "lint: findings ($log/lint.txt)"; fi
+}
+
+run_lint
 run_unit build/unit normal
 run_unit build/asan/unit asan
 # Without nbthread, ferry runs one thread per CPU (two on these machines),
