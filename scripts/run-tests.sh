@@ -70,6 +70,12 @@ run_fuzz_smoke() {
 	echo "fuzz smoke: $p passed, $f failed ($(grep -oE '[0-9]+ harnesses in [0-9]+ s' "$out" || echo "exit $rc"))"
 }
 
+run_lint() { # make lint (gcc -fanalyzer, cppcheck): one test, passed when clean
+	if make -s --no-print-directory -j2 lint >"$log/lint.txt" 2>&1; then passed=$((passed + 1)); echo "lint: clean"
+	else failed=$((failed + 1)); grep -E '^src/' "$log/lint.txt" | head -40 | sed 's/^/    /'; echo "lint: findings ($log/lint.txt)"; fi
+}
+
+run_lint
 run_unit build/unit normal
 run_unit build/asan/unit asan
 run_fuzz_smoke
