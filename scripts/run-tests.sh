@@ -1,6 +1,7 @@
 #!/bin/bash
-# Runs every test with the normal build and with the ASan+UBSan build, and the
-# integration tests once more with nbthread 1 (ASan). Unit tests are cmocka binaries;
+# Runs every test with the normal build and with the ASan+UBSan build, the
+# fuzz harnesses briefly, and the integration tests once more with
+# nbthread 1 (ASan). Unit tests are cmocka binaries;
 # integration tests are pytest driving the
 # real binary. Ends with one line: "total: N passed, N failed".
 set -u
@@ -51,8 +52,33 @@ run_pytest() { # $1 = ferry binary, $2 = label, then the test files (default: al
 	echo "integration ($label): ${line:-no summary (exit $rc)}"
 }
 
+# The libFuzzer harnesses of fuzz/ (make fuzz-smoke): each replays its
+# corpus and fuzzes for a few seconds under ASan+UBSan, two at a time; one
+# test per harness.
+run_fuzz_smoke() {
+	out="$log/fuzz-smoke.txt"
+	make -s --no-print-directory fuzz-smoke >"$out" 2>&1
+	rc=$?
+	p=$(grep -cE '^fuzz-smoke [a-z_]+: ok' "$out")
+	f=$(grep -cE '^fuzz-smoke [a-z_]+: FAILED' "$out")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi # did not build
+	if [ $rc -ne 0 ]; then
+		grep -vE '^fuzz-smoke [a-z_]+: ok' "$out" | head -60 | sed 's/^/    /'
+	fi
+	echo "fuzz smoke: $p passed, $f failed ($(grep -oE '[0-9]+ harnesses in [0-9]+ s' "$out" || echo "exit $rc"))"
+}
+
+run_lint() { # make lint (gcc -fanalyzer, cppcheck): one test, passed when clean
+	if make -s --no-print-directory -j2 lint >"$log/lint.txt" 2>&1; then passed=$((passed + 1)); echo "lint: clean"
+	else failed=$((failed + 1)); grep -E '^src/' "$log/lint.txt" | head -40 | sed 's/^/    /'; echo "lint: findings ($log/lint.txt)"; fi
+}
+
+run_lint
 run_unit build/unit normal
 run_unit build/asan/unit asan
+run_fuzz_smoke
 # Without nbthread, ferry runs one thread per CPU (two on these machines),
 # so the passes above run threaded; once more with "nbthread 1" added to
 # every test's configuration (conftest.py), under the sanitizers, so the

@@ -29,14 +29,16 @@ static struct server *random_pick(struct backend *be, uint32_t key, const struct
 	for (int d = 0; d < be->random_draws; d++) {
 		uint64_t r = next_rand(be) % total;
 		struct server *s = NULL;
-		for (int i = 0; i < be->nsrv; i++) {
-			s = be->srv[i];
-			if (!lb_candidate(be, s, g, only, avoid))
+		for (int i = 0; i < be->nsrv && !s; i++) {
+			if (!lb_candidate(be, be->srv[i], g, only, avoid))
 				continue;
-			if (r < (uint64_t)srv_lbw(s))
-				break;
-			r -= (uint64_t)srv_lbw(s);
+			if (r < (uint64_t)srv_lbw(be->srv[i]))
+				s = be->srv[i];
+			else
+				r -= (uint64_t)srv_lbw(be->srv[i]);
 		}
+		if (!s) /* none drawn: cannot happen while the lock is held */
+			continue;
 		/* compare cur_conns/eweight without division */
 		if (!best || (uint64_t)s->cur_conns * (uint64_t)srv_lbw(best) <
 				     (uint64_t)best->cur_conns * (uint64_t)srv_lbw(s))

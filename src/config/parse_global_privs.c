@@ -158,7 +158,7 @@ static void named_id(struct pctx *p, struct cfg_words *w, int group)
 {
 	struct cfg_global *g = &p->c->g;
 	const char *name = w->w[1] ? w->w[1] : "";
-	long id, gid;
+	long id = -1, gid = -1; /* no name: lookup() reads id, and uid -1 is no one */
 
 	if (too_many(p, w, 1))
 		return;

@@ -95,6 +95,7 @@ int dns_build_query(uint8_t *buf, size_t len, uint16_t id, const char *name, uin
  * or a byte that is not printable, over 255 bytes. */
 static int read_name(const uint8_t *b, size_t len, size_t *off, char *out)
 {
+	/* cppcheck-suppress duplicateAssignExpression ; both start at the name */
 	size_t pos = *off, lowest = *off, o = 0, wire = 1;
 	int jumped = 0;
 

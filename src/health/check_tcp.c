@@ -389,9 +389,8 @@ static void run_expect(struct check *c, int last_read)
 	}
 }
 
-static void do_send(struct check *c)
+static void do_send(struct check *c, const struct tcr *r)
 {
-	const struct tcr *r = rule(c);
 	unsigned char tmp[256];
 	const void *data = r->data;
 	size_t len = r->len;
@@ -457,7 +456,7 @@ static void advance(struct check *c)
 				finish(c, 0, "L4CON", "TCPCHK send with no connection");
 				return;
 			}
-			do_send(c);
+			do_send(c, r);
 			return;
 		case TCR_EXPECT:
 			if (c->must_read) /* as HAProxy: read before the first expect after a connect or send */

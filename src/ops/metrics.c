@@ -297,7 +297,7 @@ static void emit_state(struct sbuf *o, const char *prefix, const struct metric *
 		cur = !strcmp(st, "OPEN") || !strcmp(st, "UP") || !strcmp(st, "FULL") ? "UP" : "DOWN";
 	}
 	n = m->field == ST_AGG_CHECK_STATUS ? AGG_CHK_NSTATES : 100;
-	for (int k = 0; names[k] && k < n; k++) {
+	for (int k = 0; k < n && names[k]; k++) {
 		sbuf_printf(o, "%s%s", prefix, m->name);
 		labels(o, l);
 		sbuf_puts(o, ",");

@@ -281,7 +281,9 @@ void stat_server_status(const struct server *s, char *buf, size_t len)
 	} else {
 		st = "DOWN";
 	}
-	/* going up: health/rise; going down: (health - rise + 1)/fall */
+	/* going up: health/rise; going down: (health - rise + 1)/fall. st
+	 * may have no %d ("DOWN"): C ignores the extra arguments. */
+	/* cppcheck-suppress wrongPrintfScanfArgNum */
 	snprintf(buf, len, st, up ? h - rise + 1 : h, up ? fall : rise);
 }
 

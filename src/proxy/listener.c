@@ -334,7 +334,7 @@ static void listener_bind_opts(struct listener *li, const struct frontend *fe, c
 {
 	int n = 1;
 
-	li->accept_proxy = b ? b->accept_proxy : 0;
+	li->accept_proxy = b->accept_proxy;
 	for (const struct cfg_bind *o = fe->cfg ? fe->cfg->binds : NULL; o && o != b; o = o->next)
 		n += o->naddr;
 	li->luid = n;
@@ -385,7 +385,7 @@ void listener_move(struct listener *li, struct frontend *fe, const struct cfg_bi
 	listener_bind_opts(li, fe, b);
 	/* a kept unix socket file takes the new line's mode and owner (a
 	 * new HAProxy process binds it again with them) */
-	if (li->addr.ss_family == AF_UNIX && b && ((struct sockaddr_un *)&li->addr)->sun_path[0]) {
+	if (li->addr.ss_family == AF_UNIX && ((struct sockaddr_un *)&li->addr)->sun_path[0]) {
 		const char *path = ((struct sockaddr_un *)&li->addr)->sun_path;
 		if ((b->ux_mode >= 0 && chmod(path, (mode_t)b->ux_mode) == -1) ||
 		    ((b->ux_uid >= 0 || b->ux_gid >= 0) && chown(path, (uid_t)b->ux_uid, (gid_t)b->ux_gid) == -1))

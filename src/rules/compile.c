@@ -369,7 +369,7 @@ static void compile_line(struct rcomp *rc, struct px_rules *r, const struct cfg_
 			if (parse_name(rc, &sw, l->w[1], err, sizeof(err))) {
 				cfg_error(rc->c, l->file, l->line, "failed to parse use_backend rule '%s' : %s", l->w[1], err);
 				struct px_rules tmp = { 0 };
-				tmp.sw = malloc(sizeof(sw));
+				tmp.sw = xcalloc(1, sizeof(sw));
 				tmp.sw[0] = sw;
 				tmp.nsw = 1;
 				px_rules_free(memcpy(xcalloc(1, sizeof(tmp)), &tmp, sizeof(tmp)));

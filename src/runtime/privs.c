@@ -138,7 +138,7 @@ static struct log_targets *next_logs(const struct cfg *c, const struct cfg_proxy
 
 void privs_take_logs(struct cfg *c, const struct cfg *old)
 {
-	const struct cfg_proxy *a, *b;
+	const struct cfg_proxy *a = NULL, *b = NULL; /* next_logs() sets them first */
 	struct log_targets *t, *o;
 	int fa = 1, fb;
 

@@ -194,7 +194,17 @@ int upgrade_send(int s, const int *fds, int n)
 				     .msg_controllen = CMSG_SPACE((size_t)k * sizeof(int)) };
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 
+		/* CMSG_FIRSTHDR is NULL only when msg_controllen is below one
+		 * header, and here it is CMSG_SPACE() of k >= 1 fds (off < n);
+		 * gcc's analyzer does not follow that arithmetic. */
+#if !defined(__clang__) /* clang knows no -Wanalyzer-* */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-null-dereference"
+#endif
 		c->cmsg_level = SOL_SOCKET;
+#if !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN((size_t)k * sizeof(int));
 		memcpy(CMSG_DATA(c), fds + off, (size_t)k * sizeof(int));

@@ -190,6 +190,8 @@ def test_root_without_user_refuses_to_start_and_check_warns(tmpdir_path):
 @pytest.mark.parametrize("line, message", [
     ("user no-such-user-here", "cannot find user id for 'no-such-user-here' (0:Success)"),
     ("group no-such-group-here", "cannot find group id for 'no-such-group-here' (0:Success)"),
+    ("user", "cannot find user id for '' (0:Success)"),  # HAProxy 2.6's sentences for a missing name
+    ("group", "cannot find group id for '' (0:Success)"),
     ("uid", "'uid' expects an integer argument."),
     ("chroot", "'chroot' expects a directory as an argument."),
     ("user nobody extra", "'user' cannot handle unexpected argument 'extra'."),
