@@ -144,7 +144,7 @@ static char *put_num(char *p, long v)
 	return p;
 }
 
-static char *put_str(char *p, const char *s, const char *end)
+static char *put_str(char *p, const char *s, char *end)
 {
 	while (*s && p < end)
 		*p++ = *s++;
