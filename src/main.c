@@ -18,6 +18,7 @@
 #include "rules/rules.h"
 #include "runtime/privs.h"
 #include "runtime/runtime.h"
+#include "runtime/seccomp.h"
 #include "runtime/upgrade.h"
 
 #ifndef FERRY_VERSION
@@ -398,6 +399,10 @@ int main(int argc, char **argv)
 	    privs_drop(cfg, err, sizeof(err)) || runtime_start_threads(&rt, err, sizeof(err)))
 		goto fail;
 	privs_lock_forks(&cfg->g);
+	if (sandbox_install(&cfg->g, err, sizeof(err))) { /* every thread: TSYNC */
+		runtime_stop_threads(&rt);
+		goto fail;
+	}
 	NOTICE("ferry %s started: %d frontend(s), %d backend(s), %d health check(s), maxconn %d, maxpipes %d, %d thread%s",
 	       FERRY_VERSION, rt.gen->nfe, rt.gen->nbe, rt.gen->nchecks, rt.maxconn, rt.maxpipes, rt.nw,
 	       rt.nw > 1 ? "s" : "");

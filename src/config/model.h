@@ -419,6 +419,7 @@ struct cfg_global {
 	int run_as_root;           /* insecure-run-as-root: may stay root without 'user' */
 	int insecure_setuid;       /* insecure-setuid-wanted: no PR_SET_NO_NEW_PRIVS */
 	int insecure_fork;         /* insecure-fork-wanted: no RLIMIT_NPROC 0 */
+	int no_seccomp;            /* no-seccomp: no system-call filter (runtime/seccomp.c) */
 	unsigned keep_caps;        /* setcap: CFG_CAP_* kept after the drop */
 };
 

@@ -8,7 +8,9 @@
  *   - "setcap" (HAProxy 2.9's spelling; 2.6 has none): the capabilities
  *     kept after the drop, only cap_net_bind_service in ferry;
  *   - "insecure-run-as-root" (ferry's own: HAProxy has none): the
- *     explicit consent to serve as root without "user". */
+ *     explicit consent to serve as root without "user";
+ *   - "no-seccomp" (ferry's own): no system-call filter
+ *     (src/runtime/seccomp.c). */
 #include "config/parse_int.h"
 
 #include <errno.h>
@@ -250,6 +252,12 @@ static void g_insecure_fork(struct pctx *p, struct cfg_words *w)
 	g_flag(p, w, &p->c->g.insecure_fork);
 }
 
+/* ferry's own (HAProxy has no system-call filter) */
+static void g_no_seccomp(struct pctx *p, struct cfg_words *w)
+{
+	g_flag(p, w, &p->c->g.no_seccomp);
+}
+
 const struct kw global_privs_keywords[] = {
 	{ "user", 0, g_user },
 	{ "uid", 0, g_uid },
@@ -260,5 +268,6 @@ const struct kw global_privs_keywords[] = {
 	{ "insecure-run-as-root", 0, g_run_as_root },
 	{ "insecure-setuid-wanted", 0, g_insecure_setuid },
 	{ "insecure-fork-wanted", 0, g_insecure_fork },
+	{ "no-seccomp", 0, g_no_seccomp },
 	{ NULL, 0, NULL }
 };
