@@ -165,7 +165,7 @@ install: build/ferry
 comma := ,
 FUZZ_CC      ?= clang
 FUZZ_TIME    ?= 600
-FUZZ_SMOKE_TIME ?= 10
+FUZZ_SMOKE_TIME ?= 5
 FUZZ_JOBS    ?= 2
 FUZZ_DIR     ?= build/fuzz
 FUZZ_OPT     ?= -O1
