@@ -234,7 +234,7 @@ static void cancel_request(struct session *s)
 static void to_rules(struct session *s)
 {
 	const struct frontend *fe = s->fe;
-	unsigned f = rules_need(fe);
+	unsigned f = s->pg->need; /* first_read's */
 
 	if (!(f & (RULES_F_INSPECT | RULES_F_CONTENT)) && !(s->pg->flags & PGS_HELLO)) {
 		const struct rbuf *b = s->buf[0];
@@ -322,7 +322,7 @@ again:
 		session_close(s, "CR");
 		return;
 	}
-	need = rules_need(s->fe);
+	need = p->need = rules_need(s->fe);
 	loop_timer_cancel(&s->w->loop, &s->timer);
 	switch (m.kind) {
 	case PG_FIRST_GSSENC:

@@ -23,6 +23,7 @@ struct pgsess {
 	uint8_t *msg;               /* a copy of it (startup or cancel), NULL: none */
 	unsigned rc_flags;          /* RC_PG_* for the rules */
 	unsigned flags;             /* PGS_* */
+	unsigned need;              /* what the rules read (RULES_F_*), once per session */
 	struct pg_scan *scan;       /* looking for BackendKeyData; NULL: not (any more) */
 	struct pgkey *key;          /* its entry in the key table, NULL: none */
 	struct rule_verdict verdict;
