@@ -78,8 +78,11 @@ unit: $(UNIT_BIN)
 deps:
 	@scripts/deps.sh
 
+# the builds of make test, one compiler per CPU
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+
 test: deps
-	@$(MAKE) -s --no-print-directory all asan $(UNIT_BIN) $(UNIT_ASAN)
+	@$(MAKE) -s --no-print-directory -j$(NPROC) all asan $(UNIT_BIN) $(UNIT_ASAN)
 	@scripts/run-tests.sh
 
 demo: deps

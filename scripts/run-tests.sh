@@ -97,7 +97,7 @@ nbthread1_files="tests/integration/test_relay.py tests/integration/test_threads.
 	tests/integration/test_rate_limits.py tests/integration/test_wait_for_server.py"
 # The normal pass and the nbthread-1 pass run at the same time, on
 # disjoint port slices (conftest.py), each with its own summary; their
-# counts are added once both are done. Then the full ASan pass alone.
+# counts are added once both are done. Then the full ASan pass.
 (
 	passed=0 failed=0
 	FERRY_TEST_PORT_SLICE=0/2 run_pytest build/ferry normal >"$log/summary-normal.txt"
@@ -115,9 +115,47 @@ read -r pn fn <"$log/counts-normal.txt"
 cat "$log/summary-normal.txt" "$log/summary-nbthread1.txt"
 passed=$((passed0 + passed + pn))
 failed=$((failed0 + failed + fn))
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 \
-UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	run_pytest build/asan/ferry asan
+# The full ASan pass: two workers at a time on disjoint port slices, each
+# taking the next test file from one queue (largest files first, so the
+# last ones to start are short and both workers end close together); one
+# pytest per file (0.5 s of start-up each), its log in
+# $log/pytest-asan-<file>.txt, one summary line for the pass.
+take() { # the next file of the queue $1, or nothing
+	(
+		flock 9
+		f=$(head -n 1 "$1")
+		[ -n "$f" ] && sed -i 1d "$1"
+		echo "$f"
+	) 9>"$1.lock"
+}
+asan_worker() { # $1 = worker number (its port slice), $2 = queue
+	local f passed=0 failed=0
+	while f=$(take "$2") && [ -n "$f" ]; do
+		FERRY_TEST_PORT_SLICE=$1/2 \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			run_pytest build/asan/ferry "asan-$(basename "$f" .py)" "$f" >>"$log/summary-asan-$1.txt"
+	done
+	echo "$passed $failed" >"$log/counts-asan-$1.txt"
+}
+queue=$log/asan-queue
+ls -S tests/integration/test_*.py >"$queue"
+rm -f "$log"/summary-asan-*.txt "$log"/counts-asan-*.txt "$log"/pytest-asan-test_*.txt
+start=$(date +%s)
+asan_worker 0 "$queue" &
+w0=$!
+asan_worker 1 "$queue"
+wait $w0
+pa=0 fa=0
+for w in 0 1; do
+	read -r pn fn <"$log/counts-asan-$w.txt"
+	pa=$((pa + pn)) fa=$((fa + fn))
+done
+# a file's own line only when something in it failed; failure details always
+awk '!/^integration \(asan-test_/ || /failed|error|no summary/' "$log"/summary-asan-*.txt
+echo "integration (asan): $pa passed, $fa failed, $(ls "$log"/pytest-asan-test_*.txt | wc -l) files in $(($(date +%s) - start)) s (two at a time)"
+passed=$((passed + pa))
+failed=$((failed + fa))
 
 echo "total: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
