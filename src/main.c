@@ -399,6 +399,7 @@ int main(int argc, char **argv)
 	    privs_drop(cfg, err, sizeof(err)) || runtime_start_threads(&rt, err, sizeof(err)))
 		goto fail;
 	privs_lock_forks(&cfg->g);
+	sandbox_set_logs(&cfg->g.logs);
 	if (sandbox_install(&cfg->g, err, sizeof(err))) { /* every thread: TSYNC */
 		runtime_stop_threads(&rt);
 		goto fail;

@@ -11,6 +11,7 @@
 #include "runtime/runtime.h"
 #include "runtime/privs.h"
 #include "runtime/resolvers.h"
+#include "runtime/seccomp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -413,6 +414,15 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 		snprintf(out + n, outlen - n, "warning: 'nbthread %d' needs a restart; %d thread%s go on\n",
 			 c->g.nbthread, rt->nw, rt->nw > 1 ? "s" : "");
 	}
+	if (c->g.no_seccomp && sandbox_active()) {
+		n = strlen(out);
+		snprintf(out + n, outlen - n, "warning: 'no-seccomp' needs a restart; the system-call filter stays "
+			 "(a process cannot remove its own)\n");
+	} else if (!c->g.no_seccomp && rt->cfg->g.no_seccomp && !sandbox_active()) {
+		n = strlen(out);
+		snprintf(out + n, outlen - n, "warning: the system-call filter is installed at start only; "
+			 "without 'no-seccomp' it takes effect at the next restart or binary upgrade\n");
+	}
 	g = gen_build(rt, c, err, sizeof(err));
 	p = xcalloc(1, sizeof(*p));
 	p->g = g;
@@ -441,6 +451,7 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 	gen_stop_checks(old);
 	rt->gen = g;
 	rt->cfg = c;
+	sandbox_set_logs(&c->g.logs); /* the old targets close with the old generation, later */
 	/* the new rate limits apply from now on (HAProxy's new process reads them) */
 	__atomic_store_n(&rt->proc.cps_lim, c->g.maxconnrate, __ATOMIC_RELAXED);
 	__atomic_store_n(&rt->proc.sps_lim, c->g.maxsessrate, __ATOMIC_RELAXED);

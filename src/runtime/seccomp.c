@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/log_sigsafe.h"
 
 #ifndef SIOCATMARK
 #define SIOCATMARK 0x8905
@@ -151,26 +152,50 @@ static char *put_str(char *p, const char *s, char *end)
 	return p;
 }
 
-/* SIGSYS from the filter: the log line, then death by SIGSYS (the
+/* The global log targets, for the SIGSYS line: two copies, the one in
+ * use named by logs_cur, so that a reload fills the other while a handler
+ * may read this one (sandbox_set_logs). */
+static struct log_sigsafe logs[2];
+static int logs_cur;
+static int installed;
+
+void sandbox_set_logs(const struct log_targets *t)
+{
+	int next = !__atomic_load_n(&logs_cur, __ATOMIC_RELAXED);
+
+	log_sigsafe_fill(&logs[next], t);
+	__atomic_store_n(&logs_cur, next, __ATOMIC_RELEASE);
+}
+
+int sandbox_active(void)
+{
+	return installed;
+}
+
+/* SIGSYS from the filter: the log lines (stderr, the global log targets), then death by SIGSYS (the
  * handler was reset to the default on entry, and SIGSYS is not blocked in
  * it). Only async-signal-safe calls, all in the list. */
 static void on_sigsys(int sig, siginfo_t *si, void *uc)
 {
-	char line[160], *p = line, *end = line + sizeof(line) - 1;
+	char line[160], *p = line, *end = line + sizeof(line) - 2, *msg;
 	int nr = si->si_syscall;
 
 	(void)uc;
 	p = put_str(p, "[ALERT]    (", end);
 	p = put_num(p, (long)syscall(SYS_getpid));
-	p = put_str(p, ") : seccomp: system call ", end);
+	p = put_str(p, ") : ", end);
+	msg = p;
+	p = put_str(p, "seccomp: system call ", end);
 	p = put_str(p, nr >= 0 && nr < NAMES_MAX && names[nr][0] ? names[nr] : "unknown", end);
 	p = put_str(p, " (", end);
 	p = put_num(p, nr);
 	p = put_str(p, ") not allowed", end);
-	*p++ = '\n';
-	if (write(2, line, (size_t)(p - line)) < 0) {
-		/* stderr gone: the death says enough */
+	*p = '\n';
+	if (write(2, line, (size_t)(p + 1 - line)) < 0) {
+		/* stderr gone: the log line and the death say enough */
 	}
+	*p = 0;
+	log_sigsafe_send(&logs[__atomic_load_n(&logs_cur, __ATOMIC_ACQUIRE)], 1, msg);
 	syscall(SYS_tgkill, (pid_t)syscall(SYS_getpid), (pid_t)syscall(SYS_gettid), sig);
 	_exit(128 + sig);
 }
@@ -299,6 +324,7 @@ int sandbox_install(const struct cfg_global *g, char *err, size_t errlen)
 					      "add 'no-seccomp', or remove 'insecure-setuid-wanted')" : "");
 		return -1;
 	}
+	installed = 1;
 	if (getenv("FERRY_TEST_SECCOMP_TRIGGER"))
 		personality(0xffffffff); /* a query, which changes nothing */
 	return 0;

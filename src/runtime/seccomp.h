@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "config/model.h"
+#include "core/log.h"
 
 /* Installs the filter on every thread of the process (TSYNC), unless the
  * configuration says "no-seccomp". Any call outside the list is stopped
@@ -13,4 +14,10 @@
  * environment, ferry then makes one call outside the list (a harmless
  * personality query) to show that. Returns 0, or -1 with err filled. */
 int sandbox_install(const struct cfg_global *g, char *err, size_t errlen);
+/* The log targets the SIGSYS line goes to besides stderr (the global
+ * section's), copied: called before sandbox_install and by each reload
+ * once its targets are open, before the old ones close. */
+void sandbox_set_logs(const struct log_targets *t);
+/* 1 once the filter is installed (it stays until the process ends). */
+int sandbox_active(void);
 #endif

@@ -9,6 +9,7 @@ import platform
 import pwd
 import re
 import signal
+import socket
 import subprocess
 
 import pytest
@@ -72,6 +73,26 @@ def test_no_seccomp_leaves_it_off(ferry, backends, tmpdir_path):
     assert ask_name(port) == "s1"
 
 
+def test_a_reload_cannot_change_the_filter_and_says_so(ferry, backends, tmpdir_path):
+    """A filter cannot be taken off a running process, nor is it put on
+    after start: a reload that adds or removes no-seccomp serves its
+    configuration, keeps the filter as it was and warns (the stats
+    socket's reload answer and stderr); a binary upgrade applies it."""
+    (s1,) = backends(1)
+    for first, then, filt, want in (("", "    no-seccomp\n", "2", r"'no-seccomp' needs a restart"),
+                                    ("    no-seccomp\n", "", "0", r"installed at start only")):
+        port, sock = free_port(), os.path.join(tmpdir_path, "stats%s.sock" % filt)
+        f = ferry(config(port, s1.port, sock, first, threads=2), wait_port=port, env_threads=False)
+        with open(f.cfg_path, "w") as fh:
+            fh.write(config(port, s1.port, sock, then, threads=2) + ROOT_OPT_IN)
+        answer = cli(sock, "reload\n")
+        assert "Reloaded" in answer and re.search(want, answer), answer
+        assert f.wait_log(want, where="stderr"), f.stderr()
+        assert [s["Seccomp"] for s in tasks_status(f.proc.pid)] == [filt] * 2
+        assert ask_name(port) == "s1"
+        assert f.stop() == 0
+
+
 def start(tmpdir_path, text, env):
     path = os.path.join(tmpdir_path, "t.cfg")
     with open(path, "w") as fh:
@@ -83,21 +104,38 @@ def start(tmpdir_path, text, env):
 def test_a_call_outside_the_list_kills_ferry_and_is_named(tmpdir_path):
     """FERRY_TEST_SECCOMP_TRIGGER: right after the filter is in place,
     ferry asks personality(2) for its persona, a call outside the list:
-    ferry dies of SIGSYS and says which call it was."""
+    ferry dies of SIGSYS and says which call it was: on stderr, and to the
+    global section's log targets (a syslog socket here, rfc5424 to check a
+    full header), sent from the signal handler."""
     port, sock = free_port(), os.path.join(tmpdir_path, "stats.sock")
-    p = start(tmpdir_path, config(port, 1, sock, threads=2), TRIGGER)
-    try:
-        out, err = p.communicate(timeout=20)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(10)
+        logcfg = "    log 127.0.0.1:%d format rfc5424 local0 notice\n" % rx.getsockname()[1]
+        p = start(tmpdir_path, config(port, 1, sock, logcfg, threads=2), TRIGGER)
+        try:
+            out, err = p.communicate(timeout=20)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        lines = []
+        rx.settimeout(0.5)
+        try:
+            while True:
+                lines.append(rx.recv(4096).decode())
+        except socket.timeout:
+            pass
     assert p.returncode == -signal.SIGSYS, (p.returncode, err)
     m = re.search(r"^\[ALERT\]    \(%d\) : seccomp: system call personality \((\d+)\) not allowed$" % p.pid,
                   err, re.M)
     assert m, err
     if PERSONALITY_NR is not None:
         assert int(m.group(1)) == PERSONALITY_NR
+    # <129>: local0 (16) * 8 + alert (1); then rfc5424's version, time, host, app, pid
+    want = re.compile(r"^<129>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \S+ ferry %d - - "
+                      r"seccomp: system call personality \(%s\) not allowed$" % (p.pid, m.group(1)))
+    assert [l for l in lines if want.match(l)], lines
 
 
 def test_the_trigger_is_harmless_without_the_filter(tmpdir_path, backends):

@@ -1,5 +1,5 @@
 /* Core helpers: durations, sizes, integers, addresses, the timer heap,
- * suggestions. */
+ * suggestions, the signal handler's log lines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,8 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/addr.h"
+#include "core/log.h"
+#include "core/log_sigsafe.h"
 #include "core/heap.h"
 #include "core/strutil.h"
 #include "core/units.h"
@@ -167,6 +173,78 @@ static void test_suggest(void **st)
 	assert_int_equal(str_distance("kitten", "sitting"), 3);
 }
 
+/* The handler's own date formatting against strftime, over leap days,
+ * century years, the epoch, before it and far after. */
+static void test_sigsafe_time(void **st)
+{
+	static const long long fixed[] = { 0, -1, 59, 86399, 86400, 951782400 /* 2000-02-29 */,
+					   951868799, 4107542400LL /* 2100-02-28 */, 4107628800LL,
+					   1796169600 /* 2026-12-02 */, -2208988800LL /* 1900 */,
+					   253402300799LL /* 9999-12-31 23:59:59 */ };
+	(void)st;
+	for (int i = 0; i < 4000; i++) {
+		/* the fixed ones, then every ~9.1 days from 1930 to 2180 */
+		long long t = i < (int)(sizeof(fixed) / sizeof(fixed[0])) ? fixed[i] : -1262304000LL + i * 789012LL;
+		time_t tt = (time_t)t;
+		struct tm tm;
+		char want[64], got[32];
+		gmtime_r(&tt, &tm);
+		for (int iso = 0; iso < 2; iso++) {
+			strftime(want, sizeof(want), iso ? "%Y-%m-%dT%H:%M:%SZ" : "%b %e %H:%M:%S", &tm);
+			*log_sigsafe_time(got, t, iso) = 0;
+			assert_string_equal(got, want);
+		}
+	}
+}
+
+/* A line from log_sigsafe_send and the same from log_send, in each
+ * format, to one UDP socket: the same bytes (taken within one second;
+ * rfc3164 in a zone 5h30 east of UTC, so the offset is applied). */
+static void test_sigsafe_send_matches_log_send(void **st)
+{
+	static const enum log_format fmts[] = { LOGF_RAW, LOGF_SHORT, LOGF_RFC3164, LOGF_RFC5424 };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int rx = socket(AF_INET, SOCK_DGRAM, 0);
+	(void)st;
+	setenv("TZ", "IST-5:30", 1); /* POSIX form: no tzdata needed */
+	tzset();
+	assert_int_equal(bind(rx, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(rx, (struct sockaddr *)&a, &al), 0);
+	for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++) {
+		struct log_target t = { .kind = LOGT_UDP, .format = fmts[f], .facility = 16,
+					.max_level = 7, .min_level = 0, .fd = -1 };
+		struct log_targets ts = { &t, 1 };
+		struct log_sigsafe s;
+		char err[128], one[600], two[600];
+		ssize_t n1, n2;
+		int tries = 0;
+
+		memcpy(&t.addr, &a, sizeof(a));
+		t.addrlen = sizeof(a);
+		assert_int_equal(log_targets_open(&ts, err, sizeof(err)), 0);
+		log_sigsafe_fill(&s, &ts);
+		do { /* again when a second ended between the two */
+			time_t t0 = time(NULL);
+			log_sigsafe_send(&s, 1, "seccomp: system call personality (135) not allowed");
+			log_send(&ts, 1, "seccomp: system call personality (135) not allowed");
+			n1 = recv(rx, one, sizeof(one) - 1, 0);
+			n2 = recv(rx, two, sizeof(two) - 1, 0);
+			assert_true(n1 > 0 && n2 > 0);
+			one[n1] = two[n2] = 0;
+			if (time(NULL) == t0)
+				break;
+		} while (++tries < 5);
+		assert_string_equal(one, two);
+		if (fmts[f] != LOGF_RAW) /* local0 (16) * 8 + alert (1) */
+			assert_memory_equal(one, "<129>", 5);
+		log_targets_close(&ts);
+	}
+	close(rx);
+	unsetenv("TZ");
+	tzset();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -176,6 +254,8 @@ int main(void)
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_heap_order),
 		cmocka_unit_test(test_suggest),
+		cmocka_unit_test(test_sigsafe_time),
+		cmocka_unit_test(test_sigsafe_send_matches_log_send),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

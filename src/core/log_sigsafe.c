@@ -1,0 +1,142 @@
+#include "core/log_sigsafe.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+void log_sigsafe_fill(struct log_sigsafe *s, const struct log_targets *t)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; t && i < t->n && s->n < LOG_SIGSAFE_MAX; i++)
+		s->v[s->n++] = t->v[i];
+	s->gmtoff = localtime_r(&now, &tm) ? tm.tm_gmtoff : 0;
+	if (gethostname(s->host, sizeof(s->host) - 1) || !s->host[0])
+		strcpy(s->host, "-");
+	s->pid = (int)getpid();
+}
+
+static char *put(char *p, char *end, const char *s)
+{
+	while (*s && p < end)
+		*p++ = *s++;
+	return p;
+}
+
+static char *put_num(char *p, char *end, long long v, int width, char pad)
+{
+	char tmp[24];
+	int n = 0;
+
+	if (v < 0) {
+		if (p < end)
+			*p++ = '-';
+		v = -v;
+	}
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < (int)sizeof(tmp));
+	while (n < width && n < (int)sizeof(tmp))
+		tmp[n++] = pad;
+	while (n && p < end)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* Year, month (1-12), day of the days since 1970-01-01, proleptic
+ * Gregorian: eras of 400 years (146097 days) starting on March 1st, so
+ * that the leap day is the last of its year. */
+static void civil(long long days, long long *y, int *m, int *d)
+{
+	long long z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+	long long doe = z - era * 146097;                                 /* 0..146096 */
+	long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* 0..399 */
+	long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);          /* 0..365 */
+	long long mp = (5 * doy + 2) / 153;                               /* 0..11, March first */
+
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+char *log_sigsafe_time(char *out, long long t, int iso)
+{
+	static const char mon[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	long long days = (t >= 0 ? t : t - 86399) / 86400, secs = t - days * 86400, y;
+	char *p = out, *end = out + 20;
+	int m, d;
+
+	civil(days, &y, &m, &d);
+	if (iso) {
+		p = put_num(p, end, y, 4, '0');
+		p = put(p, end, "-");
+		p = put_num(p, end, m, 2, '0');
+		p = put(p, end, "-");
+		p = put_num(p, end, d, 2, '0');
+		p = put(p, end, "T");
+	} else {
+		p = put(p, end, mon[m - 1]);
+		p = put(p, end, " ");
+		p = put_num(p, end, d, 2, ' ');
+		p = put(p, end, " ");
+	}
+	p = put_num(p, end, secs / 3600, 2, '0');
+	p = put(p, end, ":");
+	p = put_num(p, end, secs / 60 % 60, 2, '0');
+	p = put(p, end, ":");
+	p = put_num(p, end, secs % 60, 2, '0');
+	if (iso)
+		p = put(p, end, "Z");
+	return p;
+}
+
+void log_sigsafe_send(const struct log_sigsafe *s, int level, const char *line)
+{
+	struct timespec ts = { 0, 0 };
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (int i = 0; i < s->n; i++) {
+		const struct log_target *l = &s->v[i];
+		char buf[512], *p = buf, *end = buf + sizeof(buf) - 1;
+		int lvl = level < l->min_level ? l->min_level : level;
+
+		if (level > l->max_level)
+			continue;
+		/* the headers of log.c's format_header, field by field */
+		if (l->format != LOGF_RAW) {
+			p = put(p, end, "<");
+			p = put_num(p, end, l->facility * 8 + lvl, 1, '0');
+			p = put(p, end, ">");
+		}
+		if (l->format == LOGF_RFC3164) {
+			p = log_sigsafe_time(p, (long long)ts.tv_sec + s->gmtoff, 0);
+			p = put(p, end, " ferry[");
+			p = put_num(p, end, s->pid, 1, '0');
+			p = put(p, end, "]: ");
+		} else if (l->format == LOGF_RFC5424) {
+			p = put(p, end, "1 ");
+			p = log_sigsafe_time(p, (long long)ts.tv_sec, 1);
+			p = put(p, end, " ");
+			p = put(p, end, s->host);
+			p = put(p, end, " ferry ");
+			p = put_num(p, end, s->pid, 1, '0');
+			p = put(p, end, " - - ");
+		}
+		p = put(p, end, line);
+		*p++ = '\n';
+		if (l->kind == LOGT_STDOUT || l->kind == LOGT_STDERR) {
+			if (write(l->kind == LOGT_STDOUT ? 1 : 2, buf, (size_t)(p - buf)) < 0) {
+				/* nothing left to tell it to */
+			}
+		} else if (l->fd >= 0) {
+			if (sendto(l->fd, buf, (size_t)(p - buf - 1), MSG_DONTWAIT | MSG_NOSIGNAL,
+				   l->connected ? NULL : (const struct sockaddr *)&l->addr,
+				   l->connected ? 0 : l->addrlen) < 0) {
+				/* a full or gone collector: the stderr line stays */
+			}
+		}
+	}
+}
