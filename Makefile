@@ -32,7 +32,7 @@ help:
 	@echo "make lint     static analysis of src/: gcc -fanalyzer and cppcheck (use -j2; part of make test)"
 	@echo "make bench    performance comparison (see bench/README.md)"
 	@echo "make acl-bench ns per ACL lookup: 10 vs 100,000 networks, 10 vs 10,000 SNI names"
-	@echo "make soak     MINUTES=n (default 10): load through ferry while its servers fail, it reloads, it upgrades"
+	@echo "make soak N   (or MINUTES=N; default 10): load through ferry while its servers fail, it reloads, it upgrades"
 	@echo "make profile  where ferry's CPU time goes: perf and callgrind (see bench/README.md)"
 	@echo "make install  the binary, the systemd unit and the man page (PREFIX=/usr/local, DESTDIR)"
 	@echo "make fuzz     run each libFuzzer harness of fuzz/ for FUZZ_TIME seconds (600) with ASan+UBSan"
@@ -108,6 +108,18 @@ profile: deps
 
 # Mixed load through ferry while a fault loop kills, blackholes, stalls and
 # resets its servers, reloads and upgrades it (root: a network namespace).
+# "make soak 60" and "make soak MINUTES=60" both run it for an hour.
+ifeq (soak,$(firstword $(MAKECMDGOALS)))
+SOAK_ARG := $(filter-out soak,$(MAKECMDGOALS))
+ifneq ($(SOAK_ARG),)
+ifneq ($(shell echo '$(SOAK_ARG)' | grep -xE '[0-9]+'),)
+MINUTES := $(SOAK_ARG)
+$(SOAK_ARG): ; @:
+else
+$(error make soak: "$(SOAK_ARG)" is not a number of minutes)
+endif
+endif
+endif
 MINUTES ?= 10
 soak: deps
 	@$(MAKE) --no-print-directory all
