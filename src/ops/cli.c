@@ -489,6 +489,7 @@ void ops_stop(struct runtime *rt)
 	while (o->conns) {
 		struct cli_conn *c = o->conns;
 		struct cli_req *r = c->req;
+		c->req = NULL; /* freed here, not left as an orphan */
 		conn_close(c);
 		if (r) { /* its other threads have stopped: no reply will come */
 			sbuf_free(&r->out);

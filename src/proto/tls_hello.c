@@ -87,7 +87,7 @@ static int take(struct cur *c, size_t n, uint8_t *out, const uint8_t **p)
 
 static int u8(struct cur *c, unsigned *v)
 {
-	uint8_t b;
+	uint8_t b = 0; /* *v is 0 when the byte is not there yet */
 	int rc = take(c, 1, &b, NULL);
 
 	*v = b;
@@ -96,7 +96,7 @@ static int u8(struct cur *c, unsigned *v)
 
 static int u16(struct cur *c, unsigned *v)
 {
-	uint8_t b[2];
+	uint8_t b[2] = { 0, 0 };
 	int rc = take(c, 2, b, NULL);
 
 	*v = (unsigned)b[0] << 8 | b[1];
