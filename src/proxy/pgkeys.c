@@ -6,7 +6,8 @@
  * the generation whose server objects they came from. An entry goes when
  * its session ends.
  *
- * Chained hashing over a fixed number of buckets: the table holds one
+ * Chained hashing over a fixed number of buckets, by process id only (the
+ * key is compared in constant time): the table holds one
  * entry per live PostgreSQL session, and the lock is taken once when a
  * session learns its key, once when it ends, and once per cancel. */
 #include "proxy/pgedge.h"
@@ -30,20 +31,23 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pgkey *buckets[NBUCKETS];
 static int count;
 
-/* FNV-1a over the pid and the key. */
-static uint32_t hash_of(uint32_t pid, const uint8_t *key, size_t len)
+/* The bucket of a process id. Only the pid, which is not secret, picks the
+ * bucket: a hash of the secret key too would let the time a lookup takes
+ * say something about it. */
+static uint32_t hash_of(uint32_t pid)
 {
-	uint32_t h = 2166136261u;
+	return (pid * 2654435761u) >> 20; /* Knuth's multiplicative hash: 12 bits for 4096 buckets */
+}
 
-	for (int i = 0; i < 4; i++) {
-		h ^= (pid >> (8 * i)) & 0xff;
-		h *= 16777619u;
-	}
-	for (size_t i = 0; i < len; i++) {
-		h ^= key[i];
-		h *= 16777619u;
-	}
-	return h;
+/* 1 when a and b (len bytes each) are equal; takes the same time wherever
+ * they differ, as PostgreSQL compares cancel keys (timingsafe_bcmp). */
+static int same_key(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	volatile uint8_t diff = 0;
+
+	for (size_t i = 0; i < len; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
 }
 
 struct pgkey *pgkeys_add(uint32_t pid, const uint8_t *key, size_t key_len, const struct pgkey_dest *d)
@@ -52,7 +56,7 @@ struct pgkey *pgkeys_add(uint32_t pid, const uint8_t *key, size_t key_len, const
 
 	if (!k)
 		return NULL;
-	k->hash = hash_of(pid, key, key_len);
+	k->hash = hash_of(pid);
 	k->pid = pid;
 	k->d = *d;
 	k->key_len = key_len;
@@ -85,12 +89,12 @@ void pgkeys_del(struct pgkey *k)
 
 int pgkeys_find(uint32_t pid, const uint8_t *key, size_t key_len, struct pgkey_dest *d)
 {
-	uint32_t h = hash_of(pid, key, key_len);
+	uint32_t h = hash_of(pid);
 	int found = 0;
 
 	pthread_mutex_lock(&lock);
 	for (const struct pgkey *k = buckets[h % NBUCKETS]; k; k = k->next) {
-		if (k->hash == h && k->pid == pid && k->key_len == key_len && !memcmp(k->key, key, key_len)) {
+		if (k->pid == pid && k->key_len == key_len && same_key(k->key, key, key_len)) {
 			*d = k->d;
 			found = 1;
 			break;

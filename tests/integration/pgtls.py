@@ -191,16 +191,29 @@ def refusal(port, first, timeout=5):
 
 # --- a fake PostgreSQL server with protocol 3.2 keys ------------------------
 
+def notice(size):
+    """A NoticeResponse of size bytes in all (b"" for 0): severity NOTICE,
+    a message of 'n's."""
+    if not size:
+        return b""
+    fields = b"SNOTICE\x00M" + b"n" * (size - 16) + b"\x00\x00"
+    assert len(fields) + 5 == size
+    return b"N" + struct.pack("!I", 4 + len(fields)) + fields
+
+
 class FakePg:
     """Accepts connections on a free port. A StartupMessage (any protocol
     3.x) is answered with AuthenticationOk, ParameterStatus, BackendKeyData
     (self.pid, self.key) and ReadyForQuery, then the connection is held
     until the client closes it. A CancelRequest's bytes are appended to
     self.cancels and the connection closed, as PostgreSQL does. An
-    SSLRequest or GSSENCRequest is answered 'N'."""
+    SSLRequest or GSSENCRequest is answered 'N'. self.notice_size > 0: a
+    NoticeResponse of that many bytes (whole message) comes right after
+    AuthenticationOk (the servers' chatter before the key)."""
 
     def __init__(self, pid, key, cancel_delay=0.0):
         self.pid, self.key = pid, key
+        self.notice_size = 0
         self.cancel_delay = cancel_delay  # seconds before closing a cancel's connection
         self.cancels = []
         self.startups = []
@@ -242,7 +255,7 @@ class FakePg:
                     return
                 with self.lock:
                     self.startups.append(head + rest)
-                c.sendall(b"R" + struct.pack("!II", 8, 0)
+                c.sendall(b"R" + struct.pack("!II", 8, 0) + notice(self.notice_size)
                           + b"S" + struct.pack("!I", 4 + 15 + 5) + b"server_version\x0018.0\x00"
                           + b"K" + struct.pack("!II", 8 + len(self.key), self.pid) + self.key
                           + b"Z" + struct.pack("!I", 5) + b"I")

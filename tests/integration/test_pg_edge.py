@@ -362,6 +362,37 @@ def test_protocol_32_long_key_cancel_reaches_the_server_that_gave_it(ferry):
             fk.stop()
 
 
+def test_key_after_a_megabyte_is_not_looked_for(ferry):
+    """ferry reads a server's first messages for BackendKeyData up to 1 MiB
+    (PG_SCAN_LIMIT), then relays without looking: a key that comes after
+    1.2 MiB of notices is not in the table (its cancel is broadcast), one
+    after 0.9 MiB is (by key); both sessions get every byte unchanged."""
+    fake = FakePg(777, os.urandom(4))
+    try:
+        port = free_port()
+        f = start(ferry, HEAD + frontend(port, "    default_backend be\n") + backend("be", [("f1", fake.port, "")]),
+                  port)
+        for size, how in ((900 * 1024, "be/f1 by key"), (1200 * 1024, "be broadcast to 1 server")):
+            fake.notice_size = size
+            c = socket.create_connection(("127.0.0.1", port), timeout=10)
+            c.sendall(STARTUP)
+            msgs = read_until_ready(c)
+            assert [t for t, _ in msgs] == ["R", "N", "S", "K", "Z"], [t for t, _ in msgs]
+            assert len(msgs[1][1]) == size - 5 and msgs[1][1].count(b"n") == size - 16
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as cc:
+                cc.sendall(cancel_request(777, fake.key))
+                try:
+                    while cc.recv(100):
+                        pass
+                except OSError:
+                    pass
+            assert wait_until(lambda: re.search(LOG_HEAD + r"pg cancel -> %s$" % re.escape(how), f.stdout(), re.M),
+                              3), f.stdout()
+            c.close()
+    finally:
+        fake.stop()
+
+
 # --- 3. readable refusals ---------------------------------------------------
 
 STARTUP = startup_message({"user": "postgres", "database": "postgres"})
