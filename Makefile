@@ -176,11 +176,11 @@ install: build/ferry
 # build/fuzz/crash/; `scripts/fuzz.sh merge` folds the new inputs into the
 # kept corpus). `make fuzz-smoke` is the short run of `make test`: built
 # at -O0 in a tree of its own (a third of the compile time; speed matters
-# little for a few seconds), FUZZ_SMOKE_TIME seconds each, two at a time.
+# little for a few seconds), FUZZ_SMOKE_TIME seconds each (20), FUZZ_JOBS at a time (make test: one, beside its first pytest stage).
 comma := ,
 FUZZ_CC      ?= clang
 FUZZ_TIME    ?= 600
-FUZZ_SMOKE_TIME ?= 5
+FUZZ_SMOKE_TIME ?= 20
 FUZZ_JOBS    ?= 2
 FUZZ_DIR     ?= build/fuzz
 FUZZ_OPT     ?= -O1
