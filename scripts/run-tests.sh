@@ -103,37 +103,15 @@ nbthread1_files="tests/integration/test_relay.py tests/integration/test_threads.
 	tests/integration/test_proxy_protocol.py tests/integration/test_rules.py \
 	tests/integration/test_track.py tests/integration/test_stick.py tests/integration/test_stick_table.py \
 	tests/integration/test_rate_limits.py tests/integration/test_wait_for_server.py"
-# The normal pass and the nbthread-1 pass run at the same time, on
-# disjoint port slices (conftest.py), each with its own summary; their
-# counts are added once both are done. Then the full ASan pass.
-(
-	passed=0 failed=0
-	FERRY_TEST_PORT_SLICE=0/2 run_pytest build/ferry normal >"$log/summary-normal.txt"
-	echo "$passed $failed" >"$log/counts-normal.txt"
-) &
-bg=$!
-passed0=$passed failed0=$failed
-passed=0 failed=0
-FERRY_TEST_NBTHREAD=1 FERRY_TEST_PORT_SLICE=1/2 \
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 \
-UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	run_pytest build/asan/ferry asan-nbthread1 $nbthread1_files >"$log/summary-nbthread1.txt"
-wait $bg
-read -r pn fn <"$log/counts-normal.txt"
-cat "$log/summary-normal.txt" "$log/summary-nbthread1.txt"
-passed=$((passed0 + passed + pn))
-failed=$((failed0 + failed + fn))
-wait $fuzz_bg
-if read -r pn fn <"$log/counts-fuzz.txt"; then :; else pn=0 fn=1; fi
-cat "$log/summary-fuzz.txt"
-passed=$((passed + pn))
-failed=$((failed + fn))
-# The full ASan pass: two workers at a time on disjoint port slices, each
-# taking the next test file from one queue (largest files first, so the
-# last ones to start are short and both workers end close together); one
-# pytest per file (0.5 s of start-up each), its log in
-# $log/pytest-asan-<file>.txt, one summary line for the pass.
-take() { # the next file of the queue $1, or nothing
+# The three integration passes (normal build, ASan build, ASan with
+# nbthread 1) are one queue of (pass, test file) jobs that TEST_JOBS
+# workers (2) take from, each on its own port slice (conftest.py), largest
+# files first so the last jobs to start are short and the workers end close
+# together; one pytest per job (0.5 s of start-up), its log in
+# $log/pytest-<pass>-<file>.txt. The tests mostly wait on sockets, so two
+# at a time on two CPUs cost each other little. One summary line per pass;
+# a file's own line only when something in it failed.
+take() { # the next line of the queue $1, or nothing
 	(
 		flock 9
 		f=$(head -n 1 "$1")
@@ -141,34 +119,54 @@ take() { # the next file of the queue $1, or nothing
 		echo "$f"
 	) 9>"$1.lock"
 }
-asan_worker() { # $1 = worker number (its port slice), $2 = queue
-	local f passed=0 failed=0
-	while f=$(take "$2") && [ -n "$f" ]; do
-		FERRY_TEST_PORT_SLICE=$1/2 \
-		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-			run_pytest build/asan/ferry "asan-$(basename "$f" .py)" "$f" >>"$log/summary-asan-$1.txt"
+worker() { # $1 = worker number (its port slice), $2 = queue
+	local job pass f passed failed
+	while job=$(take "$2") && [ -n "$job" ]; do
+		read -r pass f <<<"$job"
+		passed=0 failed=0
+		case $pass in
+		normal) FERRY_TEST_PORT_SLICE=$1/$jobs run_pytest build/ferry "normal-$(basename "$f" .py)" "$f" ;;
+		asan*)
+			[ "$pass" = asan-nbthread1 ] && export FERRY_TEST_NBTHREAD=1
+			FERRY_TEST_PORT_SLICE=$1/$jobs \
+			ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 \
+			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+				run_pytest build/asan/ferry "$pass-$(basename "$f" .py)" "$f"
+			unset FERRY_TEST_NBTHREAD ;;
+		esac >>"$log/summary-w$1.txt"
+		echo "$pass $passed $failed" >>"$log/results-w$1.txt"
 	done
-	echo "$passed $failed" >"$log/counts-asan-$1.txt"
 }
-queue=$log/asan-queue
-ls -S tests/integration/test_*.py >"$queue"
-rm -f "$log"/summary-asan-*.txt "$log"/counts-asan-*.txt "$log"/pytest-asan-test_*.txt
+jobs=${TEST_JOBS:-2}
+queue=$log/queue
+rm -f "$log"/summary-w*.txt "$log"/results-w*.txt "$log"/pytest-*-test_*.txt
+for f in $(ls -S tests/integration/test_*.py); do
+	echo "asan $f"
+	echo "normal $f"
+	case " $(echo $nbthread1_files) " in *" $f "*) echo "asan-nbthread1 $f" ;; esac
+done >"$queue"
 start=$(date +%s)
-asan_worker 0 "$queue" &
-w0=$!
-asan_worker 1 "$queue"
-wait $w0
-pa=0 fa=0
-for w in 0 1; do
-	read -r pn fn <"$log/counts-asan-$w.txt"
-	pa=$((pa + pn)) fa=$((fa + fn))
+pids=
+for ((w = 1; w < jobs; w++)); do
+	worker "$w" "$queue" &
+	pids="$pids $!"
 done
-# a file's own line only when something in it failed; failure details always
-awk '!/^integration \(asan-test_/ || /failed|error|no summary/' "$log"/summary-asan-*.txt
-echo "integration (asan): $pa passed, $fa failed, $(ls "$log"/pytest-asan-test_*.txt | wc -l) files in $(($(date +%s) - start)) s (two at a time)"
-passed=$((passed + pa))
-failed=$((failed + fa))
+worker 0 "$queue"
+wait $pids
+awk '!/^integration \(/ || /failed|error|no summary/' "$log"/summary-w*.txt
+for pass in normal asan-nbthread1 asan; do
+	read -r n p f <<<"$(awk -v P=$pass '$1 == P { n++; p += $2; f += $3 } END { print n + 0, p + 0, f + 0 }' \
+		"$log"/results-w*.txt)"
+	echo "integration ($pass): $p passed, $f failed ($n files)"
+	passed=$((passed + p))
+	failed=$((failed + f))
+done
+echo "integration: $(cat "$log"/results-w*.txt | wc -l) pytest runs in $(($(date +%s) - start)) s, $jobs at a time"
+wait $fuzz_bg
+if read -r pn fn <"$log/counts-fuzz.txt"; then :; else pn=0 fn=1; fi
+cat "$log/summary-fuzz.txt"
+passed=$((passed + pn))
+failed=$((failed + fn))
 
 echo "total: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
