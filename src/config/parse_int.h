@@ -1,5 +1,6 @@
 /* Internal to the config layer: the parser's state and the keyword tables
- * shared by parse.c (sections, global), parse_proxy.c and parse_server.c. */
+ * shared by parse.c (sections), parse_global*.c, parse_proxy.c,
+ * parse_server.c and the other parse_*.c files. */
 #ifndef FERRY_CONFIG_PARSE_INT_H
 #define FERRY_CONFIG_PARSE_INT_H
 #include "config/lexer.h"
@@ -28,7 +29,7 @@ struct kw {
 #define pwarn(p, ...) cfg_warn((p)->c, (p)->file, (p)->line, __VA_ARGS__)
 
 extern const struct kw proxy_keywords[];
-extern const struct kw global_keywords[];
+extern const struct kw global_keywords[];          /* parse_global.c */
 /* user, group, chroot, setcap, insecure-run-as-root... (parse_global_privs.c) */
 extern const struct kw global_privs_keywords[];
 extern const char *const server_keywords[];
@@ -50,6 +51,8 @@ void parse_srv_opts(struct pctx *p, struct cfg_words *w, int from,
  * *i onto the address. usesrc and interface are not supported yet. Returns
  * 0 or -1 (reported). */
 int parse_source(struct pctx *p, struct cfg_words *w, int *i, struct addr_spec *out);
+/* A "log" line into t (parse_log.c); "log global" sets *log_global,
+ * refused unless allow_global. Errors are reported. */
 void parse_log_line(struct pctx *p, struct cfg_words *w, struct log_targets *t,
 		    int *log_global, int allow_global);
 void proxy_init_from(struct cfg_proxy *px, const struct cfg_proxy *def);

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/dlist.h"
 #include "event/sock.h"
 #include "proxy/proxy.h"
 
@@ -32,7 +33,7 @@ struct pgcancel {
 	struct worker *w;
 	struct session *owner;         /* the client's session waiting for it; NULL: gone */
 	int sent;
-	struct pgcancel *prev, *next;  /* the worker's cancels under way */
+	struct dlist_link link;        /* in the worker's cancels under way */
 	size_t len;
 	uint8_t msg[12 + PG_CANCEL_KEY_MAX];
 };
@@ -44,13 +45,7 @@ static void cancel_end(struct pgcancel *c)
 
 	loop_timer_cancel(&w->loop, &c->timer);
 	loop_io_close(&w->loop, &c->io);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->cancels = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	w->ncancels--;
+	dlist_remove(&w->cancels, &c->link);
 	loop_defer(&w->loop, &c->defer, free, c);
 	if (o)
 		pgedge_cancel_done(o);
@@ -103,7 +98,7 @@ int pgcancel_send(struct worker *w, struct session *owner, const struct sockaddr
 	struct pgcancel *c;
 	int fd;
 
-	if (len > sizeof(c->msg) || w->ncancels >= PGCANCEL_MAX || !(c = calloc(1, sizeof(*c))))
+	if (len > sizeof(c->msg) || w->cancels.n >= PGCANCEL_MAX || !(c = calloc(1, sizeof(*c))))
 		return -1;
 	fd = sock_connect_from(addr, addrlen, srclen ? src : NULL, srclen);
 	if (fd < 0) {
@@ -112,15 +107,11 @@ int pgcancel_send(struct worker *w, struct session *owner, const struct sockaddr
 	}
 	c->w = w;
 	c->owner = owner;
-	w->ncancels++;
 	c->len = len;
 	memcpy(c->msg, msg, len);
 	io_init(&c->io, fd, cancel_io);
 	timer_init(&c->timer, cancel_timeout);
-	c->next = w->cancels;
-	if (w->cancels)
-		w->cancels->prev = c;
-	w->cancels = c;
+	dlist_push(&w->cancels, &c->link);
 	if (loop_io_set(&w->loop, &c->io, EPOLLOUT | EPOLLIN | EPOLLRDHUP | EPOLLET) == -1) {
 		c->owner = NULL;
 		cancel_end(c);
@@ -132,17 +123,18 @@ int pgcancel_send(struct worker *w, struct session *owner, const struct sockaddr
 
 void pgcancel_forget_owner(struct worker *w, const struct session *owner)
 {
-	for (struct pgcancel *c = w->cancels; c; c = c->next)
+	for (struct dlist_link *k = w->cancels.first; k; k = k->next) {
+		struct pgcancel *c = dlist_entry(k, struct pgcancel, link);
 		if (c->owner == owner)
 			c->owner = NULL;
+	}
 }
 
 void pgcancel_free_all(struct worker *w)
 {
-	while (w->cancels) {
-		struct pgcancel *c = w->cancels;
-		w->cancels = c->next;
-		w->ncancels--;
+	while (w->cancels.first) {
+		struct pgcancel *c = dlist_entry(w->cancels.first, struct pgcancel, link);
+		dlist_remove(&w->cancels, &c->link);
 		loop_timer_cancel(&w->loop, &c->timer);
 		loop_io_close(&w->loop, &c->io);
 		free(c);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/dlist.h"
 #include "proxy/proxy.h"
 
 #define REFUSE_WAIT_MAX 5000 /* ms */
@@ -32,7 +33,7 @@ struct pgrefuse {
 	struct timer timer;
 	struct defer_node defer;
 	struct worker *w;
-	struct pgrefuse *prev, *next;  /* the worker's refusals under way */
+	struct dlist_link link;        /* in the worker's refusals under way */
 	int answered;                  /* SSL/GSSENC requests answered 'N' */
 	size_t got, elen;
 	uint8_t buf[PG_STARTUP_MAX];
@@ -45,13 +46,7 @@ static void refuse_end(struct pgrefuse *r)
 
 	loop_timer_cancel(&w->loop, &r->timer);
 	loop_io_close(&w->loop, &r->io);
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		w->refusals = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	w->nrefusals--;
+	dlist_remove(&w->refusals, &r->link);
 	loop_defer(&w->loop, &r->defer, free, r);
 }
 
@@ -112,19 +107,15 @@ int pgrefuse_start(struct worker *w, int fd, const uint8_t *err, size_t elen, in
 {
 	struct pgrefuse *r;
 
-	if (elen > sizeof(r->err) || w->nrefusals >= REFUSE_MAX || !(r = calloc(1, sizeof(*r))))
+	if (elen > sizeof(r->err) || w->refusals.n >= REFUSE_MAX || !(r = calloc(1, sizeof(*r))))
 		return -1;
 	r->w = w;
-	w->nrefusals++;
 	r->answered = 1;
 	r->elen = elen;
 	memcpy(r->err, err, elen);
 	io_init(&r->io, fd, refuse_io);
 	timer_init(&r->timer, refuse_timeout);
-	r->next = w->refusals;
-	if (w->refusals)
-		w->refusals->prev = r;
-	w->refusals = r;
+	dlist_push(&w->refusals, &r->link);
 	if (put(r, "N", 1) || loop_io_set(&w->loop, &r->io, EPOLLIN | EPOLLRDHUP | EPOLLET) == -1) {
 		refuse_end(r);
 		return 0; /* the fd is ours either way */
@@ -136,10 +127,9 @@ int pgrefuse_start(struct worker *w, int fd, const uint8_t *err, size_t elen, in
 
 void pgrefuse_free_all(struct worker *w)
 {
-	while (w->refusals) {
-		struct pgrefuse *r = w->refusals;
-		w->refusals = r->next;
-		w->nrefusals--;
+	while (w->refusals.first) {
+		struct pgrefuse *r = dlist_entry(w->refusals.first, struct pgrefuse, link);
+		dlist_remove(&w->refusals, &r->link);
 		loop_timer_cancel(&w->loop, &r->timer);
 		loop_io_close(&w->loop, &r->io);
 		free(r);

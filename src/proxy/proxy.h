@@ -9,6 +9,7 @@
 
 #include "balance/server.h"
 #include "config/model.h"
+#include "core/dlist.h"
 #include "core/ratectr.h"
 #include "core/log.h"
 #include "event/loop.h"
@@ -161,10 +162,8 @@ struct worker {
 	struct session *in_head, *in_tail;
 	struct wmsg *msg_head, *msg_tail;
 	struct io wake;                /* eventfd: something arrived */
-	struct pgcancel *cancels;      /* CancelRequests being sent (pgcancel.c) */
-	int ncancels;
-	int nrefusals;
-	struct pgrefuse *refusals;     /* readable refusals after an SSLRequest (pgrefuse.c) */
+	struct dlist cancels;          /* CancelRequests being sent (struct pgcancel, pgcancel.c) */
+	struct dlist refusals;         /* readable refusals after an SSLRequest (struct pgrefuse, pgrefuse.c) */
 };
 
 /* How a queued session left its queue (s->handoff) */

@@ -13,7 +13,11 @@
  * free slot with its target's address (from the additional section, or
  * from a query of its own for the target), its port and its weight; a
  * record missing from the answers for "hold obsolete" frees its slot,
- * which goes to maintenance. Everything runs on worker 0. */
+ * which goes to maintenance. Everything runs on worker 0.
+ *
+ * The state these live in is declared in resolvers_int.h; what a reload
+ * carries of it is in resolvers_carry.c, "show resolvers" in
+ * resolvers_show.c. */
 #include "runtime/resolvers.h"
 
 #include <arpa/inet.h>
@@ -29,68 +33,8 @@
 #include "dns/dnsmsg.h"
 #include "dns/dnspick.h"
 #include "runtime/dns_tcp.h"
+#include "runtime/resolvers_int.h"
 #include "runtime/runtime.h"
-
-#define MAX_SRV_ITEMS 256
-
-struct ns_ctr {
-	uint64_t sent, snd_error, valid, update, cname, cname_error, any_err, nx, timeout, refused,
-		other, invalid, too_big, truncated, outdated;
-};
-
-struct rns {
-	const struct cfg_nameserver *cfg;
-	struct io io;                  /* UDP; fd -1 for a TCP nameserver */
-	struct dns_tcp *tcp;           /* tcp@: its connection; NULL over UDP */
-	struct rsec *sec;
-	struct ns_ctr c;
-};
-
-enum rq_kind { RQ_HOST, RQ_SRV };
-
-struct srv_item {                  /* one SRV record */
-	char target[DNS_NAME_LEN];
-	int port, weight;
-	uint64_t last_seen;
-	int follow;                    /* its slot asks for the target's address itself */
-	uint64_t restored_until;       /* from the state file, until an answer has it (0: seen) */
-	struct server *slot;           /* NULL: no free slot */
-};
-
-struct rq {                        /* a requester */
-	enum rq_kind kind;
-	struct server *srv;            /* RQ_HOST */
-	int port;                      /* RQ_HOST: the port it connects to (0: client's) */
-	struct server **slots;         /* RQ_SRV: the servers sharing the label */
-	int nslots;
-	struct srv_item items[MAX_SRV_ITEMS];
-	int nitems;
-	struct rq *next;               /* same resolution */
-};
-
-struct res {                       /* one name asked, with its requesters */
-	char name[DNS_NAME_LEN];
-	uint16_t prefer, qtype, id;
-	int tries, pending, answers;   /* queries out, answers of this round */
-	int status;                    /* enum dns_status of the last round; -1: none yet */
-	uint64_t last_query, last_res, last_valid;
-	struct rq *rqs;
-	struct res *next;
-};
-
-struct rsec {
-	const struct cfg_resolvers *cfg;
-	struct generation *g;
-	struct rns *ns;
-	int nns;
-	struct res *res;
-	struct timer t;
-	struct rsec *next;
-};
-
-struct gen_dns {
-	struct rsec *secs;
-};
 
 static uint64_t now_of(const struct rsec *s)
 {
@@ -168,9 +112,8 @@ static void to_dns_ip(const struct sockaddr_storage *ss, struct dns_ip *ip)
 		memcpy(ip->a, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
 }
 
-/* s's check and agent go to its address (and port, for the check,
- * unless it has its own), unless the check has an address of its own. */
-static void probes_follow(struct server *s)
+/* Shared with resolvers_carry.c; its contract is in resolvers_int.h. */
+void resolvers_probes_follow(struct server *s)
 {
 	struct srv_rt *x = (struct srv_rt *)s;
 	int port = addr_port((const struct sockaddr *)&s->addr);
@@ -211,7 +154,7 @@ static void set_addr(struct server *s, const struct dns_ip *ip, int port, const 
 	backend_lock(s->be);
 	server_set_addr(s, &ss, addr_len((struct sockaddr *)&ss), port == 0);
 	backend_unlock(s->be);
-	probes_follow(s);
+	resolvers_probes_follow(s);
 	say(s, LOG_NOTICE, "%s/%s changed its IP from %s to %s by %s.", s->be->name, s->name, was, now, by);
 }
 
@@ -410,9 +353,8 @@ static void rq_host_valid(struct rsec *sec, struct res *r, struct rq *q, const s
 
 /* ---- SRV requesters -------------------------------------------------------------------- */
 
-/* A slot's own A/AAAA resolution of its record's target, when the answer
- * had no additional record for it: a RQ_HOST requester. */
-static void slot_follow(struct rsec *sec, struct server *s, const char *target, int port)
+/* Shared with resolvers_carry.c; its contract is in resolvers_int.h. */
+void resolvers_slot_follow(struct rsec *sec, struct server *s, const char *target, int port)
 {
 	struct srv_rt *x = (struct srv_rt *)s;
 	const struct cfg_srv_dns *d = &x->cs->o.dns;
@@ -484,7 +426,7 @@ static void slot_fill(struct rsec *sec, struct srv_item *it, const struct dns_re
 	if (k < 0) { /* no additional record: the slot asks for the target itself */
 		if (!it->follow) {
 			slot_unfollow(sec, s);
-			slot_follow(sec, s, it->target, it->port);
+			resolvers_slot_follow(sec, s, it->target, it->port);
 			it->follow = 1;
 		}
 		return;
@@ -562,7 +504,7 @@ static void srv_restore(struct rsec *sec, struct rq *q, struct server *s)
 	it->slot = s;
 	((struct srv_rt *)s)->dns_host = xstrdup(l->target);
 	if (!(s->flags & SRV_F_RMAINT))
-		probes_follow(s);
+		resolvers_probes_follow(s);
 }
 
 /* ---- sockets and the timer ---------------------------------------------------------- */
@@ -828,136 +770,4 @@ void gen_stop_resolvers(struct generation *g)
 	}
 	free(gd);
 	g->dns = NULL;
-}
-
-/* ---- reload --------------------------------------------------------------------------- */
-
-static struct server *slot_named(const struct rq *q, const char *name)
-{
-	for (int k = 0; k < q->nslots; k++)
-		if (!strcmp(q->slots[k]->name, name))
-			return q->slots[k];
-	return NULL;
-}
-
-/* The records of old group o go to the same slots (by name) of group q. */
-static void carry_srv_items(struct rsec *sec, const struct rq *o, struct rq *q)
-{
-	while (q->nitems) { /* records read from the state file: what ran is newer */
-		struct srv_rt *x = (struct srv_rt *)q->items[--q->nitems].slot;
-		free(x->dns_host);
-		x->dns_host = NULL;
-	}
-	for (int i = 0; i < o->nitems && q->nitems < MAX_SRV_ITEMS; i++) {
-		struct server *s = o->items[i].slot ? slot_named(q, o->items[i].slot->name) : NULL;
-		struct srv_rt *ox = o->items[i].slot ? (struct srv_rt *)o->items[i].slot : NULL;
-		struct srv_item *it;
-		if (!s)
-			continue; /* the template shrank: the next answer finds it a slot */
-		it = &q->items[q->nitems++];
-		*it = o->items[i];
-		it->slot = s;
-		if (ox->dns_host) {
-			free(((struct srv_rt *)s)->dns_host);
-			((struct srv_rt *)s)->dns_host = xstrdup(ox->dns_host);
-		}
-		if (it->follow)
-			slot_follow(sec, s, it->target, it->port);
-		if (!(s->flags & SRV_F_RMAINT))
-			probes_follow(s); /* its address was carried by reload.c */
-	}
-}
-
-static const struct res *res_in(const struct rsec *os, const struct res *r)
-{
-	const struct res *or;
-
-	for (or = os->res; or && (or->prefer != r->prefer || strcmp(or->name, r->name)); or = or->next)
-		;
-	return or;
-}
-
-void resolvers_carry(const struct generation *old, struct generation *g)
-{
-	const struct gen_dns *od = old->dns;
-
-	if (!od || !g->dns)
-		return;
-	for (struct rsec *sec = ((struct gen_dns *)g->dns)->secs; sec; sec = sec->next) {
-		const struct rsec *os;
-		for (os = od->secs; os && strcmp(os->cfg->name, sec->cfg->name); os = os->next)
-			;
-		if (!os)
-			continue;
-		/* the SRV records first: their slots may ask for targets (new names) */
-		for (struct res *r = sec->res; r; r = r->next) {
-			const struct res *or = res_in(os, r);
-			for (struct rq *q = r->rqs; q && or; q = q->next) {
-				if (q->kind != RQ_SRV)
-					continue;
-				for (const struct rq *oq = or->rqs; oq; oq = oq->next)
-					if (oq->kind == RQ_SRV && !strcmp(oq->slots[0]->be->name, q->slots[0]->be->name))
-						carry_srv_items(sec, oq, q);
-			}
-		}
-		for (struct res *r = sec->res; r; r = r->next) {
-			const struct res *or = res_in(os, r);
-			for (struct rq *q = r->rqs; q; q = q->next) /* addresses carried by reload.c */
-				if (q->kind == RQ_HOST && !(q->srv->flags & SRV_F_RMAINT))
-					probes_follow(q->srv);
-			if (!or || or->status == -1)
-				continue;
-			r->status = or->status == DNS_S_VALID ? DNS_S_VALID : -1;
-			r->last_res = or->last_res;
-			r->last_valid = or->last_valid;
-		}
-	}
-}
-
-/* ---- show resolvers -------------------------------------------------------------------- */
-
-static void show_sec(const struct cfg_resolvers *c, const struct rsec *sec, struct sbuf *out)
-{
-	sbuf_printf(out, "Resolvers section %s\n", c->name);
-	for (int i = 0; i < c->nns; i++) {
-		static const struct ns_ctr zero;
-		const struct ns_ctr *k = sec ? &sec->ns[i].c : &zero;
-		sbuf_printf(out, " nameserver %s:\n", c->ns[i].name);
-		sbuf_printf(out, "  sent:        %llu\n", (unsigned long long)k->sent);
-		sbuf_printf(out, "  snd_error:   %llu\n", (unsigned long long)k->snd_error);
-		sbuf_printf(out, "  valid:       %llu\n", (unsigned long long)k->valid);
-		sbuf_printf(out, "  update:      %llu\n", (unsigned long long)k->update);
-		sbuf_printf(out, "  cname:       %llu\n", (unsigned long long)k->cname);
-		sbuf_printf(out, "  cname_error: %llu\n", (unsigned long long)k->cname_error);
-		sbuf_printf(out, "  any_err:     %llu\n", (unsigned long long)k->any_err);
-		sbuf_printf(out, "  nx:          %llu\n", (unsigned long long)k->nx);
-		sbuf_printf(out, "  timeout:     %llu\n", (unsigned long long)k->timeout);
-		sbuf_printf(out, "  refused:     %llu\n", (unsigned long long)k->refused);
-		sbuf_printf(out, "  other:       %llu\n", (unsigned long long)k->other);
-		sbuf_printf(out, "  invalid:     %llu\n", (unsigned long long)k->invalid);
-		sbuf_printf(out, "  too_big:     %llu\n", (unsigned long long)k->too_big);
-		sbuf_printf(out, "  truncated:   %llu\n", (unsigned long long)k->truncated);
-		sbuf_printf(out, "  outdated:    %llu\n", (unsigned long long)k->outdated);
-	}
-}
-
-int resolvers_show(const struct generation *g, const char *name, struct sbuf *out)
-{
-	const struct gen_dns *gd = g->dns;
-	int found = 0;
-
-	if (!g->cfg->resolvers) {
-		sbuf_puts(out, "No resolvers found\n");
-		return 0;
-	}
-	for (const struct cfg_resolvers *c = g->cfg->resolvers; c; c = c->next) {
-		const struct rsec *sec = NULL;
-		if (name && *name && strcmp(name, c->name))
-			continue;
-		for (sec = gd ? gd->secs : NULL; sec && sec->cfg != c; sec = sec->next)
-			;
-		show_sec(c, sec, out);
-		found = 1;
-	}
-	return found ? 0 : -1;
 }
