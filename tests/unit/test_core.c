@@ -1,5 +1,5 @@
 /* Core helpers: durations, sizes, integers, addresses, the timer heap,
- * suggestions, the signal handler's log lines. */
+ * suggestions, the signal handler's log lines, the intrusive list. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/addr.h"
+#include "core/dlist.h"
 #include "core/log.h"
 #include "core/log_sigsafe.h"
 #include "core/heap.h"
@@ -245,6 +246,55 @@ static void test_sigsafe_send_matches_log_send(void **st)
 	tzset();
 }
 
+struct item {
+	int v;
+	struct dlist_link ln;
+};
+
+/* The values of l from first to last, as digits ("" when empty), after
+ * checking each link's prev against the walk. */
+static void dlist_values(const struct dlist *l, char *out)
+{
+	const struct dlist_link *prev = NULL;
+	int n = 0;
+
+	for (const struct dlist_link *e = l->first; e; prev = e, e = e->next, n++) {
+		assert_ptr_equal(e->prev, prev);
+		*out++ = (char)('0' + dlist_entry(e, struct item, ln)->v);
+	}
+	*out = 0;
+	assert_int_equal(n, l->n);
+}
+
+/* Push to the head; remove the head, a middle one, the last, the only one. */
+static void test_dlist(void **st)
+{
+	struct item it[5];
+	struct dlist l = { 0 };
+	char s[8];
+	(void)st;
+	dlist_values(&l, s);
+	assert_string_equal(s, "");
+	for (int i = 0; i < 5; i++) {
+		it[i].v = i;
+		dlist_push(&l, &it[i].ln);
+	}
+	dlist_values(&l, s);
+	assert_string_equal(s, "43210");
+	dlist_remove(&l, &it[4].ln); /* the head */
+	dlist_remove(&l, &it[2].ln); /* a middle one */
+	dlist_remove(&l, &it[0].ln); /* the last */
+	dlist_values(&l, s);
+	assert_string_equal(s, "31");
+	assert_null(it[2].ln.prev);
+	assert_null(it[2].ln.next);
+	dlist_remove(&l, &it[3].ln);
+	dlist_remove(&l, &it[1].ln); /* the only one */
+	dlist_values(&l, s);
+	assert_string_equal(s, "");
+	assert_null(l.first);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_suggest),
 		cmocka_unit_test(test_sigsafe_time),
 		cmocka_unit_test(test_sigsafe_send_matches_log_send),
+		cmocka_unit_test(test_dlist),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
