@@ -222,10 +222,8 @@ enum check_eval httpchk_expect(struct check *c, const struct tcr *r, const char 
 		ret = body_match(c, r, resp, last_read, &match, &desc);
 		if (ret == EVAL_WAIT)
 			goto out;
-		if (ret == EVAL_FAIL) {
+		if (ret == EVAL_FAIL)
 			match = r->negate; /* no body: a failure either way */
-			ret = EVAL_OK;
-		}
 		break;
 	}
 	if (match ^ r->negate) {

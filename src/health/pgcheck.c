@@ -455,8 +455,10 @@ void pgcheck_timeout(struct check *c)
 {
 	/* still waiting for the TCP connection: layer 4 (without a text, as
 	 * HAProxy's connect timeouts); connected but the startup,
-	 * authentication or query got no answer: layer 7 */
-	int l4 = c->pg && c->pg->phase == PGP_CONNECTING && c->pg->conn &&
+	 * authentication or query got no answer: layer 7. c->pg is set: the
+	 * timer only calls this while the check runs, and pgcheck_run either
+	 * allocated it or ended the check at once. */
+	int l4 = c->pg->phase == PGP_CONNECTING && c->pg->conn &&
 		 PQstatus(c->pg->conn) == CONNECTION_STARTED;
 
 	fail(c, l4 ? "L4TOUT" : "L7TOUT",

@@ -328,14 +328,13 @@ int pat_load_file(struct pat_set *ps, const char *path, int map, char *err, size
 	FILE *f = fopen(path, "r");
 	char *line = NULL, e[300];
 	size_t cap = 0;
-	ssize_t got;
 	int ln = 0, rc = 0;
 
 	if (!f) {
 		snprintf(err, errlen, "failed to open pattern file <%s>.", path);
 		return -1;
 	}
-	while ((got = getline(&line, &cap, f)) > 0) {
+	while (getline(&line, &cap, f) > 0) {
 		char *c = line, *key, *val = NULL;
 		ln++;
 		if (*c == '#')

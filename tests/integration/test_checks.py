@@ -139,6 +139,20 @@ def test_pgsql_check_as_haproxy(ferry):
             p.stop()
 
 
+def test_pgsql_check_libpq_times_out_at_layer7(ferry):
+    """ferry's own PostgreSQL check (libpq, with a role) on a server that
+    takes the startup packet and never answers: the check's timer ends it
+    as a layer-7 timeout, and the check goes on (pgcheck_timeout)."""
+    peer = WirePeer([("recv",)])
+    try:
+        f, _ = start(ferry, peer.port, "    option pgsql-check user ferry role any\n    timeout check 400ms")
+        assert first_result(f) == ("failed", "Layer7 timeout", "PostgreSQL did not answer in time")
+        assert wait_until(lambda: len(peer.received) >= 2, 4), "the next check never came"
+        assert f.proc.poll() is None
+    finally:
+        peer.stop()
+
+
 def test_redis_check_as_haproxy(ferry):
     peers = {
         "pong": WirePeer([("recv",), ("send", b"+PONG\r\n")]),

@@ -229,6 +229,11 @@ ZOO = {
                ("UP", "L7OK", "200", "Layer7 check passed")),
     "bodybad": ("    http-check expect string nomatch\n", 200, ("DOWN", "L7RSP", "", "Layer7 invalid response")),
     "bodyneg": ("    http-check expect ! rstring \\{\\}\n", 200, ("DOWN", "L7RSP", "", "Layer7 invalid response")),
+    # no body at all: a failure whether or not the match is negated
+    "nobody": ("    http-check expect string x\n", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+               ("DOWN", "L7RSP", "", "Layer7 invalid response")),
+    "nobodyneg": ("    http-check expect ! string x\n", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+                  ("DOWN", "L7RSP", "", "Layer7 invalid response")),
     "rstatus": ("    http-check expect rstatus ^3\n", 200, ("DOWN", "L7STS", "200", "Layer7 wrong status")),
     "hdr": ("    http-check expect hdr name content-type value -m beg application/\n", 200,
             ("UP", "L7OK", "200", "Layer7 check passed")),
@@ -272,6 +277,8 @@ def test_replies_judged_as_haproxy(ferry, tmpdir_path):
                 '0 requeued, 0 remaining in queue.') in out
         rows = csv_rows(sock)
         assert row(rows, "bodybad", "s")["last_chk"] == "HTTP content check did not match"
+        for name in ("nobody", "nobodyneg"):
+            assert row(rows, name, "s")["last_chk"] == "HTTP content check could not find a response body", name
         assert row(rows, "unavail", "s")["last_chk"] == "Service Unavailable"
         if hap:
             assert wait_until(lambda: states(hap.sock) == want, 5), states(hap.sock)
