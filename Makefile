@@ -3,7 +3,7 @@ CC      ?= cc
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DATE    := $(shell git log -1 --format=%cd --date=format:%Y/%m/%d 2>/dev/null)
 CFLAGS  ?= -O2 -g
-WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+WARN    := -Wall -Wextra -Werror -Wshadow -Wvla -Wno-unused-parameter
 CPPFLAGS_ALL := -std=gnu11 -D_GNU_SOURCE -Isrc -I/usr/include/postgresql -DFERRY_VERSION='"$(VERSION)"' -DFERRY_DATE='"$(DATE)"'
 LDLIBS  := -lpq -lpcre2-8 -lseccomp -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -295,13 +295,40 @@ static struct stksess *find_live(struct stktable *t, const unsigned char *key, u
 	return ts;
 }
 
+/* The normalised key of a lookup: on the stack up to KEY_STACK bytes,
+ * else from the heap, since "len" may be anything a configuration says
+ * (HAProxy accepts megabytes) and must not overflow a thread's stack.
+ * key_get returns NULL when the heap has no room: the lookup finds
+ * nothing. */
+#define KEY_STACK 256
+struct keybuf {
+	unsigned char stack[KEY_STACK];
+	unsigned char *p;
+};
+
+static unsigned char *key_get(struct keybuf *b, const struct stktable *t, const struct stk_key *k)
+{
+	b->p = t->key_size <= KEY_STACK ? b->stack : malloc(t->key_size);
+	if (b->p)
+		key_norm(t, k, b->p);
+	return b->p;
+}
+
+static void key_put(struct keybuf *b)
+{
+	if (b->p != b->stack)
+		free(b->p);
+}
+
 struct stksess *stktable_get(struct stktable *t, const struct stk_key *k, uint64_t now_ms)
 {
-	unsigned char key[t->key_size ? t->key_size : 1];
+	struct keybuf kb;
+	unsigned char *key = key_get(&kb, t, k);
 	struct stksess *ts;
 	uint32_t h;
 
-	key_norm(t, k, key);
+	if (!key)
+		return NULL;
 	h = key_hash(key, t->key_size);
 	LOCK(t);
 	ts = find_live(t, key, h, now_ms);
@@ -320,22 +347,26 @@ struct stksess *stktable_get(struct stktable *t, const struct stk_key *k, uint64
 	if (ts)
 		ts->ref++;
 	UNLOCK(t);
+	key_put(&kb);
 	return ts;
 }
 
 struct stksess *stktable_lookup(struct stktable *t, const struct stk_key *k, uint64_t now_ms)
 {
-	unsigned char key[t->key_size ? t->key_size : 1];
+	struct keybuf kb;
+	unsigned char *key = key_get(&kb, t, k);
 	struct stksess *ts;
 	uint32_t h;
 
-	key_norm(t, k, key);
+	if (!key)
+		return NULL;
 	h = key_hash(key, t->key_size);
 	LOCK(t);
 	ts = find_live(t, key, h, now_ms);
 	if (ts)
 		ts->ref++;
 	UNLOCK(t);
+	key_put(&kb);
 	return ts;
 }
 
@@ -361,11 +392,13 @@ void stktable_touch(struct stktable *t, struct stksess *ts, uint64_t now_ms, int
 
 int stktable_remove(struct stktable *t, const struct stk_key *k, uint64_t now_ms)
 {
-	unsigned char key[t->key_size ? t->key_size : 1];
+	struct keybuf kb;
+	unsigned char *key = key_get(&kb, t, k);
 	struct stksess *ts;
 	int ret = 0;
 
-	key_norm(t, k, key);
+	if (!key)
+		return 0;
 	LOCK(t);
 	ts = find_live(t, key, key_hash(key, t->key_size), now_ms);
 	if (ts && ts->ref)
@@ -375,6 +408,7 @@ int stktable_remove(struct stktable *t, const struct stk_key *k, uint64_t now_ms
 		ret = 1;
 	}
 	UNLOCK(t);
+	key_put(&kb);
 	return ret;
 }
 
@@ -471,17 +505,18 @@ unsigned stktable_walk_key(struct stktable *t, const struct stk_key *k, uint64_t
 			   void (*fn)(void *arg, const struct stktable *t, const struct stksess *ts),
 			   void *arg)
 {
-	unsigned char key[t->key_size ? t->key_size : 1];
+	struct keybuf kb;
+	unsigned char *key = key_get(&kb, t, k);
 	struct stksess *ts;
 	unsigned used;
 
-	key_norm(t, k, key);
 	LOCK(t);
-	ts = find_live(t, key, key_hash(key, t->key_size), now_ms);
+	ts = key ? find_live(t, key, key_hash(key, t->key_size), now_ms) : NULL;
 	used = t->current;
 	if (ts)
 		fn(arg, t, ts);
 	UNLOCK(t);
+	key_put(&kb);
 	return used;
 }
 

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import DEFAULTS, free_port, wait_until
+from conftest import DEFAULTS, ask_name, free_port, wait_until
 from statsock import cli, cmd
 
 TABLES = """
@@ -175,3 +175,26 @@ def test_reload_keeps_a_table_that_stays(ferry, tmpdir_path):
     assert 30000 < exp <= 60000
     # other is a new, empty table
     assert cmd(admin, "show table other") == "# table: other, type: ip, size:20, used:0\n"
+
+
+def test_a_huge_key_length_is_tracked_not_a_crash(ferry, backends, tmpdir_path):
+    """"stick-table type binary len 20000000" (HAProxy accepts any len):
+    a lookup's key no longer goes on the thread's stack (20 MB would
+    overflow it: ferry died of SIGSEGV at the first tracked connection),
+    so connections are tracked and relayed."""
+    (s1,) = backends(1)
+    port = free_port()
+    admin = os.path.join(tmpdir_path, "admin.sock")
+    f = ferry("global\n    stats socket %s level admin\n" % admin + DEFAULTS +
+              "frontend fe\n    bind 127.0.0.1:%d\n    tcp-request connection track-sc0 src table t\n"
+              "    default_backend b\n"
+              "backend t\n    stick-table type binary len 20000000 size 10 store conn_cnt\n"
+              "backend b\n    server s1 127.0.0.1:%d\n" % (port, s1.port), wait_port=port)
+    assert [ask_name(port) for _ in range(3)] == ["s1"] * 3
+    assert f.proc.poll() is None
+    assert "# table: t, type: binary, size:10, used:1\n" in cmd(admin, "show table")
+    # cleared once the last session let go of its entry (a session still
+    # tracking keeps it, as in HAProxy)
+    assert wait_until(lambda: cmd(admin, "clear table t") == "" and
+                      "# table: t, type: binary, size:10, used:0\n" in cmd(admin, "show table"), 5)
+    assert f.proc.poll() is None
