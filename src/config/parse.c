@@ -468,7 +468,8 @@ int cfg_parse_path(struct cfg *c, const char *path)
 		sprintf(names[n++], "%s/%s", path, de->d_name);
 	}
 	closedir(d);
-	qsort(names, (size_t)n, sizeof(*names), name_cmp);
+	if (n) /* qsort's array may not be NULL, even empty */
+		qsort(names, (size_t)n, sizeof(*names), name_cmp);
 	for (int i = 0; i < n; i++) {
 		rc |= parse_file(c, names[i]);
 		free(names[i]);
