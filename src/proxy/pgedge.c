@@ -545,7 +545,13 @@ void pgedge_refuse(struct session *s, const char *term)
 	uint8_t e[400];
 	size_t n;
 
-	if (!p || !(p->flags & PGS_REFUSABLE) || s->bytes[1] || s->cli.fd < 0 || !term)
+	/* Never in a TLS stream: a plain ErrorResponse there is garbage to the
+	 * client. PGS_REFUSABLE is set only where the client reads plain
+	 * messages, and a server's 'S' or 'G' counts in bytes[1]; a TLS
+	 * session (ferry's own 'S', or direct TLS) is turned away with a close,
+	 * as the test that sends a ClientHello shows. */
+	if (!p || !(p->flags & PGS_REFUSABLE) || (p->flags & (PGS_SSL_SERVER | PGS_HELLO)) ||
+	    (p->rc_flags & RC_PG_TLS) || s->bytes[1] || s->cli.fd < 0 || !term)
 		return;
 	if (term[0] == 'P' && term[1] == 'R') {
 		const struct rule_verdict *v = &p->verdict;

@@ -27,6 +27,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -542,6 +543,51 @@ SNI_RULES = """    tcp-request inspect-delay 5s
 def sni_config(port, alpha_port, beta_port):
     return HEAD + frontend(port, SNI_RULES) + backend("alpha", [("alpha", alpha_port, "")]) \
         + backend("beta", [("beta", beta_port, "")])
+
+
+def client_hello(host):
+    """The bytes of a TLS ClientHello naming host (Python's ssl module, in
+    memory: nothing is sent)."""
+    ctx = ssl.create_default_context()
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname=host)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_a_tls_client_turned_away_gets_a_close_not_a_plain_error(ferry, direct):
+    """A client ferry already answered 'S' (or one that began with TLS) is
+    refused by a rule on its SNI: ferry closes the connection without a
+    plain ErrorResponse (which inside TLS would be garbage); the log says
+    PR. The same rule refuses a client in the clear with a readable error."""
+    port = free_port()
+    rules = ("    tcp-request inspect-delay 5s\n"
+             "    tcp-request content reject if { req.ssl_sni -i bad.test }\n"
+             "    tcp-request content reject if { pg.database -m str nope }\n"
+             "    use_backend alpha if { req.ssl_sni -i alpha.test }\n")
+    f = start(ferry, HEAD + frontend(port, rules) + backend("alpha", [("alpha", 1, "")]), port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        if not direct:
+            c.sendall(ssl_request())
+            assert c.recv(1) == b"S"
+        c.sendall(client_hello("bad.test"))
+        rest = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            rest += d
+    assert rest == b""
+    assert f.wait_log(r" pg pg/<NOSRV> -1/-1/\d+ 0 PR ", timeout=3), f.stdout()
+    # in the clear, the rule's refusal is readable
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(startup_message({"user": "postgres", "database": "nope"}))
+        t, body = read_message(c)
+    assert t == "E" and error_fields(body).get("C") == "08004", (t, body)
 
 
 def tls_cluster_name(port, host, ca, **kw):
