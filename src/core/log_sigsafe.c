@@ -4,18 +4,60 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-void log_sigsafe_fill(struct log_sigsafe *s, const struct log_targets *t)
+static long offset_at(time_t t)
 {
-	time_t now = time(NULL);
 	struct tm tm;
 
+	return localtime_r(&t, &tm) ? tm.tm_gmtoff : 0;
+}
+
+int log_sigsafe_fill(struct log_sigsafe *s, const struct log_targets *t)
+{
+	time_t now = time(NULL), lo, hi;
+	int left = 0;
+
 	memset(s, 0, sizeof(*s));
-	for (int i = 0; t && i < t->n && s->n < LOG_SIGSAFE_MAX; i++)
-		s->v[s->n++] = t->v[i];
-	s->gmtoff = localtime_r(&now, &tm) ? tm.tm_gmtoff : 0;
-	if (gethostname(s->host, sizeof(s->host) - 1) || !s->host[0])
+	for (int i = 0; t && i < t->n; i++) {
+		if (s->n < LOG_SIGSAFE_MAX)
+			s->v[s->n++] = t->v[i];
+		else
+			left++;
+	}
+	/* the offset now, then a probe a day; a change between two probes is
+	 * found to the second by bisection */
+	s->zone[0].from = now;
+	s->zone[0].gmtoff = offset_at(now);
+	s->nzone = 1;
+	for (int d = 1; d <= LOG_SIGSAFE_DAYS && s->nzone < LOG_SIGSAFE_ZONES; d++) {
+		hi = now + (time_t)d * 86400;
+		if (offset_at(hi) == s->zone[s->nzone - 1].gmtoff)
+			continue;
+		lo = hi - 86400; /* offset_at(lo) is the last one known */
+		while (hi - lo > 1) {
+			time_t mid = lo + (hi - lo) / 2;
+			if (offset_at(mid) == s->zone[s->nzone - 1].gmtoff)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		s->zone[s->nzone].from = hi;
+		s->zone[s->nzone].gmtoff = offset_at(hi);
+		s->nzone++;
+	}
+	if (gethostname(s->host, sizeof(s->host)) || !s->host[0])
 		strcpy(s->host, "-");
+	s->host[sizeof(s->host) - 1] = 0;
 	s->pid = (int)getpid();
+	return left;
+}
+
+long log_sigsafe_gmtoff(const struct log_sigsafe *s, long long t)
+{
+	long off = s->nzone ? s->zone[0].gmtoff : 0;
+
+	for (int i = 1; i < s->nzone && t >= s->zone[i].from; i++)
+		off = s->zone[i].gmtoff;
+	return off;
 }
 
 static char *put(char *p, char *end, const char *s)
@@ -61,12 +103,12 @@ static void civil(long long days, long long *y, int *m, int *d)
 	*y = yoe + era * 400 + (*m <= 2);
 }
 
-char *log_sigsafe_time(char *out, long long t, int iso)
+char *log_sigsafe_time(char *out, char *end, long long t, int iso)
 {
 	static const char mon[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	long long days = (t >= 0 ? t : t - 86399) / 86400, secs = t - days * 86400, y;
-	char *p = out, *end = out + 20;
+	char *p = out;
 	int m, d;
 
 	civil(days, &y, &m, &d);
@@ -112,13 +154,13 @@ void log_sigsafe_send(const struct log_sigsafe *s, int level, const char *line)
 			p = put(p, end, ">");
 		}
 		if (l->format == LOGF_RFC3164) {
-			p = log_sigsafe_time(p, (long long)ts.tv_sec + s->gmtoff, 0);
+			p = log_sigsafe_time(p, end, (long long)ts.tv_sec + log_sigsafe_gmtoff(s, ts.tv_sec), 0);
 			p = put(p, end, " ferry[");
 			p = put_num(p, end, s->pid, 1, '0');
 			p = put(p, end, "]: ");
 		} else if (l->format == LOGF_RFC5424) {
 			p = put(p, end, "1 ");
-			p = log_sigsafe_time(p, (long long)ts.tv_sec, 1);
+			p = log_sigsafe_time(p, end, (long long)ts.tv_sec, 1);
 			p = put(p, end, " ");
 			p = put(p, end, s->host);
 			p = put(p, end, " ferry ");

@@ -418,7 +418,7 @@ int runtime_reload(struct runtime *rt, const char *why, char *out, size_t outlen
 		n = strlen(out);
 		snprintf(out + n, outlen - n, "warning: 'no-seccomp' needs a restart; the system-call filter stays "
 			 "(a process cannot remove its own)\n");
-	} else if (!c->g.no_seccomp && rt->cfg->g.no_seccomp && !sandbox_active()) {
+	} else if (!c->g.no_seccomp && sandbox_off_by_config()) {
 		n = strlen(out);
 		snprintf(out + n, outlen - n, "warning: the system-call filter is installed at start only; "
 			 "without 'no-seccomp' it takes effect at the next restart or binary upgrade\n");

@@ -157,19 +157,27 @@ static char *put_str(char *p, const char *s, char *end)
  * may read this one (sandbox_set_logs). */
 static struct log_sigsafe logs[2];
 static int logs_cur;
-static int installed;
+static int installed; /* 1: filter on; -1: left off by no-seccomp at start */
 
 void sandbox_set_logs(const struct log_targets *t)
 {
 	int next = !__atomic_load_n(&logs_cur, __ATOMIC_RELAXED);
+	int left = log_sigsafe_fill(&logs[next], t);
 
-	log_sigsafe_fill(&logs[next], t);
+	if (left)
+		WARN("seccomp: a forbidden system call is logged to the first %d 'log' targets of the "
+		     "global section only (%d more)", LOG_SIGSAFE_MAX, left);
 	__atomic_store_n(&logs_cur, next, __ATOMIC_RELEASE);
 }
 
 int sandbox_active(void)
 {
-	return installed;
+	return __atomic_load_n(&installed, __ATOMIC_RELAXED) == 1;
+}
+
+int sandbox_off_by_config(void)
+{
+	return __atomic_load_n(&installed, __ATOMIC_RELAXED) == -1;
 }
 
 /* SIGSYS from the filter: the log lines (stderr, the global log targets), then death by SIGSYS (the
@@ -295,8 +303,10 @@ int sandbox_install(const struct cfg_global *g, char *err, size_t errlen)
 	unsigned api;
 	int rc;
 
-	if (g->no_seccomp)
+	if (g->no_seccomp) {
+		__atomic_store_n(&installed, -1, __ATOMIC_RELAXED);
 		return 0;
+	}
 	/* 3: filters on every thread at once (TSYNC), and the kill of a
 	 * whole process; a kernel without them (or valgrind, which runs the
 	 * program's calls itself) gets no filter, said once */
@@ -324,7 +334,7 @@ int sandbox_install(const struct cfg_global *g, char *err, size_t errlen)
 					      "add 'no-seccomp', or remove 'insecure-setuid-wanted')" : "");
 		return -1;
 	}
-	installed = 1;
+	__atomic_store_n(&installed, 1, __ATOMIC_RELAXED);
 	if (getenv("FERRY_TEST_SECCOMP_TRIGGER"))
 		personality(0xffffffff); /* a query, which changes nothing */
 	return 0;

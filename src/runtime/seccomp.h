@@ -20,4 +20,6 @@ int sandbox_install(const struct cfg_global *g, char *err, size_t errlen);
 void sandbox_set_logs(const struct log_targets *t);
 /* 1 once the filter is installed (it stays until the process ends). */
 int sandbox_active(void);
+/* 1 when "no-seccomp" left it off at start (a reload cannot install it). */
+int sandbox_off_by_config(void);
 #endif

@@ -192,10 +192,37 @@ static void test_sigsafe_time(void **st)
 		gmtime_r(&tt, &tm);
 		for (int iso = 0; iso < 2; iso++) {
 			strftime(want, sizeof(want), iso ? "%Y-%m-%dT%H:%M:%SZ" : "%b %e %H:%M:%S", &tm);
-			*log_sigsafe_time(got, t, iso) = 0;
+			*log_sigsafe_time(got, got + sizeof(got), t, iso) = 0;
 			assert_string_equal(got, want);
 		}
 	}
+}
+
+/* The offset table of a zone with summer time (central Europe, POSIX
+ * rules: no tzdata needed) against localtime_r, every 50 minutes over the
+ * next 400 days, which hold both changes of a year; and the offset right
+ * before and after each change the table found. */
+static void test_sigsafe_zone_changes(void **st)
+{
+	struct log_sigsafe s;
+	time_t now = time(NULL);
+	(void)st;
+	setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+	tzset();
+	assert_int_equal(log_sigsafe_fill(&s, NULL), 0);
+	assert_true(s.nzone >= 3); /* now, and at least two changes */
+	for (long long t = now; t < now + 400LL * 86400; t += 3000) {
+		time_t tt = (time_t)t;
+		struct tm tm;
+		localtime_r(&tt, &tm);
+		assert_int_equal(log_sigsafe_gmtoff(&s, t), tm.tm_gmtoff);
+	}
+	for (int i = 1; i < s.nzone; i++) {
+		assert_int_not_equal(log_sigsafe_gmtoff(&s, s.zone[i].from - 1), log_sigsafe_gmtoff(&s, s.zone[i].from));
+		assert_true(s.zone[i].gmtoff == 3600 || s.zone[i].gmtoff == 7200);
+	}
+	unsetenv("TZ");
+	tzset();
 }
 
 /* A line from log_sigsafe_send and the same from log_send, in each
@@ -305,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_heap_order),
 		cmocka_unit_test(test_suggest),
 		cmocka_unit_test(test_sigsafe_time),
+		cmocka_unit_test(test_sigsafe_zone_changes),
 		cmocka_unit_test(test_sigsafe_send_matches_log_send),
 		cmocka_unit_test(test_dlist),
 	};
