@@ -112,7 +112,7 @@ profile: deps
 ifeq (soak,$(firstword $(MAKECMDGOALS)))
 SOAK_ARG := $(filter-out soak,$(MAKECMDGOALS))
 ifneq ($(SOAK_ARG),)
-ifneq ($(shell echo '$(SOAK_ARG)' | grep -xE '[0-9]+'),)
+ifneq ($(shell echo '$(SOAK_ARG)' | grep -xE '[1-9][0-9]*'),)
 MINUTES := $(SOAK_ARG)
 $(SOAK_ARG): ; @:
 else
@@ -176,7 +176,7 @@ install: build/ferry
 # build/fuzz/crash/; `scripts/fuzz.sh merge` folds the new inputs into the
 # kept corpus). `make fuzz-smoke` is the short run of `make test`: built
 # at -O0 in a tree of its own (a third of the compile time; speed matters
-# little for a few seconds), FUZZ_SMOKE_TIME seconds each (20), FUZZ_JOBS at a time (make test: one, beside its first pytest stage).
+# little for a few seconds), FUZZ_SMOKE_TIME seconds each (20), FUZZ_JOBS at a time (make test: one, beside the integration tests).
 comma := ,
 FUZZ_CC      ?= clang
 FUZZ_TIME    ?= 600

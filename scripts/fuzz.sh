@@ -9,12 +9,12 @@
 #                                            (only inputs that add coverage: -merge=1)
 # A crash, a leak, a sanitizer report, a broken invariant or an input
 # slower than 10 s fails the harness; the input is kept in
-# build/fuzz/crash/NAME-* and the log in build/fuzz/logs/NAME.txt.
+# build/fuzz/crash/NAME-* and the log in DIR/logs/NAME.txt.
 set -u
 cd "$(dirname "$0")/.."
 mode=$1 dir=$2
 shift 2
-logs=build/fuzz/logs
+logs=$dir/logs # build/fuzz/logs; the smoke run its own (build/fuzz-smoke/logs), so the two can run at once
 crash=build/fuzz/crash
 mkdir -p "$logs" "$crash"
 

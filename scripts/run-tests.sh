@@ -55,7 +55,7 @@ run_pytest() { # $1 = ferry binary, $2 = label, then the test files (default: al
 # The libFuzzer harnesses of fuzz/ (make fuzz-smoke): each replays its
 # corpus and fuzzes for FUZZ_SMOKE_TIME seconds (20) under ASan+UBSan; one
 # test per harness. It runs one harness at a time at nice 10 beside the
-# first pytest stage, which mostly waits on sockets, so the 3 minutes of
+# integration tests, which mostly wait on sockets, so the 3 minutes of
 # fuzzing fit in time the suite spends anyway.
 run_fuzz_smoke() {
 	out="$log/fuzz-smoke.txt"
@@ -77,7 +77,7 @@ run_lint() { # make lint (gcc -fanalyzer, cppcheck): one test, passed when clean
 	else failed=$((failed + 1)); grep -E '^src/' "$log/lint.txt" | head -40 | sed 's/^/    /'; echo "lint: findings ($log/lint.txt)"; fi
 }
 
-rm -f "$log"/counts-*.txt
+rm -f "$log"/counts-*.txt "$log"/summary-fuzz.txt
 run_lint
 run_unit build/unit normal
 run_unit build/asan/unit asan
@@ -138,6 +138,7 @@ worker() { # $1 = worker number (its port slice), $2 = queue
 	done
 }
 jobs=${TEST_JOBS:-2}
+case $jobs in [1-9] | [1-9][0-9]) ;; *) echo "TEST_JOBS must be 1 to 99, not '$jobs'" >&2; exit 2 ;; esac
 queue=$log/queue
 rm -f "$log"/summary-w*.txt "$log"/results-w*.txt "$log"/pytest-*-test_*.txt
 for f in $(ls -S tests/integration/test_*.py); do
@@ -145,6 +146,7 @@ for f in $(ls -S tests/integration/test_*.py); do
 	echo "normal $f"
 	case " $(echo $nbthread1_files) " in *" $f "*) echo "asan-nbthread1 $f" ;; esac
 done >"$queue"
+cp "$queue" "$log/queue-all"
 start=$(date +%s)
 pids=
 for ((w = 1; w < jobs; w++)); do
@@ -155,13 +157,18 @@ worker 0 "$queue"
 wait $pids
 awk '!/^integration \(/ || /failed|error|no summary/' "$log"/summary-w*.txt
 for pass in normal asan-nbthread1 asan; do
-	read -r n p f <<<"$(awk -v P=$pass '$1 == P { n++; p += $2; f += $3 } END { print n + 0, p + 0, f + 0 }' \
-		"$log"/results-w*.txt)"
-	echo "integration ($pass): $p passed, $f failed ($n files)"
+	read -r n p f <<<"$(cat "$log"/results-w*.txt 2>/dev/null |
+		awk -v P=$pass '$1 == P { n++; p += $2; f += $3 } END { print n + 0, p + 0, f + 0 }')"
+	want=$(grep -c "^$pass " "$log/queue-all")
+	if [ "$n" -ne "$want" ]; then # a worker died with a job: each lost file counts as a failure
+		echo "    $((want - n)) of the $want files of the $pass pass left no result"
+		f=$((f + want - n))
+	fi
+	echo "integration ($pass): $p passed, $f failed ($n of $want files)"
 	passed=$((passed + p))
 	failed=$((failed + f))
 done
-echo "integration: $(cat "$log"/results-w*.txt | wc -l) pytest runs in $(($(date +%s) - start)) s, $jobs at a time"
+echo "integration: $(cat "$log"/results-w*.txt 2>/dev/null | wc -l) pytest runs in $(($(date +%s) - start)) s, $jobs at a time"
 wait $fuzz_bg
 if read -r pn fn <"$log/counts-fuzz.txt"; then :; else pn=0 fn=1; fi
 cat "$log/summary-fuzz.txt"
