@@ -30,7 +30,7 @@ struct cfg_proxy *cfg_find_table(const struct cfg *c, const char *name)
 
 /* "type ip|ipv6|integer|string [len n]|binary [len n]" from w->w[*i] (past
  * "type"). Returns 0, or -1 leaving *i on the word HAProxy names in its
- * "unknown type" sentence. */
+ * "unknown type" sentence, or -2 with *i on a "len" out of range. */
 static int parse_type(struct cfg_words *w, int *i, struct stk_def *d)
 {
 	const char *t = w->w[*i] ? w->w[*i] : "";
@@ -43,9 +43,12 @@ static int parse_type(struct cfg_words *w, int *i, struct stk_def *d)
 		(*i)++;
 		if ((k == STK_KEY_STR || k == STK_KEY_BIN) && w->w[*i] && !strcmp(w->w[*i], "len")) {
 			(*i)++;
-			d->key_len = w->w[*i] ? (unsigned)atol(w->w[*i]) : 0;
-			if (!d->key_len)
+			long v = w->w[*i] ? atol(w->w[*i]) : 0;
+			if (!v)
 				return -1;
+			if (v < 0 || v > STK_LEN_MAX)
+				return -2; /* HAProxy wraps -1 to 4 GiB, a string's +1 to 0 */
+			d->key_len = (unsigned)v;
 			(*i)++;
 		}
 		return 0;
@@ -129,7 +132,12 @@ static int parse_words(struct pctx *p, struct cfg_words *w, struct cfg_stktable 
 		const char *k = w->w[i], *v = w->w[i + 1];
 		if (!strcmp(k, "type")) {
 			i++;
-			if (parse_type(w, &i, d)) {
+			int rc = parse_type(w, &i, d);
+			if (rc == -2) {
+				perr(p, "stick-table: 'len' must be from 1 to %d, not '%s'.", STK_LEN_MAX, w->w[i]);
+				return -1;
+			}
+			if (rc) {
 				perr(p, "stick-table: unknown type '%s'.", w->w[i] ? w->w[i] : "");
 				return -1;
 			}

@@ -42,6 +42,7 @@ enum stk_kind {
 
 #define STK_MAX_ARRAY 100   /* elements of gpt/gpc/gpc_rate (HAProxy's limit) */
 #define STK_DEFAULT_LEN 32  /* string and binary keys without "len" */
+#define STK_LEN_MAX (1 << 30) /* "len" at most: 1 GiB per key (HAProxy takes any, and wraps -1) */
 
 struct stk_dt_desc {
 	const char *name;

@@ -6,15 +6,17 @@
  * the generation whose server objects they came from. An entry goes when
  * its session ends.
  *
- * Chained hashing over a fixed number of buckets, by process id only (the
+ * Chained hashing over a fixed number of buckets, by a seeded hash (the
  * key is compared in constant time): the table holds one
  * entry per live PostgreSQL session, and the lock is taken once when a
  * session learns its key, once when it ends, and once per cancel. */
 #include "proxy/pgedge.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #define NBUCKETS 4096
 
@@ -31,13 +33,47 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pgkey *buckets[NBUCKETS];
 static int count;
 
-/* The bucket of a process id. Only the pid, which is not secret, picks the
- * bucket: a hash of the secret key too would let the time a lookup takes
- * say something about it. */
-static uint32_t hash_of(uint32_t pid)
+/* The bucket of (pid, key): FNV-1a over a secret seed drawn at the first
+ * use, the pid and the key. Seeded, so that which bucket a guessed key
+ * falls in (what a lookup's time could show) says nothing an attacker can
+ * relate to a real key, and many sessions with one pid (several servers,
+ * or a pooler that gives one pid to all) still spread. Not a
+ * cryptographic hash: its output is never shown. */
+static uint8_t seed[16];
+
+static uint32_t hash_of(uint32_t pid, const uint8_t *key, size_t len)
 {
-	return (pid * 2654435761u) >> 20; /* Knuth's multiplicative hash: 12 bits for 4096 buckets */
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < sizeof(seed); i++) {
+		h ^= seed[i];
+		h *= 16777619u;
+	}
+	for (int i = 0; i < 4; i++) {
+		h ^= (pid >> (8 * i)) & 0xff;
+		h *= 16777619u;
+	}
+	for (size_t i = 0; i < len; i++) {
+		h ^= key[i];
+		h *= 16777619u;
+	}
+	return h;
 }
+
+static void seed_once(void)
+{
+	size_t got = 0;
+
+	while (got < sizeof(seed)) { /* the kernel's pool: blocks only before it is ready */
+		ssize_t r = getrandom(seed + got, sizeof(seed) - got, 0);
+		if (r > 0)
+			got += (size_t)r;
+		else if (r < 0 && errno != EINTR)
+			break; /* no getrandom: an unseeded table still works, only predictably */
+	}
+}
+
+static pthread_once_t seeded = PTHREAD_ONCE_INIT;
 
 /* 1 when a and b (len bytes each) are equal; takes the same time wherever
  * they differ, as PostgreSQL compares cancel keys (timingsafe_bcmp). */
@@ -56,7 +92,8 @@ struct pgkey *pgkeys_add(uint32_t pid, const uint8_t *key, size_t key_len, const
 
 	if (!k)
 		return NULL;
-	k->hash = hash_of(pid);
+	pthread_once(&seeded, seed_once);
+	k->hash = hash_of(pid, key, key_len);
 	k->pid = pid;
 	k->d = *d;
 	k->key_len = key_len;
@@ -89,9 +126,11 @@ void pgkeys_del(struct pgkey *k)
 
 int pgkeys_find(uint32_t pid, const uint8_t *key, size_t key_len, struct pgkey_dest *d)
 {
-	uint32_t h = hash_of(pid);
+	uint32_t h;
 	int found = 0;
 
+	pthread_once(&seeded, seed_once);
+	h = hash_of(pid, key, key_len);
 	pthread_mutex_lock(&lock);
 	for (const struct pgkey *k = buckets[h % NBUCKETS]; k; k = k->next) {
 		if (k->pid == pid && k->key_len == key_len && same_key(k->key, key, key_len)) {

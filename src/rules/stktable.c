@@ -300,7 +300,7 @@ static struct stksess *find_live(struct stktable *t, const unsigned char *key, u
  * (HAProxy accepts megabytes) and must not overflow a thread's stack.
  * key_get returns NULL when the heap has no room: the lookup finds
  * nothing. */
-#define KEY_STACK 256
+#define KEY_STACK 1024
 struct keybuf {
 	unsigned char stack[KEY_STACK];
 	unsigned char *p;
