@@ -128,8 +128,10 @@ int pg_first_parse(const uint8_t *buf, size_t n, struct pg_first *m)
 		m->key_len = len - 12;
 		return (int)len;
 	default:
-		if (code >> 16 != 3)
+		if (code >> 16 != 3) {
+			m->proto = code; /* for the refusal's sentence */
 			return refuse(m, "unsupported frontend protocol");
+		}
 		if (n < len)
 			return 0;
 		m->kind = PG_FIRST_STARTUP;

@@ -38,7 +38,7 @@ enum pg_first_kind {
 struct pg_first {
 	enum pg_first_kind kind;
 	uint32_t len;              /* the message's whole length, length word included */
-	uint32_t proto;            /* STARTUP: the version asked for, PG_PROTO(3, minor) */
+	uint32_t proto;            /* STARTUP: the version asked for, PG_PROTO(3, minor); also set for an unsupported major */
 	const char *params;        /* STARTUP: name\0value\0 pairs ... (the final \0 excluded) */
 	size_t params_len;
 	uint32_t pid;              /* CANCEL: the backend's process id */

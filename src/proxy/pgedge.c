@@ -315,8 +315,14 @@ again:
 	}
 	if (r < 0) {
 		if (m.reason && !strncmp(m.reason, "unsupported frontend protocol", 29)) {
+			/* PostgreSQL 18's sentence: ferry passes any 3.x on, and the
+			 * newest servers speak 3.0 to 3.2 */
+			char msg[120];
 			uint8_t e[300];
-			size_t n = pg_error_build(e, sizeof(e), "FATAL", "0A000", m.reason);
+			size_t n;
+			snprintf(msg, sizeof(msg), "unsupported frontend protocol %u.%u: server supports 3.0 to 3.2",
+				 m.proto >> 16, m.proto & 0xffff);
+			n = pg_error_build(e, sizeof(e), "FATAL", "0A000", msg);
 			(void)answer(s, e, n);
 		}
 		session_close(s, "CR");

@@ -704,8 +704,11 @@ def test_garbage_first_message_is_closed_before_any_server(ferry, backends, what
     assert closed, "ferry kept the connection open (received %r)" % got[:200]
     time.sleep(0.2)
     assert be.accepted == 0, "a server saw the connection"
-    if what == "protocol_2" and got:
-        assert got[:1] == b"E", got[:200]  # an answer, if any, is an ErrorResponse
+    if what == "protocol_2":  # answered as PostgreSQL 18 answers it
+        assert got[:1] == b"E", got[:200]
+        fields = error_fields(got[5:])
+        assert (fields.get("S"), fields.get("C"), fields.get("M")) == (
+            "FATAL", "0A000", "unsupported frontend protocol 2.0: server supports 3.0 to 3.2"), fields
 
 
 def test_cancel_key_survives_a_reload_and_goes_with_its_session(ferry, pgc):
