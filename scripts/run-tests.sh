@@ -106,8 +106,8 @@ nbthread1_files="tests/integration/test_relay.py tests/integration/test_threads.
 # The three integration passes (normal build, ASan build, ASan with
 # nbthread 1) are one queue of (pass, test file) jobs that TEST_JOBS
 # workers (2) take from, each on its own port slice (conftest.py), largest
-# files first so the last jobs to start are short and the workers end close
-# together; one pytest per job (0.5 s of start-up), its log in
+# files first within a pass so the last jobs to start are short and the
+# workers end close together; one pytest per job (0.5 s of start-up), its log in
 # $log/pytest-<pass>-<file>.txt. The tests mostly wait on sockets, so two
 # at a time on two CPUs cost each other little. One summary line per pass;
 # a file's own line only when something in it failed.
@@ -141,11 +141,15 @@ jobs=${TEST_JOBS:-2}
 case $jobs in [1-9] | [1-9][0-9]) ;; *) echo "TEST_JOBS must be 1 to 99, not '$jobs'" >&2; exit 2 ;; esac
 queue=$log/queue
 rm -f "$log"/summary-w*.txt "$log"/results-w*.txt "$log"/pytest-*-test_*.txt
-for f in $(ls -S tests/integration/test_*.py); do
-	echo "asan $f"
-	echo "normal $f"
-	case " $(echo $nbthread1_files) " in *" $f "*) echo "asan-nbthread1 $f" ;; esac
-done >"$queue"
+# pass by pass (ASan's first, the slowest), largest files first in each:
+# the two workers never run one file's two passes at once (two copies of
+# the heaviest, test_pg_edge's 100 concurrent PostgreSQL sessions, would
+# slow each other most)
+{
+	for f in $(ls -S tests/integration/test_*.py); do echo "asan $f"; done
+	for f in $(ls -S tests/integration/test_*.py); do echo "normal $f"; done
+	for f in $(ls -S $nbthread1_files); do echo "asan-nbthread1 $f"; done
+} >"$queue"
 cp "$queue" "$log/queue-all"
 start=$(date +%s)
 pids=
