@@ -120,22 +120,41 @@ static int keep_first(struct session *s, const uint8_t *msg, size_t len)
 
 /* ---- cancel requests ------------------------------------------------------- */
 
+/* Whether a cancel broadcast to every backend of the frontend goes to
+ * backend b: the frontend's default_backend and the backends its
+ * use_backend rules name (all of the generation's when a rule names one
+ * with %[...]), not the other frontends' clusters: one cancel must not
+ * become a connection to every server of the configuration. */
+static int frontend_target(const struct frontend *fe, const unsigned char *mark, int dynamic, int b)
+{
+	return dynamic || mark[b] || fe->bes[b] == fe->be;
+}
+
 /* Sends the session's CancelRequest to every server of be, or with be
- * NULL of every backend of the frontend's generation, once per address.
+ * NULL of every backend the frontend may route to, once per address.
  * Returns how many were sent. */
 static int broadcast(struct session *s, const struct pbackend *be)
 {
 	struct pgsess *p = s->pg;
-	int nb = be ? 1 : s->fe->nbe, total = 0, nsent = 0, n = 0;
+	const struct frontend *fe = s->fe;
+	int nb = be ? 1 : fe->nbe, total = 0, nsent = 0, n = 0, dynamic = 0;
 	struct sockaddr_storage *sent;
 	socklen_t *sentlen;
+	unsigned char *mark = calloc((size_t)nb + 1, 1);
 
+	if (!mark)
+		return 0;
+	if (!be)
+		dynamic = rules_backend_targets(fe->rules, mark, nb) < 0;
 	for (int b = 0; b < nb; b++)
-		total += (be ? be : s->fe->bes[b])->lb.nsrv;
+		if (be || frontend_target(fe, mark, dynamic, b))
+			total += (be ? be : fe->bes[b])->lb.nsrv;
 	sent = calloc((size_t)total + 1, sizeof(*sent));
 	sentlen = calloc((size_t)total + 1, sizeof(*sentlen));
 	for (int b = 0; sent && sentlen && b < nb; b++) {
-		const struct pbackend *pb = be ? be : s->fe->bes[b];
+		const struct pbackend *pb = be ? be : fe->bes[b];
+		if (!be && !frontend_target(fe, mark, dynamic, b))
+			continue;
 		for (int i = 0; i < pb->lb.nsrv; i++) {
 			struct server *srv = pb->lb.srv[i];
 			struct sockaddr_storage ss;
@@ -161,6 +180,7 @@ static int broadcast(struct session *s, const struct pbackend *be)
 	}
 	free(sent);
 	free(sentlen);
+	free(mark);
 	return n;
 }
 
@@ -168,7 +188,7 @@ static int broadcast(struct session *s, const struct pbackend *be)
  * use_backend rule chooses for it (pg.cancel_request is true), else, when
  * the frontend routes by the TLS ClientHello (which a cancel does not
  * carry: a TLS session's cancel could belong to any of them), NULL for
- * every backend, else the default backend. */
+ * every backend the frontend may route to, else the default backend. */
 static struct pbackend *cancel_backend(struct session *s)
 {
 	const struct frontend *fe = s->fe;

@@ -587,6 +587,17 @@ enum rule_res rules_pick_backend(const struct px_rules *r, const struct rule_ctx
 	return RULE_FAIL;
 }
 
+int rules_backend_targets(const struct px_rules *r, unsigned char *mark, int nbe)
+{
+	for (int i = 0; r && i < r->nsw; i++) {
+		if (r->sw[i].be < 0)
+			return -1;
+		if (r->sw[i].be < nbe)
+			mark[r->sw[i].be] = 1;
+	}
+	return 0;
+}
+
 enum rule_res rules_pick_server(const struct px_rules *r, const struct rule_ctx *ctx, struct backend *be,
 				struct server **srv)
 {

@@ -156,6 +156,11 @@ enum rule_res rules_content(const struct px_rules *r, const struct rule_ctx *ctx
  * when a rule before any match needs more request bytes. Phase 1 calls it
  * with req_final set; phase 2 calls it again after content inspection. */
 enum rule_res rules_pick_backend(const struct px_rules *r, const struct rule_ctx *ctx, int *be_idx);
+/* Marks in mark[0..nbe) every backend a use_backend rule of r names (a
+ * frontend's possible targets besides its default_backend). Returns 0, or
+ * -1 when a rule names its backend with a %[...] expression (any backend
+ * may be chosen; the marks are then incomplete). */
+int rules_backend_targets(const struct px_rules *r, unsigned char *mark, int nbe);
 
 /* use-server rules of a backend (be: the live backend the rules were
  * compiled for), first match wins: as HAProxy, a rule naming a server that

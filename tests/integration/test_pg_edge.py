@@ -857,22 +857,29 @@ def test_key_kept_when_the_server_answers_N_to_gssenc_and_ssl(ferry):
 def test_unknown_key_with_sni_rules_and_a_default_backend_reaches_every_backend(ferry):
     """A TLS session's cancel carries no SNI: when the frontend routes by
     the ClientHello, a cancel whose key ferry does not know goes to the
-    servers of every backend, not only the default one."""
-    fakes = [FakePg(79 + i, os.urandom(4)) for i in range(3)]
+    servers of every backend the frontend routes to (its use_backend
+    targets and its default_backend), not only the default one, and not
+    to a backend only another frontend uses (one cancel must not become a
+    connection to every server of the configuration)."""
+    fakes = [FakePg(79 + i, os.urandom(4)) for i in range(4)]
     try:
-        port = free_port()
+        port, port2 = free_port(), free_port()
         rules = ("    tcp-request inspect-delay 5s\n"
                  "    use_backend alpha if { req.ssl_sni -i alpha.test }\n"
                  "    default_backend beta\n")
         f = start(ferry, HEAD + frontend(port, rules)
+                  + frontend(port2, "    default_backend other\n", name="pg2")
                   + backend("alpha", [("a1", fakes[0].port, ""), ("a2", fakes[1].port, "")])
-                  + backend("beta", [("b1", fakes[2].port, "")]), port)
+                  + backend("beta", [("b1", fakes[2].port, "")])
+                  + backend("other", [("o1", fakes[3].port, "")]), port)
         req = cancel_request(1234, b"\x01\x02\x03\x04")
         with socket.create_connection(("127.0.0.1", port), timeout=5) as cc:
             cc.sendall(req)
             assert cc.recv(10) == b""
-        assert wait_until(lambda: all(fk.cancels == [req] for fk in fakes), 3), [fk.cancels for fk in fakes]
+        assert wait_until(lambda: all(fk.cancels == [req] for fk in fakes[:3]), 3), [fk.cancels for fk in fakes]
         assert wait_until(lambda: "pg cancel -> every backend, broadcast to 3 servers" in f.stdout(), 3), f.stdout()
+        time.sleep(0.2)  # a copy sent to "other" would have arrived by now
+        assert fakes[3].cancels == []
     finally:
         for fk in fakes:
             fk.stop()
