@@ -22,9 +22,8 @@ MiB at 128 KiB/s each, one after the other.
 Faults, one at a time, one every 4 s (--fault-every), each kind once per
 round in a random order (--seed), a server's lasting 1-4 s:
     kill       SIGKILL a server, restart it after the pause
-    blackhole  the server's replies routed to a blackhole (policy routing in
-               its namespace: this kernel has no netem nor tc classifiers,
-               and nft is not installed), removed after the pause
+    blackhole  nft drops every packet to and from the server (a set in
+               its namespace), removed after the pause
     stall      SIGSTOP a server, SIGCONT after the pause
     reset      ss -K: RST every connection of a server
     reload     SIGHUP ferry with the next configuration variant
@@ -170,12 +169,19 @@ class Netns:
             run("ip", "-n", self.name, "addr", "add", NET + "%d/24" % (11 + i), "dev", self.ns_if)
         run("ip", "-n", self.name, "link", "set", self.ns_if, "up")
         run("ip", "-n", self.name, "link", "set", "lo", "up")
-        # table 100: where a blackholed server's packets to ferry go
-        run("ip", "-n", self.name, "route", "add", "blackhole", NET + "1/32", "table", "100")
+        # nft in the servers' namespace: the addresses in set "bh" neither
+        # receive nor send a packet (a host gone silent, no RST, no ICMP)
+        nft = ("ip", "netns", "exec", self.name, "nft")
+        run(*nft, "add", "table", "inet", "soak")
+        run(*nft, "add", "set", "inet", "soak", "bh", "{ type ipv4_addr; }")
+        run(*nft, "add", "chain", "inet", "soak", "in", "{ type filter hook input priority 0; }")
+        run(*nft, "add", "rule", "inet", "soak", "in", "ip", "daddr", "@bh", "drop")
+        run(*nft, "add", "chain", "inet", "soak", "out", "{ type filter hook output priority 0; }")
+        run(*nft, "add", "rule", "inet", "soak", "out", "ip", "saddr", "@bh", "drop")
 
     def blackhole(self, addr, on):
-        run("ip", "-n", self.name, "rule", "add" if on else "del", "from", addr, "lookup", "100",
-            "pref", str(100 + int(addr.rsplit(".", 1)[1])))
+        run("ip", "netns", "exec", self.name, "nft", "add" if on else "delete", "element", "inet", "soak", "bh",
+            "{ %s }" % addr)
 
     def delete(self):
         if self.made:

@@ -2,7 +2,7 @@
 # Installs the Debian packages ferry's build, tests and demo need, if missing.
 # Why each is there: see "Dependencies" in README.md.
 set -e
-PKGS="gcc make libc6-dev libpq-dev libpcre2-dev libseccomp-dev libcmocka-dev python3 python3-pytest postgresql postgresql-client procps iproute2 openssl valgrind haproxy man-db systemd socat chromium prometheus prometheus-haproxy-exporter python3-websocket patroni etcd-server python3-etcd dnsmasq clang libclang-rt-dev cppcheck"
+PKGS="gcc make libc6-dev libpq-dev libpcre2-dev libseccomp-dev libcmocka-dev python3 python3-pytest postgresql postgresql-client procps iproute2 openssl valgrind haproxy man-db systemd socat chromium prometheus prometheus-haproxy-exporter python3-websocket patroni etcd-server python3-etcd dnsmasq nftables clang libclang-rt-dev cppcheck"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
