@@ -60,14 +60,14 @@ long log_sigsafe_gmtoff(const struct log_sigsafe *s, long long t)
 	return off;
 }
 
-static char *put(char *p, char *end, const char *s)
+char *log_sigsafe_put(char *p, char *end, const char *s)
 {
 	while (*s && p < end)
 		*p++ = *s++;
 	return p;
 }
 
-static char *put_num(char *p, char *end, long long v, int width, char pad)
+char *log_sigsafe_num(char *p, char *end, long long v, int width, char pad)
 {
 	char tmp[24];
 	int n = 0;
@@ -113,25 +113,25 @@ char *log_sigsafe_time(char *out, char *end, long long t, int iso)
 
 	civil(days, &y, &m, &d);
 	if (iso) {
-		p = put_num(p, end, y, 4, '0');
-		p = put(p, end, "-");
-		p = put_num(p, end, m, 2, '0');
-		p = put(p, end, "-");
-		p = put_num(p, end, d, 2, '0');
-		p = put(p, end, "T");
+		p = log_sigsafe_num(p, end, y, 4, '0');
+		p = log_sigsafe_put(p, end, "-");
+		p = log_sigsafe_num(p, end, m, 2, '0');
+		p = log_sigsafe_put(p, end, "-");
+		p = log_sigsafe_num(p, end, d, 2, '0');
+		p = log_sigsafe_put(p, end, "T");
 	} else {
-		p = put(p, end, mon[m - 1]);
-		p = put(p, end, " ");
-		p = put_num(p, end, d, 2, ' ');
-		p = put(p, end, " ");
+		p = log_sigsafe_put(p, end, mon[m - 1]);
+		p = log_sigsafe_put(p, end, " ");
+		p = log_sigsafe_num(p, end, d, 2, ' ');
+		p = log_sigsafe_put(p, end, " ");
 	}
-	p = put_num(p, end, secs / 3600, 2, '0');
-	p = put(p, end, ":");
-	p = put_num(p, end, secs / 60 % 60, 2, '0');
-	p = put(p, end, ":");
-	p = put_num(p, end, secs % 60, 2, '0');
+	p = log_sigsafe_num(p, end, secs / 3600, 2, '0');
+	p = log_sigsafe_put(p, end, ":");
+	p = log_sigsafe_num(p, end, secs / 60 % 60, 2, '0');
+	p = log_sigsafe_put(p, end, ":");
+	p = log_sigsafe_num(p, end, secs % 60, 2, '0');
 	if (iso)
-		p = put(p, end, "Z");
+		p = log_sigsafe_put(p, end, "Z");
 	return p;
 }
 
@@ -149,25 +149,25 @@ void log_sigsafe_send(const struct log_sigsafe *s, int level, const char *line)
 			continue;
 		/* the headers of log.c's format_header, field by field */
 		if (l->format != LOGF_RAW) {
-			p = put(p, end, "<");
-			p = put_num(p, end, l->facility * 8 + lvl, 1, '0');
-			p = put(p, end, ">");
+			p = log_sigsafe_put(p, end, "<");
+			p = log_sigsafe_num(p, end, l->facility * 8 + lvl, 1, '0');
+			p = log_sigsafe_put(p, end, ">");
 		}
 		if (l->format == LOGF_RFC3164) {
 			p = log_sigsafe_time(p, end, (long long)ts.tv_sec + log_sigsafe_gmtoff(s, ts.tv_sec), 0);
-			p = put(p, end, " ferry[");
-			p = put_num(p, end, s->pid, 1, '0');
-			p = put(p, end, "]: ");
+			p = log_sigsafe_put(p, end, " ferry[");
+			p = log_sigsafe_num(p, end, s->pid, 1, '0');
+			p = log_sigsafe_put(p, end, "]: ");
 		} else if (l->format == LOGF_RFC5424) {
-			p = put(p, end, "1 ");
+			p = log_sigsafe_put(p, end, "1 ");
 			p = log_sigsafe_time(p, end, (long long)ts.tv_sec, 1);
-			p = put(p, end, " ");
-			p = put(p, end, s->host);
-			p = put(p, end, " ferry ");
-			p = put_num(p, end, s->pid, 1, '0');
-			p = put(p, end, " - - ");
+			p = log_sigsafe_put(p, end, " ");
+			p = log_sigsafe_put(p, end, s->host);
+			p = log_sigsafe_put(p, end, " ferry ");
+			p = log_sigsafe_num(p, end, s->pid, 1, '0');
+			p = log_sigsafe_put(p, end, " - - ");
 		}
-		p = put(p, end, line);
+		p = log_sigsafe_put(p, end, line);
 		*p++ = '\n';
 		if (l->kind == LOGT_STDOUT || l->kind == LOGT_STDERR) {
 			if (write(l->kind == LOGT_STDOUT ? 1 : 2, buf, (size_t)(p - buf)) < 0) {

@@ -41,4 +41,10 @@ void log_sigsafe_send(const struct log_sigsafe *s, int level, const char *line);
  * but not at or past end; returns the end of what it wrote (at most 20
  * bytes, no terminator). Pure. */
 char *log_sigsafe_time(char *out, char *end, long long t, int iso);
+/* The text s, then v in decimal (at least width characters, padded on the
+ * left with pad), written at p but not at or past end; each returns the end
+ * of what it wrote. Async-signal-safe (the SIGSYS handler's line uses them
+ * too). */
+char *log_sigsafe_put(char *p, char *end, const char *s);
+char *log_sigsafe_num(char *p, char *end, long long v, int width, char pad);
 #endif

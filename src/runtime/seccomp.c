@@ -127,31 +127,6 @@ static void names_fill(void)
 	}
 }
 
-/* Decimal digits of v at p; returns the end. Async-signal-safe. */
-static char *put_num(char *p, long v)
-{
-	char tmp[24];
-	int n = 0;
-
-	if (v < 0) {
-		*p++ = '-';
-		v = -v;
-	}
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10) && n < (int)sizeof(tmp));
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
-
-static char *put_str(char *p, const char *s, char *end)
-{
-	while (*s && p < end)
-		*p++ = *s++;
-	return p;
-}
-
 /* The global log targets, for the SIGSYS line: two copies, the one in
  * use named by logs_cur, so that a reload fills the other while a handler
  * may read this one (sandbox_set_logs). */
@@ -189,15 +164,15 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	int nr = si->si_syscall;
 
 	(void)uc;
-	p = put_str(p, "[ALERT]    (", end);
-	p = put_num(p, (long)syscall(SYS_getpid));
-	p = put_str(p, ") : ", end);
+	p = log_sigsafe_put(p, end, "[ALERT]    (");
+	p = log_sigsafe_num(p, end, (long)syscall(SYS_getpid), 1, '0');
+	p = log_sigsafe_put(p, end, ") : ");
 	msg = p;
-	p = put_str(p, "seccomp: system call ", end);
-	p = put_str(p, nr >= 0 && nr < NAMES_MAX && names[nr][0] ? names[nr] : "unknown", end);
-	p = put_str(p, " (", end);
-	p = put_num(p, nr);
-	p = put_str(p, ") not allowed", end);
+	p = log_sigsafe_put(p, end, "seccomp: system call ");
+	p = log_sigsafe_put(p, end, nr >= 0 && nr < NAMES_MAX && names[nr][0] ? names[nr] : "unknown");
+	p = log_sigsafe_put(p, end, " (");
+	p = log_sigsafe_num(p, end, nr, 1, '0');
+	p = log_sigsafe_put(p, end, ") not allowed");
 	*p = '\n';
 	if (write(2, line, (size_t)(p + 1 - line)) < 0) {
 		/* stderr gone: the log line and the death say enough */
