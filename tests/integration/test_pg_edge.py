@@ -40,7 +40,7 @@ import psycopg2.errors
 import psycopg2.extensions
 import pytest
 
-from conftest import DEFAULTS, ROOT, free_port, wait_until
+from conftest import DEFAULTS, ROOT, free_port, recv_all, wait_until
 from pgtls import (FakePg, SServer, cancel_request, error_fields, gssenc_request, make_ca, make_cert,
                    read_message, read_until_ready, refusal, s_client_subject, simple_query_value,
                    ssl_request, startup_message, PROTO_32)
@@ -576,13 +576,7 @@ def test_a_tls_client_turned_away_gets_a_close_not_a_plain_error(ferry, direct):
             c.sendall(ssl_request())
             assert c.recv(1) == b"S"
         c.sendall(client_hello("bad.test"))
-        rest = b""
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
-            rest += d
-    assert rest == b""
+        assert recv_all(c) == b""
     assert f.wait_log(r" pg pg/<NOSRV> -1/-1/\d+ 0 PR ", timeout=3), f.stdout()
     # in the clear, the rule's refusal is readable
     with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
